@@ -1,0 +1,3 @@
+"""egress: a control plane for network egress allow-lists."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,344 @@
+"""Semantic checks: the rules of DESIGN.md section 2 that a schema cannot express.
+
+`check(policy, at)` returns every diagnostic at once. Each rule is one small function
+over the model, registered in `RULES`; a rule never raises on a partial model (a value
+the schema refused is simply absent), so schema errors and semantic errors of one file
+come out together.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from egress.diagnostics import Diagnostic, at as diag
+from egress.flows import grants_in_force
+from egress.model import INTERNET, Grant, Policy, PortRange
+
+SOON = dt.timedelta(days=14)
+"""Warn about an expiry this long before it happens."""
+
+PUBLIC_SUFFIXES = frozenset(
+    """
+    ac.uk co.uk gov.uk ltd.uk me.uk net.uk nhs.uk org.uk plc.uk sch.uk
+    asso.fr com.fr gouv.fr nom.fr prd.fr tm.fr presse.fr
+    com.au net.au org.au gov.au edu.au co.jp ne.jp or.jp co.nz org.nz co.za
+    com.br gov.br com.cn com.es gob.es com.mx co.in gov.in
+    amazonaws.com cloudfront.net azurewebsites.net blob.core.windows.net
+    cloudapp.net appspot.com herokuapp.com github.io gitlab.io blogspot.com
+    netlify.app vercel.app pages.dev workers.dev web.app firebaseapp.com
+    """.split()
+)
+"""Suffixes under which anyone can register a name (a subset of the Public Suffix
+List, kept small on purpose: single labels are refused by the schema already)."""
+
+
+def check(policy: Policy, at: dt.date) -> list[Diagnostic]:
+    """Every semantic diagnostic of a policy, in rule order."""
+    out: list[Diagnostic] = []
+    for rule in RULES:
+        out.extend(rule(policy, at))
+    return out
+
+
+def _ports_cover(offered: tuple[PortRange, ...], wanted: PortRange) -> bool:
+    """True if the union of `offered` covers `wanted`."""
+    if not wanted.has_ports:
+        return any(o.proto == wanted.proto for o in offered)
+    next_port = wanted.first
+    for o in sorted(o for o in offered if o.proto == wanted.proto):
+        if o.first <= next_port <= o.last:
+            next_port = o.last + 1
+        if next_port > wanted.last:
+            return True
+    return False
+
+
+def direction(policy: Policy, grant: Grant) -> str | None:
+    """`egress`, `ingress`, or None when the grant mixes kinds (or names are unknown)."""
+    sources, targets = grant.sources, grant.targets
+    if not sources or not targets:
+        return None
+    if all(s in policy.zones for s in sources) and all(t in policy.services for t in targets):
+        return "egress"
+    if all(s == INTERNET or s in policy.services for s in sources) and all(t in policy.zones for t in targets):
+        return "ingress"
+    return None
+
+
+def rule_unique_ids(policy: Policy, at: dt.date):
+    for name in sorted(set(policy.zones) & set(policy.services)):
+        yield diag(policy.services[name].pos, "E132", f"'{name}' is both a zone and a service; rename one")
+    for name in (INTERNET,):
+        for kind, table in (("zone", policy.zones), ("service", policy.services)):
+            if name in table:
+                yield diag(table[name].pos, "E132", f"'{name}' is reserved (any address outside the zones); rename the {kind}")
+    seen_stage: dict[str, object] = {}
+    seen_grant: dict[str, object] = {}
+    for stage in policy.stages:
+        if stage.id in seen_stage:
+            yield diag(stage.pos, "E132", f"stage id '{stage.id}' is used twice (also at line {seen_stage[stage.id].line})")
+        seen_stage.setdefault(stage.id, stage.pos)
+        for grant in stage.grants:
+            if grant.id in seen_grant:
+                yield diag(grant.pos, "E132", f"grant id '{grant.id}' is used twice (also at line {seen_grant[grant.id].line})")
+            seen_grant.setdefault(grant.id, grant.pos)
+
+
+def rule_references(policy: Policy, at: dt.date):
+    known = set(policy.zones) | set(policy.services) | {INTERNET}
+    for stage in policy.stages:
+        for grant in stage.grants:
+            ingress_like = all(t in policy.zones for t in grant.targets if t in known)
+            for name in grant.sources:
+                if name not in known:
+                    code, kind = ("E131", "service") if ingress_like and grant.targets else ("E130", "zone")
+                    yield diag(grant.pos, code, f"grant '{grant.id}': from '{name}' is not a defined {kind}")
+            for name in grant.targets:
+                if name not in known:
+                    from_outside = any(s == INTERNET or s in policy.services for s in grant.sources)
+                    code, kind = ("E130", "zone") if from_outside else ("E131", "service")
+                    yield diag(grant.pos, code, f"grant '{grant.id}': to '{name}' is not a defined {kind}")
+    if policy.proxy and policy.proxy.zone not in policy.zones:
+        yield diag(policy.proxy.pos, "E130", f"proxy zone '{policy.proxy.zone}' is not a defined zone")
+
+
+def rule_directions(policy: Policy, at: dt.date):
+    known = set(policy.zones) | set(policy.services) | {INTERNET}
+    for grant in policy_grants(policy):
+        if not all(n in known for n in grant.sources + grant.targets):
+            continue  # rule_references said so
+        kind = direction(policy, grant)
+        if kind is None:
+            yield diag(
+                grant.pos,
+                "E134",
+                f"grant '{grant.id}' mixes directions: write zones -> services (egress) or internet/services -> zones (ingress)",
+            )
+        elif kind == "ingress" and grant.via == "proxy":
+            yield diag(grant.pos, "E134", f"grant '{grant.id}' is ingress; `via: proxy` is for egress to web services")
+
+
+def rule_ports(policy: Policy, at: dt.date):
+    for grant in policy_grants(policy):
+        kind = direction(policy, grant)
+        if kind == "ingress" and INTERNET in grant.sources and not grant.ports:
+            yield diag(grant.pos, "E136", f"grant '{grant.id}' opens ingress from internet: give its `ports:`")
+        if not grant.ports or kind is None:
+            continue
+        services = grant.targets if kind == "egress" else [s for s in grant.sources if s != INTERNET]
+        for name in services:
+            offered = policy.services[name].ports
+            for port in grant.ports:
+                if not _ports_cover(offered, port):
+                    yield diag(
+                        grant.pos,
+                        "E135",
+                        f"grant '{grant.id}' asks {port}, which service '{name}' does not offer ({', '.join(map(str, offered))})",
+                    )
+
+
+def rule_proxy(policy: Policy, at: dt.date):
+    for grant in policy_grants(policy):
+        if grant.via != "proxy" or direction(policy, grant) != "egress":
+            continue
+        if policy.proxy is None:
+            yield diag(grant.pos, "E137", f"grant '{grant.id}' goes via proxy but the policy has no `proxy:` block")
+        for name in grant.targets:
+            service = policy.services[name]
+            addresses = service.of_kind("address")
+            if addresses:
+                yield diag(
+                    addresses[0].pos,
+                    "E138",
+                    f"service '{name}' is proxied by grant '{grant.id}' but holds addresses; the proxy matches names: move the addresses to another service",
+                )
+            ports = grant.ports or service.ports
+            for port in ports:
+                if port.proto != "tcp":
+                    yield diag(grant.pos, "E138", f"grant '{grant.id}' sends {port} of '{name}' via proxy; the proxy carries tcp only")
+
+
+def rule_direct_names(policy: Policy, at: dt.date):
+    locked = policy.lock.hosts if policy.lock else {}
+    reported: set[str] = set()
+    for grant in policy_grants(policy):
+        kind = direction(policy, grant)
+        if kind is None or grant.via != "direct":
+            continue
+        services = grant.targets if kind == "egress" else [s for s in grant.sources if s != INTERNET]
+        for name in services:
+            service = policy.services[name]
+            for domain in service.of_kind("domain"):
+                if kind == "egress" and (grant.id, domain.value) not in reported:
+                    reported.add((grant.id, domain.value))
+                    yield diag(
+                        grant.pos,
+                        "E139",
+                        f"grant '{grant.id}' reaches domain '{domain.value}' directly; an address list cannot hold all its subdomains: use `via: proxy` or list hosts",
+                    )
+            for host in service.of_kind("host"):
+                if host.value not in locked and host.value not in reported:
+                    reported.add(host.value)
+                    yield diag(
+                        host.pos,
+                        "E140",
+                        f"host '{host.value}' has no addresses in the lock file; run `egress resolve {policy.path}` and commit the lock file",
+                    )
+
+
+def rule_reasons(policy: Policy, at: dt.date):
+    for stage in policy.stages[1:]:
+        for grant in stage.grants:
+            if not grant.reason or not grant.reason.strip():
+                yield diag(grant.pos, "E141", f"grant '{grant.id}' has no `reason:`; the crisis cell must see why it opens")
+
+
+def rule_revokes(policy: Policy, at: dt.date):
+    stage_of = {}
+    for stage in policy.stages:
+        for grant in stage.grants:
+            stage_of.setdefault(grant.id, stage.index)
+    revoked: dict[str, str] = {}
+    for stage in policy.stages:
+        positions = stage.revoke_pos or (stage.pos,) * len(stage.revoke)
+        for grant_id, pos in zip(stage.revoke, positions):
+            if grant_id not in stage_of:
+                yield diag(pos, "E133", f"stage '{stage.id}' revokes '{grant_id}', which is no grant")
+            elif stage_of[grant_id] >= stage.index:
+                yield diag(pos, "E133", f"stage '{stage.id}' revokes '{grant_id}', which is not of an earlier stage")
+            elif grant_id in revoked:
+                yield diag(pos, "E133", f"'{grant_id}' is already revoked at stage '{revoked[grant_id]}'")
+            revoked.setdefault(grant_id, stage.id)
+
+
+def rule_expiry(policy: Policy, at: dt.date):
+    if not policy.stages:
+        return
+    revoked = {g for s in policy.stages for g in s.revoke}
+    for grant in policy_grants(policy):
+        if grant.expires is None or grant.id in revoked:
+            continue
+        if grant.expires < at:
+            yield diag(grant.pos, "W105", f"grant '{grant.id}' expired on {grant.expires}; compile leaves it out")
+        elif grant.expires - at < SOON:
+            days = (grant.expires - at).days
+            yield diag(grant.pos, "W106", f"grant '{grant.id}' expires on {grant.expires} (in {days} days)")
+
+
+def rule_broad_destinations(policy: Policy, at: dt.date):
+    for service in policy.services.values():
+        for dest in service.destinations:
+            if dest.kind == "address":
+                net = dest.network
+                if net.prefixlen < (8 if net.version == 4 else 16):
+                    yield diag(dest.pos, "W101", f"service '{service.name}' reaches {net}, a large part of the internet")
+            elif dest.kind == "domain" and dest.value in PUBLIC_SUFFIXES:
+                yield diag(dest.pos, "W102", f"'{dest.value}' is a public suffix: anyone can register a name under it")
+
+
+def rule_zone_overlap(policy: Policy, at: dt.date):
+    """Sweep the zone networks sorted by first address: linear after the sort."""
+    spans = sorted(
+        (net.first, net.last, zone.name)
+        for zone in policy.zones.values()
+        for net in zone.addresses
+    )
+    reported: set[tuple[str, str]] = set()
+    widest: tuple[int, str] | None = None  # (last address, zone) of the span reaching furthest
+    for first, last, name in spans:
+        if widest and first <= widest[0] and widest[1] != name:
+            pair = tuple(sorted((widest[1], name)))
+            if pair not in reported:
+                reported.add(pair)
+                yield diag(
+                    policy.zones[name].pos,
+                    "W103",
+                    f"zones '{pair[0]}' and '{pair[1]}' overlap; an address in both gets the grants of both",
+                )
+        if widest is None or last > widest[0]:
+            widest = (last, name)
+
+
+def rule_redundant_grants(policy: Policy, at: dt.date):
+    """A grant adds nothing when, for each of its (source, target) pairs, another grant
+    in force at its stage already grants that pair, the same way, on all its ports."""
+    for stage in policy.stages:
+        grants, _, _ = grants_in_force(policy, stage.id, dt.date.min)
+        pairs: dict[tuple[str, str, str], list[tuple[str, tuple[PortRange, ...]]]] = {}
+        for grant in grants:
+            for s in grant.sources:
+                for t in grant.targets:
+                    pairs.setdefault((s, t, grant.via), []).append((grant.id, _effective_ports(policy, grant, t, s)))
+        for grant in stage.grants:
+            if direction(policy, grant) is None:
+                continue
+            covered = True
+            for s in grant.sources:
+                for t in grant.targets:
+                    mine = _effective_ports(policy, grant, t, s)
+                    others = [p for gid, ports in pairs.get((s, t, grant.via), []) if gid != grant.id for p in ports]
+                    if not all(_ports_cover(tuple(others), port) for port in mine):
+                        covered = False
+            if covered:
+                yield diag(grant.pos, "W104", f"grant '{grant.id}' adds nothing: other grants already allow all it opens")
+
+
+def _effective_ports(policy: Policy, grant: Grant, target: str, source: str) -> tuple[PortRange, ...]:
+    if grant.ports:
+        return grant.ports
+    if target in policy.services:
+        return policy.services[target].ports
+    if source in policy.services:
+        return policy.services[source].ports
+    return ()
+
+
+def rule_unused_services(policy: Policy, at: dt.date):
+    used = {n for g in policy_grants(policy) for n in g.sources + g.targets}
+    for service in policy.services.values():
+        if service.name not in used:
+            yield diag(service.pos, "W107", f"service '{service.name}' is used by no grant")
+
+
+def rule_stage_dates(policy: Policy, at: dt.date):
+    last = None
+    for stage in policy.stages:
+        if stage.date is None:
+            continue
+        if last is not None and stage.date < last[0]:
+            yield diag(stage.pos, "W108", f"stage '{stage.id}' ({stage.date}) comes after '{last[1]}' ({last[0]})")
+        last = (stage.date, stage.id)
+
+
+def policy_grants(policy: Policy):
+    return (g for s in policy.stages for g in s.grants)
+
+
+RULES = (
+    rule_unique_ids,
+    rule_references,
+    rule_directions,
+    rule_ports,
+    rule_proxy,
+    rule_direct_names,
+    rule_reasons,
+    rule_revokes,
+    rule_expiry,
+    rule_broad_destinations,
+    rule_zone_overlap,
+    rule_redundant_grants,
+    rule_unused_services,
+    rule_stage_dates,
+)
+
+
+def validate(path: str, at: dt.date):
+    """Load and check one policy file: `(policy or None, diagnostics sorted by place)`.
+
+    `egress.load.Unreadable` if the file cannot be opened.
+    """
+    from egress.load import load_policy
+
+    policy, diagnostics = load_policy(path)
+    if policy is not None:
+        diagnostics += check(policy, at)
+    return policy, sorted(diagnostics, key=lambda d: (d.path != path, d.path, d.line, d.column, d.code))

@@ -1,0 +1,90 @@
+"""Diagnostics: values, not exceptions, so that one run reports every problem of a file.
+
+Every diagnostic has a stable code. E1xx are errors (the policy is invalid: exit 1),
+W1xx warnings (reported; fatal only with `--strict`). The catalogue below is the single
+source of the reference table in `docs/diagnostics.md` (a test keeps them in step).
+Codes are contract: never renumber or reuse one; retire a code by leaving it here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ERROR = "error"
+WARNING = "warning"
+
+CATALOGUE: dict[str, tuple[str, str]] = {
+    # code: (summary, what to do)
+    "E100": ("file cannot be read as a policy", "fix the encoding (UTF-8) or shrink the file"),
+    "E101": ("YAML syntax error", "fix the YAML at the position given"),
+    "E102": ("document is not a mapping", "start the file with `egress: 1` and `policy: NAME`"),
+    "E103": ("document too costly to load", "remove the aliases or split the file"),
+    "E104": ("duplicate key in a mapping", "keep one of the two keys"),
+    "E105": ("bad include", "include files of the policy's own folder, each once"),
+    "E110": ("unknown key", "fix the spelling; unknown keys are never ignored"),
+    "E111": ("missing required key", "add the key"),
+    "E112": ("wrong type or value", "write the value in the form the message gives"),
+    "E113": ("unsupported language version", "write `egress: 1`"),
+    "E120": ("bad address", "write an IPv4/IPv6 address or CIDR"),
+    "E121": ("CIDR with host bits set", "write the network address the message gives"),
+    "E122": ("bad host name", "write lowercase LDH labels (IDN as punycode), no dot at the end"),
+    "E123": ("bad domain", "write the domain without `*` or a leading dot"),
+    "E124": ("bad port", "write tcp/N, udp/N, tcp/N-M, icmp or icmpv6"),
+    "E130": ("undefined zone", "define the zone under `zones:` or fix the name"),
+    "E131": ("undefined service", "define the service under `services:` or fix the name"),
+    "E132": ("duplicate id", "give each zone, service, stage and grant its own id"),
+    "E133": ("bad revoke", "revoke grants of earlier stages, each once"),
+    "E134": ("grant direction", "write zones -> services (egress) or internet/services -> zones (ingress)"),
+    "E135": ("ports not offered by the service", "use ports the service lists, or add them to it"),
+    "E136": ("ingress from internet without ports", "give the grant `ports:`"),
+    "E137": ("`via: proxy` without a proxy", "add a `proxy:` block"),
+    "E138": ("service cannot go through the proxy", "proxy only host/domain destinations on tcp ports"),
+    "E139": ("direct grant to a domain", "use `via: proxy` or list the hosts"),
+    "E140": ("host missing from the lock file", "run `egress resolve POLICY` and commit the lock file"),
+    "E141": ("grant without a reason", "say why in `reason:` (required from stage 1 on)"),
+    "E142": ("bad lock file", "regenerate it with `egress resolve POLICY`"),
+    "W101": ("over-broad destination", "list the partner's own networks instead"),
+    "W102": ("domain is a public suffix", "name the organisation's domain, not a suffix"),
+    "W103": ("zones overlap", "make the zones disjoint, or accept that both zones' grants apply"),
+    "W104": ("grant adds nothing", "remove it, or narrow the grant it repeats"),
+    "W105": ("grant expired", "remove it, or extend `expires:` with a new approval"),
+    "W106": ("grant expires soon", "renew or let it lapse: it closes after that day"),
+    "W107": ("service not used", "grant it, or remove it"),
+    "W108": ("stages out of date order", "order the stages by date"),
+}
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    path: str
+    line: int
+    column: int
+    code: str
+    message: str
+
+    @property
+    def severity(self) -> str:
+        return ERROR if self.code.startswith("E") else WARNING
+
+    def as_dict(self) -> dict:
+        return {
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+            "severity": self.severity,
+            "code": self.code,
+            "message": self.message,
+        }
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}: {self.severity} {self.code} {self.message}"
+
+
+def at(pos, code: str, message: str) -> Diagnostic:
+    """A diagnostic at a `Pos` (or any object with path, line and col)."""
+    assert code in CATALOGUE, code
+    return Diagnostic(pos.path, pos.line, pos.col, code, message)
+
+
+def has_errors(diagnostics) -> bool:
+    return any(d.severity == ERROR for d in diagnostics)

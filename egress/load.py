@@ -1,0 +1,580 @@
+"""Policy files -> one positioned document -> schema check -> `Policy`.
+
+The steps, each collecting diagnostics rather than stopping at the first:
+1. read the file and its `include:`s (same folder only) into `Map`/`Seq` data that
+   remember where every value stands (`egress.yamlpos`);
+2. check the merged document against `schemas/policy-v1.schema.json`, turning each
+   schema error into a diagnostic at the offending key or value;
+3. build the frozen model (`egress.model`), parsing values strictly (addresses, ports,
+   dates, names) so that nothing malformed can reach a generated file;
+4. read the lock file beside the policy (`<stem>.lock.yaml`), if there is one.
+A value the schema refused is left out of the model instead of crashing the build, so
+the semantic checks (`egress.check`) still run on the rest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import ipaddress
+import json
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from jsonschema import Draft202012Validator
+from netaddr import IPNetwork
+
+from egress import yamlpos
+from egress.diagnostics import Diagnostic
+from egress.model import (
+    PROTOCOLS_WITH_PORTS,
+    Destination,
+    Firewall,
+    Grant,
+    Lock,
+    Policy,
+    PortRange,
+    Pos,
+    Proxy,
+    Service,
+    Stage,
+    Zone,
+)
+from egress.yamlpos import Map, Seq, YamlError
+
+SCHEMA_PATH = Path(__file__).parent / "schemas" / "policy-v1.schema.json"
+INCLUDABLE = ("zones", "services", "stages")
+
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}\Z")
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+HOST_RE = re.compile(rf"(?=.{{1,253}}\Z){_LABEL}(?:\.{_LABEL})+\Z")
+PORT_RE = re.compile(r"(tcp|udp)/([0-9]{1,5})(?:-([0-9]{1,5}))?\Z|(icmp|icmpv6)\Z")
+
+
+class Unreadable(Exception):
+    """The file cannot be opened at all: a usage error (exit 2), not an invalid policy."""
+
+
+def lock_path(policy_path: str) -> str:
+    """`policies/x/policy.yaml` -> `policies/x/policy.lock.yaml`."""
+    path = Path(policy_path)
+    return str(path.with_name(path.name.split(".")[0] + ".lock.yaml"))
+
+
+def load_policy(path: str) -> tuple[Policy | None, list[Diagnostic]]:
+    """The model of the policy at `path` and every diagnostic found on the way.
+
+    The policy is None when the document is too broken to build (unreadable YAML, a
+    root that is not a mapping). `Unreadable` if the file cannot be opened.
+    """
+    doc, diagnostics = load_document(path)
+    if doc is None:
+        return None, diagnostics
+    diagnostics += schema_diagnostics(doc)
+    builder = _Builder(path)
+    policy = builder.policy(doc)
+    diagnostics += builder.diagnostics
+    lock, lock_diagnostics = load_lock(lock_path(path))
+    diagnostics += lock_diagnostics
+    if policy is not None and lock is not None:
+        policy = _with_lock(policy, lock)
+    return policy, _unique(diagnostics)
+
+
+def _unique(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """One diagnostic per position and code: the schema and the builder may both see a
+    bad value; the first (the schema's, with the field's name) is kept."""
+    seen: dict[tuple, Diagnostic] = {}
+    for d in diagnostics:
+        seen.setdefault((d.path, d.line, d.column, d.code), d)
+    return list(seen.values())
+
+
+def _with_lock(policy: Policy, lock: Lock) -> Policy:
+    from dataclasses import replace
+
+    return replace(policy, lock=lock)
+
+
+# -- 1. files and includes ------------------------------------------------------------
+
+
+def _read_yaml(path: str) -> tuple[object, list[Diagnostic]]:
+    try:
+        text = yamlpos.read_text(path)
+    except OSError as err:
+        raise Unreadable(f"{path}: cannot read: {err.strerror or err}") from None
+    node = yamlpos.compose(text, path)
+    if node is None:
+        raise YamlError(Diagnostic(path, 1, 1, "E102", "the file is empty; a policy starts with `egress: 1`"))
+    return yamlpos.to_data(node, path)
+
+
+def load_document(path: str) -> tuple[Map | None, list[Diagnostic]]:
+    """The root document with its includes merged in."""
+    try:
+        doc, diagnostics = _read_yaml(path)
+    except YamlError as err:
+        return None, [err.diagnostic]
+    if not isinstance(doc, Map):
+        return None, [Diagnostic(path, 1, 1, "E102", "the document is not a mapping; a policy starts with `egress: 1`")]
+    includes = doc.get("include")
+    if isinstance(includes, Seq):
+        for index, name in enumerate(includes):
+            where = includes.item_where[index]
+            diagnostics += _merge_include(doc, path, name, where)
+    return doc, diagnostics
+
+
+def _merge_include(doc: Map, path: str, name, where) -> list[Diagnostic]:
+    def fail(message: str) -> list[Diagnostic]:
+        return [Diagnostic(*where, "E105", message)]
+
+    if not isinstance(name, str):
+        return []  # the schema reports it
+    folder = Path(path).resolve().parent
+    target = (folder / name).resolve()
+    if os.path.isabs(name) or ".." in Path(name).parts or target.parent != folder:
+        return fail(f"include '{name}' leaves the policy's folder; include files beside the policy only")
+    if target == Path(path).resolve():
+        return fail(f"include '{name}' is the policy itself")
+    try:
+        included, diagnostics = _read_yaml(str(Path(path).parent / name))
+    except Unreadable:
+        return fail(f"include '{name}' cannot be read; check the file name")
+    except YamlError as err:
+        return [err.diagnostic]
+    if not isinstance(included, Map):
+        return fail(f"include '{name}' is not a mapping of {', '.join(INCLUDABLE)}")
+    for key in included:
+        if key not in INCLUDABLE:
+            diagnostics.append(
+                Diagnostic(*included.key_where[key], "E105", f"an included file holds only {', '.join(INCLUDABLE)}; move '{key}' to the policy")
+            )
+            continue
+        value = included[key]
+        if key not in doc:
+            doc[key] = value
+            doc.key_where[key] = included.key_where[key]
+            doc.value_where[key] = included.value_where[key]
+        elif isinstance(doc[key], Map) and isinstance(value, Map):
+            for name_, item in value.items():
+                if name_ in doc[key]:
+                    first = doc[key].key_where[name_]
+                    diagnostics.append(
+                        Diagnostic(*value.key_where[name_], "E132", f"{key[:-1]} '{name_}' is defined twice (also at {first[0]}:{first[1]}); keep one")
+                    )
+                    continue
+                doc[key][name_] = item
+                doc[key].key_where[name_] = value.key_where[name_]
+                doc[key].value_where[name_] = value.value_where[name_]
+        elif isinstance(doc[key], Seq) and isinstance(value, Seq):
+            doc[key].extend(value)
+            doc[key].item_where.extend(value.item_where)
+    return diagnostics
+
+
+# -- 2. schema ------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Draft202012Validator:
+    with open(SCHEMA_PATH, encoding="utf-8") as handle:
+        return Draft202012Validator(json.load(handle))
+
+
+def schema_diagnostics(doc: Map) -> list[Diagnostic]:
+    """Every schema error, positioned at the key or value it is about."""
+    found: dict[tuple, Diagnostic] = {}
+    for error in _validator().iter_errors(doc):
+        for diagnostic in _schema_error(doc, error):
+            found.setdefault((diagnostic.path, diagnostic.line, diagnostic.column, diagnostic.code), diagnostic)
+    return list(found.values())
+
+
+def _locate(doc: Map, path) -> tuple[object, object, tuple]:
+    """(parent, key, position) of the value at a schema error's path."""
+    parent, key, where = None, None, doc.where
+    node = doc
+    for step in path:
+        parent, key = node, step
+        if isinstance(node, Map):
+            where = node.value_where[step]
+        else:
+            where = node.item_where[step]
+        node = node[step]
+    return parent, key, where
+
+
+def _label(path) -> str:
+    out = ""
+    for step in path:
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
+    return out or "the document"
+
+
+def _schema_error(doc: Map, error) -> list[Diagnostic]:
+    path = list(error.absolute_path)
+    _, key, where = _locate(doc, path)
+    label = _label(path)
+    kind = error.validator
+    if kind == "additionalProperties" and isinstance(error.instance, Map):
+        allowed = list(error.schema.get("properties", {}))
+        out = []
+        for extra in error.instance:
+            if extra in allowed:
+                continue
+            close = difflib.get_close_matches(extra, allowed, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; expected one of: {', '.join(allowed)}"
+            out.append(Diagnostic(*error.instance.key_where[extra], "E110", f"unknown key '{extra}' in {label}{hint}"))
+        return out
+    if kind == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return [Diagnostic(*where, "E111", f"{label} needs the key '{missing}'")]
+    if path == ["egress"]:
+        return [Diagnostic(*where, "E113", f"language version {error.instance!r} is not supported; write `egress: 1`")]
+    code = _value_code(path)
+    return [Diagnostic(*where, code, _value_message(label, error))]
+
+
+def _value_code(path) -> str:
+    names = [step for step in path if isinstance(step, str)]
+    last = names[-1] if names else ""
+    if last in ("host",):
+        return "E122"
+    if last in ("domain",):
+        return "E123"
+    if last in ("address", "addresses"):
+        return "E120"
+    if last == "ports":
+        return "E124"
+    return "E112"
+
+
+def _value_message(label: str, error) -> str:
+    value = error.instance
+    kind = error.validator
+    shown = repr(value) if not isinstance(value, (Map, Seq)) else ("a mapping" if isinstance(value, Map) else "a list")
+    if kind == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        hint = " (quote it)" if expected == "string" and not isinstance(value, (Map, Seq)) else ""
+        return f"{label} must be a {expected}, not {shown}{hint}"
+    if kind == "pattern":
+        what = {
+            "E122": "host name (lowercase LDH labels, IDN as punycode, no trailing dot, no port)",
+            "E123": "domain (lowercase labels, no `*`, no leading or trailing dot)",
+            "E120": "IPv4/IPv6 address or CIDR",
+            "E124": "port: tcp/N, udp/N, tcp/N-M, icmp or icmpv6",
+        }.get(_value_code(list(error.absolute_path)), "value of this field")
+        return f"{label}: {shown} is not a valid {what}"
+    if kind in ("enum", "const"):
+        allowed = error.validator_value if kind == "enum" else [error.validator_value]
+        return f"{label} must be one of {', '.join(map(str, allowed))}, not {shown}"
+    if kind in ("minItems", "minProperties"):
+        return f"{label} must not be empty"
+    if kind in ("maxProperties",):
+        return f"{label} must hold exactly one of its keys"
+    if kind in ("maxLength", "minLength", "maximum", "minimum"):
+        return f"{label}: {shown} is out of bounds ({kind} {error.validator_value})"
+    return f"{label}: {error.message}"
+
+
+# -- 3. the model ---------------------------------------------------------------------
+
+
+class _Builder:
+    """Builds the frozen model from a (possibly schema-invalid) document, tolerantly."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.diagnostics: list[Diagnostic] = []
+
+    def report(self, where, code: str, message: str) -> None:
+        self.diagnostics.append(Diagnostic(*where, code, message))
+
+    def policy(self, doc: Map) -> Policy | None:
+        zones = self.zones(doc.get("zones"))
+        services = self.services(doc.get("services"))
+        stages = self.stages(doc.get("stages"))
+        version = doc.get("egress")
+        name = doc.get("policy")
+        return Policy(
+            path=self.path,
+            version=version if isinstance(version, int) else 0,
+            name=name if isinstance(name, str) and NAME_RE.match(name) else "unnamed",
+            description=_text(doc.get("description")),
+            zones=zones,
+            services=services,
+            stages=stages,
+            proxy=self.proxy(doc.get("proxy"), doc),
+            firewall=self.firewall(doc.get("firewall")),
+            lock=None,
+            pos=Pos(*doc.where),
+        )
+
+    def zones(self, data) -> dict[str, Zone]:
+        zones = {}
+        if not isinstance(data, Map):
+            return zones
+        for name, zone in data.items():
+            if not isinstance(zone, Map):
+                continue
+            zones[name] = Zone(
+                name=name,
+                addresses=tuple(self.networks(zone.get("addresses"))),
+                description=_text(zone.get("description")),
+                pos=Pos(*data.key_where[name]),
+            )
+        return zones
+
+    def networks(self, data):
+        if not isinstance(data, Seq):
+            return
+        for index, value in enumerate(data):
+            network = self.network(value, data.item_where[index])
+            if network is not None:
+                yield network
+
+    def network(self, value, where) -> IPNetwork | None:
+        if not isinstance(value, str):
+            return None
+        try:
+            parsed = ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            self.report(where, "E120", f"'{value}' is not an IPv4/IPv6 address or CIDR")
+            return None
+        if "%" in value:
+            self.report(where, "E120", f"'{value}' carries an IPv6 zone index; write the address alone")
+            return None
+        if "/" in value and parsed.network_address != ipaddress.ip_interface(value).ip:
+            self.report(where, "E121", f"'{value}' has host bits set; write {parsed}")
+            return None
+        return IPNetwork(str(parsed))
+
+    def services(self, data) -> dict[str, Service]:
+        services = {}
+        if not isinstance(data, Map):
+            return services
+        for name, service in data.items():
+            if not isinstance(service, Map):
+                continue
+            services[name] = Service(
+                name=name,
+                destinations=tuple(self.destinations(service.get("destinations"))),
+                ports=tuple(self.ports(service.get("ports"))),
+                description=_text(service.get("description")),
+                owner=_text(service.get("owner")),
+                pos=Pos(*data.key_where[name]),
+            )
+        return services
+
+    def destinations(self, data):
+        if not isinstance(data, Seq):
+            return
+        for index, item in enumerate(data):
+            if not isinstance(item, Map) or len(item) != 1:
+                continue  # the schema reports it
+            ((kind, value),) = item.items()
+            where = item.value_where[kind]
+            if not isinstance(value, str):
+                continue
+            if kind == "address":
+                network = self.network(value, where)
+                if network is not None:
+                    yield Destination("address", str(network), Pos(*where))
+            elif kind in ("host", "domain"):
+                if HOST_RE.match(value):
+                    yield Destination(kind, value, Pos(*where))
+                else:  # the schema says so too; reported here so no schema change can let it in
+                    self.report(where, "E122" if kind == "host" else "E123", f"{value!r} is not a valid {kind}")
+
+    def ports(self, data):
+        if not isinstance(data, Seq):
+            return
+        for index, value in enumerate(data):
+            port = self.port(value, data.item_where[index])
+            if port is not None:
+                yield port
+
+    def port(self, value, where) -> PortRange | None:
+        match = PORT_RE.match(value) if isinstance(value, str) else None
+        if not match:
+            self.report(where, "E124", f"{value!r} is not a port: write tcp/N, udp/N, tcp/N-M, icmp or icmpv6")
+            return None
+        if match.group(4):
+            return PortRange(match.group(4))
+        proto, first = match.group(1), int(match.group(2))
+        last = int(match.group(3)) if match.group(3) else first
+        if not (1 <= first <= last <= 65535):
+            self.report(where, "E124", f"'{value}': ports run from 1 to 65535, the first not above the last")
+            return None
+        assert proto in PROTOCOLS_WITH_PORTS
+        return PortRange(proto, first, last)
+
+    def date(self, value, where) -> dt.date | None:
+        if not isinstance(value, str):
+            return None
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            self.report(where, "E112", f"'{value}' is not a date; write YYYY-MM-DD")
+            return None
+
+    def stages(self, data) -> tuple[Stage, ...]:
+        stages = []
+        if not isinstance(data, Seq):
+            return ()
+        for index, stage in enumerate(data):
+            if not isinstance(stage, Map) or not isinstance(stage.get("id"), str):
+                continue
+            stage_id = stage["id"]
+            position = len(stages)
+            revoke = stage.get("revoke")
+            revoke = revoke if isinstance(revoke, Seq) else Seq()
+            stages.append(
+                Stage(
+                    id=stage_id,
+                    index=position,
+                    title=_text(stage.get("title")),
+                    date=self.date(stage.get("date"), stage.value_where.get("date")),
+                    grants=tuple(self.grants(stage.get("grants"), stage_id, position)),
+                    revoke=tuple(r for r in revoke if isinstance(r, str)),
+                    pos=Pos(*data.item_where[index]),
+                    revoke_pos=tuple(Pos(*w) for r, w in zip(revoke, getattr(revoke, "item_where", ())) if isinstance(r, str)),
+                )
+            )
+        return tuple(stages)
+
+    def grants(self, data, stage_id: str, stage_index: int):
+        if not isinstance(data, Seq):
+            return
+        for index, grant in enumerate(data):
+            if not isinstance(grant, Map) or not isinstance(grant.get("id"), str):
+                continue
+            ports = grant.get("ports")
+            yield Grant(
+                id=grant["id"],
+                stage=stage_id,
+                stage_index=stage_index,
+                sources=_names(grant.get("from")),
+                targets=_names(grant.get("to")),
+                ports=tuple(self.ports(ports)) if isinstance(ports, Seq) else None,
+                via=grant.get("via") if grant.get("via") in ("direct", "proxy") else "direct",
+                reason=_text(grant.get("reason")),
+                approved_by=_text(grant.get("approved_by")),
+                requested_by=_text(grant.get("requested_by")),
+                ticket=_text(grant.get("ticket")),
+                expires=self.date(grant.get("expires"), grant.value_where.get("expires")),
+                pos=Pos(*data.item_where[index]),
+            )
+
+    def proxy(self, data, doc: Map) -> Proxy | None:
+        if not isinstance(data, Map):
+            return None
+        port = data.get("port")
+        return Proxy(
+            zone=data.get("zone") if isinstance(data.get("zone"), str) else "",
+            port=port if isinstance(port, int) and not isinstance(port, bool) else 3128,
+            tls=data.get("tls") if data.get("tls") in ("none", "peek") else "none",
+            pos=Pos(*doc.value_where["proxy"]),
+        )
+
+    def firewall(self, data) -> Firewall:
+        if not isinstance(data, Map):
+            return Firewall()
+        hook = data.get("hook") if data.get("hook") in ("forward", "output") else "forward"
+        group = data.get("log_group")
+        group = group if isinstance(group, int) and not isinstance(group, bool) and 0 <= group <= 65535 else None
+        return Firewall(hook=hook, log_group=group)
+
+
+def _text(value) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _names(value) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, Seq):
+        return tuple(v for v in value if isinstance(v, str))
+    return ()
+
+
+# -- 4. the lock file -----------------------------------------------------------------
+
+
+def load_lock(path: str) -> tuple[Lock | None, list[Diagnostic]]:
+    """The lock file at `path`, None if there is none."""
+    if not os.path.exists(path):
+        return None, []
+    try:
+        doc, diagnostics = _read_yaml(path)
+    except Unreadable as err:
+        return None, [Diagnostic(path, 1, 1, "E142", str(err))]
+    except YamlError as err:
+        return None, [err.diagnostic]
+    if not isinstance(doc, Map) or doc.get("egress-lock") != 1 or not isinstance(doc.get("hosts"), Map):
+        where = doc.where if isinstance(doc, (Map, Seq)) else (path, 1, 1)
+        return None, diagnostics + [Diagnostic(*where, "E142", "not an egress lock file (`egress-lock: 1` and `hosts:`)")]
+    hosts: dict[str, tuple[IPNetwork, ...]] = {}
+    builder = _Builder(path)
+    for host, addresses in doc["hosts"].items():
+        where = doc["hosts"].key_where[host]
+        if not HOST_RE.match(host) or not isinstance(addresses, Seq):
+            diagnostics.append(Diagnostic(*where, "E142", f"entry '{host}' must be a host name holding a list of addresses"))
+            continue
+        networks = []
+        for index, address in enumerate(addresses):
+            network = builder.network(address, addresses.item_where[index])
+            if network is not None:
+                networks.append(network)
+        hosts[host] = tuple(networks)
+    diagnostics += [Diagnostic(d.path, d.line, d.column, "E142", d.message) for d in builder.diagnostics]
+    return Lock(path=path, hosts=hosts, resolved=_text(doc.get("resolved")), resolver=_text(doc.get("resolver"))), diagnostics
+
+
+# -- finding policies -----------------------------------------------------------------
+
+_POLICY_MARK = re.compile(rb"^egress\s*:", re.MULTILINE)
+
+
+def is_policy_file(path: Path) -> bool:
+    """A YAML file whose top level says `egress:` (lock and included files do not)."""
+    if path.name.endswith((".lock.yaml", ".lock.yml")) or path.suffix not in (".yaml", ".yml"):
+        return False
+    try:
+        with open(path, "rb") as handle:
+            return bool(_POLICY_MARK.search(handle.read(1 << 16)))
+    except OSError:
+        return False
+
+
+def policy_files(paths: list[str]) -> list[str]:
+    """The policies named by `paths`: files as given, folders searched recursively.
+
+    A lock file or an included file given by name (as pre-commit does when it changes)
+    stands for the policies beside it, which are what actually needs validating.
+    """
+    found: list[str] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(str(p) for p in sorted(path.rglob("*")) if p.is_file() and is_policy_file(p))
+        elif path.is_file() and not is_policy_file(path) and _owners(path):
+            found.extend(_owners(path))
+        else:
+            found.append(raw)
+    return list(dict.fromkeys(found))
+
+
+def _owners(path: Path) -> list[str]:
+    """The policies beside `path` whose lock file or include it is."""
+    owners = []
+    for sibling in sorted(path.parent.iterdir()):
+        if sibling.is_file() and is_policy_file(sibling):
+            if lock_path(str(sibling)) == str(path) or path.name.encode() in sibling.read_bytes():
+                owners.append(str(sibling))
+    return owners

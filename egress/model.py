@@ -1,0 +1,178 @@
+"""The policy language as frozen dataclasses.
+
+A `Policy` is what `egress.load` builds once the YAML has passed the schema: every
+value is already parsed (addresses into netaddr networks, ports into `PortRange`,
+dates into `datetime.date`), and every object keeps the `Pos` of its YAML node so that
+a semantic check can point at it. Nothing here knows YAML, files or targets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from netaddr import IPNetwork
+
+INTERNET = "internet"
+"""Reserved source name: any address outside the zones of the policy."""
+
+PROTOCOLS_WITH_PORTS = ("tcp", "udp")
+PROTOCOLS_WITHOUT_PORTS = ("icmp", "icmpv6")
+
+
+@dataclass(frozen=True, order=True)
+class Pos:
+    """Where a value stands in the policy sources: 1-based line and column."""
+
+    path: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True, order=True)
+class PortRange:
+    """`tcp/443`, `udp/123`, `tcp/8000-8100`, `icmp` or `icmpv6`.
+
+    For `icmp`/`icmpv6` the range is 0-0 and means "every type".
+    """
+
+    proto: str
+    first: int = 0
+    last: int = 0
+
+    @property
+    def has_ports(self) -> bool:
+        return self.proto in PROTOCOLS_WITH_PORTS
+
+    def covers(self, other: PortRange) -> bool:
+        return self.proto == other.proto and self.first <= other.first and other.last <= self.last
+
+    def __str__(self) -> str:
+        if not self.has_ports:
+            return self.proto
+        if self.first == self.last:
+            return f"{self.proto}/{self.first}"
+        return f"{self.proto}/{self.first}-{self.last}"
+
+
+@dataclass(frozen=True)
+class Zone:
+    name: str
+    addresses: tuple[IPNetwork, ...]
+    description: str | None
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Destination:
+    """One destination of a service: `kind` is `domain`, `host` or `address`."""
+
+    kind: str
+    value: str
+    pos: Pos
+
+    @property
+    def network(self) -> IPNetwork:
+        """The address of an `address` destination (only valid for that kind)."""
+        return IPNetwork(self.value)
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    destinations: tuple[Destination, ...]
+    ports: tuple[PortRange, ...]
+    description: str | None
+    owner: str | None
+    pos: Pos
+
+    def of_kind(self, kind: str) -> tuple[Destination, ...]:
+        return tuple(d for d in self.destinations if d.kind == kind)
+
+
+@dataclass(frozen=True)
+class Proxy:
+    zone: str
+    port: int
+    tls: str  # "none" | "peek"
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Firewall:
+    hook: str = "forward"  # "forward" | "output"
+    log_group: int | None = None
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One opening decided by the crisis cell.
+
+    `sources` and `targets` hold names as written (zones, services or `internet`);
+    `ports` is None when the grant takes the ports of its services.
+    """
+
+    id: str
+    stage: str
+    stage_index: int
+    sources: tuple[str, ...]
+    targets: tuple[str, ...]
+    ports: tuple[PortRange, ...] | None
+    via: str  # "direct" | "proxy"
+    reason: str | None
+    approved_by: str | None
+    requested_by: str | None
+    ticket: str | None
+    expires: dt.date | None
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class Stage:
+    id: str
+    index: int
+    title: str | None
+    date: dt.date | None
+    grants: tuple[Grant, ...]
+    revoke: tuple[str, ...]
+    pos: Pos
+    revoke_pos: tuple[Pos, ...] = ()
+
+
+@dataclass(frozen=True)
+class Lock:
+    """The lock file beside a policy: pinned addresses of hosts."""
+
+    path: str
+    hosts: dict[str, tuple[IPNetwork, ...]] = field(default_factory=dict)
+    resolved: str | None = None
+    resolver: str | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    path: str
+    version: int
+    name: str
+    description: str | None
+    zones: dict[str, Zone]
+    services: dict[str, Service]
+    stages: tuple[Stage, ...]
+    proxy: Proxy | None
+    firewall: Firewall
+    lock: Lock | None
+    pos: Pos
+
+    def stage(self, stage_id: str) -> Stage:
+        for stage in self.stages:
+            if stage.id == stage_id:
+                return stage
+        raise KeyError(stage_id)
+
+    @property
+    def grants(self) -> dict[str, Grant]:
+        """Every grant of every stage, by id."""
+        return {g.id: g for s in self.stages for g in s.grants}
