@@ -131,9 +131,11 @@ def validate(paths, fmt, strict, at):
     warnings = sum(d.severity == WARNING for d in diagnostics)
     for message in unreadable:
         click.echo(f"egress: {message}", err=True)
+    checked = len(files) - len(unreadable)
     click.echo(
-        f"{len(files)} polic{'ies' if len(files) != 1 else 'y'} checked: "
-        f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}",
+        f"{checked} polic{'ies' if checked != 1 else 'y'} checked: "
+        f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+        + (f"; {len(unreadable)} unreadable" if unreadable else ""),
         err=True,
     )
     if unreadable:
