@@ -253,5 +253,50 @@ def _say_expired(flows) -> None:
         click.echo(f"note: stage {flows.stage.id}: grant '{grant_id}' expired on {expiry}; left out", err=True)
 
 
+@main.command("resolve")
+@click.argument("policy", type=click.Path())
+@click.option("--nameserver", metavar="ADDR[:PORT]",
+              help="Ask this DNS server (e.g. 127.0.0.1:5353, [2001:db8::53]:53) instead of the system resolver.")
+@click.option("--timeout", default=3.0, show_default=True, help="Seconds to wait for each answer.")
+def resolve_command(policy, nameserver, timeout):
+    """Resolve the hosts of direct grants and write the lock file beside the policy.
+
+    The lock file (`policy.yaml` -> `policy.lock.yaml`) pins host -> addresses for
+    the firewall; review and commit it with the policy. Compile never uses DNS.
+    Nothing is written if any host fails to resolve, or if nothing changed.
+
+    \b
+    Examples:
+      egress resolve policies/chu-rennes-2023/policy.yaml
+      egress resolve policy.yaml --nameserver 127.0.0.1:5353
+    """
+    from egress import resolve as resolving
+
+    model, diagnostics = validate_file(policy, dt.date.today())
+    blocking = [d for d in diagnostics if d.severity == ERROR and d.code not in ("E140", "E142")]
+    for diagnostic in blocking:
+        click.echo(str(diagnostic), err=True)
+    if model is None or blocking:
+        click.echo(f"egress: fix {policy} before resolving its hosts", err=True)
+        sys.exit(EXIT_INVALID)
+    try:
+        resolver = resolving.make_resolver(nameserver, timeout)
+    except ValueError as err:
+        raise click.BadParameter(f"{nameserver!r}: {err}", param_hint="--nameserver") from None
+    hosts = resolving.hosts_to_pin(model)
+    click.echo(f"resolving {len(hosts)} host{'s' * (len(hosts) != 1)} with {nameserver or 'the system resolver'}", err=True)
+    resolution = resolving.lookup(hosts, resolver)
+    for host, why in sorted(resolution.failures.items()):
+        click.echo(f"egress: {host}: no address ({why})", err=True)
+    if resolution.failures:
+        click.echo("egress: lock file left unchanged", err=True)
+        sys.exit(EXIT_INVALID)
+    path, written = resolving.update_lock(
+        model, resolution, nameserver or "system", dt.datetime.now(dt.timezone.utc)
+    )
+    count = sum(len(a) for a in resolution.addresses.values())
+    click.echo(f"{'wrote' if written else 'unchanged:'} {path} ({len(hosts)} hosts, {count} addresses)", err=True)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
