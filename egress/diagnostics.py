@@ -54,13 +54,22 @@ CATALOGUE: dict[str, tuple[str, str]] = {
 }
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(32), 127]}
+
+
 @dataclass(frozen=True, order=True)
 class Diagnostic:
+    """One finding. The message is always one line: control characters coming from the
+    policy (a key holding a newline, say) are escaped, so output stays one per line."""
+
     path: str
     line: int
     column: int
     code: str
     message: str
+
+    def __post_init__(self):
+        object.__setattr__(self, "message", self.message.translate(_CONTROL))
 
     @property
     def severity(self) -> str:

@@ -137,21 +137,21 @@ def _merge_include(doc: Map, path: str, name, where) -> list[Diagnostic]:
     folder = Path(path).resolve().parent
     target = (folder / name).resolve()
     if os.path.isabs(name) or ".." in Path(name).parts or target.parent != folder:
-        return fail(f"include '{name}' leaves the policy's folder; include files beside the policy only")
+        return fail(f"include {name!r} leaves the policy's folder; include files beside the policy only")
     if target == Path(path).resolve():
-        return fail(f"include '{name}' is the policy itself")
+        return fail(f"include {name!r} is the policy itself")
     try:
         included, diagnostics = _read_yaml(str(Path(path).parent / name))
     except Unreadable:
-        return fail(f"include '{name}' cannot be read; check the file name")
+        return fail(f"include {name!r} cannot be read; check the file name")
     except YamlError as err:
         return [err.diagnostic]
     if not isinstance(included, Map):
-        return fail(f"include '{name}' is not a mapping of {', '.join(INCLUDABLE)}")
+        return fail(f"include {name!r} is not a mapping of {', '.join(INCLUDABLE)}")
     for key in included:
         if key not in INCLUDABLE:
             diagnostics.append(
-                Diagnostic(*included.key_where[key], "E105", f"an included file holds only {', '.join(INCLUDABLE)}; move '{key}' to the policy")
+                Diagnostic(*included.key_where[key], "E105", f"an included file holds only {', '.join(INCLUDABLE)}; move {key!r} to the policy")
             )
             continue
         value = included[key]
@@ -228,7 +228,7 @@ def _schema_error(doc: Map, error) -> list[Diagnostic]:
                 continue
             close = difflib.get_close_matches(extra, allowed, n=1)
             hint = f"; did you mean '{close[0]}'?" if close else f"; expected one of: {', '.join(allowed)}"
-            out.append(Diagnostic(*error.instance.key_where[extra], "E110", f"unknown key '{extra}' in {label}{hint}"))
+            out.append(Diagnostic(*error.instance.key_where[extra], "E110", f"unknown key {extra!r} in {label}{hint}"))
         return out
     if kind == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
@@ -344,13 +344,13 @@ class _Builder:
         try:
             parsed = ipaddress.ip_network(value, strict=False)
         except ValueError:
-            self.report(where, "E120", f"'{value}' is not an IPv4/IPv6 address or CIDR")
+            self.report(where, "E120", f"{value!r} is not an IPv4/IPv6 address or CIDR")
             return None
         if "%" in value:
-            self.report(where, "E120", f"'{value}' carries an IPv6 zone index; write the address alone")
+            self.report(where, "E120", f"{value!r} carries an IPv6 zone index; write the address alone")
             return None
         if "/" in value and parsed.network_address != ipaddress.ip_interface(value).ip:
-            self.report(where, "E121", f"'{value}' has host bits set; write {parsed}")
+            self.report(where, "E121", f"{value!r} has host bits set; write {parsed}")
             return None
         return IPNetwork(str(parsed))
 
@@ -409,7 +409,7 @@ class _Builder:
         proto, first = match.group(1), int(match.group(2))
         last = int(match.group(3)) if match.group(3) else first
         if not (1 <= first <= last <= 65535):
-            self.report(where, "E124", f"'{value}': ports run from 1 to 65535, the first not above the last")
+            self.report(where, "E124", f"{value!r}: ports run from 1 to 65535, the first not above the last")
             return None
         assert proto in PROTOCOLS_WITH_PORTS
         return PortRange(proto, first, last)
@@ -420,7 +420,7 @@ class _Builder:
         try:
             return dt.date.fromisoformat(value)
         except ValueError:
-            self.report(where, "E112", f"'{value}' is not a date; write YYYY-MM-DD")
+            self.report(where, "E112", f"{value!r} is not a date; write YYYY-MM-DD")
             return None
 
     def stages(self, data) -> tuple[Stage, ...]:
@@ -524,7 +524,7 @@ def load_lock(path: str) -> tuple[Lock | None, list[Diagnostic]]:
     for host, addresses in doc["hosts"].items():
         where = doc["hosts"].key_where[host]
         if not HOST_RE.match(host) or not isinstance(addresses, Seq):
-            diagnostics.append(Diagnostic(*where, "E142", f"entry '{host}' must be a host name holding a list of addresses"))
+            diagnostics.append(Diagnostic(*where, "E142", f"entry {host!r} must be a host name holding a list of addresses"))
             continue
         networks = []
         for index, address in enumerate(addresses):

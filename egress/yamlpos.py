@@ -167,7 +167,7 @@ def _convert(node, path, duplicates):
         if key in mapping:
             first = mapping.key_where[key]
             duplicates.append(
-                Diagnostic(path, *_where(path, key_node)[1:], "E104", f"duplicate key '{key}' (first at line {first[1]}); keep one")
+                Diagnostic(path, *_where(path, key_node)[1:], "E104", f"duplicate key {key!r} (first at line {first[1]}); keep one")
             )
             continue
         mapping.key_where[key] = _where(path, key_node)
