@@ -1,0 +1,560 @@
+"""Unit tests of the nftables target (egress/targets/nftables.py).
+
+Policies are built by hand with `make_policy` (also used by test_dnsmasq.py and
+test_nftables_kernel.py), so that each test shows the shape it exercises; the golden
+test reads the real example policy. `nft -c -f` runs in a network namespace made for
+the test (root and nft needed: those tests are marked `system`).
+
+Golden files: tests/golden/minimal-<stage>.nft and .dnsmasq.conf; regenerate them after
+an intended change of the output with
+
+    EGRESS_UPDATE_GOLDEN=1 python -m pytest tests/test_nftables.py tests/test_dnsmasq.py
+
+and review the diff like code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+import re
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+from netaddr import IPNetwork
+
+from egress.flows import resolve
+from egress.model import Destination, Firewall, Grant, Lock, Policy, PortRange, Pos, Proxy, Service, Stage, Zone
+from egress.targets import nftables
+from egress.targets.names import NAME_MAX, dynamic_set, nft_name
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = Path(__file__).resolve().parent / "golden"
+MINIMAL = ROOT / "examples" / "minimal" / "policy.yaml"
+AT = dt.date(2023, 7, 1)
+POS = Pos("test.yaml", 1, 1)
+
+
+# ----------------------------------------------------------------------- factory
+
+
+def port(spec: str) -> PortRange:
+    """`tcp/443`, `udp/1000-2000`, `icmp`, `icmpv6`."""
+    if "/" not in spec:
+        return PortRange(spec)
+    proto, ports = spec.split("/")
+    first, _, last = ports.partition("-")
+    return PortRange(proto, int(first), int(last or first))
+
+
+def grant(gid, sources, targets, ports=None, via="direct", expires=None) -> dict:
+    return dict(id=gid, sources=sources, targets=targets, ports=ports, via=via, expires=expires)
+
+
+def make_policy(
+    zones: dict[str, list[str]],
+    services: dict[str, tuple[list[str], list[str]]],
+    stages: list,
+    *,
+    name: str = "test-policy",
+    proxy: tuple[str, int] | None = None,
+    hook: str = "forward",
+    log_group: int | None = None,
+    lock: dict[str, list[str]] | None = None,
+) -> Policy:
+    """A `Policy` from plain data.
+
+    zones: name -> addresses; services: name -> (destinations as `kind:value`, ports);
+    stages: a list whose items are lists of `grant(...)` dicts, or dicts
+    `{"grants": [...], "revoke": [...]}`; stage ids are `s0`, `s1`...
+    """
+    zone_objs = {
+        z: Zone(z, tuple(IPNetwork(a) for a in addrs), None, POS) for z, addrs in zones.items()
+    }
+    service_objs = {}
+    for s, (dests, ports) in services.items():
+        ds = tuple(Destination(d.split(":", 1)[0], d.split(":", 1)[1], POS) for d in dests)
+        service_objs[s] = Service(s, ds, tuple(port(p) for p in ports), None, None, POS)
+    stage_objs = []
+    for index, stage in enumerate(stages):
+        if isinstance(stage, list):
+            stage = {"grants": stage, "revoke": []}
+        sid = f"s{index}"
+        grants = tuple(
+            Grant(
+                id=g["id"],
+                stage=sid,
+                stage_index=index,
+                sources=tuple([g["sources"]] if isinstance(g["sources"], str) else g["sources"]),
+                targets=tuple([g["targets"]] if isinstance(g["targets"], str) else g["targets"]),
+                ports=tuple(port(p) for p in g["ports"]) if g["ports"] else None,
+                via=g["via"],
+                reason="test",
+                approved_by=None,
+                requested_by=None,
+                ticket=None,
+                expires=g["expires"],
+                pos=POS,
+            )
+            for g in stage["grants"]
+        )
+        stage_objs.append(
+            Stage(sid, index, f"stage {index}", dt.date(2023, 6, 21) + dt.timedelta(days=index),
+                  grants, tuple(stage.get("revoke", ())), POS)
+        )
+    lock_obj = None
+    if lock is not None:
+        lock_obj = Lock("test.lock.yaml", {h: tuple(IPNetwork(a) for a in addrs) for h, addrs in lock.items()})
+    return Policy(
+        path="test.yaml",
+        version=1,
+        name=name,
+        description=None,
+        zones=zone_objs,
+        services=service_objs,
+        stages=tuple(stage_objs),
+        proxy=Proxy(proxy[0], proxy[1], "none", POS) if proxy else None,
+        firewall=Firewall(hook=hook, log_group=log_group),
+        lock=lock_obj,
+        pos=POS,
+    )
+
+
+def render(policy: Policy, stage: str | None = None, at: dt.date = AT) -> str:
+    return nftables.render(resolve(policy, stage or policy.stages[-1].id, at))
+
+
+def set_elements(ruleset: str, name: str) -> list[str]:
+    """The elements of set/map `name` in part 3 (the filled definitions) of a ruleset."""
+    fill = ruleset.split("# 3. The ruleset of this stage.")[1]
+    m = re.search(rf"\t(?:set|map) {re.escape(name)} {{\n(.*?)\n\t}}\n", fill, re.S)
+    if not m or "elements = {" not in m.group(1):
+        return []
+    body = m.group(1).split("elements = {")[1].rsplit("}", 1)[0]
+    return [e.strip().rstrip(",") for e in body.strip().splitlines()]
+
+
+def chain_rules(ruleset: str, name: str) -> list[str]:
+    fill = ruleset.split("# 3. The ruleset of this stage.")[1]
+    m = re.search(rf"\tchain {re.escape(name)} {{\n(.*?)\n\t}}", fill, re.S)
+    return [r.strip() for r in m.group(1).splitlines()] if m else []
+
+
+# --------------------------------------------------------------- shapes of policy
+
+V4 = dict(
+    zones={"lab": ["10.30.0.0/24"]},
+    services={"partner": (["address:203.0.113.0/25", "address:203.0.113.128/25"], ["tcp/443"])},
+    stages=[[], [grant("to-partner", "lab", "partner")]],
+)
+V6 = dict(
+    zones={"lab": ["fd00:30::/64"]},
+    services={"partner": (["address:2001:db8:16::/48"], ["tcp/443", "udp/53"])},
+    stages=[[grant("to-partner", "lab", "partner")]],
+)
+BOTH = dict(
+    zones={"lab": ["10.30.0.0/24", "fd00:30::/64"], "imaging": ["10.20.0.0/22", "fd00:20::/64"]},
+    services={
+        "partner": (["address:203.0.113.16/28", "address:2001:db8:16::/48"], ["tcp/443", "tcp/8000-8100"]),
+        "pacs": (["address:198.51.100.0/24", "address:2001:db8:64::/48"], ["tcp/104", "tcp/11112"]),
+    },
+    stages=[[grant("to-partner", ["lab", "imaging"], "partner"), grant("pacs-out", "imaging", "pacs")]],
+)
+INGRESS = dict(
+    zones={"mail": ["192.0.2.24/29", "2001:db8:35:25::/64"], "dicom": ["192.0.2.104/29"]},
+    services={"partner-pacs": (["address:198.51.100.64/28"], ["tcp/104"])},
+    stages=[[
+        grant("inbound-smtp", "internet", "mail", ports=["tcp/25"]),
+        grant("images-in", "partner-pacs", "dicom"),
+    ]],
+)
+PROXY = dict(
+    zones={"ws": ["10.100.0.0/16", "fd00:100::/56"], "proxy": ["10.0.0.3", "fd00::3"]},
+    services={"sites": (["domain:has-sante.fr", "host:www.vidal.fr"], ["tcp/443", "tcp/80"])},
+    stages=[[grant("web", "ws", "sites", via="proxy")]],
+    proxy=("proxy", 3128),
+)
+ICMP_UDP = dict(
+    zones={"infra": ["10.1.0.0/24", "fd00:1::/64"]},
+    services={
+        "ntp": (["address:198.51.100.123", "address:2001:db8:123::123"], ["udp/123"]),
+        "probe": (["address:198.51.100.1", "address:2001:db8::1"], ["icmp", "icmpv6"]),
+    },
+    stages=[[grant("ntp-out", "infra", "ntp"), grant("ping-out", "infra", "probe")]],
+)
+OVERLAP = dict(
+    zones={"all": ["10.0.0.0/8", "fd00::/16"], "imaging": ["10.20.0.0/22", "fd00:20::/64"]},
+    services={
+        "a": (["address:203.0.113.0/24"], ["tcp/443"]),
+        "b": (["address:203.0.113.0/25", "address:198.51.100.0/24"], ["tcp/400-500", "tcp/25"]),
+    },
+    stages=[[grant("all-a", "all", "a"), grant("imaging-b", "imaging", "b")]],
+)
+HOSTS = dict(
+    zones={"mail": ["192.0.2.24/29", "2001:db8:35:25::/64"]},
+    services={"relay": (["host:smtp.relay.example", "address:203.0.113.25"], ["tcp/25", "tcp/587"])},
+    stages=[[grant("relay-out", "mail", "relay")]],
+    lock={"smtp.relay.example": ["198.51.100.25", "2001:db8:25::25"]},
+)
+SHAPES = {
+    "v4": V4,
+    "v6": V6,
+    "both": BOTH,
+    "ingress": INGRESS,
+    "proxy": PROXY,
+    "icmp-udp": ICMP_UDP,
+    "overlap": OVERLAP,
+    "hosts": HOSTS,
+}
+
+
+def shape(key: str, **extra) -> Policy:
+    data = dict(SHAPES[key])
+    data.update(extra)
+    zones, services, stages = data.pop("zones"), data.pop("services"), data.pop("stages")
+    return make_policy(zones, services, stages, **data)
+
+
+# ------------------------------------------------------------------------- tests
+
+
+def test_collapsed_elements_and_dispatch():
+    text = render(shape("v4"))
+    # two adjacent /25 of the same service and ports become one /24
+    assert set_elements(text, "out_lab_v4") == ["203.0.113.0/24 . tcp . 443"]
+    assert set_elements(text, "out_v4") == ["10.30.0.0/24 : jump out_lab"]
+    assert set_elements(text, "in_v4") == ["10.30.0.0/24 : jump in_lab"]
+    assert chain_rules(text, "out_lab") == [
+        'ip daddr . meta l4proto . th dport @out_lab_v4 counter accept comment "grant to-partner"'
+    ]
+    assert "table inet egress {" in text
+    assert not re.search(r"^(?!#).*\btable (?!inet egress\b)", text, re.M), "touches another table"
+    assert "flush table" not in text and "delete table" not in text
+
+
+def test_stage_zero_has_no_elements_but_every_object():
+    policy = shape("v4")
+    s0, s1 = render(policy, "s0"), render(policy, "s1")
+    assert set_elements(s0, "out_lab_v4") == []
+    part1 = lambda t: t.split("# 2.")[0].split("# 1.")[1]  # noqa: E731
+    assert part1(s0) == part1(s1), "all stages of a policy must declare the same objects"
+
+
+def test_overlapping_grants_are_decomposed_without_overlap():
+    text = render(shape("overlap"))
+    # class "all" (10/8 minus imaging) and class "all_imaging" (imaging: both zones' grants)
+    assert set_elements(text, "out_v4") == [
+        "10.0.0.0-10.19.255.255 : jump out_all",
+        "10.20.0.0/22 : jump out_all_imaging",
+        "10.20.4.0-10.255.255.255 : jump out_all",
+    ]
+    assert set_elements(text, "out_all_v4") == ["203.0.113.0/24 . tcp . 443"]
+    # a: 203.0.113.0/24 tcp/443; b: 203.0.113.0/25 + 198.51.100.0/24 tcp/25, tcp/400-500
+    assert set_elements(text, "out_all_imaging_v4") == [
+        "198.51.100.0/24 . tcp . 25",
+        "198.51.100.0/24 . tcp . 400-500",
+        "203.0.113.0/25 . tcp . 25",
+        "203.0.113.0/25 . tcp . 400-500",
+        "203.0.113.128/25 . tcp . 443",
+    ]
+    assert chain_rules(text, "out_all_imaging")[0].endswith('comment "grants all-a, imaging-b"')
+
+
+def _element_box(element: str):
+    addr, proto, ports = (p.strip() for p in element.split(" . "))
+    if "-" in addr and "/" not in addr:
+        a, b = addr.split("-")
+        first, last = int(ipaddress.ip_address(a)), int(ipaddress.ip_address(b))
+    else:
+        net = ipaddress.ip_network(addr)
+        first, last = int(net.network_address), int(net.broadcast_address)
+    pf, _, pl = ports.partition("-")
+    return proto, first, last, int(pf), int(pl or pf)
+
+
+def test_decompose_random_against_brute_force():
+    import random
+
+    rng = random.Random(7)
+    for _ in range(200):
+        entries = []
+        for _ in range(rng.randint(1, 8)):
+            a = rng.randint(0, 60)
+            b = rng.randint(a, 64)
+            pf = rng.randint(0, 20)
+            pl = rng.randint(pf, 24)
+            entries.append((rng.choice([6, 17]), a, b, pf, pl))
+        result = nftables.decompose(entries)
+        covered = {(p, x, y) for p, a, b, pf, pl in entries for x in range(a, b + 1) for y in range(pf, pl + 1)}
+        got = [(p, x, y) for p, a, b, pf, pl in result for x in range(a, b + 1) for y in range(pf, pl + 1)]
+        assert len(got) == len(set(got)), "elements overlap"
+        assert set(got) == covered
+        assert result == sorted(result, key=lambda e: (e[1], e[0], e[3]))
+
+
+def test_deterministic_bytes():
+    for key in SHAPES:
+        assert render(shape(key)) == render(shape(key))
+    # zones and services given in another order give the same bytes
+    data = SHAPES["both"]
+    reordered = make_policy(
+        dict(reversed(data["zones"].items())), dict(reversed(data["services"].items())), data["stages"]
+    )
+    assert render(reordered) == render(shape("both"))
+
+
+def test_header():
+    text = render(shape("v4"))
+    assert text.startswith("#!/usr/sbin/nft -f\n")
+    assert "# policy: test-policy (egress language version 1)" in text
+    assert "# stage: s1 (stage 1), 2023-06-22" in text
+    assert "# at: 2023-07-01" in text
+    assert "# grants in force: to-partner" in text
+
+
+def test_free_text_cannot_break_out_of_a_comment():
+    policy = shape("v4")
+    stage = policy.stages[1]
+    evil = Stage(stage.id, stage.index, "x\ntable inet other { }\r\n#", stage.date, stage.grants, (), POS)
+    policy = Policy(**{**policy.__dict__, "stages": (policy.stages[0], evil)})
+    text = render(policy)
+    assert "\ntable inet other" not in text
+    assert "# stage: s1 (x table inet other { } #)" in text
+
+
+def test_output_hook():
+    text = render(shape("v4", hook="output"))
+    rules = chain_rules(text, "output")
+    assert rules[0] == "type filter hook output priority filter; policy drop;"
+    assert 'oifname "lo" accept' in rules
+    assert any("nd-neighbor-solicit" in r and "mld2-listener-report" in r for r in rules)
+    # the forward chain is declared with policy accept only to be deleted
+    assert "flush chain inet egress forward\ndelete chain inet egress forward\n" in text
+    forward = render(shape("v4"))
+    assert "delete chain inet egress output\n" in forward
+    assert not any("nd-neighbor" in r for r in chain_rules(forward, "forward"))
+
+
+def test_log_group_and_prefix():
+    text = render(shape("v4", log_group=5))
+    assert chain_rules(text, "forward")[-1] == (
+        'counter limit rate 10/second burst 20 packets log prefix "egress test-policy drop: " group 5'
+    )
+    plain = render(shape("v4"))
+    assert chain_rules(plain, "forward")[-1].endswith('log prefix "egress test-policy drop: "')
+
+
+def test_long_names_stay_within_nft_limits():
+    zone = "z" * 62 + "a"
+    service = "s" * 63
+    gids = [f"grant-number-{i:02d}-" + "x" * 40 for i in range(10)]
+    policy = make_policy(
+        {zone: ["10.0.0.0/24"], "b" * 63: ["10.0.0.0/25"]},  # overlapping: class name of both
+        {service: (["host:a.example", "address:203.0.113.0/24"], ["tcp/443"])},
+        [[grant(g, zone, service) for g in gids]],
+        name="p" * 63,
+        lock={},
+    )
+    text = render(policy)
+    assert len(nftables.log_prefix("p" * 63)) <= 127
+    assert len(nftables.log_prefix("p" * 300)) <= 127
+    names = re.findall(r"\b(?:set|map|chain) (\S+) \{", text)
+    names += re.findall(r"@(\w[\w.-]*)", text) + re.findall(r"jump (\S+?),?$", text, re.M)
+    assert names and all(len(n) <= NAME_MAX for n in names), [n for n in names if len(n) > NAME_MAX]
+    comments = re.findall(r'comment "([^"]*)"', text)
+    assert comments and all(len(c) <= 128 for c in comments)
+    assert any(c.endswith("more") for c in comments)
+    prefixes = re.findall(r'log prefix "([^"]*)"', text)
+    assert prefixes and all(len(p) <= 127 for p in prefixes)
+    # shortening is deterministic and keeps distinct names distinct
+    assert nft_name("out_", "x" * 70, "_v4") == nft_name("out_", "x" * 70, "_v4")
+    assert nft_name("out_", "x" * 70, "_v4") != nft_name("out_", "x" * 71, "_v4")
+    assert nft_name("out_", "x" * 70, "_v4").endswith("_v4")
+    assert len(dynamic_set(service, 6)) <= NAME_MAX
+
+
+def test_comment_truncation():
+    assert nftables.comment(["b", "a"]) == "grants a, b"
+    assert nftables.comment(["a"]) == "grant a"
+    long = nftables.comment([f"g{i:03d}" + "y" * 30 for i in range(20)])
+    assert len(long) <= 128 and long.endswith(" more")
+
+
+def test_ingress_from_internet_and_partner():
+    text = render(shape("ingress"))
+    inbound = set_elements(text, "in_mail_v4")
+    # the internet is everything outside the zones, on tcp/25 only
+    assert inbound[0] == "0.0.0.0-192.0.2.23 . tcp . 25"
+    assert inbound[-1] == "192.0.2.112-255.255.255.255 . tcp . 25"
+    assert not any(e.startswith("192.0.2.24") for e in inbound)
+    assert set_elements(text, "in_dicom_v4") == ["198.51.100.64/28 . tcp . 104"]
+    assert chain_rules(text, "in_dicom") == [
+        'ip saddr . meta l4proto . th dport @in_dicom_v4 counter accept comment "grant images-in"'
+    ]
+    assert set_elements(text, "in_mail_v6")[0] == "::-2001:db8:35:24:ffff:ffff:ffff:ffff . tcp . 25"
+
+
+def test_proxy_grant():
+    text = render(shape("proxy"))
+    # the workstations reach only the proxy, on its port
+    assert set_elements(text, "out_ws_v4") == ["10.0.0.3 . tcp . 3128"]
+    assert set_elements(text, "out_ws_v6") == ["fd00::3 . tcp . 3128"]
+    # the proxy reaches every address outside the zones on the web ports of the service
+    out_proxy = set_elements(text, "out_proxy_v4")
+    assert "0.0.0.0-10.0.0.2 . tcp . 80" in out_proxy and "10.101.0.0-255.255.255.255 . tcp . 443" in out_proxy
+    assert not any(e.startswith("10.100.") for e in out_proxy)
+    # no dynamic rule for a proxied host: the proxy checks the names
+    assert not any("@dyn_" in r for r in chain_rules(text, "out_ws"))
+    assert "flush set inet egress dyn_sites_v4" in text
+
+
+def test_icmp_and_udp():
+    text = render(shape("icmp-udp"))
+    assert set_elements(text, "out_infra_v4") == [
+        "198.51.100.1 . icmp . 0-65535",
+        "198.51.100.123 . udp . 123",
+    ]
+    assert set_elements(text, "out_infra_v6") == [
+        "2001:db8::1 . icmpv6 . 0-65535",
+        "2001:db8:123::123 . udp . 123",
+    ]
+    # echo-request is not opened by the base chain
+    assert not any("echo-request" in r for r in chain_rules(text, "forward"))
+
+
+def test_hosts_get_lock_addresses_and_dynamic_sets():
+    text = render(shape("hosts"))
+    assert set_elements(text, "out_mail_v4") == [
+        "198.51.100.25 . tcp . 25",
+        "198.51.100.25 . tcp . 587",
+        "203.0.113.25 . tcp . 25",
+        "203.0.113.25 . tcp . 587",
+    ]
+    assert chain_rules(text, "out_mail")[2:] == [
+        'ip daddr @dyn_relay_v4 meta l4proto . th dport { tcp . 25, tcp . 587 } counter accept'
+        ' comment "grant relay-out"',
+        'ip6 daddr @dyn_relay_v6 meta l4proto . th dport { tcp . 25, tcp . 587 } counter accept'
+        ' comment "grant relay-out"',
+    ]
+    part1 = text.split("# 2.")[0]
+    assert "\tset dyn_relay_v4 {\n\t\ttype ipv4_addr\n\t\tflags timeout\n\t\ttimeout 1d\n\t}" in part1
+    # the dynamic sets are never flushed while a direct grant opens them
+    assert "flush set inet egress dyn_relay" not in text
+
+
+def test_revoked_service_dynamic_sets_are_flushed():
+    data = SHAPES["hosts"]
+    policy = make_policy(
+        data["zones"], data["services"],
+        [data["stages"][0], {"grants": [], "revoke": ["relay-out"]}], lock=data["lock"],
+    )
+    text = render(policy, "s1")
+    assert "flush set inet egress dyn_relay_v4\nflush set inet egress dyn_relay_v6" in text
+    assert set_elements(text, "out_mail_v4") == []
+    assert "# revoked: relay-out (at s1)" in text
+
+
+def test_expired_grant_left_out():
+    data = SHAPES["v4"]
+    policy = make_policy(
+        data["zones"], data["services"],
+        [[grant("to-partner", "lab", "partner", expires=dt.date(2023, 6, 30))]],
+    )
+    text = render(policy, "s0", at=dt.date(2023, 7, 1))
+    assert set_elements(text, "out_lab_v4") == []
+    assert "# expired: to-partner (2023-06-30)" in text
+    assert set_elements(render(policy, "s0", at=dt.date(2023, 6, 30)), "out_lab_v4")
+
+
+# ------------------------------------------------------------ nft -c in a namespace
+
+
+@pytest.fixture(scope="module")
+def netns():
+    """A network namespace of our own, for `nft -c -f` (deleted afterwards)."""
+    name = f"egtmp-nftc-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+def nft_check(netns: str, text: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    path = tmp_path / "egress.nft"
+    path.write_text(text)
+    return subprocess.run(["ip", "netns", "exec", netns, "nft", "-c", "-f", str(path)],
+                          capture_output=True, text=True)
+
+
+@pytest.mark.system("ip", "nft")
+@pytest.mark.parametrize("key", sorted(SHAPES))
+@pytest.mark.parametrize("hook", ["forward", "output"])
+def test_nft_check_accepts(netns, tmp_path, key, hook):
+    result = nft_check(netns, render(shape(key, hook=hook, log_group=3 if hook == "output" else None)), tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.system("ip", "nft")
+def test_nft_check_accepts_long_names(netns, tmp_path):
+    zone = "z" * 63
+    policy = make_policy(
+        {zone: ["10.0.0.0/24"], "b" * 63: ["10.0.0.0/25"]},
+        {"s" * 63: (["host:a.example", "address:203.0.113.0/24"], ["tcp/443"])},
+        [[grant(f"g{i}-" + "x" * 60, zone, "s" * 63) for i in range(5)]],
+        name="p" * 63,
+        lock={},
+    )
+    result = nft_check(netns, render(policy), tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.system("ip", "nft")
+def test_nft_check_rejects_overlap(netns, tmp_path):
+    """The reason for the decomposition: nft refuses overlapping concatenated intervals."""
+    text = (
+        "table inet egress {\n\tset s {\n\t\ttype ipv4_addr . inet_proto . inet_service\n"
+        "\t\tflags interval\n\t\telements = { 10.0.0.0/24 . tcp . 443, 10.0.0.0/25 . tcp . 443 }\n\t}\n}\n"
+    )
+    result = nft_check(netns, text, tmp_path)
+    assert result.returncode != 0 and "File exists" in result.stderr
+
+
+@pytest.mark.system("ip", "nft")
+def test_nft_check_real_policies(netns, tmp_path):
+    from egress.load import load_policy
+
+    for path in (MINIMAL, ROOT / "policies" / "chu-rennes-2023" / "policy.yaml"):
+        policy, diagnostics = load_policy(str(path))
+        assert policy is not None, diagnostics
+        for stage in policy.stages:
+            result = nft_check(netns, nftables.render(resolve(policy, stage.id, AT)), tmp_path)
+            assert result.returncode == 0, (path, stage.id, result.stderr)
+
+
+# ------------------------------------------------------------------------ golden
+
+
+def _golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("EGRESS_UPDATE_GOLDEN") == "1":
+        GOLDEN.mkdir(exist_ok=True)
+        path.write_text(text)
+    assert path.exists(), f"{path} missing: run with EGRESS_UPDATE_GOLDEN=1"
+    assert text == path.read_text(), f"{name} differs from the golden file (EGRESS_UPDATE_GOLDEN=1 to update)"
+
+
+def minimal_flows(stage: str):
+    from egress.load import load_policy
+
+    policy, diagnostics = load_policy(str(MINIMAL))
+    assert policy is not None, diagnostics
+    return resolve(policy, stage, AT)
+
+
+@pytest.mark.parametrize("stage", ["s1-partner-results", "s2-reference-sites"])
+def test_golden_minimal(stage):
+    _golden(f"minimal-{stage}.nft", nftables.render(minimal_flows(stage)))
