@@ -298,5 +298,159 @@ def resolve_command(policy, nameserver, timeout):
     click.echo(f"{'wrote' if written else 'unchanged:'} {path} ({len(hosts)} hosts, {count} addresses)", err=True)
 
 
+@main.command("diff")
+@click.argument("args", nargs=-1, required=True, metavar="POLICY FROM TO | OLD NEW --stage ID")
+@click.option("--stage", "stage_id", metavar="ID",
+              help="Compare two versions of a policy (OLD NEW) at this stage. Without it: two stages of one policy.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True,
+              help="text: a summary line, then + opened and - closed flows by grant; markdown: a table for a "
+                   "merge-request comment or the crisis cell's minutes; json: the contract object.")
+@click.option("--exit-code", is_flag=True, help="Exit 1 when anything differs (0 when nothing does), like `git diff --exit-code`.")
+@click.option("--stage-dates", is_flag=True,
+              help="Two stages: judge expiries at each stage's own date instead of --at, so a grant that expired "
+                   "between them shows as closed.")
+@click.option("--at", "at", type=DATE, help=AT_HELP)
+def diff_command(args, stage_id, fmt, exit_code, stage_dates, at):
+    """Show what a stage, or a new version of a policy, opens and closes.
+
+    \b
+    Two forms, told apart by --stage:
+      egress diff POLICY FROM TO            stage TO compared with stage FROM
+      egress diff OLD NEW --stage ID        version NEW compared with version OLD, at stage ID
+
+    OLD and NEW are policy files or `git:REV:PATH`: the policy at PATH (from the top of
+    the repository that holds the current directory; `./PATH` from the current
+    directory) in revision REV, with its includes and lock file from the same revision.
+    A stage missing from one version counts as nothing open there.
+
+    The diff is computed on flows, not on text: reordering entries, splitting a CIDR or
+    moving a service into an included file is no change; one more address, port or
+    zone is. Flows are reported per grant, with the grant's reason, approver, ticket
+    and expiry; a flow that only moved between grants is shown as closed by one and
+    opened by the other, and the summary gives the net change of reachability.
+    Metadata changes (a new expiry, approver...) are listed as changed.
+
+    \b
+    Examples:
+      egress diff policies/chu-rennes-2023/policy.yaml s3-continuity-sites s4-outbound-mail
+      egress diff policy.yaml s0-isolation s6-online-booking --format markdown
+      egress diff git:origin/main:policies/chu-rennes-2023/policy.yaml \\
+                  policies/chu-rennes-2023/policy.yaml --stage s4-outbound-mail --exit-code
+    """
+    import contextlib
+
+    from egress import diff as diffs
+
+    when = _at(at)
+    if stage_id is not None:
+        if len(args) != 2:
+            raise click.UsageError(f"with --stage, give two versions: OLD NEW (got {len(args)} argument{'s' * (len(args) != 1)})")
+        if stage_dates:
+            raise click.UsageError("--stage-dates is for two stages of one policy (POLICY FROM TO)")
+    elif len(args) != 3:
+        raise click.UsageError("give POLICY FROM TO (two stages of one policy) or OLD NEW --stage ID (two versions)")
+    with contextlib.ExitStack() as stack:
+        if stage_id is None:
+            path, from_id, to_id = args
+            model = open_policy(path, when)
+            known = [s.id for s in model.stages]
+            for hint, value in (("FROM", from_id), ("TO", to_id)):
+                if value not in known:
+                    raise click.BadParameter(f"no stage '{value}' in {path}; stages: {', '.join(known)}", param_hint=hint)
+            result = diffs.stage_diff(model, from_id, to_id, when, stage_dates)
+        else:
+            old = _open_version(args[0], when, stack)
+            new = _open_version(args[1], when, stack)
+            try:
+                result = diffs.version_diff(old, new, stage_id, when, args[0], args[1])
+            except KeyError:
+                stage_of(new, stage_id)  # raises with the list of stages
+            for spec, model in zip(args, (old, new)):
+                if stage_id not in {s.id for s in model.stages}:
+                    click.echo(f"note: {spec} has no stage '{stage_id}': nothing counts as open there", err=True)
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(result.as_json(), indent=2))
+    elif fmt == "markdown":
+        click.echo(diffs.render_markdown(result), nl=False)
+    else:
+        click.echo(diffs.render_text(result, color=sys.stdout.isatty()), nl=False)
+    if exit_code and not result.empty:
+        sys.exit(1)
+
+
+def _open_version(spec: str, when: dt.date, stack):
+    """A policy from a path (like open_policy) or from `git:REV:PATH`; exit 1 if invalid."""
+    import dataclasses
+    import os
+
+    from egress import gitsource
+
+    if not gitsource.is_git_spec(spec):
+        return open_policy(spec, when)
+    local = stack.enter_context(gitsource.checkout(spec))
+    folder = os.path.dirname(local) + os.sep
+    where = gitsource.parse_spec(spec)
+    shown = f"git:{where.rev}:{os.path.dirname(where.path) + '/' if os.path.dirname(where.path) else ''}"
+    policy, diagnostics = validate_file(local, when)
+    errors = [d for d in diagnostics if d.severity == ERROR]
+    for diagnostic in errors:
+        click.echo(str(dataclasses.replace(diagnostic, path=diagnostic.path.replace(folder, shown))), err=True)
+    if policy is None or errors:
+        click.echo(f"egress: {spec} is invalid ({len(errors)} error{'s' * (len(errors) != 1)})", err=True)
+        sys.exit(EXIT_INVALID)
+    return policy
+
+
+@main.command("query")
+@click.argument("policy", type=click.Path())
+@click.option("--stage", "stage_id", required=True, metavar="ID", help="The stage at which to judge the flow.")
+@click.option("--src", required=True, metavar="ADDR", help="Source address (IPv4 or IPv6).")
+@click.option("--dst", required=True, metavar="HOST_OR_ADDR",
+              help="Destination: an address (judged as the firewall does) or a host name (judged as the proxy does).")
+@click.option("--port", required=True, metavar="PROTO/N", help="tcp/443, udp/53, icmp or icmpv6.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: {\"decision\", \"grant\", \"via\"} plus reasons, source zone, every allowing grant.")
+@click.option("--at", "at", type=DATE, help=AT_HELP)
+def query_command(policy, stage_id, src, dst, port, fmt, at):
+    """Say whether one flow is allowed at a stage, by which grant, and how.
+
+    The answer is `allow` (exit 0) with the grant and how the flow goes: `direct`
+    (the firewall lets it through) or `proxy` (a name that the web proxy lets through
+    for the source's zone); or `deny` (exit 1) with the nearest reasons: the grant that
+    would allow it but was revoked, has expired or comes at a later stage, the ports or
+    zones a grant does allow, a source in no zone. Malformed input exits 2.
+
+    A source in no zone counts as `internet`: to a zone address it is judged against the
+    ingress grants. A zone whose web grants go through the proxy reaches web names
+    `via: proxy` only: a direct connection to a web address is denied (query the name).
+
+    \b
+    Examples:
+      egress query policy.yaml --stage s2-secure-messaging --src 10.10.0.5 --dst 203.0.113.70 --port tcp/25
+      egress query policy.yaml --stage s3-continuity-sites --src 10.100.1.2 --dst www.ameli.fr --port tcp/443
+      egress query policy.yaml --stage s1-inbound-mail --src 198.51.100.7 --dst 192.0.2.25 --port tcp/25
+      egress query policy.yaml --stage s4-outbound-mail --src 10.40.0.9 --dst 203.0.113.20 --port tcp/587 --format json
+    """
+    from egress.query import QueryInputError, query
+
+    when = _at(at)
+    model = open_policy(policy, when)
+    stage_of(model, stage_id)
+    try:
+        answer = query(resolve(model, stage_id, when), src, dst, port)
+    except QueryInputError as err:
+        raise click.BadParameter(str(err), param_hint=err.param) from None
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(answer.as_json(), indent=2))
+    else:
+        click.echo(answer.text(), nl=False)
+    if not answer.allowed:
+        sys.exit(EXIT_INVALID)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

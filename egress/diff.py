@@ -1,0 +1,730 @@
+"""Semantic diff: what one set of flows opens and closes compared with another.
+
+The diff reads `StageFlows` (egress.flows), never YAML text or generated files, so
+reordering entries, splitting a CIDR into halves or moving a service into an included
+file changes nothing, while one more address, port or source zone is a change.
+
+Reach, exactly
+--------------
+Each flow is normalised into an *atom* keyed by
+`(grant id, direction, via, source name, target name)`. An atom's reach is a *box*,
+the product of four sets:
+
+- `src`: the source addresses (a zone, `internet`, or a partner service's addresses);
+- `dst`: the destination addresses (service addresses and lock-file addresses of hosts
+  for direct egress, the zone's addresses for ingress);
+- `names`: the destination names, `("host", name)` (exactly that name) and
+  `("domain", name)` (the name and every name below it);
+- `ports`: every (protocol, port) the flow allows.
+
+Addresses and ports are held as sorted, merged integer intervals (`Ranges`), so a set
+difference is a linear merge, and equal sets (the usual case for a large, unchanged
+service) are detected by one tuple comparison. What a key *opened* is
+`new box - old box`, written as at most three disjoint boxes:
+
+    (S1 - S0) x D1 x P1   +   (S1 & S0) x (D1 - D0) x P1   +   (S1 & S0) x (D1 & D0) x (P1 - P0)
+
+which is exact: `10.0.0.0/24` replaced by `10.0.0.0/25` closes `10.0.0.128/25` on every
+port and source of the flow, and nothing else. *Closed* is `old - new` the same way.
+
+Grants and net reachability
+---------------------------
+`opened`/`closed` are reported per grant (the contract's FLOW has a `grant` key): if a
+flow moves from grant A to grant B with the same reach, A closes it and B opens it,
+which is what the crisis cell's register needs (B's reason, approver and expiry now
+apply). Beside them, `net` says what became reachable (or unreachable) at all, whatever
+the grant: each per-grant opened box minus the union of every old box of the same
+direction and `via`. A flow that only moved between grants is in `opened`/`closed` but
+not in `net`. Net reach never crosses `via`: a name reached directly is not the same
+opening as the name through the proxy.
+
+Names are compared with their meaning: a host below a domain that was already open is
+not opened again; a domain counts as opened whole unless an equal or parent domain was
+already open (a domain that replaces a few hosts below it opens the whole domain).
+
+Grant metadata (reason, approver, requester, ticket, expiry, stage) that changed for a
+grant in force on both sides is reported in `changed`, even when its reach is the same.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field
+
+from netaddr import IPAddress, iprange_to_cidrs
+
+from egress.flows import StageFlows
+from egress.model import PortRange
+
+# -- interval sets over integers ---------------------------------------------------
+
+V6_OFFSET = 1 << 33
+"""IPv6 addresses are stored as `int + V6_OFFSET`, so v4 and v6 share one sorted list
+without ever touching (2**32 .. 2**33 is a gap)."""
+
+PROTO_INDEX = {"tcp": 0, "udp": 1, "icmp": 2, "icmpv6": 3}
+PROTO_NAMES = {v: k for k, v in PROTO_INDEX.items()}
+PROTO_SHIFT = 17
+"""A port is stored as `protocol index << 17 | port`: the protocols never touch."""
+
+Ranges = tuple  # a sorted tuple of disjoint, non-adjacent (first, last) int pairs
+
+
+def _coalesce(pairs) -> Ranges:
+    """Sorted (first, last) pairs -> merged Ranges (adjacent and overlapping joined)."""
+    out: list[list[int]] = []
+    for lo, hi in pairs:
+        if out and lo <= out[-1][1] + 1:
+            if hi > out[-1][1]:
+                out[-1][1] = hi
+        else:
+            out.append([lo, hi])
+    return tuple((lo, hi) for lo, hi in out)
+
+
+def ranges_of(pairs) -> Ranges:
+    return _coalesce(sorted(pairs))
+
+
+def r_union(a: Ranges, b: Ranges) -> Ranges:
+    if not a or a == b:
+        return b
+    if not b:
+        return a
+    return _coalesce(sorted(a + b))
+
+
+def _small_large(a: Ranges, b: Ranges) -> bool:
+    """True when `a` is so much smaller than `b` that bisecting `b` beats a merge."""
+    return len(a) * 16 < len(b)
+
+
+def r_inter(a: Ranges, b: Ranges) -> Ranges:
+    if not a or not b:
+        return ()
+    if a == b:
+        return a
+    if _small_large(b, a):
+        a, b = b, a
+    out = []
+    if _small_large(a, b):
+        lasts = [hi for _, hi in b]
+        for lo, hi in a:
+            i = bisect_left(lasts, lo)
+            while i < len(b) and b[i][0] <= hi:
+                out.append((max(lo, b[i][0]), min(hi, b[i][1])))
+                i += 1
+        return tuple(out)
+    i = j = 0
+    while i < len(a) and j < len(b):
+        lo = max(a[i][0], b[j][0])
+        hi = min(a[i][1], b[j][1])
+        if lo <= hi:
+            out.append((lo, hi))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return tuple(out)
+
+
+def r_minus(a: Ranges, b: Ranges) -> Ranges:
+    if not a or not b:
+        return a
+    if a == b:
+        return ()
+    out = []
+    if _small_large(a, b):
+        lasts = [hi for _, hi in b]
+        for lo, hi in a:
+            i = bisect_left(lasts, lo)
+            while i < len(b) and b[i][0] <= hi:
+                if b[i][0] > lo:
+                    out.append((lo, b[i][0] - 1))
+                lo = b[i][1] + 1
+                i += 1
+            if lo <= hi:
+                out.append((lo, hi))
+        return tuple(out)
+    j = 0
+    for lo, hi in a:
+        while j < len(b) and b[j][1] < lo:
+            j += 1
+        k = j
+        while k < len(b) and b[k][0] <= hi:
+            if b[k][0] > lo:
+                out.append((lo, b[k][0] - 1))
+            lo = max(lo, b[k][1] + 1)
+            if b[k][1] > hi:
+                break
+            k += 1
+        if lo <= hi:
+            out.append((lo, hi))
+    return tuple(out)
+
+
+def r_contains(a: Ranges, value: int) -> bool:
+    i = bisect_right(a, (value, float("inf"))) - 1
+    return i >= 0 and a[i][0] <= value <= a[i][1]
+
+
+def address_ranges(ipset) -> Ranges:
+    """A netaddr IPSet -> Ranges (v6 shifted by V6_OFFSET)."""
+    pairs = [(c.first + V6_OFFSET, c.last + V6_OFFSET) if c.version == 6 else (c.first, c.last) for c in ipset.iter_cidrs()]
+    return _coalesce(pairs)  # iter_cidrs is sorted, v4 first
+
+
+def address_int(address) -> int:
+    """One netaddr IPAddress -> its integer in Ranges."""
+    return int(address) + (V6_OFFSET if address.version == 6 else 0)
+
+
+def port_ranges(ports) -> Ranges:
+    return ranges_of(((PROTO_INDEX[p.proto] << PROTO_SHIFT) | p.first, (PROTO_INDEX[p.proto] << PROTO_SHIFT) | p.last) for p in ports)
+
+
+def cidrs(ranges: Ranges) -> list[str]:
+    """Ranges of addresses -> CIDR strings, v4 then v6."""
+    out: list[str] = []
+    for lo, hi in ranges:
+        version = 6 if lo >= V6_OFFSET else 4
+        shift = V6_OFFSET if version == 6 else 0
+        out.extend(str(c) for c in iprange_to_cidrs(IPAddress(lo - shift, version), IPAddress(hi - shift, version)))
+    return out
+
+
+def port_strings(ranges: Ranges) -> list[str]:
+    """Ranges of ports -> `tcp/443`, `udp/10000-20000`, `icmp`."""
+    out = []
+    mask = (1 << PROTO_SHIFT) - 1
+    for lo, hi in ranges:
+        proto = PROTO_NAMES[lo >> PROTO_SHIFT]
+        out.append(str(PortRange(proto, lo & mask, hi & mask)))
+    return out
+
+
+# -- names ------------------------------------------------------------------------
+
+Names = frozenset  # of ("host" | "domain", name)
+
+
+def covered(name: tuple[str, str], names: Names) -> bool:
+    """True if every name `name` stands for is reachable through `names`."""
+    if name in names:
+        return True
+    value = name[1]
+    labels = value.split(".")
+    return any(("domain", ".".join(labels[i:])) in names for i in range(len(labels)))
+
+
+def n_minus(a: Names, b: Names) -> Names:
+    if not b or a == b:
+        return frozenset() if a == b else a
+    return frozenset(n for n in a if not covered(n, b))
+
+
+def n_inter(a: Names, b: Names) -> Names:
+    if not a or not b:
+        return frozenset()
+    if a == b:
+        return a
+    return frozenset([n for n in a if covered(n, b)] + [n for n in b if covered(n, a)])
+
+
+def name_strings(names: Names) -> list[str]:
+    """Hosts as themselves, domains with a leading dot (Squid's notation: the domain
+    and every name below it)."""
+    return sorted((("." + v) if k == "domain" else v) for k, v in names)
+
+
+# -- boxes ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Box:
+    """src x (dst addresses + names) x ports: a set of reachable (source, destination,
+    protocol, port) tuples."""
+
+    src: Ranges
+    dst: Ranges
+    names: Names
+    ports: Ranges
+
+    def __bool__(self) -> bool:
+        return bool(self.src) and (bool(self.dst) or bool(self.names)) and bool(self.ports)
+
+
+def box_minus(a: Box, b: Box) -> list[Box]:
+    """`a - b` as at most three disjoint boxes (empty ones left out)."""
+    s_in = r_inter(a.src, b.src)
+    if not s_in:
+        return [a]
+    d_in, n_in = r_inter(a.dst, b.dst), n_inter(a.names, b.names)
+    if not d_in and not n_in:
+        return [a]
+    p_in = r_inter(a.ports, b.ports)
+    if not p_in:
+        return [a]
+    pieces = [
+        Box(r_minus(a.src, b.src), a.dst, a.names, a.ports),
+        Box(s_in, r_minus(a.dst, b.dst), n_minus(a.names, b.names), a.ports),
+        Box(s_in, d_in, n_in, r_minus(a.ports, b.ports)),
+    ]
+    return [p for p in pieces if p]
+
+
+def boxes_minus(boxes: list[Box], others: list[Box]) -> list[Box]:
+    """Every box of `boxes` minus the union of `others`."""
+    out = [b for b in boxes if b]
+    for other in others:
+        if not out:
+            break
+        out = [piece for box in out for piece in box_minus(box, other)]
+    return out
+
+
+# -- atoms ------------------------------------------------------------------------
+
+Key = tuple  # (grant id, direction, via, source name, target name)
+
+
+def atoms(flows: StageFlows) -> dict[Key, list[Box]]:
+    """The boxes of every flow, by key. Identical IPSets are converted once."""
+    cache: dict[int, Ranges] = {}
+
+    def conv(ipset) -> Ranges:
+        ident = id(ipset)
+        if ident not in cache:
+            cache[ident] = address_ranges(ipset)
+        return cache[ident]
+
+    out: dict[Key, list[Box]] = {}
+    for flow in flows.flows:
+        key = (flow.grant.id, flow.direction, flow.via, flow.source, flow.target)
+        names = frozenset([("host", h) for h in flow.hosts] + [("domain", d) for d in flow.domains])
+        box = Box(conv(flow.src), conv(flow.dst), names, port_ranges(flow.ports))
+        if box:
+            boxes = out.setdefault(key, [])
+            if box not in boxes:
+                boxes.append(box)
+    return out
+
+
+# -- the diff ---------------------------------------------------------------------
+
+METADATA = ("reason", "approved_by", "requested_by", "ticket", "expires", "stage")
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One box of reach that a grant opened or closed, with the flow it belongs to."""
+
+    key: Key
+    box: Box
+    whole_src: bool  # the box holds every source address of the flow
+    grant: object  # the model Grant (new side for opened, old side for closed)
+    status: str  # opened: "added" | "widened"; closed: "narrowed" | "revoked" | "expired" | "removed"
+    detail: str | None = None  # e.g. the revoking stage, the expiry date
+
+    @property
+    def grant_id(self) -> str:
+        return self.key[0]
+
+    def as_flow(self) -> dict:
+        """The contract FLOW, with added keys."""
+        grant_id, direction, via, source, target = self.key
+        grant = self.grant
+        return {
+            "grant": grant_id,
+            "from": source,
+            "to": target,
+            "destination": cidrs(self.box.dst) + name_strings(self.box.names),
+            "ports": port_strings(self.box.ports),
+            "via": via,
+            "direction": direction,
+            "source": None if self.whole_src else cidrs(self.box.src),
+            "status": self.status,
+            "detail": self.detail,
+            "stage": grant.stage,
+            "reason": grant.reason,
+            "requested_by": grant.requested_by,
+            "approved_by": grant.approved_by,
+            "ticket": grant.ticket,
+            "expires": grant.expires.isoformat() if grant.expires else None,
+        }
+
+
+@dataclass
+class Diff:
+    """The result of `diff`: per-grant pieces, net reach and metadata changes."""
+
+    label_from: str
+    label_to: str
+    at: dt.date | None
+    opened: list[Piece] = field(default_factory=list)
+    closed: list[Piece] = field(default_factory=list)
+    net_opened: list[Piece] = field(default_factory=list)
+    net_closed: list[Piece] = field(default_factory=list)
+    changed: list[dict] = field(default_factory=list)
+    not_opened: list[dict] = field(default_factory=list)  # grants of the new side left out (expired)
+    policy: str | None = None
+    stage: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.opened or self.closed or self.changed)
+
+    @property
+    def net_same(self) -> bool:
+        """True when net reach equals the per-grant pieces (no flow moved between grants)."""
+        return _piece_set(self.opened) == _piece_set(self.net_opened) and _piece_set(self.closed) == _piece_set(self.net_closed)
+
+    def summary(self) -> dict:
+        return {
+            "opened": len(self.opened),
+            "closed": len(self.closed),
+            "changed": len(self.changed),
+            "grants_opening": _grant_ids(self.opened),
+            "grants_closing": _grant_ids(self.closed),
+            "net_opened": len(self.net_opened),
+            "net_closed": len(self.net_closed),
+        }
+
+    def as_json(self) -> dict:
+        """The contract object `{"from", "to", "opened", "closed"}` with added keys."""
+        return {
+            "from": self.label_from,
+            "to": self.label_to,
+            "opened": [p.as_flow() for p in self.opened],
+            "closed": [p.as_flow() for p in self.closed],
+            "changed": self.changed,
+            "net": {
+                "opened": [p.as_flow() for p in self.net_opened],
+                "closed": [p.as_flow() for p in self.net_closed],
+            },
+            "not_opened": self.not_opened,
+            "summary": self.summary(),
+            "policy": self.policy,
+            "stage": self.stage,
+            "at": self.at.isoformat() if self.at else None,
+            "differs": not self.empty,
+        }
+
+
+def _piece_set(pieces: list[Piece]) -> set:
+    return {(p.key, p.box) for p in pieces}
+
+
+def _grant_ids(pieces: list[Piece]) -> list[str]:
+    return list(dict.fromkeys(p.grant_id for p in pieces))
+
+
+def _order(flows: StageFlows | None) -> dict[str, int]:
+    if flows is None:
+        return {}
+    return {g.id: i for i, g in enumerate(g for s in flows.policy.stages for g in s.grants)}
+
+
+def diff(old: StageFlows | None, new: StageFlows | None, label_from: str, label_to: str, at: dt.date | None = None) -> Diff:
+    """What `new` opens and closes compared with `old` (None: nothing in force)."""
+    old_atoms = atoms(old) if old else {}
+    new_atoms = atoms(new) if new else {}
+    old_grants = {g.id: g for g in old.grants} if old else {}
+    new_grants = {g.id: g for g in new.grants} if new else {}
+    result = Diff(label_from, label_to, at)
+
+    for key in _sorted_keys(new_atoms, new):
+        boxes = new_atoms[key]
+        before = old_atoms.get(key, [])
+        grant = new_grants[key[0]]
+        status = "widened" if key[0] in old_grants else "added"
+        for box in boxes_minus(boxes, before):
+            result.opened.append(Piece(key, box, _whole(box, boxes), grant, status))
+
+    for key in _sorted_keys(old_atoms, old):
+        boxes = old_atoms[key]
+        after = new_atoms.get(key, [])
+        grant = old_grants[key[0]]
+        status, detail = _closing(key[0], new_grants, new)
+        for box in boxes_minus(boxes, after):
+            result.closed.append(Piece(key, box, _whole(box, boxes), grant, status, detail))
+
+    result.net_opened = _net(result.opened, old_atoms)
+    result.net_closed = _net(result.closed, new_atoms)
+
+    for grant_id in sorted(set(old_grants) & set(new_grants), key=_order(new).get):
+        changes = _metadata_changes(old_grants[grant_id], new_grants[grant_id])
+        if changes:
+            result.changed.append({"grant": grant_id, "fields": changes})
+
+    if new is not None:
+        for grant_id, expiry in sorted(new.expired.items()):
+            if grant_id not in (old.expired if old else {}) and grant_id not in old_grants:
+                result.not_opened.append({"grant": grant_id, "status": "expired", "expires": expiry.isoformat()})
+    return result
+
+
+def _sorted_keys(table: dict[Key, list[Box]], flows: StageFlows | None) -> list[Key]:
+    order = _order(flows)
+    return sorted(table, key=lambda k: (order.get(k[0], 1 << 30), k))
+
+
+def _whole(box: Box, boxes: list[Box]) -> bool:
+    return any(box.src == b.src for b in boxes)
+
+
+def _closing(grant_id: str, new_grants: dict, new: StageFlows | None) -> tuple[str, str | None]:
+    if grant_id in new_grants:
+        return "narrowed", None
+    if new is not None and grant_id in new.revoked:
+        return "revoked", new.revoked[grant_id]
+    if new is not None and grant_id in new.expired:
+        return "expired", new.expired[grant_id].isoformat()
+    return "removed", None
+
+
+def _net(pieces: list[Piece], other_side: dict[Key, list[Box]]) -> list[Piece]:
+    """The pieces minus every box of the other side with the same direction and via."""
+    groups: dict[tuple[str, str], list[Box]] = {}
+    for key, boxes in other_side.items():
+        groups.setdefault((key[1], key[2]), []).extend(boxes)
+    out = []
+    for piece in pieces:
+        others = groups.get((piece.key[1], piece.key[2]), [])
+        for box in boxes_minus([piece.box], others):
+            out.append(Piece(piece.key, box, piece.whole_src and box.src == piece.box.src, piece.grant, piece.status, piece.detail))
+    return out
+
+
+def _value(value):
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _metadata_changes(old, new) -> dict:
+    changes = {}
+    for name in METADATA:
+        before, after = getattr(old, name), getattr(new, name)
+        if before != after:
+            changes[name] = {"from": _value(before), "to": _value(after)}
+    return changes
+
+
+# -- the two forms of the command ------------------------------------------------
+
+
+def stage_diff(policy, from_id: str, to_id: str, at: dt.date, stage_dates: bool = False) -> Diff:
+    """What stage `to_id` opens and closes compared with stage `from_id`.
+
+    Expiries are judged at `at` for both stages; with `stage_dates`, each stage is
+    judged at its own date instead (a stage without a date at `at`), so a grant that
+    expired between the two stages shows as closed, as the crisis cell saw it."""
+    from egress.flows import resolve
+
+    def when(stage_id: str) -> dt.date:
+        stage = policy.stage(stage_id)
+        return stage.date if stage_dates and stage.date else at
+
+    old = resolve(policy, from_id, when(from_id))
+    new = resolve(policy, to_id, when(to_id))
+    result = diff(old, new, from_id, to_id, None if stage_dates else at)
+    result.policy = policy.name
+    return result
+
+
+def version_diff(old_policy, new_policy, stage_id: str, at: dt.date, label_from: str, label_to: str) -> Diff:
+    """What the new version of a policy opens and closes at one stage compared with the
+    old one. A stage missing on one side counts as nothing in force there (a new stage
+    opens all it holds); missing on both sides is a KeyError."""
+    from egress.flows import resolve
+
+    sides = []
+    for policy in (old_policy, new_policy):
+        try:
+            policy.stage(stage_id)
+        except KeyError:
+            sides.append(None)
+        else:
+            sides.append(resolve(policy, stage_id, at))
+    if sides == [None, None]:
+        raise KeyError(stage_id)
+    result = diff(sides[0], sides[1], label_from, label_to, at)
+    result.policy = new_policy.name if new_policy.name == old_policy.name else f"{old_policy.name} -> {new_policy.name}"
+    result.stage = stage_id
+    return result
+
+
+# -- rendering --------------------------------------------------------------------
+
+TEXT_LIMIT = 12
+"""Destinations shown per flow in text and markdown (JSON always has them all)."""
+
+
+def _list(items: list[str], limit: int | None = TEXT_LIMIT) -> str:
+    if limit is not None and len(items) > limit:
+        return ", ".join(items[:limit]) + f", ... (+{len(items) - limit} more; --format json lists all)"
+    return ", ".join(items)
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def headline(d: Diff) -> str:
+    s = d.summary()
+    line = (
+        f"{d.label_from} -> {d.label_to}: "
+        f"{_count(s['opened'], 'flow')} opened by {_count(len(s['grants_opening']), 'grant')}, "
+        f"{_count(s['closed'], 'flow')} closed by {_count(len(s['grants_closing']), 'grant')}, "
+        f"{_count(s['changed'], 'grant')} with changed metadata"
+    )
+    if not d.net_same:
+        line += f"; net reachability: {s['net_opened']} opened, {s['net_closed']} closed (the rest moved between grants)"
+    return line
+
+
+def _grant_lines(piece: Piece) -> tuple[str, str | None]:
+    """The head line of a grant (id, stage, status) and its metadata line."""
+    g = piece.grant
+    head = f"grant {piece.grant_id} (stage {g.stage}): {_status_text(piece)}"
+    bits = []
+    if g.reason:
+        bits.append(f"reason: {g.reason}")
+    if g.requested_by:
+        bits.append(f"requested by: {g.requested_by}")
+    if g.approved_by:
+        bits.append(f"approved by: {g.approved_by}")
+    if g.ticket:
+        bits.append(f"ticket: {g.ticket}")
+    if g.expires:
+        bits.append(f"expires: {g.expires.isoformat()}")
+    return head, " | ".join(bits) or None
+
+
+def _status_text(piece: Piece) -> str:
+    return {
+        "added": "new grant",
+        "widened": "grant widened",
+        "narrowed": "grant narrowed",
+        "revoked": f"revoked at stage {piece.detail}",
+        "expired": f"expired on {piece.detail}",
+        "removed": "grant no longer in force",
+    }[piece.status]
+
+
+def _flow_text(piece: Piece) -> str:
+    flow = piece.as_flow()
+    source = flow["from"] if flow["source"] is None else f"{flow['from']} [{_list(flow['source'], 4)}]"
+    return f"{source} -> {flow['to']}  {flow['via']}  {' '.join(flow['ports'])}  {_list(flow['destination'])}"
+
+
+def _grouped(pieces: list[Piece]) -> list[tuple[Piece, list[Piece]]]:
+    groups: dict[str, list[Piece]] = {}
+    for piece in pieces:
+        groups.setdefault(piece.grant_id, []).append(piece)
+    return [(items[0], items) for items in groups.values()]
+
+
+def render_text(d: Diff, color: bool = False) -> str:
+    import click
+
+    def style(text: str, **kw) -> str:
+        return click.style(text, **kw) if color else text
+
+    lines = [style(headline(d), bold=True)]
+    if d.empty:
+        lines.append("no change")
+    for sign, colour, pieces in (("+", "green", d.opened), ("-", "red", d.closed)):
+        for first, items in _grouped(pieces):
+            lines.append("")
+            head, meta = _grant_lines(first)
+            lines.append(style(f"{sign} {head}", fg=colour, bold=True))
+            if meta:
+                lines.append(f"    {meta}")
+            for piece in items:
+                lines.append(style(f"    {sign} {_flow_text(piece)}", fg=colour))
+    for change in d.changed:
+        lines.append("")
+        lines.append(style(f"~ grant {change['grant']}: metadata changed", fg="yellow", bold=True))
+        for name, values in change["fields"].items():
+            lines.append(style(f"    ~ {name}: {values['from']} -> {values['to']}", fg="yellow"))
+    if not d.net_same:
+        lines.append("")
+        lines.append(style("net reachability (whatever the grant):", bold=True))
+        for sign, colour, pieces in (("+", "green", d.net_opened), ("-", "red", d.net_closed)):
+            for piece in pieces:
+                lines.append(style(f"    {sign} {_flow_text(piece)}  (grant {piece.grant_id})", fg=colour))
+        if not d.net_opened and not d.net_closed:
+            lines.append("    none: every flow only moved between grants")
+    for note in d.not_opened:
+        lines.append("")
+        lines.append(f"note: grant {note['grant']} expired on {note['expires']}; not in force at {d.label_to}")
+    return "\n".join(lines) + "\n"
+
+
+def _md(text) -> str:
+    if text is None or text == "":
+        return ""
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def render_markdown(d: Diff) -> str:
+    """A table for a merge-request comment or the crisis cell's minutes."""
+    lines = [f"### egress diff: `{_md(d.label_from)}` → `{_md(d.label_to)}`", ""]
+    if d.policy or d.stage or d.at:
+        facts = []
+        if d.policy:
+            facts.append(f"policy `{_md(d.policy)}`")
+        if d.stage:
+            facts.append(f"stage `{_md(d.stage)}`")
+        if d.at:
+            facts.append(f"expiries judged on {d.at.isoformat()}")
+        lines += [", ".join(facts), ""]
+    s = d.summary()
+    lines.append(
+        f"**{_count(s['opened'], 'flow')} opened** by {_count(len(s['grants_opening']), 'grant')}, "
+        f"**{_count(s['closed'], 'flow')} closed** by {_count(len(s['grants_closing']), 'grant')}, "
+        f"**{_count(s['changed'], 'grant')} changed** (metadata)."
+    )
+    if not d.net_same:
+        lines.append(f"Net reachability: {s['net_opened']} opened, {s['net_closed']} closed; the other flows moved between grants.")
+    lines.append("")
+    if d.empty:
+        lines.append("No change.")
+        return "\n".join(lines) + "\n"
+    if d.opened or d.closed:
+        lines.append("| | grant | from | to | via | ports | destination | reason | approved by | ticket | expires |")
+        lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
+        for sign, pieces in (("**+** opened", d.opened), ("**−** closed", d.closed)):
+            for piece in pieces:
+                f = piece.as_flow()
+                what = sign if piece.status in ("added", "widened", "narrowed") else f"{sign} ({_status_text(piece)})"
+                source = f["from"] if f["source"] is None else f"{f['from']} ({_list(f['source'], 4)})"
+                lines.append(
+                    "| " + " | ".join([
+                        what,
+                        f"`{_md(f['grant'])}`",
+                        _md(source),
+                        _md(f["to"]),
+                        _md(f["via"]),
+                        _md(", ".join(f["ports"])),
+                        _md(_list(f["destination"])),
+                        _md(f["reason"]),
+                        _md(f["approved_by"]),
+                        _md(f["ticket"]),
+                        _md(f["expires"]),
+                    ]) + " |"
+                )
+        lines.append("")
+    if d.changed:
+        lines.append("| grant | field | before | after |")
+        lines.append("|---|---|---|---|")
+        for change in d.changed:
+            for name, values in change["fields"].items():
+                lines.append(f"| `{_md(change['grant'])}` | {name} | {_md(values['from'])} | {_md(values['to'])} |")
+        lines.append("")
+    for note in d.not_opened:
+        lines.append(f"Note: grant `{_md(note['grant'])}` expired on {note['expires']}; not in force at `{_md(d.label_to)}`.")
+    return "\n".join(lines).rstrip("\n") + "\n"

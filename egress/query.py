@@ -1,0 +1,504 @@
+"""Query: is one flow (source address, destination, protocol/port) allowed at a stage?
+
+`query(flows, src, dst, port)` reads the `StageFlows` of the stage and answers with an
+`Answer`: allow or deny, the grant that allows it, how (`direct` or `proxy`), and for a
+denial the nearest reasons. It judges what the generated files enforce, so its answer
+for a direct flow must be the kernel's (tests/test_model_vs_kernel.py checks it):
+
+Addresses (`--dst` is an IP address): the firewall's view.
+- egress, direct: the source is in a zone of a direct flow, the destination in its
+  addresses (service addresses, lock-file addresses of its hosts), the port in its ports;
+- ingress: the destination is in the zone of an ingress flow, the source in its
+  sources (`internet`: any address outside the zones; a partner service: its addresses);
+- the proxy's own flows, which the firewall opens for `via: proxy` grants: a source zone
+  of a proxied grant may reach the proxy zone's addresses on `tcp/<proxy.port>`; the
+  proxy zone may reach any address outside the zones on the tcp ports of the proxied
+  grants in force (Squid, not the firewall, then checks the names). Both are answered
+  `via: direct` (they are plain firewall openings) with the proxied grant that needs them.
+- a zone with proxied grants does NOT reach web addresses directly: an address that no
+  direct flow holds is denied, with a hint to query the name instead.
+
+Names (`--dst` is a host name): the proxy's view, egress only.
+- a proxied flow allows a name that is one of its hosts, or one of its domains or a name
+  below it, from its source zones, on its ports: `via: proxy`;
+- a direct flow allows the hosts it lists (their lock-file addresses, and the addresses
+  dnsmasq learns for them): `via: direct`. When both allow a name, direct is reported
+  first (it works without proxy settings on the client) and `grants` lists both.
+
+Denials explain themselves with the nearest reasons, most specific first: a grant
+that would match but is revoked, expired or not yet granted at this stage; a grant
+that matches but not on this port, from this zone, or only through the proxy; no
+service holding the destination; a source in no zone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+
+from netaddr import INET_PTON, AddrFormatError, IPAddress, IPSet
+
+from egress.flows import Flow, StageFlows, resolve
+from egress.model import INTERNET, PortRange
+
+NAME_RE = re.compile(r"(?=.{1,253}\Z)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
+"""A host name: LDH labels, at least two, the last (the top-level domain) starting with a
+letter, so that a mistyped address (`198.51.100.2x`) is not taken for a name."""
+PORT_RE = re.compile(r"(tcp|udp)/([0-9]{1,5})\Z|(icmp|icmpv6)\Z")
+
+
+class QueryInputError(ValueError):
+    """The query itself is malformed (an unparsable address, name or port): exit 2."""
+
+    def __init__(self, param: str, message: str):
+        super().__init__(message)
+        self.param = param
+
+
+# -- parsing ----------------------------------------------------------------------
+
+
+def parse_address(text: str, param: str = "--src") -> IPAddress:
+    value = text.strip()
+    if "/" in value:
+        raise QueryInputError(param, f"'{text}' is a network; give one address (e.g. 10.100.0.5)")
+    try:
+        # INET_PTON: the usual forms only ("10" or "10.1" are not addresses here)
+        return IPAddress(value, flags=INET_PTON)
+    except (AddrFormatError, ValueError, TypeError):
+        raise QueryInputError(param, f"'{text}' is not an IP address (e.g. 10.100.0.5 or fd12::5)") from None
+
+
+def parse_destination(text: str) -> IPAddress | str:
+    """An IP address, or a host name (lowercased, without a trailing dot)."""
+    value = text.strip()
+    if not value:
+        raise QueryInputError("--dst", "the destination is empty")
+    if ":" in value or re.fullmatch(r"[0-9./]+", value):
+        return parse_address(value, "--dst")
+    name = value.lower().rstrip(".")
+    if not NAME_RE.match(name):
+        raise QueryInputError(
+            "--dst", f"'{text}' is neither an IP address nor a host name (letters, digits, hyphens, dots; IDN as punycode)"
+        )
+    return name
+
+
+def parse_port(text: str) -> PortRange:
+    value = text.strip().lower()
+    match = PORT_RE.match(value)
+    if not match:
+        raise QueryInputError("--port", f"'{text}' is not a port: write tcp/443, udp/53, icmp or icmpv6 (one port, not a range)")
+    if match.group(3):
+        return PortRange(match.group(3))
+    number = int(match.group(2))
+    if not 1 <= number <= 65535:
+        raise QueryInputError("--port", f"'{text}': port numbers go from 1 to 65535")
+    return PortRange(match.group(1), number, number)
+
+
+# -- the answer -------------------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    decision: str  # "allow" | "deny"
+    grant: str | None
+    via: str | None  # "direct" | "proxy" | None
+    src: str
+    dst: str
+    port: str
+    stage: str
+    at: str
+    direction: str | None = None  # "egress" | "ingress" | None
+    source_zone: str | None = None
+    destination_zone: str | None = None
+    source: str | None = None  # the name the source counts as: a zone, internet, a partner service
+    target: str | None = None  # the service or zone the allowing flow goes to
+    grants: list[str] = field(default_factory=list)  # every grant that allows it
+    reasons: list[str] = field(default_factory=list)
+    hint: str | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision == "allow"
+
+    def as_json(self) -> dict:
+        """The contract object `{"decision", "grant", "via"}` with added keys."""
+        return dataclasses.asdict(self)
+
+    def text(self) -> str:
+        flow = f"{self.src} -> {self.dst} {self.port}"
+        if self.allowed:
+            how = "through the proxy" if self.via == "proxy" else "direct"
+            head = f"allow: {flow} at stage {self.stage}, by grant {self.grant} ({self.source} -> {self.target}, {how})"
+            lines = [head]
+            others = [g for g in self.grants if g != self.grant]
+            if others:
+                lines.append(f"  also allowed by: {', '.join(others)}")
+        else:
+            lines = [f"deny: {flow} at stage {self.stage}"]
+        lines += [f"  - {reason}" for reason in self.reasons]
+        if self.hint:
+            lines.append(f"  hint: {self.hint}")
+        return "\n".join(lines) + "\n"
+
+
+# -- the query --------------------------------------------------------------------
+
+
+def query(flows: StageFlows, src: str, dst: str, port: str) -> Answer:
+    """Judge one flow at the stage of `flows`. `QueryInputError` for malformed input."""
+    src_ip = parse_address(src, "--src")
+    target = parse_destination(dst)
+    port_range = parse_port(port)
+    if isinstance(target, IPAddress):
+        if target.version != src_ip.version:
+            raise QueryInputError("--dst", f"{src_ip} is IPv{src_ip.version} but {target} is IPv{target.version}; give one family")
+        _check_icmp_family(port_range, target.version)
+    else:
+        _check_icmp_family(port_range, src_ip.version)
+    return _Judge(flows, src_ip, target, port_range).answer()
+
+
+def _check_icmp_family(port: PortRange, version: int) -> None:
+    if port.proto == "icmp" and version == 6:
+        raise QueryInputError("--port", "icmp is ICMP for IPv4; for IPv6 addresses write icmpv6")
+    if port.proto == "icmpv6" and version == 4:
+        raise QueryInputError("--port", "icmpv6 is for IPv6 addresses; for IPv4 write icmp")
+
+
+def name_matches(name: str, flow: Flow) -> tuple[str, str] | None:
+    """The entry of a flow that names `name`: `("host", name)`, `("domain", d)` where
+    `name` is `d` or below it, or None."""
+    if name in flow.hosts:
+        return ("host", name)
+    labels = name.split(".")
+    for i in range(len(labels) - 1):
+        domain = ".".join(labels[i:])
+        if domain in flow.domains:
+            return ("domain", domain)
+    return None
+
+
+def _ports_text(ports) -> str:
+    return ", ".join(str(p) for p in ports)
+
+
+@dataclass(frozen=True)
+class _Match:
+    """One way a flow is allowed: the flow, how, why; `source`/`target` when they are
+    not the flow's own (the proxy's plumbing: zone -> proxy, proxy -> internet)."""
+
+    flow: Flow
+    via: str
+    reason: str
+    source: str | None = None
+    target: str | None = None
+
+
+class _Judge:
+    def __init__(self, flows: StageFlows, src: IPAddress, dst: IPAddress | str, port: PortRange):
+        self.flows = flows
+        self.policy = flows.policy
+        self.src = src
+        self.dst = dst
+        self.port = port
+        self.zones = {name: IPSet(zone.addresses) for name, zone in self.policy.zones.items()}
+        self.src_zones = [name for name, addresses in self.zones.items() if src in addresses]
+        self.dst_zones = [name for name, addresses in self.zones.items() if isinstance(dst, IPAddress) and dst in addresses]
+        order = [g.id for s in self.policy.stages for g in s.grants]
+        self.order = {gid: i for i, gid in enumerate(order)}
+        self.reasons: list[str] = []
+        self.hint: str | None = None
+        self._all: tuple[Flow, ...] | None = None
+
+    # -- results
+
+    def _answer(self, decision: str, grant=None, via=None, direction=None, source=None, target=None, grants=()) -> Answer:
+        return Answer(
+            decision=decision,
+            grant=grant,
+            via=via,
+            src=str(self.src),
+            dst=str(self.dst),
+            port=str(self.port),
+            stage=self.flows.stage.id,
+            at=self.flows.at.isoformat(),
+            direction=direction,
+            source_zone=self.src_zones[0] if self.src_zones else None,
+            destination_zone=self.dst_zones[0] if self.dst_zones else None,
+            source=source,
+            target=target,
+            grants=list(dict.fromkeys(grants)),
+            reasons=list(dict.fromkeys(self.reasons)),
+            hint=self.hint,
+        )
+
+    def _allow(self, matches: list[_Match]) -> Answer:
+        """matches sorted best first."""
+        best = matches[0]
+        self.reasons = [best.reason]
+        return self._answer(
+            "allow",
+            grant=best.flow.grant.id,
+            via=best.via,
+            direction=best.flow.direction,
+            source=best.source or best.flow.source,
+            target=best.target or best.flow.target,
+            grants=[m.flow.grant.id for m in matches],
+        )
+
+    def _sorted(self, matches: list[_Match]) -> list[_Match]:
+        return sorted(matches, key=lambda m: (m.via != "direct", m.target is not None, self.order.get(m.flow.grant.id, 0)))
+
+    def answer(self) -> Answer:
+        if isinstance(self.dst, str):
+            return self._name()
+        return self._address()
+
+    # -- every grant of the policy, for the reasons of a denial
+
+    def all_flows(self) -> tuple[Flow, ...]:
+        """The flows of every grant of every stage, revoked and expired ones included."""
+        if self._all is None:
+            stages = tuple(dataclasses.replace(s, revoke=()) for s in self.policy.stages)
+            unrevoked = dataclasses.replace(self.policy, stages=stages)
+            import datetime as dt
+
+            self._all = resolve(unrevoked, stages[-1].id, dt.date.min).flows
+        return self._all
+
+    def _status(self, grant_id: str) -> str | None:
+        """Why a grant is not in force here, or None if it is."""
+        flows = self.flows
+        if grant_id in flows.revoked:
+            return f"was revoked at stage {flows.revoked[grant_id]}"
+        if grant_id in flows.expired:
+            return f"expired on {flows.expired[grant_id].isoformat()} (judged at {flows.at.isoformat()})"
+        if any(g.id == grant_id for g in flows.grants):
+            return None
+        grant = self.policy.grants.get(grant_id)
+        stage = grant.stage if grant else "?"
+        return f"is not granted yet: it comes with stage {stage}, after {flows.stage.id}"
+
+    # -- addresses
+
+    def _address(self) -> Answer:
+        src, dst, port = self.src, self.dst, self.port
+        matches = []
+        for flow in self.flows.flows:
+            if flow.via != "direct" or src not in flow.src or dst not in flow.dst or not _covers(flow.ports, port):
+                continue
+            if flow.direction == "egress":
+                reason = f"{src} is in zone {flow.source}; service {flow.target} holds {dst}; {port} is granted"
+            else:
+                reason = f"{src} counts as {flow.source}; {dst} is in zone {flow.target}; {port} is granted (ingress)"
+            matches.append(_Match(flow, "direct", reason))
+        matches += self._proxy_plumbing()
+        if matches:
+            return self._allow(self._sorted(matches))
+        self._deny_address()
+        direction = "egress" if self.src_zones and not self.dst_zones else "ingress" if self.dst_zones and not self.src_zones else None
+        return self._answer("deny", direction=direction, source=self._source_name())
+
+    def _source_name(self) -> str:
+        if self.src_zones:
+            return self.src_zones[0]
+        return INTERNET
+
+    def _proxy_plumbing(self) -> list[_Match]:
+        """The firewall openings that proxied grants need: zone -> proxy, proxy -> web."""
+        proxy = self.policy.proxy
+        if proxy is None or proxy.zone not in self.zones:
+            return []
+        out = []
+        proxied = [f for f in self.flows.flows if f.via == "proxy" and f.direction == "egress"]
+        if self.dst in self.zones[proxy.zone] and self.port == PortRange("tcp", proxy.port, proxy.port):
+            for flow in proxied:
+                if self.src in flow.src:
+                    out.append(_Match(flow, "direct", f"{self.src} is in zone {flow.source}, which reaches the proxy "
+                                                      f"(zone {proxy.zone}, tcp/{proxy.port}) for grant {flow.grant.id} (via: proxy)",
+                                      flow.source, proxy.zone))
+        if proxy.zone in self.src_zones and not self.dst_zones:
+            for flow in proxied:
+                if _covers([p for p in flow.ports if p.proto == "tcp"], self.port):
+                    out.append(_Match(flow, "direct", f"{self.src} is in the proxy zone {proxy.zone}, which reaches any address "
+                                                      f"outside the zones on {self.port} for grant {flow.grant.id}; Squid checks the names",
+                                      proxy.zone, INTERNET))
+        return out
+
+    def _deny_address(self) -> None:
+        src, dst, port = self.src, self.dst, self.port
+        if not self.src_zones and not self.dst_zones:
+            self.reasons.append(f"source {src} is in no zone and destination {dst} is in no zone: "
+                                "the policy opens flows from its zones (egress) or to them (ingress) only")
+            return
+        if self.src_zones and self.dst_zones:
+            self.reasons.append(
+                f"both ends are in zones ({src} in {', '.join(self.src_zones)}, {dst} in {', '.join(self.dst_zones)}): "
+                "the policy grants no flow between zones"
+                + (" (except to the proxy port for proxied grants)" if self.policy.proxy else "")
+            )
+            self._proxy_access_reasons()
+            return
+        if self.src_zones:
+            self._deny_egress_address()
+        else:
+            self._deny_ingress()
+
+    def _proxy_access_reasons(self) -> None:
+        proxy = self.policy.proxy
+        if proxy is None or proxy.zone not in self.dst_zones:
+            return
+        zone = self.src_zones[0]
+        proxied = [f for f in self.flows.flows if f.via == "proxy" and f.source in self.src_zones]
+        if not proxied:
+            self.reasons.append(f"zone {zone} has no proxied grant in force, so it does not reach the proxy")
+        elif self.port != PortRange("tcp", proxy.port, proxy.port):
+            self.reasons.append(f"zone {zone} reaches the proxy on tcp/{proxy.port} only, not {self.port}")
+
+    def _deny_egress_address(self) -> None:
+        src, dst, port = self.src, self.dst, self.port
+        zone = self.src_zones[0]
+        specific = []
+        holders = set()
+        for flow in self.all_flows():
+            if flow.direction != "egress" or dst not in flow.dst:
+                continue
+            holders.add(flow.target)
+            if src not in flow.src:
+                continue
+            status = self._status(flow.grant.id)
+            if status:
+                specific.append(f"grant {flow.grant.id} ({flow.source} -> {flow.target}) {status}")
+            elif flow.via == "proxy":
+                specific.append(f"grant {flow.grant.id} reaches {flow.target} only through the proxy")
+            elif not _covers(flow.ports, port):
+                specific.append(f"grant {flow.grant.id} allows {_ports_text(flow.ports)}, not {port}")
+        self.reasons += specific
+        if not holders:
+            self.reasons.append(f"no grant from zone {zone} to any service holding {dst} (no service of the policy holds it)")
+        elif not specific:
+            sources = sorted({f.source for f in self.all_flows() if f.target in holders and f.direction == "egress"})
+            self.reasons.append(
+                f"no grant from zone {zone} to any service holding {dst} "
+                f"(held by {', '.join(sorted(holders))}, granted to {', '.join(sources) or 'no zone'})"
+            )
+        proxy = self.policy.proxy
+        if proxy is not None and proxy.zone in self.src_zones:
+            web = sorted({p for f in self.flows.flows if f.via == "proxy" for p in f.ports if p.proto == "tcp"})
+            if web:
+                self.reasons.append(f"the proxy zone {proxy.zone} reaches addresses outside the zones on "
+                                    f"{_ports_text(web)} only (the ports of the proxied grants in force)")
+            else:
+                self.reasons.append(f"the proxy zone {proxy.zone} reaches nothing outside: no proxied grant is in force")
+        holding = sorted(self._services_holding(dst) - holders)
+        if holding:
+            self.reasons.append(f"{dst} belongs to {', '.join(holding)}, which no grant opens")
+        proxied = sorted({f.grant.id for f in self.flows.flows if f.via == "proxy" and src in f.src})
+        if proxied and not specific:
+            self.hint = (
+                f"zone {zone} reaches the web only through the proxy (grants {', '.join(proxied)}); "
+                "a direct connection to a web address is refused: query the name (--dst NAME)"
+            )
+
+    def _services_holding(self, dst: IPAddress) -> set[str]:
+        locked = self.policy.lock.hosts if self.policy.lock else {}
+        out = set()
+        for name, service in self.policy.services.items():
+            for d in service.destinations:
+                if d.kind == "address" and dst in d.network:
+                    out.add(name)
+                elif d.kind == "host" and any(dst in a for a in locked.get(d.value, ())):
+                    out.add(name)
+        return out
+
+    def _deny_ingress(self) -> None:
+        src, dst, port = self.src, self.dst, self.port
+        zone = self.dst_zones[0]
+        specific = []
+        admitted = []
+        for flow in self.all_flows():
+            if flow.direction != "ingress" or dst not in flow.dst:
+                continue
+            if src not in flow.src:
+                admitted.append(f"grant {flow.grant.id} admits {flow.source} only")
+                continue
+            status = self._status(flow.grant.id)
+            if status:
+                specific.append(f"grant {flow.grant.id} ({flow.source} -> {flow.target}) {status}")
+            elif not _covers(flow.ports, port):
+                specific.append(f"grant {flow.grant.id} allows {_ports_text(flow.ports)}, not {port}")
+        self.reasons += specific
+        if not specific:
+            partners = sorted(self._services_holding(src))
+            who = f"{src} (internet" + (f"; partner {', '.join(partners)})" if partners else ")")
+            self.reasons.append(f"no grant admits {who} to zone {zone} on {port}")
+            self.reasons += admitted
+            if not any(f.direction == "ingress" and dst in f.dst for f in self.all_flows()):
+                self.reasons[-1:] = [f"no grant admits any flow from outside to zone {zone}"]
+
+    # -- names
+
+    def _name(self) -> Answer:
+        name, src, port = self.dst, self.src, self.port
+        if not self.src_zones:
+            self.reasons.append(f"source {src} is in no zone: names are judged for egress from the zones only")
+            return self._answer("deny", source=INTERNET)
+        matches = []
+        for flow in self.flows.flows:
+            if flow.direction != "egress" or src not in flow.src or not _covers(flow.ports, port):
+                continue
+            how = name_matches(name, flow)
+            if how is None or (flow.via == "direct" and how[0] != "host"):
+                continue
+            if how[0] == "host":
+                what = f"host {name}"
+            elif how[1] == name:
+                what = f"domain {name}"
+            else:
+                what = f"{name} (below domain {how[1]})"
+            if flow.via == "proxy":
+                reason = f"{src} is in zone {flow.source}; service {flow.target} names {what}; {port} is granted; through the proxy"
+            else:
+                reason = f"{src} is in zone {flow.source}; service {flow.target} lists host {name}; {port} is granted"
+            matches.append(_Match(flow, flow.via, reason))
+        if matches:
+            return self._allow(self._sorted(matches))
+        self._deny_name()
+        return self._answer("deny", direction="egress", source=self.src_zones[0])
+
+    def _deny_name(self) -> None:
+        name, src, port = self.dst, self.src, self.port
+        zone = self.src_zones[0]
+        specific, other_zones = [], []
+        named = False
+        for flow in self.all_flows():
+            if flow.direction != "egress" or name_matches(name, flow) is None:
+                continue
+            named = True
+            if src not in flow.src:
+                other_zones.append(flow)
+                continue
+            status = self._status(flow.grant.id)
+            if status:
+                specific.append(f"grant {flow.grant.id} ({flow.source} -> {flow.target}) {status}")
+            elif not _covers(flow.ports, port):
+                specific.append(f"grant {flow.grant.id} allows {_ports_text(flow.ports)}, not {port}")
+        self.reasons += specific
+        if not named:
+            self.reasons.append(f"no service names {name} (as a host, or under one of its domains)")
+        elif not specific:
+            grants = {}
+            for flow in other_zones:
+                grants.setdefault(flow.grant.id, []).append(flow.source)
+            for gid, sources in grants.items():
+                self.reasons.append(f"grant {gid} allows {name} from zone{'s' * (len(sources) > 1)} {', '.join(sources)}, not from {zone}")
+            if not grants:
+                self.reasons.append(f"no grant from zone {zone} to a service naming {name}")
+
+
+def _covers(ports, port: PortRange) -> bool:
+    return any(p.covers(port) for p in ports)
