@@ -15,6 +15,7 @@ and review the diff like code.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import ipaddress
 import os
@@ -50,6 +51,16 @@ def port(spec: str) -> PortRange:
     return PortRange(proto, int(first), int(last or first))
 
 
+def destination(spec: str) -> Destination:
+    """`address:203.0.113.0/24`, `host:a.example`, `domain:example.org`."""
+    kind, value = spec.split(":", 1)
+    if kind == "address" and "address" in {f.name for f in dataclasses.fields(Destination)}:
+        from egress.addresses import parse  # the parsed form, where the model keeps one
+
+        return Destination(kind, value, POS, address=parse(value))
+    return Destination(kind, value, POS)
+
+
 def grant(gid, sources, targets, ports=None, via="direct", expires=None) -> dict:
     return dict(id=gid, sources=sources, targets=targets, ports=ports, via=via, expires=expires)
 
@@ -76,7 +87,7 @@ def make_policy(
     }
     service_objs = {}
     for s, (dests, ports) in services.items():
-        ds = tuple(Destination(d.split(":", 1)[0], d.split(":", 1)[1], POS) for d in dests)
+        ds = tuple(destination(d) for d in dests)
         service_objs[s] = Service(s, ds, tuple(port(p) for p in ports), None, None, POS)
     stage_objs = []
     for index, stage in enumerate(stages):
@@ -293,6 +304,25 @@ def test_decompose_random_against_brute_force():
         assert len(got) == len(set(got)), "elements overlap"
         assert set(got) == covered
         assert result == sorted(result, key=lambda e: (e[1], e[0], e[3]))
+
+
+def test_no_set_has_overlapping_elements():
+    from egress.load import load_policy
+
+    texts = [render(shape(key)) for key in SHAPES]
+    chu, _ = load_policy(str(ROOT / "policies" / "chu-rennes-2023" / "policy.yaml"))
+    texts += [nftables.render(resolve(chu, stage.id, AT)) for stage in chu.stages]
+    checked = 0
+    for text in texts:
+        for name in re.findall(r"^\tset ((?:out|in)_\S+) \{", text.split("# 3.")[1], re.M):
+            boxes = sorted(_element_box(e) for e in set_elements(text, name))
+            for i, (proto, first, last, pf, pl) in enumerate(boxes):
+                for other in boxes[i + 1:]:
+                    if other[1] > last:
+                        break
+                    assert not (other[0] == proto and other[3] <= pl and pf <= other[4]), (name, boxes[i], other)
+            checked += len(boxes)
+    assert checked > 100
 
 
 def test_deterministic_bytes():
