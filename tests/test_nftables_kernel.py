@@ -29,7 +29,7 @@ from egress.flows import resolve
 from egress.load import load_policy
 from egress.targets import dnsmasq, nftables
 from egress.targets.names import dynamic_set
-from tests.test_nftables import AT, ROOT, grant, make_policy
+from tests.test_nftables import AT, ROOT, grant, make_policy, shape
 
 pytestmark = pytest.mark.system("ip", "nft")
 
@@ -99,6 +99,22 @@ def test_reload_from_a_later_stage_to_the_first(lab):
         lab.load(text)
     lab.load(texts[0])
     assert listing(lab) == expected
+
+
+def test_switching_the_hook(lab):
+    """A new version of the policy that moves the table from forward to output (and
+    back) leaves no base chain of the old hook behind."""
+    forward = nftables.render(resolve(shape("hosts"), "s0", AT))
+    output = nftables.render(resolve(shape("hosts", hook="output"), "s0", AT))
+    expected_forward, expected_output = fresh(lab, forward), fresh(lab, output)
+    lab.flush()
+    lab.load(forward)
+    lab.load(output)
+    assert listing(lab) == expected_output
+    assert "hook forward" not in listing(lab)
+    lab.load(forward)
+    assert listing(lab) == expected_forward
+    assert "hook output" not in listing(lab)
 
 
 def _dynamic_service(policy, stage_id: str) -> str:

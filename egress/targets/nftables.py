@@ -31,8 +31,8 @@ Objects, for each class C and each address family (v4, v6):
 - sets `dyn_<service>_v4`/`_v6` (`flags timeout; timeout 1d`), one pair per service of
   the policy that has `host` destinations: dnsmasq adds the addresses its upstream
   returns for those hosts (`nftset=` lines of the dnsmasq target). A re-add refreshes
-  the timeout on current kernels, so an address that clients keep resolving stays;
-  one nobody resolved for a day goes. The lock-file addresses of the same hosts are
+  the timeout (checked on kernel 6.18; older kernels keep the first expiry), so an
+  address that clients keep resolving stays; one nobody resolved for a day goes. The lock-file addresses of the same hosts are
   in the static sets and never expire.
 
 The path of a packet through the base chain:
@@ -132,13 +132,18 @@ Limits of this design, by choice:
 - objects named after a zone or a service that a NEW VERSION of the policy removes or
   renames stay in the table (unreachable: no map or base chain points to them any
   more, and their dynamic sets are no longer fed). Deleting them needs their names,
-  which this file cannot know; `nft delete table inet egress` before loading (then
-  restart dnsmasq so that its cache refills the dynamic sets) clears them;
+  which this file cannot know; `nft delete table inet egress` before loading clears
+  them (then restart dnsmasq: with an empty cache, it refills the dynamic sets as
+  clients resolve the names again);
 - a change of a declared object's type or flags (a new version of this generator)
   makes the load fail with "File exists", leaving the old ruleset in force; the same
   reset applies;
-- on hook `output` (a host), new inbound connections do not pass the hook: ingress
-  grants are compiled but enforced only for what the host itself sends.
+- on hook `output` (a host), the table sees only what the host sends: new inbound
+  connections never pass it, so ingress grants have no effect there (the replies to
+  them are `established`); the host's input filtering stays its own business;
+- established connections are accepted first, so a reload that closes a grant stops
+  new connections only: those already open live until they end (`conntrack -D` with
+  the flow's addresses cuts them at once).
 
 The output is deterministic: everything is sorted and the header holds no timestamp.
 """
