@@ -33,8 +33,9 @@ What Squid 5.7 does with the lists, found by experiment with `squid -k parse`
   directive. Long ACLs are therefore split over several `acl` lines of the same name
   (Squid adds them up), and comments are cut short, so that no policy text, however
   long, can start a directive;
-- an ACL name is at most 63 characters: longer derived names are shortened and given
-  a hash of the full name, so they stay unique.
+- an ACL name is at most 62 characters (Squid refuses 64 and more, and accepts 63 in
+  `acl` but then cannot find it in `http_access`): longer derived names are shortened
+  and given a hash of the full name, so they stay unique.
 
 Nothing here reads files or the network: the same flows give the same bytes.
 """
@@ -49,7 +50,9 @@ from egress.model import PortRange
 
 FILENAME = "squid-egress.conf"
 
-ACL_NAME_MAX = 63  # Squid: "ACL name ... too long, max 63 characters supported"
+# Squid 5.7 says "ACL name ... too long, max 63 characters supported", yet a 63-character
+# name, once defined, is "not found" by http_access (FATAL): 62 is the real limit.
+ACL_NAME_MAX = 62
 LINE_BUDGET = 1000  # characters of values per acl line, far below Squid's 8191-byte reads
 COMMENT_MAX = 300  # characters of policy text per comment line
 HTTP_PORT = 80  # plain HTTP through a proxy is `GET http://...`, never CONNECT
@@ -63,7 +66,7 @@ _DNS_NAME_RE = re.compile(rf"(?=.{{1,253}}\Z){_LABEL}(?:\.{_LABEL})+\Z")
 
 
 def acl_name(kind: str, name: str) -> str:
-    """`egress_<kind>_<name>`, at most 63 characters, unique per (kind, name).
+    """`egress_<kind>_<name>`, at most 62 characters, unique per (kind, name).
 
     `kind` is one letter: z (zone), s (service, dstdomain), n (service, TLS server
     name), p (port set). The prefix keeps them apart from the ACLs of the squid.conf
@@ -86,8 +89,11 @@ TLS_STEP1 = "egress_tls_step1"
 # -- values ---------------------------------------------------------------------------
 
 
-def _labels(entry: str) -> tuple[str, ...]:
-    return tuple(reversed(entry.lstrip(".").split(".")))
+def _sort_key(entry: str) -> tuple[str, bool]:
+    """Labels from the right, joined by NUL (below every name character), so that a
+    parent sorts before its children and `example` before `example-x`, as tuples of
+    labels would, only faster."""
+    return "\0".join(reversed(entry.lstrip(".").split("."))), not entry.startswith(".")
 
 
 def domain_entries(hosts, domains) -> list[str]:
@@ -110,7 +116,7 @@ def domain_entries(hosts, domains) -> list[str]:
 
     kept = [f".{d}" for d in names if not covered(d, strict=True)]
     kept += [h for h in exact if not covered(h, strict=False)]
-    return sorted(kept, key=lambda e: (_labels(e), e))
+    return sorted(kept, key=_sort_key)
 
 
 def _checked_name(value: str) -> str:
@@ -150,6 +156,10 @@ def _without(ranges: list[tuple[int, int]], port: int) -> list[tuple[int, int]]:
         else:
             out.append((first, last))
     return out
+
+
+def _intersects(a, b) -> bool:
+    return any(x0 <= y1 and y0 <= x1 for x0, x1 in a for y0, y1 in b)
 
 
 def _port_text(ranges) -> list[str]:
@@ -217,6 +227,9 @@ def _header(flows: StageFlows) -> list[str]:
             "#   decrypted: Squid reads the TLS ClientHello (peek), then splices the tunnel when",
             "#   its server name (SNI; without SNI, the CONNECT name) belongs to the service",
             "#   granted, and closes it otherwise. Every CONNECT must then carry TLS.",
+            "#   A CONNECT that http_access denies is answered `200 Connection established`, then",
+            "#   Squid 5.7 serves its 403 page inside TLS with the port's certificate (it forces",
+            "#   this whenever ssl_bump rules exist): the destination is never contacted.",
         ]
     expired = sorted(
         (grant_id, day) for grant_id, day in flows.expired.items() if _grant_via(flows, grant_id) == "proxy"
@@ -233,7 +246,8 @@ def _grant_via(flows: StageFlows, grant_id: str) -> str | None:
 
 def _grant_comment(flow: Flow) -> list[str]:
     grant = flow.grant
-    lines = [f"# grant {_comment(grant.id)} (stage {_comment(grant.stage)}): {_comment(grant.reason or 'no reason given')}"]
+    reason = _comment(grant.reason or "no reason given")
+    lines = [f"# grant {_comment(grant.id)} (stage {_comment(grant.stage)}): {reason}"]
     details = []
     if grant.requested_by:
         details.append(f"requested by {_comment(grant.requested_by)}")
@@ -260,7 +274,10 @@ def render(flows: StageFlows) -> str:
             "# No grant goes through the proxy at this stage: every request is denied.",
         ]
         if peek:
-            out.append("ssl_bump terminate all")
+            out += [
+                "# (tls: peek) no ssl_bump rule either: with none, Squid answers 403 to the CONNECT",
+                "# itself instead of bumping the client to serve its error page inside TLS.",
+            ]
         out += ["http_access deny all", ""]
         return "\n".join(out)
 
@@ -331,11 +348,13 @@ def render(flows: StageFlows) -> str:
             "# the CONNECT name belongs to, for a zone granted it; close the connection otherwise.",
         ]
         for service_name in sorted(services):
-            out += _acl_lines(acl_name("n", service_name), "ssl::server_name", entries[service_name], "--client-requested")
+            name = acl_name("n", service_name)
+            out += _acl_lines(name, "ssl::server_name", entries[service_name], "--client-requested")
         out.append(f"acl {TLS_STEP1} at_step SslBump1")
         out.append(f"ssl_bump peek {TLS_STEP1}")
+        granted = [(flow, rule) for flow, rule in rules if _intersects(port_sets[flow], tls_ports)]
         last_grant = None
-        for flow, (zone_acl, service_acl, ports_acl) in rules:
+        for flow, (zone_acl, service_acl, ports_acl) in granted:  # not tcp/80: never CONNECTed to
             if flow.grant.id != last_grant:
                 out.append(f"# grant {_comment(flow.grant.id)}")
                 last_grant = flow.grant.id
