@@ -452,5 +452,140 @@ def query_command(policy, stage_id, src, dst, port, fmt, at):
         sys.exit(EXIT_INVALID)
 
 
+# --------------------------------------------------------------------------- push to firewalls
+# apply / confirm / rollback / status: thin wrappers over egress.apply (see its docstring).
+
+STATE_DIR_OPTION = click.option(
+    "--state-dir", envvar="EGRESS_STATE_DIR", default="/var/lib/egress", show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where egress keeps the pending confirmation, the saved rulesets and audit.jsonl "
+         "(env EGRESS_STATE_DIR).")
+
+
+def _firewall(action, *args, **kwargs):
+    """Run an egress.apply action; its errors become one line and an exit code."""
+    from egress.apply import ApplyError
+
+    try:
+        return action(*args, **kwargs)
+    except ApplyError as err:
+        click.echo(f"egress: {err}", err=True)
+        sys.exit(err.code)
+
+
+@main.command("apply")
+@click.argument("bundle", type=click.Path())
+@click.option("--confirm-timeout", type=click.FloatRange(min=0, min_open=True), default=120, show_default=True,
+              metavar="SECONDS", help="Roll back by itself unless `egress confirm` comes within this delay.")
+@click.option("--no-wait", is_flag=True,
+              help="Return once loaded; the detached watchdog rolls back at the deadline unless confirmed.")
+@click.option("--squid-include", type=click.Path(dir_okay=False),
+              help="Also install the bundle's squid-egress.conf at this path (the file that squid.conf includes), "
+                   "check it with `squid -k parse` and run `squid -k reconfigure`.")
+@click.option("--squid-conf", type=click.Path(dir_okay=False),
+              help="Squid's main configuration file, for -k parse and -k reconfigure (default: squid's own).")
+@click.option("--lock-timeout", type=float, default=10, show_default=True, metavar="SECONDS",
+              help="How long to wait for another egress command holding the state directory's lock.")
+@STATE_DIR_OPTION
+def apply_command(bundle, confirm_timeout, no_wait, squid_include, squid_conf, lock_timeout, state_dir):
+    """Load a compiled stage on this firewall, and roll it back unless confirmed.
+
+    BUNDLE is one stage folder of `egress compile --all-stages --out DIR`, i.e.
+    DIR/<stage>. Run as root on the firewall. In order: the sha256 sums of
+    manifest.json are checked; egress.nft is loaded in a scratch namespace (it must
+    touch table inet egress only) and checked with `nft -c`; the table in force is
+    saved; a watchdog is started; the new ruleset is loaded atomically (`nft -f`).
+    Unless `egress confirm` runs before --confirm-timeout, the saved ruleset is put
+    back by itself, even if this command is killed or the SSH session drops.
+
+    By default the command waits with a countdown: type `yes` (on a terminal) or run
+    `egress confirm` from another session; Ctrl-C rolls back at once. With --no-wait
+    it returns at once and the watchdog stays armed.
+
+    \b
+    Examples:
+      egress apply build/s2-secure-messaging
+      egress apply build/s2-secure-messaging --no-wait --confirm-timeout 300
+      egress apply build/s3-continuity-sites --squid-include /etc/squid/conf.d/egress.conf
+      ip netns exec fw egress apply build/s1-inbound-mail --state-dir /var/lib/egress-fw
+
+    \b
+    Exit codes: 0 loaded (and confirmed, when waiting); 1 refused (bad sha256,
+    nft -c or squid -k parse failure, a confirmation already pending) or rolled
+    back; 2 wrong usage, unreadable bundle, not root, wrong network namespace.
+    """
+    from egress.apply import ApplyOptions, apply
+
+    options = ApplyOptions(confirm_timeout=confirm_timeout, wait=not no_wait, squid_include=squid_include,
+                           squid_conf=squid_conf, lock_timeout=lock_timeout)
+    code = _firewall(apply, bundle, state_dir, options, say=click.echo)
+    sys.exit(code)
+
+
+@main.command("confirm")
+@STATE_DIR_OPTION
+def confirm_command(state_dir):
+    """Keep the ruleset of the pending apply: disarm the automatic rollback.
+
+    Run it from a new connection to the firewall: that the connection works is the
+    point of the confirmation. Exit 1 when nothing is pending or the deadline has
+    passed (then the previous ruleset is, or has just been, restored).
+
+    \b
+    Examples:
+      egress confirm
+      ssh fw1 sudo egress confirm
+    """
+    from egress.apply import confirm
+
+    sys.exit(_firewall(confirm, state_dir, say=click.echo))
+
+
+@main.command("rollback")
+@STATE_DIR_OPTION
+def rollback_command(state_dir):
+    """Restore the ruleset that was in force before the last apply.
+
+    During a pending apply: rolls back now. After a confirmation: puts back what the
+    last apply replaced (table inet egress as it was then, or no table; the Squid
+    include too if the apply installed one), once. Exit 1 when there is nothing to
+    roll back.
+
+    \b
+    Examples:
+      egress rollback
+      egress status && egress rollback
+    """
+    from egress.apply import rollback
+
+    sys.exit(_firewall(rollback, state_dir, say=click.echo))
+
+
+@main.command("status")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@STATE_DIR_OPTION
+def status_command(fmt, state_dir):
+    """Say what is loaded on this firewall and whether a confirmation is pending.
+
+    Shows the policy, stage and sha256 of egress.nft from the manifest of the bundle in
+    force, whether table inet egress still matches what egress loaded, the deadline
+    and watchdog of a pending apply, and what a rollback would restore.
+
+    \b
+    Examples:
+      egress status
+      egress status --format json | jq .pending
+    """
+    import json
+
+    from egress.apply import format_status, status
+
+    doc = _firewall(status, state_dir)
+    if fmt == "json":
+        click.echo(json.dumps(doc, indent=2, sort_keys=True))
+    else:
+        click.echo(format_status(doc), nl=False)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
