@@ -460,6 +460,19 @@ def test_foreground_ctrl_c_rolls_back_now_and_yes_on_a_terminal_confirms(netns, 
 
 
 @nft_system
+def test_sigterm_to_the_watchdog_rolls_back_at_once(netns, tmp_path):
+    ns, state = netns(), tmp_path / "state"
+    one = write_bundle(tmp_path / "s1", ruleset(), stage="s1")
+    assert egress(ns, state, "apply", str(one), "--no-wait", "--confirm-timeout", "600").returncode == 0
+    pid = status(ns, state)["pending"]["watchdog_pid"]
+    os.kill(pid, signal.SIGTERM)
+    assert wait_until(lambda: nft_list(ns) is None, 10)
+    assert wait_until(lambda: audit(state)[-1]["action"] == "rollback", 5)
+    assert "watchdog received SIGTERM" in audit(state)[-1]["detail"]
+    assert status(ns, state)["pending"] is None
+
+
+@nft_system
 def test_refused_bundles_leave_the_ruleset_unchanged(netns, tmp_path):
     ns, state = netns(), tmp_path / "state"
     good = write_bundle(tmp_path / "good", ruleset(), stage="s1")
@@ -605,6 +618,12 @@ def test_real_bundles_of_every_stage_apply_in_turn(netns, tmp_path):
     assert egress(ns, state, "rollback").returncode == 0
     assert ap.strip_elements(nft(ns, "-s", "list", "table", "inet", "egress")) == ap.strip_elements(listings[stages[-2]])
     assert status(ns, state)["loaded"]["stage"] == stages[-2]
+    # a stage loads over a table restored from its listing (rollback, fix, push again)
+    for stage in (stages[-1], stages[0]):
+        cp = egress(ns, state, "apply", str(out / stage), "--no-wait")
+        assert cp.returncode == 0, (stage, cp.stderr)
+        assert egress(ns, state, "confirm").returncode == 0
+        assert nft(ns, "-s", "list", "table", "inet", "egress") == listings[stage]
 
 
 # --------------------------------------------------------------------------- traffic (lab)
