@@ -1,0 +1,302 @@
+"""The model equals the kernel: `egress query` and the nftables ruleset in a real
+kernel give the same decision for direct flows.
+
+Hypothesis draws random flows over every stage of the shipped policy: sources inside
+and outside the zones, destinations inside and outside the services (and the proxy's
+own addresses), granted and other ports, tcp, udp and icmp, IPv4 and IPv6, egress (lan
+to wan) and ingress (wan to lan). For each stage, the stage's `egress.nft` is loaded in
+the lab's firewall namespace, the flows are sent as one batch of probes from each side,
+and every result is compared with `query` (the model). Any difference is reported with
+the flow, the model's reasons and the probe's error.
+
+Names are not in scope (the kernel sees addresses only: names are Squid's business,
+tested with Squid itself), nor are the addresses that dnsmasq would add to the dynamic
+sets (none are added here: the model judges the lock-file addresses only).
+
+Bounded: three examples of 40 flows per stage (half of them aimed at a grant's
+addresses, a quarter at the proxy's own openings), one probe batch per side and example,
+no shrinking (a failure lists every mismatch of the example instead): about 25 s.
+Needs root, ip and nft: skips without them, fails under EGRESS_SYSTEM_TESTS=1.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from netaddr import IPAddress, IPNetwork, IPSet
+
+from egress.check import validate
+from egress.flows import resolve, zone_addresses
+from egress.query import query
+from egress.targets import nftables
+
+pytestmark = pytest.mark.system("ip", "nft")
+
+SHIPPED = Path(__file__).resolve().parent.parent / "policies" / "chu-rennes-2023" / "policy.yaml"
+AT = dt.date(2023, 7, 15)  # every grant of the policy is in force where its stage says
+FLOWS_PER_STAGE = 40
+PROBE_TIMEOUT = 0.5
+
+# The ports the lab serves on both sides: every port the policy grants (a sample of the
+# udp 10000-20000 range) and some it does not.
+TCP_PORTS = [22, 25, 53, 80, 104, 110, 443, 465, 587, 993, 995, 2575, 3128, 3478, 8080, 11112]
+UDP_PORTS = [53, 123, 161, 3478, 9999, 10000, 15000, 20000, 20001]
+
+# The proxy zone (192.0.2.8/29, 2001:db8:35:8::/64) is split between the sides: the
+# clients of the proxy reach its wan-side addresses, and its lan-side addresses reach
+# the web.
+PROXY_ON_WAN = {4: "192.0.2.9", 6: "2001:db8:35:8::9"}
+PROXY_ON_LAN = {4: "192.0.2.10", 6: "2001:db8:35:8::10"}
+# Addresses in no zone on the lan side: an unknown host of the hospital.
+STRAY = {4: IPNetwork("10.99.0.0/16"), 6: IPNetwork("fd12:3456:789b::/48")}
+# Outside addresses drawn at random (documentation ranges only; those in a zone are
+# left out).
+OUTSIDE = {
+    4: [IPNetwork("192.0.2.0/24"), IPNetwork("198.51.100.0/24"), IPNetwork("203.0.113.0/24")],
+    6: [IPNetwork("2001:db8::/32"), IPNetwork("2001:db8::/40"), IPNetwork("2001:db8:3000::/36")],
+}
+
+
+def _policy():
+    policy, diagnostics = validate(str(SHIPPED), AT)
+    assert policy is not None and not [d for d in diagnostics if d.severity == "error"], diagnostics
+    return policy
+
+
+POLICY = _policy()
+ZONES = zone_addresses(POLICY)
+
+
+def _pools():
+    """Networks to draw addresses from, by role and family."""
+    proxy = POLICY.proxy.zone if POLICY.proxy else None
+    zone_nets = {4: [], 6: []}
+    for name, zone in POLICY.zones.items():
+        if name != proxy:
+            for net in zone.addresses:
+                zone_nets[net.version].append(net)
+    service_nets = {4: [], 6: []}
+    for service in POLICY.services.values():
+        for d in service.of_kind("address"):
+            service_nets[d.network.version].append(d.network)
+    if POLICY.lock:
+        for addresses in POLICY.lock.hosts.values():
+            for net in addresses:
+                service_nets[net.version].append(IPNetwork(net))
+    return zone_nets, service_nets
+
+
+ZONE_NETS, SERVICE_NETS = _pools()
+
+
+def address_in(nets):
+    """An address of one of `nets`: often an edge, else anywhere inside."""
+    def inside(net):
+        return st.one_of(st.just(net.first), st.just(net.last), st.integers(net.first, net.last)).map(
+            lambda value: str(IPAddress(value, net.version))
+        )
+    return st.sampled_from(nets).flatmap(inside)
+
+
+def wan_address(version):
+    """A wan-side address: in a service, outside everything, or the proxy's wan side."""
+    outside = address_in(OUTSIDE[version]).filter(lambda a: IPAddress(a) not in ZONES)
+    return st.one_of(address_in(SERVICE_NETS[version]).filter(lambda a: IPAddress(a) not in ZONES), outside,
+                     st.just(PROXY_ON_WAN[version]))
+
+
+def lan_source(version):
+    """A lan-side source: in a zone, the proxy's lan side, or in no zone."""
+    return st.one_of(address_in(ZONE_NETS[version]), address_in(ZONE_NETS[version]),
+                     st.just(PROXY_ON_LAN[version]), address_in([STRAY[version]]))
+
+
+def port(version):
+    icmp = "icmp" if version == 4 else "icmpv6"
+    return st.one_of(
+        st.sampled_from(TCP_PORTS).map(lambda n: f"tcp/{n}"),
+        st.sampled_from(UDP_PORTS).map(lambda n: f"udp/{n}"),
+        st.just(icmp),
+    )
+
+
+@st.composite
+def flows(draw):
+    """(direction, src, dst, port)."""
+    version = draw(st.sampled_from([4, 6]))
+    direction = draw(st.sampled_from(["egress", "egress", "ingress"]))
+    if direction == "egress":
+        src, dst = draw(lan_source(version)), draw(wan_address(version))
+    else:
+        src = draw(wan_address(version).filter(lambda a: a != PROXY_ON_WAN[version]))
+        dst = draw(st.one_of(address_in(ZONE_NETS[version]), st.just(PROXY_ON_LAN[version])))
+    return direction, src, dst, draw(port(version))
+
+
+def _every_flow():
+    """The direct flows of every grant of the policy, revoked and expired ones included,
+    and the proxy's own openings: the draws aim at them (and at their edges)."""
+    import dataclasses
+
+    stages = tuple(dataclasses.replace(s, revoke=()) for s in POLICY.stages)
+    unrevoked = dataclasses.replace(POLICY, stages=stages)
+    return [f for f in resolve(unrevoked, stages[-1].id, dt.date.min).flows if f.via == "direct"]
+
+
+EVERY_FLOW = _every_flow()
+SERVED = {"tcp": TCP_PORTS, "udp": UDP_PORTS}
+
+
+def _ports_of(flow, version):
+    """The served ports that a flow grants, as query ports."""
+    out = []
+    for p in flow.ports:
+        if p.proto in SERVED:
+            out += [f"{p.proto}/{n}" for n in SERVED[p.proto] if p.first <= n <= p.last]
+        elif p.proto == ("icmp" if version == 4 else "icmpv6"):
+            out.append(p.proto)
+    return out
+
+
+@st.composite
+def aimed_flows(draw):
+    """A flow near a grant: its source and destination, its port or another."""
+    flow = draw(st.sampled_from(EVERY_FLOW))
+    versions = [v for v in (4, 6) if any(c.version == v for c in flow.dst.iter_cidrs())
+                and (flow.source == "internet" or any(c.version == v for c in flow.src.iter_cidrs()))]
+    if not versions:
+        return draw(flows())
+    version = draw(st.sampled_from(versions))
+    if flow.source == "internet":
+        src = draw(address_in(OUTSIDE[version]).filter(lambda a: IPAddress(a) not in ZONES))
+    else:
+        src = draw(address_in([c for c in flow.src.iter_cidrs() if c.version == version]))
+    dst = draw(address_in([c for c in flow.dst.iter_cidrs() if c.version == version]))
+    granted = _ports_of(flow, version)
+    chosen = draw(st.one_of(st.sampled_from(granted), port(version)) if granted else port(version))
+    return flow.direction, src, dst, chosen
+
+
+@st.composite
+def proxy_flows(draw):
+    """The proxy's own openings: a zone to the proxy port, the proxy to the web."""
+    version = draw(st.sampled_from([4, 6]))
+    if draw(st.booleans()):
+        src, dst = draw(address_in(ZONE_NETS[version])), PROXY_ON_WAN[version]
+        chosen = draw(st.one_of(st.just(f"tcp/{POLICY.proxy.port}"), port(version)))
+    else:
+        src = PROXY_ON_LAN[version]
+        dst = draw(address_in(OUTSIDE[version]).filter(lambda a: IPAddress(a) not in ZONES))
+        chosen = draw(st.one_of(st.sampled_from(["tcp/80", "tcp/443"]), port(version)))
+    return "egress", src, dst, chosen
+
+
+def any_flow():
+    return st.one_of(aimed_flows(), aimed_flows(), proxy_flows(), flows())
+
+
+def probe_check(src, dst, port):
+    proto, _, number = port.partition("/")
+    return (src, dst, "icmp" if proto.startswith("icmp") else proto, int(number) if number else None)
+
+
+@pytest.fixture(scope="module")
+def served(module_lab):
+    """The module lab with servers on every port of both sides."""
+    ports = [f"tcp/{n}" for n in TCP_PORTS] + [f"udp/{n}" for n in UDP_PORTS]
+    module_lab.listen("wan", ports)
+    module_lab.listen("lan", ports)
+    return module_lab
+
+
+EXAMPLES = int(os.environ.get("EGRESS_KERNEL_EXAMPLES", "3"))
+"""Examples per stage (the first one hypothesis draws is its simplest: all flows alike).
+A longer hunt: EGRESS_KERNEL_EXAMPLES=25 (about 4 minutes)."""
+
+
+@pytest.mark.parametrize("stage_id", [stage.id for stage in POLICY.stages])
+def test_query_and_kernel_agree_on_direct_flows(served, stage_id):
+    lab = served
+    stage_flows = resolve(POLICY, stage_id, AT)
+    seen = {"checked": 0, "egress": 0, "ingress": 0}
+
+    @settings(max_examples=EXAMPLES, deadline=None, phases=[Phase.generate], database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(drawn=st.lists(any_flow(), min_size=FLOWS_PER_STAGE, max_size=FLOWS_PER_STAGE))
+    def agree(drawn):
+        lab.load(nftables.render(stage_flows))
+        lab.add_lan([src if direction == "egress" else dst for direction, src, dst, _ in drawn])
+        lab.add_wan([dst if direction == "egress" else src for direction, src, dst, _ in drawn])
+        mismatches = []
+        for side, direction in (("lan", "egress"), ("wan", "ingress")):
+            batch = [f for f in drawn if f[0] == direction]
+            if not batch:
+                continue
+            checks = [probe_check(src, dst, port) for _, src, dst, port in batch]
+            results = lab.probe_detail(side, checks, timeout=PROBE_TIMEOUT)
+            for (_, src, dst, port), result in zip(batch, results):
+                answer = query(stage_flows, src, dst, port)
+                seen["checked"] += 1
+                seen[direction] += answer.allowed
+                if answer.allowed != result["ok"]:
+                    mismatches.append(
+                        f"{stage_id}: {direction} {src} -> {dst} {port}: model {answer.decision}"
+                        f" (grant {answer.grant}; {'; '.join(answer.reasons)}), kernel "
+                        f"{'allow' if result['ok'] else 'deny'} ({result['error'] or result['answer']})"
+                    )
+        assert not mismatches, f"{len(mismatches)} flows differ:\n" + "\n".join(mismatches)
+
+    agree()
+    assert seen["checked"] >= FLOWS_PER_STAGE * (EXAMPLES - 1), seen
+    print(f"{stage_id}: model and kernel agree on {seen['checked']} flows "
+          f"({seen['egress']} egress and {seen['ingress']} ingress allowed)")
+
+
+KNOWN = [
+    # (stage, src, dst, port, allowed): one of each kind, so that a draw that misses a
+    # kind cannot hide a disagreement about it
+    ("s1-inbound-mail", "198.51.100.7", "192.0.2.25", "tcp/25", True),  # ingress from internet
+    ("s1-inbound-mail", "198.51.100.7", "192.0.2.25", "tcp/80", False),
+    ("s1-inbound-mail", "10.1.0.53", "198.51.100.53", "udp/53", True),  # udp
+    ("s1-inbound-mail", "fd12:3456:789a:1::1", "2001:db8:123::123", "udp/123", True),
+    ("s2-secure-messaging", "10.10.0.5", "203.0.113.70", "tcp/25", True),  # lock-file address
+    ("s2-secure-messaging", "10.10.0.5", "203.0.113.70", "tcp/995", False),
+    ("s2-secure-messaging", "198.51.100.65", "192.0.2.105", "tcp/104", True),  # ingress from a partner
+    ("s2-secure-messaging", "198.51.100.1", "192.0.2.105", "tcp/104", False),
+    ("s2-secure-messaging", "10.100.0.7", "192.0.2.9", "tcp/3128", True),  # to the proxy
+    ("s2-secure-messaging", "10.100.0.7", "198.51.100.250", "tcp/80", False),  # around the proxy
+    ("s2-secure-messaging", "192.0.2.10", "198.51.100.250", "tcp/80", True),  # the proxy to the web
+    ("s2-secure-messaging", "192.0.2.10", "198.51.100.250", "tcp/22", False),
+    ("s3-continuity-sites", "10.40.0.9", "203.0.113.20", "tcp/587", True),
+    ("s4-outbound-mail", "10.40.0.9", "203.0.113.20", "tcp/587", False),  # revoked
+    ("s5-teleconsultation", "10.60.0.20", "203.0.113.140", "udp/15000", True),
+    ("s5-teleconsultation", "10.99.0.1", "203.0.113.140", "udp/15000", False),  # source in no zone
+    ("s5-teleconsultation", "10.60.0.20", "203.0.113.140", "icmp", False),
+]
+
+
+def test_known_flows_in_model_and_kernel(served):
+    lab = served
+    for stage_id in dict.fromkeys(k[0] for k in KNOWN):
+        stage_flows = resolve(POLICY, stage_id, AT)
+        lab.load(nftables.render(stage_flows))
+        for wanted_side in ("lan", "wan"):
+            batch = []
+            for stage, src, dst, port, expected in KNOWN:
+                side = "lan" if IPAddress(src) in ZONES or IPAddress(src) in IPSet(STRAY.values()) else "wan"
+                if stage != stage_id or side != wanted_side:
+                    continue
+                lab.add(side, src)
+                lab.add("wan" if side == "lan" else "lan", dst)
+                batch.append((src, dst, port, expected))
+            if not batch:
+                continue
+            results = lab.probe(wanted_side, [probe_check(s, d, p) for s, d, p, _ in batch], timeout=PROBE_TIMEOUT)
+            for (src, dst, port, expected), ok in zip(batch, results):
+                answer = query(stage_flows, src, dst, port)
+                assert (answer.allowed, ok) == (expected, expected), (stage_id, src, dst, port, answer.reasons)
