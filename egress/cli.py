@@ -425,6 +425,8 @@ def query_command(policy, stage_id, src, dst, port, fmt, at):
     A source in no zone counts as `internet`: to a zone address it is judged against the
     ingress grants. A zone whose web grants go through the proxy reaches web names
     `via: proxy` only: a direct connection to a web address is denied (query the name).
+    The firewall openings that proxied grants need are answered too: such a zone to the
+    proxy's port, the proxy zone to the web.
 
     \b
     Examples:
