@@ -217,6 +217,10 @@ class _Judge:
     # -- results
 
     def _answer(self, decision: str, grant=None, via=None, direction=None, source=None, target=None, grants=()) -> Answer:
+        if direction == "ingress" and self.policy.firewall.hook == "output":
+            note = ("this policy's ruleset hooks `output` (a host): new inbound connections do not pass that hook, "
+                    "so ingress grants say what the policy intends, not what this ruleset filters")
+            self.hint = f"{self.hint}; {note}" if self.hint else note
         return Answer(
             decision=decision,
             grant=grant,

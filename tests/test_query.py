@@ -256,3 +256,19 @@ def test_library_raises_query_input_error():
     with pytest.raises(QueryInputError) as err:
         query(flows, "nope", "203.0.113.70", "tcp/25")
     assert err.value.param == "--src"
+
+
+def test_hook_output_says_ingress_is_not_filtered(tmp_path):
+    path = tmp_path / "policy.yaml"
+    path.write_text(ICMP_POLICY.replace("services:", "firewall: {hook: output}\nservices:", 1) + """\
+      - id: ssh-in
+        from: internet
+        to: noc
+        ports: [tcp/22]
+        reason: remote hands
+""")
+    answer = allows("s1", "198.51.100.1", "10.9.0.1", "tcp/22", "ssh-in", "direct", policy=str(path))
+    assert "hooks `output`" in answer["hint"]
+    assert answer["direction"] == "ingress"
+    answer = allows("s1", "10.9.0.1", "198.51.100.3", "icmp", "ping-partners", "direct", policy=str(path))
+    assert answer["hint"] is None  # egress is filtered on output as on forward
