@@ -1,0 +1,195 @@
+"""How long compiling every stage of a large policy takes, and loading the result.
+
+    python bench/bench_compile.py                  # the default preset (100k dest., 5k grants)
+    python bench/bench_compile.py --policy FILE    # any policy
+    python bench/bench_compile.py --no-nft         # skip the nft -f measure
+
+In one run, on one file:
+- compose: `yaml.compose(text, Loader=yaml.CSafeLoader)` of the policy, the floor;
+- compile in this process: `egress.check.validate` (the model), then for every stage
+  `egress.flows.resolve` and the `render` of every target of `egress.targets.TARGETS`;
+  timed as a whole (goal: <= 3x compose) and split into load / resolve / each target;
+- `egress compile --all-stages --out DIR` once in a fresh process: wall time and peak
+  memory (goal: < 800 MB);
+- `nft -f` of the largest stage's `egress.nft` in a network namespace made for it (and
+  deleted after): a first load, a reload of the same file, and a load of that stage
+  over the stage before it (the transition an operator makes). Never in the root
+  namespace.
+Times are the best of --repeat runs (default 3), the collector on (Python's default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import importlib
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+import gen_policy  # noqa: E402
+import yaml  # noqa: E402
+
+GOAL_RATIO = 3.0
+GOAL_MEMORY = 800 * 2**20
+
+
+def available_targets() -> tuple[dict, list[str]]:
+    """(targets whose module imports, names of the missing ones)."""
+    from egress.targets import TARGETS
+
+    found, missing = {}, []
+    for name, target in TARGETS.items():
+        try:
+            importlib.import_module(target.module)
+        except ImportError:
+            missing.append(name)
+        else:
+            found[name] = target
+    return found, missing
+
+
+def compile_in_process(path: str, at: dt.date, targets: dict) -> dict[str, float]:
+    """One compile of every stage; the seconds of each part, and the sizes."""
+    from egress.check import validate
+    from egress.diagnostics import has_errors
+    from egress.flows import resolve
+
+    times: dict[str, float] = {}
+    start = time.perf_counter()
+    policy, diagnostics = validate(path, at)
+    times["load and check (check.validate)"] = time.perf_counter() - start
+    if policy is None or has_errors(diagnostics):
+        raise SystemExit(f"bench_compile: {path} is invalid; run `egress validate {path}`")
+    times["resolve (flows.resolve, every stage)"] = 0.0
+    for name in targets:
+        times[f"render {name} (every stage)"] = 0.0
+    sizes = {name: 0 for name in targets}
+    for stage in policy.stages:
+        t0 = time.perf_counter()
+        flows = resolve(policy, stage.id, at)
+        times["resolve (flows.resolve, every stage)"] += time.perf_counter() - t0
+        for name, target in targets.items():
+            t0 = time.perf_counter()
+            text = target.render(flows)
+            times[f"render {name} (every stage)"] += time.perf_counter() - t0
+            sizes[name] += len(text)
+        del flows
+    times["total"] = time.perf_counter() - start
+    return times, sizes
+
+
+def nft_load(bundle: Path) -> list[list[str]]:
+    """Rows of the nft -f measure on the largest stage (by egress.nft size)."""
+    stages = sorted(p for p in bundle.iterdir() if (p / "egress.nft").exists())
+    if not stages:
+        return [["nft -f", "-", "no egress.nft in the bundle"]]
+    largest = max(stages, key=lambda p: (p / "egress.nft").stat().st_size)
+    order = [p.name for p in stages]
+    rows = []
+    nft_file = largest / "egress.nft"
+    size = nft_file.stat().st_size
+    with common.Netns("nft") as ns:
+        argv = ["ip", "netns", "exec", ns.name, "nft", "-f", str(nft_file)]
+        wall, rss, proc = common.run_measured(argv)
+        if proc.returncode != 0:
+            return [["nft -f (first load)", "FAILED", proc.stderr.strip()[:300]]]
+        rows.append([f"nft -f {largest.name}/egress.nft, first load", common.secs(wall),
+                     f"{size:,} bytes, nft peak {common.mb(rss)}"])
+        wall, rss, proc = common.run_measured(argv)
+        rows.append([f"nft -f {largest.name}/egress.nft, reload of the same", common.secs(wall),
+                     f"nft peak {common.mb(rss)}" + ("" if proc.returncode == 0 else f"; FAILED: {proc.stderr.strip()[:200]}")])
+        listed = ns.run(["nft", "list", "table", "inet", "egress"])
+        elements = sum(line.count(",") + 1 for line in listed.stdout.splitlines() if "." in line and ("tcp" in line or "udp" in line or "icmp" in line) and "elements" not in line and "@" not in line)
+        rows.append(["  (listing of the loaded table)", "", f"{len(listed.stdout.splitlines()):,} lines, ~{elements:,} set elements"])
+    index = order.index(largest.name)
+    if index > 0:
+        before = bundle / order[index - 1] / "egress.nft"
+        with common.Netns("nft2") as ns:
+            loaded = ns.run(["nft", "-f", str(before)])
+            if loaded.returncode == 0:
+                wall, rss, proc = common.run_measured(["ip", "netns", "exec", ns.name, "nft", "-f", str(nft_file)])
+                rows.append([f"nft -f {largest.name} over {order[index - 1]}", common.secs(wall),
+                             "the transition between two stages" + ("" if proc.returncode == 0 else f"; FAILED: {proc.stderr.strip()[:200]}")])
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--policy", help="a policy file to measure (default: generate the preset)")
+    gen_policy.add_arguments(parser)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each measure; the best is kept (default 3)")
+    parser.add_argument("--at", type=dt.date.fromisoformat, default=common.AT, help=f"date for expiries (default {common.AT})")
+    parser.add_argument("--out", default=str(common.WORK / "bundle"), help="where the CLI writes its bundle")
+    parser.add_argument("--no-nft", action="store_true", help="skip the nft -f measure")
+    args = parser.parse_args(argv)
+    path = args.policy or common.policy_for(gen_policy.params_from(args))
+    print(f"policy: {path} ({Path(path).stat().st_size:,} bytes)")
+    print(f"python {sys.version.split()[0]}, PyYAML {yaml.__version__} (libyaml: {yaml.__with_libyaml__}), best of {args.repeat}")
+    targets, missing = available_targets()
+    if missing:
+        print(f"targets not written yet, left out: {', '.join(missing)}")
+    print()
+
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    best_compose = float("inf")
+    best: dict[str, float] = {}
+    sizes = {}
+    for _ in range(args.repeat):
+        gc.collect()
+        start = time.perf_counter()
+        node = yaml.compose(text, Loader=yaml.CSafeLoader)
+        best_compose = min(best_compose, time.perf_counter() - start)
+        del node
+        gc.collect()
+        times, sizes = compile_in_process(path, args.at, targets)
+        for key, value in times.items():
+            best[key] = min(best.get(key, float("inf")), value)
+    ratio = best["total"] / best_compose
+    print(f"yaml.compose (CSafeLoader)                   {common.secs(best_compose):>10}")
+    print(f"compile every stage, in process              {common.secs(best['total']):>10}   "
+          f"({len(targets)} targets: {', '.join(targets)})")
+    print(f"ratio compile / compose                      {ratio:>8.2f}x   goal <= {GOAL_RATIO:.1f}x: "
+          f"{'met' if ratio <= GOAL_RATIO else 'NOT MET'}")
+    for key, value in best.items():
+        if key != "total":
+            print(f"  {key:<42} {common.secs(value):>10}   {value / best_compose:5.2f}x compose")
+    for name, size in sizes.items():
+        print(f"  output of {name}, all stages: {size:,} characters")
+
+    out = Path(args.out)
+    if missing:
+        print("`egress compile --all-stages`: skipped (it writes every target; some are missing)")
+        return 0
+    wall, rss, proc = common.run_measured(
+        [*common.egress_cli(), "compile", path, "--all-stages", "--out", str(out), "--at", args.at.isoformat()]
+    )
+    status = "" if proc.returncode == 0 else f"; exit {proc.returncode}: {proc.stderr.strip()[-300:]}"
+    print(f"`egress compile --all-stages --out` CLI      {common.secs(wall):>10}   {wall / best_compose:5.2f}x compose, "
+          f"peak {common.mb(rss)}, goal < {common.mb(GOAL_MEMORY)}: {'met' if rss < GOAL_MEMORY else 'NOT MET'}{status}")
+    if proc.returncode != 0:
+        return 1
+    largest = max((p / "egress.nft" for p in out.iterdir() if (p / "egress.nft").exists()), key=lambda p: p.stat().st_size)
+    print(f"  largest egress.nft: {largest.parent.name}, {largest.stat().st_size:,} bytes")
+
+    if args.no_nft:
+        return 0
+    why = common.netns_available()
+    print()
+    if why:
+        print(f"nft -f: skipped, {why}")
+        return 0
+    print(common.table(nft_load(out), ["nft -f, in a fresh network namespace", "time", "note"]))
+    if out.exists() and out.parent == common.WORK:
+        shutil.rmtree(out, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,378 @@
+"""How long `egress validate` takes on a large policy, against parsing the same YAML.
+
+    python bench/bench_validate.py                 # the default preset (100k dest., 5k grants)
+    python bench/bench_validate.py --policy FILE   # any policy
+    python bench/bench_validate.py --profile 25    # and the top 25 functions of cProfile
+    python bench/bench_validate.py --what-if       # and what the suggested changes would gain
+
+In one run, on one file:
+- compose: `yaml.compose(text, Loader=yaml.CSafeLoader)`, the floor that any YAML tool
+  with line numbers pays (libyaml's parser; the node tree is built in Python);
+- validate: `egress.check.validate(path, date)` in this process (load, schema, model,
+  lock file, semantic checks), and the `egress validate` command once in a subprocess;
+- the ratio validate / compose (goal: <= 2.0) and the peak memory of a validation in a
+  fresh process (goal: < 600 MB);
+- a breakdown by step, timing the functions of `egress.yamlpos`, `egress.load` and
+  `egress.check` one by one, and each semantic rule.
+Times are the best of --repeat runs (default 3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import datetime as dt
+import gc
+import io
+import pstats
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+import gen_policy  # noqa: E402
+import yaml  # noqa: E402
+
+GOAL_RATIO = 2.0
+GOAL_MEMORY = 600 * 2**20
+
+VALIDATE_CODE = """
+import datetime, sys
+from egress.check import validate
+policy, diagnostics = validate(sys.argv[1], datetime.date.fromisoformat(sys.argv[2]))
+print(len(diagnostics), sum(d.severity == "error" for d in diagnostics))
+"""
+
+COMPOSE_CODE = """
+import sys, yaml
+with open(sys.argv[1], encoding="utf-8") as handle:
+    text = handle.read()
+node = yaml.compose(text, Loader=yaml.CSafeLoader)
+"""
+
+
+def compose(path: str):
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    return lambda: yaml.compose(text, Loader=yaml.CSafeLoader)
+
+
+def measure_pair(path: str, at: dt.date, repeat: int, gc_on: bool):
+    """(best compose, best validate, diagnostics) with the collector on or off."""
+    from egress.check import validate
+
+    run_compose = compose(path)
+    best_compose, best_validate, diagnostics = float("inf"), float("inf"), []
+    for _ in range(repeat):
+        for what in ("compose", "validate"):
+            gc.collect()  # start each run from the same heap, holding nothing of the last
+            if not gc_on:
+                gc.disable()
+            try:
+                start = time.perf_counter()
+                result = run_compose() if what == "compose" else validate(path, at)
+                elapsed = time.perf_counter() - start
+            finally:
+                gc.enable()
+            if what == "compose":
+                best_compose = min(best_compose, elapsed)
+            else:
+                best_validate = min(best_validate, elapsed)
+                diagnostics = result[1]
+            del result
+    return best_compose, best_validate, diagnostics
+
+
+def breakdown(path: str, at: dt.date, repeat: int, gc_on: bool = True) -> list[tuple[str, float]]:
+    """Best time of each step of `egress.check.validate`, called one by one as it does."""
+    from egress import check, load, yamlpos
+
+    steps: dict[str, float] = {}
+
+    def step(name, fn):
+        gc.collect()
+        if not gc_on:
+            gc.disable()
+        try:
+            start = time.perf_counter()
+            result = fn()
+            elapsed = time.perf_counter() - start
+        finally:
+            gc.enable()
+        steps[name] = min(steps.get(name, float("inf")), elapsed)
+        return result
+
+    for _ in range(repeat):
+        text = step("read (yamlpos.read_text)", lambda: yamlpos.read_text(path))
+        node = step("compose (yamlpos.compose)", lambda: yamlpos.compose(text, path))
+        doc, _ = step("to_data (yamlpos.to_data)", lambda: yamlpos.to_data(node, path))
+        del node
+        step("schema (load.schema_diagnostics)", lambda: load.schema_diagnostics(doc))
+        policy = step("model (load._Builder.policy)", lambda: load._Builder(path).policy(doc))
+        del doc
+        lock, _ = step("lock file (load.load_lock)", lambda: load.load_lock(load.lock_path(path)))
+        if lock is not None:
+            policy = load._with_lock(policy, lock)
+        for rule in check.RULES:
+            step(f"  check: {rule.__name__}", lambda: list(rule(policy, at)))
+        step("semantic checks (check.check)", lambda: check.check(policy, at))
+    return list(steps.items())
+
+
+def profile(path: str, at: dt.date, top: int) -> str:
+    from egress.check import validate
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    validate(path, at)
+    profiler.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+    return out.getvalue()
+
+
+# -- what-if: prototypes of the optimisations suggested for egress/ ---------------------
+# None of this is used by egress; it measures what a change there would gain, on the
+# same document, so that the suggestions come with figures.
+
+
+def inline_refs(schema: dict) -> dict:
+    """The schema with every `$ref` to `#/$defs/...` replaced by its target (the policy
+    schema has no recursive reference). A `$ref` with sibling keywords becomes
+    `allOf: [target, siblings]`, which is what 2020-12 means by it."""
+    defs = schema.get("$defs", {})
+    notes = ("description", "$comment", "title", "default")
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "$ref" in node:
+                target = walk(defs[node["$ref"].rsplit("/", 1)[1]])
+                extra = {k: walk(v) for k, v in node.items() if k != "$ref" and k not in notes}
+                return {"allOf": [target, extra]} if extra else target
+            return {k: walk(v) for k, v in node.items() if k != "$defs"}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(schema)
+
+
+def events_to_data(text: str, path: str):
+    """Prototype: libyaml events straight to `Map`/`Seq` with positions, in one pass,
+    without building the node tree that `yaml.compose` makes and `to_data` walks.
+    Aliases, anchors and merge keys are refused here (a real version would size and
+    expand aliases as `_check_cost` does, or refuse them: a policy has no use for them)."""
+    from yaml import events as ev
+
+    from egress.yamlpos import Map, Seq
+
+    resolve = yaml.CSafeLoader.resolve
+    resolver = yaml.CSafeLoader.__new__(yaml.CSafeLoader)  # resolve() reads class tables only
+    construct = yaml.constructor.SafeConstructor()
+    str_tag, ts_tag = "tag:yaml.org,2002:str", "tag:yaml.org,2002:timestamp"
+    Scalar, MapStart, SeqStart = ev.ScalarEvent, ev.MappingStartEvent, ev.SequenceStartEvent
+    End = (ev.MappingEndEvent, ev.SequenceEndEvent)
+    stack: list = []
+    keys: list = []  # pending key of each open mapping (None when a key is awaited)
+    root = None
+
+    def place(value, mark):
+        nonlocal root
+        where = (path, mark.line + 1, mark.column + 1)
+        if not stack:
+            root = value
+            return
+        top = stack[-1]
+        if top.__class__ is Seq:
+            top.append(value)
+            top.item_where.append(where)
+        elif keys[-1] is None:
+            keys[-1] = (value, where)
+        else:
+            key, key_where = keys[-1]
+            keys[-1] = None
+            if key not in top:  # a duplicate keeps its first value (and would be reported)
+                top[key] = value
+                top.key_where[key] = key_where
+                top.value_where[key] = where
+
+    for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+        kind = event.__class__
+        if kind is Scalar:
+            value = event.value
+            if event.anchor is not None:
+                raise ValueError("anchors are left out of the prototype")
+            tag = event.tag
+            if tag is None or tag == "!":
+                tag = str_tag if event.style else resolve(resolver, yaml.ScalarNode, value, event.implicit)
+            if tag != str_tag and tag != ts_tag:
+                value = construct.construct_object(yaml.ScalarNode(tag, value, event.start_mark, event.end_mark), deep=True)
+            place(value, event.start_mark)
+        elif kind is MapStart or kind is SeqStart:
+            if event.anchor is not None:
+                raise ValueError("anchors are left out of the prototype")
+            mark = event.start_mark
+            if kind is MapStart:
+                new = Map()
+                new.key_where, new.value_where = {}, {}
+            else:
+                new = Seq()
+                new.item_where = []
+            new.where = (path, mark.line + 1, mark.column + 1)
+            place(new, mark)
+            stack.append(new)
+            if kind is MapStart:
+                keys.append(None)
+        elif kind in End:
+            if stack.pop().__class__ is Map:
+                keys.pop()
+        elif kind is ev.AliasEvent:
+            raise ValueError("aliases are left out of the prototype")
+    return root
+
+
+def _same(a, b) -> bool:
+    """Same data and same positions (Map/Seq), recursively."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return (a.where == b.where and a.key_where == b.key_where and a.value_where == b.value_where
+                and list(a) == list(b) and all(_same(a[k], b[k]) for k in a))
+    if isinstance(a, list):
+        return (a.where == b.where and a.item_where == b.item_where and len(a) == len(b)
+                and all(_same(x, y) for x, y in zip(a, b)))
+    return a == b
+
+
+def what_if(path: str, at: dt.date, repeat: int) -> None:
+    import json
+
+    from jsonschema import Draft202012Validator
+
+    from egress import load, yamlpos
+
+    def timed(fn):
+        def run():
+            gc.collect()
+            gc.disable()
+            try:
+                return fn()
+            finally:
+                gc.enable()
+        return common.best_of(run, repeat)
+
+    text = yamlpos.read_text(path)
+    print("what-if (gc off; prototypes in bench/bench_validate.py, egress/ untouched):")
+    rows = []
+    t_compose, node = timed(lambda: yamlpos.compose(text, path))
+    t_cost, _ = timed(lambda: yamlpos._check_cost(node, path))
+    t_convert, doc = timed(lambda: yamlpos._convert(node, path, []))
+    del node
+    t_events, doc2 = timed(lambda: events_to_data(text, path))
+    same = _same(doc, doc2)
+    del doc2
+    rows.append(["yaml: yamlpos.compose", common.secs(t_compose), ""])
+    rows.append(["yaml: the alias-cost walk (_check_cost)", common.secs(t_cost), "only needed when the text holds a `*`"])
+    rows.append(["yaml: the conversion (_convert)", common.secs(t_convert), ""])
+    rows.append(["yaml: sum of the three, as today", common.secs(t_compose + t_cost + t_convert), ""])
+    rows.append(["yaml: libyaml events -> Map/Seq in one pass", common.secs(t_events),
+                 f"same data and positions: {same}; no node tree"])
+
+    t_schema, diagnostics = timed(lambda: load.schema_diagnostics(doc))
+    with open(load.SCHEMA_PATH, encoding="utf-8") as handle:
+        schema = json.load(handle)
+    t_full, errors = timed(lambda: list(Draft202012Validator(schema).iter_errors(doc)))
+    flat = inline_refs(schema)
+    t_flat, flat_errors = timed(lambda: list(Draft202012Validator(flat).iter_errors(doc)))
+    rows.append(["schema: load.schema_diagnostics, as today", common.secs(t_schema), f"{len(diagnostics)} diagnostics"])
+    rows.append(["schema: jsonschema iter_errors (invalid-policy path)", common.secs(t_full), f"{len(errors)} errors"])
+    rows.append(["schema: same, $refs inlined in the schema", common.secs(t_flat), f"{len(flat_errors)} errors"])
+    del doc
+    gc.collect()
+    model = "from egress.load import _Builder; policy = _Builder(path).policy(doc)"
+    today = "from egress import yamlpos; doc, _ = yamlpos.to_data(yamlpos.compose(yamlpos.read_text(path), path), path)"
+    events = "sys.path.insert(0, 'bench'); from bench_validate import events_to_data; doc = events_to_data(open(path).read(), path)"
+    for label, code in (("peak memory: compose + to_data + model", today), ("peak memory: events + model", events)):
+        _, rss, proc = common.python_measured(f"import sys; path = sys.argv[1]; {code}; {model}", path)
+        rows.append([label, common.mb(rss), "fresh process" + ("" if proc.returncode == 0 else f"; FAILED {proc.stderr[-200:]}")])
+    print(common.table(rows, ["step", "time", "note"]))
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--policy", help="a policy file to measure (default: generate the preset)")
+    gen_policy.add_arguments(parser)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each measure; the best is kept (default 3)")
+    parser.add_argument("--at", type=dt.date.fromisoformat, default=common.AT, help=f"date for expiries (default {common.AT})")
+    parser.add_argument("--profile", type=int, metavar="N", default=0, help="print the top N functions of a cProfile run")
+    parser.add_argument("--what-if", action="store_true", help="measure the suggested optimisations (prototypes in this file)")
+    parser.add_argument("--no-breakdown", action="store_true")
+    parser.add_argument("--breakdown-gc", choices=["on", "off"], default="on", help="the collector during the breakdown")
+    args = parser.parse_args(argv)
+    path = args.policy or common.policy_for(gen_policy.params_from(args))
+    size = Path(path).stat().st_size
+    print(f"policy: {path} ({size:,} bytes; lock file {gen_policy.lock_path(path)})")
+    print(f"python {sys.version.split()[0]}, PyYAML {yaml.__version__} (libyaml: {yaml.__with_libyaml__}), best of {args.repeat}")
+    print()
+
+    from egress.check import validate
+
+    # side by side in one process, alternately: compose, then validate. Python's cyclic
+    # garbage collector costs these two very differently (the node tree of compose is
+    # scanned again and again while it grows), so both are measured with the collector
+    # on (Python's default, what a user gets today) and off (what `gc.disable()` around
+    # loading would give).
+    regimes = {}
+    diagnostics = []
+    for gc_on in (True, False):
+        best_compose, best_validate, diagnostics = measure_pair(path, args.at, args.repeat, gc_on)
+        regimes[gc_on] = (best_compose, best_validate)
+    errors = sum(d.severity == "error" for d in diagnostics)
+    print(f"{'':<34}{'gc on (default)':>16}{'gc off':>12}")
+    print(f"{'yaml.compose (CSafeLoader)':<34}{common.secs(regimes[True][0]):>16}{common.secs(regimes[False][0]):>12}")
+    print(f"{'egress.check.validate':<34}{common.secs(regimes[True][1]):>16}{common.secs(regimes[False][1]):>12}"
+          f"   ({len(diagnostics)} diagnostics, {errors} errors)")
+    ratios = {k: v[1] / v[0] for k, v in regimes.items()}
+    print(f"{'ratio validate / compose':<34}{ratios[True]:>15.2f}x{ratios[False]:>11.2f}x   goal <= {GOAL_RATIO:.1f}x: "
+          + ", ".join(f"{'met' if ratios[k] <= GOAL_RATIO else 'NOT MET'} ({'gc on' if k else 'gc off'})" for k in (True, False)))
+    best_compose = regimes[True][0]
+
+    cli_wall, cli_rss, cli = common.run_measured([*common.egress_cli(), "validate", path, "--at", args.at.isoformat()])
+    wall, rss, proc = common.python_measured(VALIDATE_CODE, path, args.at.isoformat())
+    compose_wall, compose_rss, _ = common.python_measured(COMPOSE_CODE, path)
+    if proc.returncode != 0:
+        print(proc.stderr, file=sys.stderr)
+    print(f"peak memory, validate          {common.mb(rss):>10}   goal < {common.mb(GOAL_MEMORY)}: "
+          f"{'met' if rss < GOAL_MEMORY else 'NOT MET'}   (fresh process, {common.secs(wall)} wall with imports)")
+    print(f"peak memory, compose only      {common.mb(compose_rss):>10}   (fresh process, {common.secs(compose_wall)} wall)")
+    print(f"`egress validate` CLI, once    {common.secs(cli_wall):>10}   peak {common.mb(cli_rss)}, exit {cli.returncode}: "
+          f"{cli.stderr.strip().splitlines()[-1] if cli.stderr.strip() else ''}")
+
+    if not args.no_breakdown:
+        print()
+        print(f"breakdown, gc {args.breakdown_gc} (best of each step; the steps of egress.check.validate, called one by one):")
+        rows = breakdown(path, args.at, args.repeat, args.breakdown_gc == "on")
+        total = sum(t for name, t in rows if not name.startswith("  ") and not name.startswith("semantic"))
+        total += dict(rows)["semantic checks (check.check)"]
+        for name, t in rows:
+            share = "" if name.startswith("  ") else f"{100 * t / total:5.1f}%"
+            print(f"  {name:<42} {common.secs(t):>10} {share:>6}   {t / best_compose:5.2f}x compose")
+        print(f"  {'sum of the steps':<42} {common.secs(total):>10}")
+
+    if args.what_if:
+        print()
+        what_if(path, args.at, args.repeat)
+
+    if args.profile:
+        print()
+        print(f"cProfile of one validate (top {args.profile}, by own time then by cumulative time):")
+        print(profile(path, args.at, args.profile))
+    gc.collect()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

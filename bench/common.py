@@ -1,0 +1,146 @@
+"""Helpers shared by the benchmarks: the benchmark policy, timing, peak memory, netns.
+
+The benchmarks print figures; they are not tests. Timings are the best of N runs (the
+machine is shared, so the best is the least disturbed); peak memory is the maximum
+resident set size of a fresh child process, read with `os.wait4` (Linux reports it in
+KiB), so that nothing the benchmark itself holds is counted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))  # `import gen_policy` from any working directory
+
+import gen_policy  # noqa: E402
+
+WORK = Path(os.environ.get("EGRESS_BENCH_DIR", "/tmp/egress-bench"))
+"""Where generated policies and outputs go (override with EGRESS_BENCH_DIR)."""
+
+AT = dt.date(2026, 6, 1)
+"""The date given to validate and compile: no generated grant has expired by then, and
+none expires within the 14 days of the expiry warning."""
+
+PYTHON = sys.executable
+
+
+def policy_for(params: gen_policy.Params, path: str | None = None) -> str:
+    """The path of a generated policy with these parameters, generating it if missing.
+
+    A file generated with other parameters (its first line says which) is replaced.
+    """
+    if path is None:
+        proxied = round(100 * params.proxied_fraction)
+        path = str(WORK / f"bench-z{params.zones}-s{params.services}x{params.destinations}-g{params.grants}"
+                          f"-st{params.stages}-p{proxied}-seed{params.seed}.yaml")
+    target = Path(path)
+    stamp = f"# generator {gen_policy.VERSION}, params: {params!r}"
+    if target.exists() and Path(gen_policy.lock_path(path)).exists():
+        with open(target, encoding="utf-8") as handle:
+            if handle.readline().rstrip("\n") == stamp:
+                return path
+    start = time.perf_counter()
+    gen_policy.write(params, path)
+    text = target.read_text(encoding="utf-8")
+    target.write_text(stamp + "\n" + text, encoding="utf-8")
+    print(f"generated {path} ({target.stat().st_size:,} bytes) in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    return path
+
+
+def best_of(fn, repeat: int = 3):
+    """(best wall time in seconds, result of the last call)."""
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def run_measured(argv: list[str], **kwargs) -> tuple[float, int, subprocess.CompletedProcess]:
+    """Run a command; (wall seconds, peak RSS in bytes of that process, its result).
+
+    Output is captured. The peak is that of the process itself (its own children, if
+    any, are not counted).
+    """
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, text=True, **kwargs)
+        # reap it with wait4, which gives the rusage of this one child
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return wall, usage.ru_maxrss * 1024, subprocess.CompletedProcess(argv, proc.returncode, out.read(), err.read())
+
+
+def python_measured(code: str, *args: str) -> tuple[float, int, subprocess.CompletedProcess]:
+    """Run `code` in a fresh Python with `args` as sys.argv[1:]; see `run_measured`."""
+    return run_measured([PYTHON, "-c", code, *args], cwd=str(REPO))
+
+
+def egress_cli() -> list[str]:
+    """The argv prefix that runs the `egress` command of this checkout."""
+    found = shutil.which("egress")
+    return [found] if found else [PYTHON, "-m", "egress.cli"]
+
+
+def mb(n: int) -> str:
+    return f"{n / 2**20:,.0f} MB"
+
+
+def secs(t: float) -> str:
+    return f"{t:.3f} s" if t < 10 else f"{t:.2f} s"
+
+
+def table(rows: list[list[str]], header: list[str]) -> str:
+    """A plain text table, first column left-aligned, the others right-aligned."""
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
+    lines = []
+    for k, row in enumerate([header] + rows):
+        cells = [str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        lines.append("  ".join(cells).rstrip())
+        if k == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+class Netns:
+    """A network namespace created for one benchmark and deleted after it.
+
+    Every nftables load of the benchmarks happens in one of these, never in the root
+    namespace. Needs root and `ip`.
+    """
+
+    def __init__(self, purpose: str):
+        self.name = f"egbench-{purpose}-{os.getpid()}"
+
+    def __enter__(self) -> "Netns":
+        subprocess.run(["ip", "netns", "add", self.name], check=True)
+        return self
+
+    def run(self, argv: list[str], **kwargs) -> subprocess.CompletedProcess:
+        return subprocess.run(["ip", "netns", "exec", self.name, *argv], capture_output=True, text=True, **kwargs)
+
+    def __exit__(self, *exc) -> None:
+        subprocess.run(["ip", "netns", "delete", self.name], check=False)
+
+
+def netns_available() -> str | None:
+    """None if network namespaces and nft can be used here, else why not."""
+    if os.geteuid() != 0:
+        return "needs root (ip netns add)"
+    for tool in ("ip", "nft"):
+        if not shutil.which(tool):
+            return f"`{tool}` is not installed"
+    return None
