@@ -24,6 +24,7 @@ import argparse
 import datetime as dt
 import gc
 import importlib
+import re
 import shutil
 import sys
 import time
@@ -119,6 +120,30 @@ def nft_load(bundle: Path) -> list[list[str]]:
     return rows
 
 
+def profile(path: str, at: dt.date, targets: dict, top: int) -> str:
+    """cProfile of resolve + every target's render, on the last stage."""
+    import cProfile
+    import io
+    import pstats
+
+    from egress.check import validate
+    from egress.flows import resolve
+
+    policy, _ = validate(path, at)
+    stage = policy.stages[-1].id
+    profiler = cProfile.Profile()
+    profiler.enable()
+    flows = resolve(policy, stage, at)
+    for target in targets.values():
+        target.render(flows)
+    profiler.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+    return f"cProfile of resolve + render of stage {stage} (top {top}):\n" + out.getvalue()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--policy", help="a policy file to measure (default: generate the preset)")
@@ -127,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--at", type=dt.date.fromisoformat, default=common.AT, help=f"date for expiries (default {common.AT})")
     parser.add_argument("--out", default=str(common.WORK / "bundle"), help="where the CLI writes its bundle")
     parser.add_argument("--no-nft", action="store_true", help="skip the nft -f measure")
+    parser.add_argument("--no-cli", action="store_true", help="skip the CLI run (and so nft -f)")
+    parser.add_argument("--profile", type=int, metavar="N", default=0, help="print the top N functions of a cProfile run")
     args = parser.parse_args(argv)
     path = args.policy or common.policy_for(gen_policy.params_from(args))
     print(f"policy: {path} ({Path(path).stat().st_size:,} bytes)")
@@ -163,7 +190,12 @@ def main(argv: list[str] | None = None) -> int:
     for name, size in sizes.items():
         print(f"  output of {name}, all stages: {size:,} characters")
 
+    if args.profile:
+        print()
+        print(profile(path, args.at, targets, args.profile))
     out = Path(args.out)
+    if args.no_cli:
+        return 0
     if missing:
         print("`egress compile --all-stages`: skipped (it writes every target; some are missing)")
         return 0
@@ -176,7 +208,14 @@ def main(argv: list[str] | None = None) -> int:
     if proc.returncode != 0:
         return 1
     largest = max((p / "egress.nft" for p in out.iterdir() if (p / "egress.nft").exists()), key=lambda p: p.stat().st_size)
-    print(f"  largest egress.nft: {largest.parent.name}, {largest.stat().st_size:,} bytes")
+    text = largest.read_text()
+    rules, how = common.egress_per_packet(text)
+    found = common.chains(text)
+    sets = len(set(re.findall(r"^\s*set (\S+) \{", text, re.MULTILINE)))
+    widest = max((n for n in found if n.startswith(("out_", "in_"))), key=lambda n: len(found[n]), default=None)
+    dynamic = sum("@dyn_" in rule for rule in found.get(widest, []))
+    print(f"  largest egress.nft: {largest.parent.name}, {largest.stat().st_size:,} bytes, {sets:,} sets; "
+          f"a new packet meets at most {rules} rules ({how}; {dynamic} of them match dynamic sets of hosts)")
 
     if args.no_nft:
         return 0

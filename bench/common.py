@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -144,3 +145,41 @@ def netns_available() -> str | None:
         if not shutil.which(tool):
             return f"`{tool}` is not installed"
     return None
+
+
+# -- reading nft files ------------------------------------------------------------------
+
+
+def chains(text: str) -> dict[str, list[str]]:
+    """The rules of every chain of an nft file, by chain name (a chain declared several
+    times, as egress declares then defines them, gets the rules of all its blocks)."""
+    out: dict[str, list[str]] = {}
+    depth, current, current_depth = 0, None, 0
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip() if not raw.lstrip().startswith("comment") else raw.strip()
+        if not line:
+            continue
+        match = re.match(r"chain (\S+) \{$", line)
+        if match and current is None:
+            current, current_depth = match.group(1), depth
+            out.setdefault(current, [])
+            depth += 1
+            continue
+        opened, closed = line.count("{"), line.count("}")
+        if current is not None and line == "}" and depth - 1 == current_depth:
+            current = None
+            depth -= 1
+            continue
+        if current is not None and depth == current_depth + 1:
+            if not line.startswith(("type ", "policy ", "comment ")):
+                out[current].append(line)
+        depth += opened - closed
+    return out
+
+
+def egress_per_packet(text: str) -> tuple[int, str]:
+    found = chains(text)
+    base = next((n for n in ("forward", "output") if found.get(n)), None)
+    zone_chains = {n: len(r) for n, r in found.items() if n.startswith(("out_", "in_"))}
+    worst = max(zone_chains.values(), default=0)
+    return len(found.get(base, [])) + worst, f"{len(found.get(base, []))} base + {worst} in its zone chain"

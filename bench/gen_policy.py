@@ -59,6 +59,7 @@ class Params:
     expires_fraction: float = 0.05
     revoke_fraction: float = 0.02
     ingress: int = 5  # grants from internet to a zone
+    icmp: bool = True  # whether services may offer icmp/icmpv6
     seed: int = 1
 
 
@@ -218,6 +219,7 @@ def generate(params: Params) -> Generated:
     source_zones = [z for z in zones if z != "proxy"]
 
     # services and their destinations
+    direct_ports = DIRECT_PORTS if params.icmp else [p for p in DIRECT_PORTS if not any(x.startswith("icmp") for x in p)]
     services: list[Service] = []
     proxied_count = round(params.services * params.proxied_fraction)
     proxied_ids = set(rng.sample(range(params.services), proxied_count))
@@ -227,7 +229,7 @@ def generate(params: Params) -> Generated:
         service = Service(
             name=f"svc-{i:05d}",
             proxied=proxied,
-            ports=list(rng.choice(PROXIED_PORTS if proxied else DIRECT_PORTS)),
+            ports=list(rng.choice(PROXIED_PORTS if proxied else direct_ports)),
         )
         for j in range(params.destinations):
             if proxied:
