@@ -67,22 +67,38 @@ def best_of(fn, repeat: int = 3):
     return best, result
 
 
+_LAUNCHER = """
+import os, sys, time
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as handle:
+    handle.write(f"{usage.ru_maxrss} {time.perf_counter() - start}")
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def run_measured(argv: list[str], **kwargs) -> tuple[float, int, subprocess.CompletedProcess]:
     """Run a command; (wall seconds, peak RSS in bytes of that process, its result).
 
-    Output is captured. The peak is that of the process itself (its own children, if
-    any, are not counted).
+    Output is captured. The command is started by a small launcher process, which
+    forks it, reaps it with `wait4` and reports its own child's rusage: a child forked
+    straight from this (possibly large) process would count this process's memory in
+    its peak, since the maximum RSS of a process includes what it held before `exec`.
+    The peak is that of the process itself (its own children are not counted).
     """
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, text=True, **kwargs)
-        # reap it with wait4, which gives the rusage of this one child
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err, \
+            tempfile.NamedTemporaryFile("r", suffix=".rusage") as report:
+        proc = subprocess.run([PYTHON, "-c", _LAUNCHER, report.name, *argv], stdout=out, stderr=err, text=True, **kwargs)
+        maxrss, wall = report.read().split()
         out.seek(0)
         err.seek(0)
-        return wall, usage.ru_maxrss * 1024, subprocess.CompletedProcess(argv, proc.returncode, out.read(), err.read())
+        return float(wall), int(maxrss) * 1024, subprocess.CompletedProcess(argv, proc.returncode, out.read(), err.read())
 
 
 def python_measured(code: str, *args: str) -> tuple[float, int, subprocess.CompletedProcess]:
