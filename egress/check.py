@@ -228,9 +228,9 @@ def rule_broad_destinations(policy: Policy, at: dt.date):
     for service in policy.services.values():
         for dest in service.destinations:
             if dest.kind == "address":
-                net = dest.network
+                net = dest.address
                 if net.prefixlen < (8 if net.version == 4 else 16):
-                    yield diag(dest.pos, "W101", f"service '{service.name}' reaches {net}, a large part of the internet")
+                    yield diag(dest.pos, "W101", f"service '{service.name}' reaches {dest.value}, a large part of the internet")
             elif dest.kind == "domain" and dest.value in PUBLIC_SUFFIXES:
                 yield diag(dest.pos, "W102", f"'{dest.value}' is a public suffix: anyone can register a name under it")
 

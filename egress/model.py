@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from netaddr import IPNetwork
 
+from egress.addresses import Network
+
 INTERNET = "internet"
 """Reserved source name: any address outside the zones of the policy."""
 
@@ -68,16 +70,20 @@ class Zone:
 
 @dataclass(frozen=True)
 class Destination:
-    """One destination of a service: `kind` is `domain`, `host` or `address`."""
+    """One destination of a service: `kind` is `domain`, `host` or `address`.
+
+    For an address, `value` is the canonical CIDR text and `address` the parsed network.
+    """
 
     kind: str
     value: str
     pos: Pos
+    address: Network | None = None
 
     @property
     def network(self) -> IPNetwork:
-        """The address of an `address` destination (only valid for that kind)."""
-        return IPNetwork(self.value)
+        """The netaddr network of an `address` destination (only valid for that kind)."""
+        return self.address.to_netaddr()
 
 
 @dataclass(frozen=True)

@@ -142,35 +142,50 @@ def _check_cost(root, path: str) -> None:
 
 
 def _convert(node, path, duplicates):
-    if isinstance(node, yaml.ScalarNode):
+    """Node -> data. Plain strings, most of a policy, are handled inline: this walk
+    runs once per value of a file that may hold half a million of them."""
+    kind = node.__class__
+    if kind is yaml.ScalarNode:
         if node.tag == _STR or node.tag == _TIMESTAMP:
             return node.value
         return _constructor.construct_object(node, deep=True)
-    if isinstance(node, yaml.SequenceNode):
+    mark = node.start_mark
+    if kind is yaml.SequenceNode:
         seq = Seq()
-        seq.where = _where(path, node)
-        seq.item_where = [_where(path, item) for item in node.value]
-        seq.extend(_convert(item, path, duplicates) for item in node.value)
+        seq.where = (path, mark.line + 1, mark.column + 1)
+        item_where = seq.item_where = []
+        for item in node.value:
+            mark = item.start_mark
+            item_where.append((path, mark.line + 1, mark.column + 1))
+            if item.__class__ is yaml.ScalarNode and item.tag == _STR:
+                seq.append(item.value)
+            else:
+                seq.append(_convert(item, path, duplicates))
         return seq
     mapping = Map()
-    mapping.where = _where(path, node)
-    mapping.key_where = {}
-    mapping.value_where = {}
+    mapping.where = (path, mark.line + 1, mark.column + 1)
+    key_where = mapping.key_where = {}
+    value_where = mapping.value_where = {}
     for key_node, value_node in node.value:
         if key_node.tag == _MERGE:
             raise YamlError(
                 Diagnostic(path, *_where(path, key_node)[1:], "E112", "merge keys (`<<`) are not supported; write the keys out")
             )
-        key = _convert(key_node, path, duplicates)
+        key = key_node.value if key_node.__class__ is yaml.ScalarNode and key_node.tag == _STR else _convert(key_node, path, duplicates)
         if not isinstance(key, str):
             key = str(key) if isinstance(key, (int, float, bool)) or key is None else repr(key)
         if key in mapping:
-            first = mapping.key_where[key]
+            first = key_where[key]
             duplicates.append(
                 Diagnostic(path, *_where(path, key_node)[1:], "E104", f"duplicate key {key!r} (first at line {first[1]}); keep one")
             )
             continue
-        mapping.key_where[key] = _where(path, key_node)
-        mapping.value_where[key] = _where(path, value_node)
-        mapping[key] = _convert(value_node, path, duplicates)
+        mark = key_node.start_mark
+        key_where[key] = (path, mark.line + 1, mark.column + 1)
+        mark = value_node.start_mark
+        value_where[key] = (path, mark.line + 1, mark.column + 1)
+        if value_node.__class__ is yaml.ScalarNode and value_node.tag == _STR:
+            mapping[key] = value_node.value
+        else:
+            mapping[key] = _convert(value_node, path, duplicates)
     return mapping

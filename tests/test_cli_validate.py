@@ -40,6 +40,7 @@ BAD_INPUTS = {
     "bad-cidr": BASE.replace("10.0.0.0/24", "10.0.0.0/33"),
     "host-bits": BASE.replace("10.0.0.0/24", "10.0.0.9/24"),
     "bad-address": BASE.replace("10.0.0.0/24", "10.0.0"),
+    "address-trailing-newline": BASE.replace("10.0.0.0/24", '"10.0.0.0/24\\n"'),
     "bad-port-proto": BASE.replace("tcp/25, tcp/443", "tcp/25, sctp/443"),
     "bad-port-range": BASE.replace("tcp/25, tcp/443", "tcp/25, tcp/0"),
     "bad-port-word": BASE.replace("tcp/25, tcp/443", "tcp/25, https"),
@@ -47,7 +48,8 @@ BAD_INPUTS = {
 }
 INJECTIONS = ["a.example\nhttp_access allow all", "a.example;", "a{.example", "a}.example", 'a".example',
               "a'.example", "a .example", "*.a.example", "a.example.", "a.example:8080", "a\\.example",
-              "bücher.example", "A.EXAMPLE", ".a.example", "a..example", "-a.example", "a.example\tx"]
+              "bücher.example", "A.EXAMPLE", ".a.example", "a..example", "-a.example", "a.example\tx",
+              "a.example\n"]  # a regex `$` matches before a final newline: the last one catches that
 for index, name in enumerate(INJECTIONS):
     BAD_INPUTS[f"host-injection-{index}"] = BASE.replace("host: mx.partner.example", f"host: {json.dumps(name)}")
     BAD_INPUTS[f"domain-injection-{index}"] = BASE.replace("domain: example.org", f"domain: {json.dumps(name)}")

@@ -10,12 +10,15 @@ from __future__ import annotations
 import copy
 import datetime as dt
 
+import fastjsonschema
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from egress.check import validate
 from egress.diagnostics import CATALOGUE, ERROR
+from egress.load import _fast_validator, _validator
+from egress.yamlpos import compose, to_data
 from tests.test_diagnostics import BASE, LOCK
 
 AT = dt.date(2023, 7, 1)
@@ -120,3 +123,20 @@ def test_control_characters_in_keys_and_names_stay_on_one_line(tmp_path):
     _, diagnostics = validate(str(path), AT)
     assert diagnostics
     assert all("\n" not in str(d) for d in diagnostics)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=structural_mutation())
+@example(text=BASE)  # valid: both must accept it
+@example(text=BASE.replace("policy: base", "policy: base\nextra: 1"))  # both must refuse
+def test_fast_and_full_schema_validators_agree(text):
+    """`schema_diagnostics` trusts fastjsonschema's "valid" and only asks jsonschema
+    for the list of errors, so the two must accept exactly the same documents: a
+    document that one accepts and the other refuses would lose or invent errors."""
+    doc, _ = to_data(compose(text, "policy.yaml"), "policy.yaml")  # as validate reads it
+    try:
+        _fast_validator()(doc)
+        fast_valid = True
+    except fastjsonschema.JsonSchemaException:
+        fast_valid = False
+    assert fast_valid == _validator().is_valid(doc)
