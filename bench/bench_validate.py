@@ -3,7 +3,7 @@
     python bench/bench_validate.py                 # the default preset (100k dest., 5k grants)
     python bench/bench_validate.py --policy FILE   # any policy
     python bench/bench_validate.py --profile 25    # and the top 25 functions of cProfile
-    python bench/bench_validate.py --what-if       # and what the suggested changes would gain
+    python bench/bench_validate.py --what-if       # and the YAML paths and schema check compared
 
 In one run, on one file:
 - compose: `yaml.compose(text, Loader=yaml.CSafeLoader)`, the floor that any YAML tool
@@ -106,9 +106,7 @@ def breakdown(path: str, at: dt.date, repeat: int, gc_on: bool = True) -> list[t
 
     for _ in range(repeat):
         text = step("read (yamlpos.read_text)", lambda: yamlpos.read_text(path))
-        node = step("compose (yamlpos.compose)", lambda: yamlpos.compose(text, path))
-        doc, _ = step("to_data (yamlpos.to_data)", lambda: yamlpos.to_data(node, path))
-        del node
+        doc, _ = step("yaml with positions (yamlpos.load)", lambda: yamlpos.load(text, path))
         step("schema (load.schema_diagnostics)", lambda: load.schema_diagnostics(doc))
         policy = step("model (load._Builder.policy)", lambda: load._Builder(path).policy(doc))
         del doc
@@ -161,93 +159,6 @@ def inline_refs(schema: dict) -> dict:
     return walk(schema)
 
 
-def events_to_data(text: str, path: str):
-    """Prototype: libyaml events straight to `Map`/`Seq` with positions, in one pass,
-    without building the node tree that `yaml.compose` makes and `to_data` walks.
-    Aliases, anchors and merge keys are refused here (a real version would size and
-    expand aliases as `_check_cost` does, or refuse them: a policy has no use for them)."""
-    from yaml import events as ev
-
-    from egress.yamlpos import Map, Seq
-
-    resolve = yaml.CSafeLoader.resolve
-    resolver = yaml.CSafeLoader.__new__(yaml.CSafeLoader)  # resolve() reads class tables only
-    construct = yaml.constructor.SafeConstructor()
-    str_tag, ts_tag = "tag:yaml.org,2002:str", "tag:yaml.org,2002:timestamp"
-    Scalar, MapStart, SeqStart = ev.ScalarEvent, ev.MappingStartEvent, ev.SequenceStartEvent
-    End = (ev.MappingEndEvent, ev.SequenceEndEvent)
-    stack: list = []
-    keys: list = []  # pending key of each open mapping (None when a key is awaited)
-    root = None
-
-    def place(value, mark):
-        nonlocal root
-        where = (path, mark.line + 1, mark.column + 1)
-        if not stack:
-            root = value
-            return
-        top = stack[-1]
-        if top.__class__ is Seq:
-            top.append(value)
-            top.item_where.append(where)
-        elif keys[-1] is None:
-            keys[-1] = (value, where)
-        else:
-            key, key_where = keys[-1]
-            keys[-1] = None
-            if key not in top:  # a duplicate keeps its first value (and would be reported)
-                top[key] = value
-                top.key_where[key] = key_where
-                top.value_where[key] = where
-
-    for event in yaml.parse(text, Loader=yaml.CSafeLoader):
-        kind = event.__class__
-        if kind is Scalar:
-            value = event.value
-            if event.anchor is not None:
-                raise ValueError("anchors are left out of the prototype")
-            tag = event.tag
-            if tag is None or tag == "!":
-                tag = str_tag if event.style else resolve(resolver, yaml.ScalarNode, value, event.implicit)
-            if tag != str_tag and tag != ts_tag:
-                value = construct.construct_object(yaml.ScalarNode(tag, value, event.start_mark, event.end_mark), deep=True)
-            place(value, event.start_mark)
-        elif kind is MapStart or kind is SeqStart:
-            if event.anchor is not None:
-                raise ValueError("anchors are left out of the prototype")
-            mark = event.start_mark
-            if kind is MapStart:
-                new = Map()
-                new.key_where, new.value_where = {}, {}
-            else:
-                new = Seq()
-                new.item_where = []
-            new.where = (path, mark.line + 1, mark.column + 1)
-            place(new, mark)
-            stack.append(new)
-            if kind is MapStart:
-                keys.append(None)
-        elif kind in End:
-            if stack.pop().__class__ is Map:
-                keys.pop()
-        elif kind is ev.AliasEvent:
-            raise ValueError("aliases are left out of the prototype")
-    return root
-
-
-def _same(a, b) -> bool:
-    """Same data and same positions (Map/Seq), recursively."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return (a.where == b.where and a.key_where == b.key_where and a.value_where == b.value_where
-                and list(a) == list(b) and all(_same(a[k], b[k]) for k in a))
-    if isinstance(a, list):
-        return (a.where == b.where and a.item_where == b.item_where and len(a) == len(b)
-                and all(_same(x, y) for x, y in zip(a, b)))
-    return a == b
-
-
 def what_if(path: str, at: dt.date, repeat: int) -> None:
     import json
 
@@ -266,21 +177,18 @@ def what_if(path: str, at: dt.date, repeat: int) -> None:
         return common.best_of(run, repeat)
 
     text = yamlpos.read_text(path)
-    print("what-if (gc off; prototypes in bench/bench_validate.py, egress/ untouched):")
+    print("what-if (gc off): the two YAML paths of egress.yamlpos, and the schema check of an invalid policy")
     rows = []
     t_compose, node = timed(lambda: yamlpos.compose(text, path))
     t_cost, _ = timed(lambda: yamlpos._check_cost(node, path))
     t_convert, doc = timed(lambda: yamlpos._convert(node, path, []))
     del node
-    t_events, doc2 = timed(lambda: events_to_data(text, path))
-    same = _same(doc, doc2)
-    del doc2
-    rows.append(["yaml: yamlpos.compose", common.secs(t_compose), ""])
-    rows.append(["yaml: the alias-cost walk (_check_cost)", common.secs(t_cost), "only needed when the text holds a `*`"])
-    rows.append(["yaml: the conversion (_convert)", common.secs(t_convert), ""])
-    rows.append(["yaml: sum of the three, as today", common.secs(t_compose + t_cost + t_convert), ""])
-    rows.append(["yaml: libyaml events -> Map/Seq in one pass", common.secs(t_events),
-                 f"same data and positions: {same}; no node tree"])
+    t_plain, _ = timed(lambda: yamlpos._plain_data(text, path))
+    rows.append(["yaml, node-tree path: yamlpos.compose", common.secs(t_compose), "anchors, aliases, tags, errors"])
+    rows.append(["yaml, node-tree path: the alias-cost walk (_check_cost)", common.secs(t_cost), ""])
+    rows.append(["yaml, node-tree path: the conversion (_convert)", common.secs(t_convert), ""])
+    rows.append(["yaml, node-tree path: sum", common.secs(t_compose + t_cost + t_convert), ""])
+    rows.append(["yaml, one-pass path (_plain_data)", common.secs(t_plain), "plain documents (the usual case)"])
 
     t_schema, diagnostics = timed(lambda: load.schema_diagnostics(doc))
     with open(load.SCHEMA_PATH, encoding="utf-8") as handle:
@@ -294,9 +202,9 @@ def what_if(path: str, at: dt.date, repeat: int) -> None:
     del doc
     gc.collect()
     model = "from egress.load import _Builder; policy = _Builder(path).policy(doc)"
-    today = "from egress import yamlpos; doc, _ = yamlpos.to_data(yamlpos.compose(yamlpos.read_text(path), path), path)"
-    events = "sys.path.insert(0, 'bench'); from bench_validate import events_to_data; doc = events_to_data(open(path).read(), path)"
-    for label, code in (("peak memory: compose + to_data + model", today), ("peak memory: events + model", events)):
+    tree = "from egress import yamlpos; doc, _ = yamlpos.to_data(yamlpos.compose(yamlpos.read_text(path), path), path)"
+    plain = "from egress import yamlpos; doc = yamlpos._plain_data(yamlpos.read_text(path), path)"
+    for label, code in (("peak memory: node-tree path + model", tree), ("peak memory: one-pass path + model", plain)):
         _, rss, proc = common.python_measured(f"import sys; path = sys.argv[1]; {code}; {model}", path)
         rows.append([label, common.mb(rss), "fresh process" + ("" if proc.returncode == 0 else f"; FAILED {proc.stderr[-200:]}")])
     print(common.table(rows, ["step", "time", "note"]))
@@ -308,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measure; the best is kept (default 3)")
     parser.add_argument("--at", type=dt.date.fromisoformat, default=common.AT, help=f"date for expiries (default {common.AT})")
     parser.add_argument("--profile", type=int, metavar="N", default=0, help="print the top N functions of a cProfile run")
-    parser.add_argument("--what-if", action="store_true", help="measure the suggested optimisations (prototypes in this file)")
+    parser.add_argument("--what-if", action="store_true", help="compare the two YAML paths and the invalid-policy schema path")
     parser.add_argument("--no-breakdown", action="store_true")
     parser.add_argument("--breakdown-gc", choices=["on", "off"], default="on", help="the collector during the breakdown")
     args = parser.parse_args(argv)

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import gc
 import json
 import os
 import re
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -70,6 +72,30 @@ def load_policy(path: str) -> tuple[Policy | None, list[Diagnostic]]:
     The policy is None when the document is too broken to build (unreadable YAML, a
     root that is not a mapping). `Unreadable` if the file cannot be opened.
     """
+    with collector_paused():
+        return _load_policy(path)
+
+
+@contextmanager
+def collector_paused():
+    """Pause Python's cyclic garbage collector while loading.
+
+    Loading allocates millions of objects that all stay alive and hold no reference
+    cycles; each allocation burst triggers a full collection that rescans everything
+    built so far, for nothing: on a 100,000-destination policy that is half the load
+    time. Reference counting still frees everything as usual; the collector resumes
+    (if it was on) when the block ends.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _load_policy(path: str) -> tuple[Policy | None, list[Diagnostic]]:
     doc, diagnostics = load_document(path)
     if doc is None:
         return None, diagnostics
@@ -107,10 +133,7 @@ def _read_yaml(path: str) -> tuple[object, list[Diagnostic]]:
         text = yamlpos.read_text(path)
     except OSError as err:
         raise Unreadable(f"{path}: cannot read: {err.strerror or err}") from None
-    node = yamlpos.compose(text, path)
-    if node is None:
-        raise YamlError(Diagnostic(path, 1, 1, "E102", "the file is empty; a policy starts with `egress: 1`"))
-    return yamlpos.to_data(node, path)
+    return yamlpos.load(text, path)
 
 
 def load_document(path: str) -> tuple[Map | None, list[Diagnostic]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from pathlib import Path
 
 import fastjsonschema
 import yaml
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 from egress.check import validate
 from egress.diagnostics import CATALOGUE, ERROR
 from egress.load import _fast_validator, _validator
-from egress.yamlpos import compose, to_data
+from egress.yamlpos import Map, Seq, _NotPlain, _plain_data, compose, to_data
 from tests.test_diagnostics import BASE, LOCK
 
 AT = dt.date(2023, 7, 1)
@@ -140,3 +141,48 @@ def test_fast_and_full_schema_validators_agree(text):
     except fastjsonschema.JsonSchemaException:
         fast_valid = False
     assert fast_valid == _validator().is_valid(doc)
+
+
+def _same(a, b) -> bool:
+    """Same data, same types and same positions, recursively."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, Map):
+        return (
+            (a.where, a.key_where, a.value_where, list(a)) == (b.where, b.key_where, b.value_where, list(b))
+            and all(_same(a[key], b[key]) for key in a)
+        )
+    if isinstance(a, Seq):
+        return (a.where, a.item_where, len(a)) == (b.where, b.item_where, len(b)) and all(map(_same, a, b))
+    return a == b
+
+
+def _both_loaders_agree(text: str) -> None:
+    try:
+        fast = _plain_data(text, "p.yaml")
+    except _NotPlain:
+        return  # the full path alone handles it
+    assert _same(fast, to_data(compose(text, "p.yaml"), "p.yaml")[0])
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=structural_mutation())
+def test_one_pass_loader_equals_the_node_tree_path_on_structural_mutations(text):
+    _both_loaders_agree(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(content=textual_mutation())
+def test_one_pass_loader_equals_the_node_tree_path_on_textual_mutations(content):
+    try:
+        text = content.decode()
+    except UnicodeDecodeError:
+        return
+    _both_loaders_agree(text)
+
+
+def test_plain_policies_take_the_one_pass_loader():
+    """So the agreement tests above compare something: the shipped policy is plain."""
+    for path in ("policies/chu-rennes-2023/policy.yaml", "examples/minimal/policy.yaml"):
+        text = (Path(__file__).parent.parent / path).read_text()
+        assert _same(_plain_data(text, path), to_data(compose(text, path), path)[0])
