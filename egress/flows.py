@@ -3,16 +3,26 @@
 Every target, the diff and the query read `StageFlows`; nothing downstream reads YAML
 or walks stages itself. A `Flow` is one (source, target) pair of one grant, with its
 addresses already normalised into netaddr `IPSet`s (collapsed, v4 and v6 together;
-`v4()`/`v6()` split them for targets that need the families apart).
+`v4()`/`v6()` split them for targets that need the families apart), and the same
+addresses as sorted integer ranges for targets that work on integers.
 
 Stage resolution follows DESIGN.md section 2: the grants in force at stage N are those
 of stages 0..N minus those revoked at or before N, minus those whose `expires` date is
 before `at`.
+
+A policy's flows do not depend on the stage: the flows of a grant are made from the
+grant, its zones and its services alone, and the stages are cumulative. So the address
+sets of every zone and service, and the flows of every grant, are built once per policy
+(`PolicyIndex`) and shared by the `StageFlows` of all its stages: resolving every stage
+of a large policy costs little more than resolving its last one. Flows and their sets
+are shared, so nothing may change them in place.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from netaddr import IPSet
@@ -20,6 +30,10 @@ from netaddr import IPSet
 from egress.model import INTERNET, Grant, Policy, PortRange, Stage
 
 EVERYWHERE = ("0.0.0.0/0", "::/0")
+
+Ranges = tuple[tuple[int, int, int], ...]
+"""(version, first, last) integer ranges, sorted, disjoint and not touching (adjacent
+ranges are merged): the addresses of an `IPSet`, without its netaddr objects."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -31,6 +45,7 @@ class Flow:
     address destinations plus the lock-file addresses of hosts (direct grants only).
     `hosts` and `domains` are the names: for a direct grant the hosts are also fed to
     the resolver (dnsmasq nftset); for a proxied grant the names are what Squid checks.
+    `src_ranges` and `dst_ranges` are `src` and `dst` as integer `Ranges`.
     """
 
     grant: Grant
@@ -43,6 +58,8 @@ class Flow:
     hosts: tuple[str, ...]
     domains: tuple[str, ...]
     ports: tuple[PortRange, ...]
+    src_ranges: Ranges
+    dst_ranges: Ranges
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,72 +113,155 @@ def grants_in_force(policy: Policy, stage_id: str, at: dt.date):
 def resolve(policy: Policy, stage_id: str, at: dt.date) -> StageFlows:
     """The flows in force at `stage_id` on date `at`."""
     grants, revoked, expired = grants_in_force(policy, stage_id, at)
-    internet = IPSet(EVERYWHERE) - zone_addresses(policy)
-    flows = [flow for grant in grants for flow in _grant_flows(policy, grant, internet)]
+    index = policy_index(policy)
     return StageFlows(
         policy=policy,
         stage=policy.stage(stage_id),
         at=at,
-        flows=tuple(flows),
+        flows=tuple(flow for grant in grants for flow in index.flows(grant)),
         grants=tuple(grants),
         revoked=revoked,
         expired=expired,
     )
 
 
-def _grant_flows(policy: Policy, grant: Grant, internet: IPSet):
-    if all(t in policy.zones for t in grant.targets):
-        yield from _ingress_flows(policy, grant, internet)
-    else:
-        yield from _egress_flows(policy, grant)
+# ------------------------------------------------------------------ policy index
 
 
-def _egress_flows(policy: Policy, grant: Grant):
-    locked = policy.lock.hosts if policy.lock else {}
-    for zone_name in grant.sources:
-        src = IPSet(policy.zones[zone_name].addresses)
-        for service_name in grant.targets:
-            service = policy.services[service_name]
-            hosts = tuple(sorted({d.value for d in service.of_kind("host")}))
-            dst = IPSet(d.network for d in service.of_kind("address"))
-            if grant.via == "direct":
-                dst |= IPSet(a for host in hosts for a in locked.get(host, ()))
-            yield Flow(
-                grant=grant,
-                direction="egress",
-                via=grant.via,
-                source=zone_name,
-                target=service_name,
-                src=src,
-                dst=dst,
-                hosts=hosts,
-                domains=tuple(sorted({d.value for d in service.of_kind("domain")})),
-                ports=grant.ports or service.ports,
-            )
-
-
-def _ingress_flows(policy: Policy, grant: Grant, internet: IPSet):
-    locked = policy.lock.hosts if policy.lock else {}
-    for source_name in grant.sources:
-        if source_name == INTERNET:
-            src, ports = internet, grant.ports
+def merge_ranges(ranges: Iterable[tuple[int, int, int]]) -> Ranges:
+    """(version, first, last) ranges -> `Ranges`: sorted, overlapping or adjacent merged."""
+    merged: list[tuple[int, int, int]] = []
+    for version, first, last in sorted(ranges):
+        if merged and merged[-1][0] == version and first <= merged[-1][2] + 1:
+            if last > merged[-1][2]:
+                merged[-1] = (version, merged[-1][1], last)
         else:
-            service = policy.services[source_name]
-            src = IPSet(d.network for d in service.of_kind("address"))
-            src |= IPSet(
-                a for d in service.of_kind("host") for a in locked.get(d.value, ())
-            )
-            ports = grant.ports or service.ports
-        for zone_name in grant.targets:
-            yield Flow(
-                grant=grant,
-                direction="ingress",
-                via="direct",
-                source=source_name,
-                target=zone_name,
-                src=src,
-                dst=IPSet(policy.zones[zone_name].addresses),
-                hosts=(),
-                domains=(),
-                ports=tuple(ports or ()),
-            )
+            merged.append((version, first, last))
+    return tuple(merged)
+
+
+class PolicyIndex:
+    """What a policy's flows are made of, built on first use and shared by its stages.
+
+    `zone(name)`, `service(name)` and `internet()` are (IPSet, Ranges) pairs; `flows`
+    gives the flows of a grant. `memo` is free for targets to keep their own per-policy
+    work (keyed by a name of their own). The index holds no reference to the policy
+    itself, so that `policy_index` can drop it when the policy goes.
+    """
+
+    def __init__(self, policy: Policy):
+        self._zones = policy.zones
+        self._services = policy.services
+        self._locked = policy.lock.hosts if policy.lock else {}
+        self._sets: dict[tuple[str, str], tuple[IPSet, Ranges]] = {}
+        self._flows: dict[int, tuple[Grant, tuple[Flow, ...]]] = {}
+        self.memo: dict[str, object] = {}
+
+    def zone(self, name: str) -> tuple[IPSet, Ranges]:
+        """The addresses of a zone."""
+        key = ("zone", name)
+        if key not in self._sets:
+            networks = self._zones[name].addresses
+            self._sets[key] = (IPSet(networks), merge_ranges((n.version, n.first, n.last) for n in networks))
+        return self._sets[key]
+
+    def service(self, name: str, locked: bool) -> tuple[IPSet, Ranges]:
+        """The address destinations of a service, plus the lock-file addresses of its
+        hosts if `locked` (what a direct grant opens, and what a partner service is as a
+        source)."""
+        key = ("locked" if locked else "service", name)
+        if key not in self._sets:
+            service = self._services[name]
+            addresses = [d.address for d in service.of_kind("address")]
+            networks = [a.to_netaddr() for a in addresses]
+            ranges = [(a.version, a.first, a.last) for a in addresses]
+            if locked:
+                pinned = [n for d in service.of_kind("host") for n in self._locked.get(d.value, ())]
+                networks += pinned
+                ranges += [(n.version, n.first, n.last) for n in pinned]
+            self._sets[key] = (IPSet(networks), merge_ranges(ranges))
+        return self._sets[key]
+
+    def internet(self) -> tuple[IPSet, Ranges]:
+        """Every address outside the zones."""
+        key = ("internet", "")
+        if key not in self._sets:
+            addresses = IPSet(EVERYWHERE) - IPSet(a for zone in self._zones.values() for a in zone.addresses)
+            ranges = tuple((r.version, r.first, r.last) for r in addresses.iter_ipranges())
+            self._sets[key] = (addresses, ranges)
+        return self._sets[key]
+
+    def flows(self, grant: Grant) -> tuple[Flow, ...]:
+        """The flows of a grant (the same objects at every stage where it is in force)."""
+        found = self._flows.get(id(grant))
+        if found is None:
+            # the grant is kept with its flows: its id cannot be reused while cached
+            found = self._flows[id(grant)] = (grant, tuple(self._grant_flows(grant)))
+        return found[1]
+
+    def _grant_flows(self, grant: Grant):
+        if all(t in self._zones for t in grant.targets):
+            yield from self._ingress_flows(grant)
+        else:
+            yield from self._egress_flows(grant)
+
+    def _egress_flows(self, grant: Grant):
+        for zone_name in grant.sources:
+            src, src_ranges = self.zone(zone_name)
+            for service_name in grant.targets:
+                service = self._services[service_name]
+                dst, dst_ranges = self.service(service_name, locked=grant.via == "direct")
+                yield Flow(
+                    grant=grant,
+                    direction="egress",
+                    via=grant.via,
+                    source=zone_name,
+                    target=service_name,
+                    src=src,
+                    dst=dst,
+                    hosts=tuple(sorted({d.value for d in service.of_kind("host")})),
+                    domains=tuple(sorted({d.value for d in service.of_kind("domain")})),
+                    ports=grant.ports or service.ports,
+                    src_ranges=src_ranges,
+                    dst_ranges=dst_ranges,
+                )
+
+    def _ingress_flows(self, grant: Grant):
+        for source_name in grant.sources:
+            if source_name == INTERNET:
+                (src, src_ranges), ports = self.internet(), grant.ports
+            else:
+                src, src_ranges = self.service(source_name, locked=True)
+                ports = grant.ports or self._services[source_name].ports
+            for zone_name in grant.targets:
+                dst, dst_ranges = self.zone(zone_name)
+                yield Flow(
+                    grant=grant,
+                    direction="ingress",
+                    via="direct",
+                    source=source_name,
+                    target=zone_name,
+                    src=src,
+                    dst=dst,
+                    hosts=(),
+                    domains=(),
+                    ports=tuple(ports or ()),
+                    src_ranges=src_ranges,
+                    dst_ranges=dst_ranges,
+                )
+
+
+_INDEXES: dict[int, PolicyIndex] = {}
+
+
+def policy_index(policy: Policy) -> PolicyIndex:
+    """The `PolicyIndex` of a policy: built on first use, dropped when the policy is.
+
+    Policies are not hashable (they hold dicts), so the index is kept by `id`; the
+    finalizer removes it before that id can be given to another object.
+    """
+    index = _INDEXES.get(id(policy))
+    if index is None:
+        index = _INDEXES[id(policy)] = PolicyIndex(policy)
+        weakref.finalize(policy, _INDEXES.pop, id(policy), None)
+    return index
