@@ -64,8 +64,9 @@ dropped on purpose: they were added under the rolled-back stage, whose hosts may
 allowed by the restored one, and keeping them would leave open what the rollback is meant
 to close. dnsmasq adds the addresses of the restored stage's hosts again at the next
 lookup (a client holding a cached answer may wait for its next lookup). With
-`--squid-include` the include file is put back as it was (or removed if there was none)
-and Squid reconfigured. `egress rollback` after a confirmation restores the snapshot of
+`--squid-include` the include file is put back as it was and Squid reconfigured; if there
+was none, a closed include (`http_access deny all`) takes its place: removing it would
+leave a squid.conf that no longer parses, so Squid would keep the rolled-back rules. `egress rollback` after a confirmation restores the snapshot of
 the last apply, once (one level of undo); during a pending apply it rolls back at once.
 
 Safety rules of the state directory: it records the network namespace and the boot it
@@ -110,6 +111,9 @@ DEFAULT_CONFIRM_TIMEOUT = 120.0
 TABLE = ("inet", "egress")
 NFT_FILE = "egress.nft"
 SQUID_FILE = "squid-egress.conf"
+CLOSED_INCLUDE = (b"# egress: no include was in place before the apply that was rolled back;\n"
+                  b"# nothing is allowed through the proxy until a stage is applied.\n"
+                  b"http_access deny all\n")
 MANIFEST = "manifest.json"
 STATE_VERSION = 1
 
@@ -744,7 +748,7 @@ def restore_snapshot(store: Store, nft: Nft, snap_id: str, rolled_back: dict | N
     if squid_meta:
         squid = Squid(Path(squid_meta["include"]), Path(squid_meta["conf"]) if squid_meta.get("conf") else None)
         try:
-            data = (folder / "squid-include").read_bytes() if squid_meta.get("existed") else None
+            data = (folder / "squid-include").read_bytes() if squid_meta.get("existed") else CLOSED_INCLUDE
             baseline = squid.baseline()
             squid.write(data)
             squid.parse(baseline)

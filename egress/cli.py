@@ -223,15 +223,16 @@ def compile(policy, stage_id, target, all_stages, out, at):  # noqa: A001 - the 
 
     def progress(flows, files):
         size = sum(len(data) for data in files.values())
-        click.echo(f"  {flows.stage.id}: {len(flows.grants)} grants, {len(flows.flows)} flows, {size:,} bytes", err=True)
+        counts = f"{_count(len(flows.grants), 'grant')}, {_count(len(flows.flows), 'flow')}"
+        click.echo(f"  {flows.stage.id}: {counts}, {size:,} bytes", err=True)
 
     resolved = [resolve(model, stage.id, when) for stage in model.stages]
     for flows in resolved:
         _say_expired(flows)
     sources = [policy] + [p for p in _sources(model) if p != policy]
-    click.echo(f"compiling {model.name}: {len(resolved)} stages into {out}/", err=True)
+    click.echo(f"compiling {model.name}: {_count(len(resolved), 'stage')} into {out}/", err=True)
     write_bundle(out, resolved, source_revision(sources), progress)
-    click.echo(f"wrote {len(resolved)} stages to {out}/", err=True)
+    click.echo(f"wrote {_count(len(resolved), 'stage')} to {out}/", err=True)
 
 
 def _sources(model) -> list[str]:
@@ -246,6 +247,10 @@ def _positions(model):
     yield from (z.pos for z in model.zones.values())
     yield from (s.pos for s in model.services.values())
     yield from (s.pos for s in model.stages)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _say_expired(flows) -> None:
@@ -508,7 +513,7 @@ def apply_command(bundle, confirm_timeout, no_wait, squid_include, squid_conf, l
     Examples:
       egress apply build/s2-secure-messaging
       egress apply build/s2-secure-messaging --no-wait --confirm-timeout 300
-      egress apply build/s3-continuity-sites --squid-include /etc/squid/conf.d/egress.conf
+      egress apply build/s3-continuity-sites --squid-include /etc/squid/conf.d/egress/squid-egress.conf
       ip netns exec fw egress apply build/s1-inbound-mail --state-dir /var/lib/egress-fw
 
     \b

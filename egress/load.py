@@ -302,9 +302,10 @@ def _schema_error(doc: Map, error) -> list[Diagnostic]:
             hint = f"; did you mean '{close[0]}'?" if close else f"; expected one of: {', '.join(allowed)}"
             out.append(Diagnostic(*error.instance.key_where[extra], "E110", f"unknown key {extra!r} in {label}{hint}"))
         return out
-    if kind == "required":
-        missing = error.message.split("'")[1] if "'" in error.message else error.message
-        return [Diagnostic(*where, "E111", f"{label} needs the key '{missing}'")]
+    if kind == "required":  # one error per missing key, at one place: say them all at once
+        missing = [key for key in error.validator_value if key not in error.instance]
+        keys = " and ".join(f"'{key}'" for key in missing)
+        return [Diagnostic(*where, "E111", f"{label} needs the key{'s' if len(missing) > 1 else ''} {keys}")]
     if path == ["egress"]:
         return [Diagnostic(*where, "E113", f"language version {error.instance!r} is not supported; write `egress: 1`")]
     code = _value_code(path)

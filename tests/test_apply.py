@@ -758,6 +758,23 @@ def test_squid_include_installed_reconfigured_and_rolled_back(netns, tmp_path, l
 
 
 @squid_system
+def test_rollback_of_a_first_include_closes_the_proxy(netns, tmp_path, live_squid):
+    """No include before the apply: the rollback installs a deny-all include (removing
+    the file would make squid.conf unparsable, and Squid would keep the allowing rules)."""
+    ns, state = netns(), tmp_path / "state"
+    include, conf = live_squid["include"], live_squid["conf"]
+    include.unlink()
+    good = write_bundle(tmp_path / "good", ruleset(), ALLOW_LOOPBACK, stage="s1")
+    cp = egress(ns, state, "apply", str(good), "--no-wait", "--squid-include", str(include), "--squid-conf", str(conf))
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert wait_until(lambda: _fetch(live_squid["port"], live_squid["web_port"]) == "200", 15)
+    cp = egress(ns, state, "rollback")
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert include.read_bytes().endswith(b"\nhttp_access deny all\n")
+    assert wait_until(lambda: _fetch(live_squid["port"], live_squid["web_port"]) == "403", 15)
+
+
+@squid_system
 def test_squid_broken_include_is_refused_and_the_previous_stays(netns, tmp_path, live_squid, minimal_bundle):
     ns, state = netns(), tmp_path / "state"
     include, conf = live_squid["include"], live_squid["conf"]

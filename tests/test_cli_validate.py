@@ -99,6 +99,13 @@ def test_usage_errors_are_exit_2(tmp_path):
     assert run("validate", str(tmp_path / "none")).exit_code == 2
 
 
+def test_every_missing_key_is_named_in_one_run(tmp_path):
+    path = write(tmp_path, "egress: 1\npolicy: x\nzones:\n  lan: {addresses: [10.0.0.0/24]}\n")
+    result = run("validate", str(path))
+    assert result.exit_code == 1
+    assert f"{path}:1:1: error E111 the document needs the keys 'services' and 'stages'" in result.output
+
+
 def test_valid_policy_exit_0_and_summary(tmp_path):
     result = run("validate", str(write(tmp_path, BASE)), "--at", "2023-07-01")
     assert result.exit_code == 0
