@@ -306,6 +306,67 @@ def test_decompose_random_against_brute_force():
         assert result == sorted(result, key=lambda e: (e[1], e[0], e[3]))
 
 
+def test_set_elements_from_blocks_equal_decompose_of_the_whole_set():
+    """The fast path (blocks' cached elements, only clusters decomposed again) gives what
+    `decompose` gives over every entry of the set, on random blocks that share, nest and
+    touch ranges (both families, small numbers so that clashes are common)."""
+    import random
+
+    rng = random.Random(11)
+    for _ in range(300):
+        version = rng.choice([4, 6])
+        cache = nftables._Cache(shape("v4"))
+        blocks, entries = [], []
+        for _ in range(rng.randint(1, 6)):
+            # disjoint ranges that do not touch, as egress.flows makes them
+            far, at = [], rng.randint(0, 5)
+            for _ in range(rng.randint(1, 5)):
+                first = at + rng.randint(0, 6)
+                last = first + rng.randint(0, 6)
+                far.append((first, last))
+                at = last + 2
+            specs = set()
+            for _ in range(rng.randint(1, 3)):
+                proto = rng.choice([6, 17, 1])
+                pf = rng.randint(0, 20)
+                specs.add((proto, pf, rng.randint(pf, 24)))
+            blocks.append((tuple(far), specs))
+            entries += [(proto, first, last, pf, pl) for first, last in far for proto, pf, pl in specs]
+        expected = nftables.SEPARATOR.join(nftables._element(*e, version=version) for e in nftables.decompose(entries))
+        assert nftables._set_elements(blocks, version, cache) == expected, blocks
+
+
+def test_stages_render_alike_in_any_order():
+    """The per-policy cache of the target (and the index of egress.flows) is shared by
+    the stages of a policy object: rendering them in any order gives what a fresh
+    policy gives."""
+    key = "overlap"
+    data = dict(SHAPES[key])
+    data["stages"] = [
+        [grant("all-a", "all", "a")],
+        [grant("imaging-b", "imaging", "b", ports=["tcp/25"])],
+        {"grants": [grant("all-b", "all", "b")], "revoke": ["all-a"]},
+    ]
+    fresh = {s: render(shape(key, stages=data["stages"]), s) for s in ("s0", "s1", "s2")}
+    shared = shape(key, stages=data["stages"])
+    for s in ("s2", "s0", "s1", "s2", "s0"):
+        assert render(shared, s) == fresh[s]
+
+
+def test_policy_index_goes_with_its_policy():
+    import gc
+
+    from egress import flows
+
+    policy = shape("both")
+    render(policy)
+    assert id(policy) in flows._INDEXES
+    ident = id(policy)
+    del policy
+    gc.collect()
+    assert ident not in flows._INDEXES
+
+
 def test_no_set_has_overlapping_elements():
     from egress.load import load_policy
 

@@ -97,6 +97,18 @@ two adjacent /25 granted the same ports become one /24, and nothing relies on nf
 `auto-merge`. Rule comments name the grants that fed the set or rule (at most 128
 characters: a long list ends with "+N more").
 
+How, fast: `decompose` computes exactly that, but run over every element of every set
+of every stage it dominates the compile of a large policy (a set may hold 100,000
+elements, and each stage holds most of those of the stage before). So a set is made of
+*blocks*: the far addresses of one zone, service or `internet` (the shared integer
+ranges of `egress.flows`: disjoint, never touching) with the union of the ports its
+flows open to them. A block's elements are each of its ranges x those ports; they are
+formatted once per policy and kept for all its stages (`_Cache`). A set's elements are
+its blocks' elements sorted together, taken as they are wherever a range touches no
+range of another block; only the clusters of ranges that overlap or touch (shared or
+adjacent addresses) go through `decompose`. The result is the same as `decompose` over
+the whole set (a test checks it on random sets).
+
 Reload
 ======
 
@@ -153,10 +165,12 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from itertools import compress, count, islice
+from operator import ge, itemgetter
 
-from netaddr import IPAddress, IPSet
+from netaddr import IPAddress
 
-from egress.flows import EVERYWHERE, StageFlows, zone_addresses
+from egress.flows import Ranges, StageFlows, policy_index
 from egress.model import Policy, PortRange
 from egress.targets.names import FAMILY, TABLE, dynamic_set, nft_name
 
@@ -295,14 +309,15 @@ def decompose(entries: Iterable[tuple[int, int, int, int, int]]) -> list[tuple[i
 
 def zone_classes(policy: Policy) -> tuple[list[tuple[str, ...]], dict[int, list]]:
     """(classes sorted, {version: [(first, last, class)]}) of the policy's zones."""
+    index = policy_index(policy)
     pieces: dict[int, list] = {}
     classes: set[tuple[str, ...]] = set()
     for version in VERSIONS:
         items = [
-            (r.first, r.last, zone.name)
+            (first, last, zone.name)
             for zone in policy.zones.values()
-            for r in IPSet(zone.addresses).iter_ipranges()
-            if r.version == version
+            for v, first, last in index.zone(zone.name)[1]
+            if v == version
         ]
         pieces[version] = _sweep(items, lambda labels: tuple(sorted(labels)))
         classes.update(value for _, _, value in pieces[version])
@@ -310,11 +325,6 @@ def zone_classes(policy: Policy) -> tuple[list[tuple[str, ...]], dict[int, list]
 
 
 # --------------------------------------------------------------------- formatting
-
-
-def _ranges(addresses: IPSet) -> list[tuple[int, int, int]]:
-    """(version, first, last) of the CIDRs of a set (the sweep merges adjacent ones)."""
-    return [(c.version, c.first, c.last) for c in addresses.iter_cidrs()]
 
 
 def _ip(value: int, version: int) -> str:
@@ -369,48 +379,189 @@ def _text(value) -> str:
     return re.sub(r"[\x00-\x1f\x7f]+", " ", str(value)).strip()
 
 
-def _port_specs(ports: Iterable[PortRange], version: int) -> list[tuple[int, int, int]]:
-    """(proto number, first, last) of the ports that apply to one address family."""
-    specs = []
+def _port_specs(ports: Iterable[PortRange]) -> dict[int, list[tuple[int, int, int]]]:
+    """{version: (proto number, first, last) of the ports that apply to that family}."""
+    specs: dict[int, list] = {v: [] for v in VERSIONS}
     for port in ports:
         number, _, versions = PROTOCOLS[port.proto]
-        if version not in versions:
-            continue
-        if port.has_ports:
-            specs.append((number, port.first, port.last))
-        else:
-            specs.append((number, 0, 65535))
+        for version in versions:
+            specs[version].append((number, port.first, port.last) if port.has_ports else (number, 0, 65535))
     return specs
+
+
+# ------------------------------------------------------------------ set elements
+
+SEPARATOR = ",\n\t\t\t"
+"""Between two elements of a set or map of part 3 (where elements are indented by three
+tabs): the cached texts of several elements are joined with it already."""
+
+
+class _Cache:
+    """The work of this target that does not depend on the stage, kept for every stage
+    of a policy (in its `PolicyIndex.memo`, so it goes with the policy): the services
+    with hosts, the ranges of flows split by family, port specs, and the items of
+    blocks (`items`), which hold most of the text of the sets.
+
+    The address ranges of flows are the shared objects of the policy index (one per
+    zone, service, `internet`), so they are keyed by `id`; each entry holds its object,
+    so that the id cannot be reused while the entry lives.
+    """
+
+    def __init__(self, policy: Policy):
+        self.dynamic_services = sorted(name for name, s in policy.services.items() if s.of_kind("host"))
+        self._families: dict[int, tuple[Ranges, dict[int, tuple]]] = {}
+        self._items: dict[tuple, tuple[tuple, list]] = {}
+        self._ports: dict[tuple, dict[int, list]] = {}
+        self._specs: dict[frozenset, tuple] = {}
+
+    def families(self, ranges: Ranges) -> dict[int, tuple[tuple[int, int], ...]]:
+        """{version: ((first, last), ...)} of `Ranges`."""
+        found = self._families.get(id(ranges))
+        if found is None:
+            split = {v: tuple((first, last) for version, first, last in ranges if version == v) for v in VERSIONS}
+            found = self._families[id(ranges)] = (ranges, split)
+        return found[1]
+
+    def port_specs(self, ports: tuple[PortRange, ...]) -> dict[int, list[tuple[int, int, int]]]:
+        """`_port_specs` of a flow's ports (the same few tuples of ports recur)."""
+        found = self._ports.get(ports)
+        if found is None:
+            found = self._ports[ports] = _port_specs(ports)
+        return found
+
+    def union(self, specs: frozenset) -> tuple[tuple[int, int, int], ...]:
+        """(proto, first, last) port specs, sorted, merged per protocol where they
+        overlap or touch."""
+        found = self._specs.get(specs)
+        if found is None:
+            found = self._specs[specs] = _union_specs(specs)
+        return found
+
+    def items(self, far: tuple, specs: tuple, version: int) -> list:
+        """The items of a block: far ranges x the union of its port specs (`union`).
+
+        One item per range, sorted: (sort key, first, last + 1, text, specs), where the
+        text holds the range's elements, one per port spec, and the key is that of the
+        first element (`_key`). `far` holds disjoint ranges that do not touch, so these
+        are the block's elements exactly as `decompose` would make them."""
+        key = (id(far), specs, version)
+        found = self._items.get(key)
+        if found is None:
+            tails = [f" . {PROTO_BY_NUMBER[proto]} . {_ports(a, b)}" for proto, a, b in specs]
+            proto, a, _ = specs[0]
+            items = []
+            for first, last in far:
+                address = _address(first, last, version)
+                text = SEPARATOR.join([address + tail for tail in tails])
+                items.append((_key(first, proto, a), first, last + 1, text, specs))
+            found = self._items[key] = (far, items)
+        return found[1]
+
+
+def _cache(policy: Policy) -> _Cache:
+    memo = policy_index(policy).memo
+    if __name__ not in memo:
+        memo[__name__] = _Cache(policy)
+    return memo[__name__]
+
+
+def _key(first: int, proto: int, pfirst: int) -> int:
+    """The order of elements, (address, protocol, first port), as one integer (faster to
+    sort than a tuple)."""
+    return (first << 24) | (proto << 16) | pfirst
+
+
+def _union_specs(specs: Iterable[tuple[int, int, int]]) -> tuple[tuple[int, int, int], ...]:
+    """(proto, first, last) port specs, sorted, merged per protocol where they overlap or touch."""
+    protos: dict[int, list] = defaultdict(list)
+    for proto, first, last in specs:
+        protos[proto].append((first, last))
+    return tuple((proto, a, b) for proto in sorted(protos) for a, b in _union_ports(protos[proto]))
+
+
+def _set_elements(blocks: Iterable[tuple[tuple, set]], version: int, cache: _Cache) -> str:
+    """The elements of a set made of `blocks` ((far ranges, port specs) pairs), joined.
+
+    Each block's items come decomposed from the cache. Sorted together, they are the
+    set's elements as they are wherever an item touches no other (a block's ranges never
+    touch each other): that is checked on the whole list at once (each item against the
+    next). Where items overlap or touch (blocks that share addresses, or adjacent
+    addresses that may merge), `_redo_clusters` decomposes those items again."""
+    items: list = []
+    for far, specs in blocks:
+        items += cache.items(far, cache.union(frozenset(specs)), version)
+    items.sort()
+    ends = list(map(itemgetter(2), items))
+    firsts = list(map(itemgetter(1), items))
+    touching = list(compress(count(), map(ge, ends, islice(firsts, 1, None))))
+    if touching:
+        items = _redo_clusters(items, touching, version)
+    return SEPARATOR.join(map(itemgetter(3), items))
+
+
+def _redo_clusters(items: list, touching: list[int], version: int) -> list:
+    """`items` (sorted) where each cluster of items that overlap or touch is decomposed
+    again; `touching` holds the indexes of the items that touch the next one.
+
+    A cluster starts at such an index not yet in a cluster and takes the items that
+    follow while they touch the cluster's span. An item that touches an earlier one is
+    always taken: the first index of `touching` between the two starts or extends a
+    cluster whose span reaches that far. Clusters are apart (an address that no item
+    covers lies between two), so no element can overlap or merge across them, and
+    `decompose` gives each cluster's elements in order: the result is sorted."""
+    result: list = []
+    done = 0  # items before this index are in the result
+    for start in touching:
+        if start < done:
+            continue
+        stop, end = start + 1, items[start][2]
+        while stop < len(items) and items[stop][1] <= end:
+            end = max(end, items[stop][2])
+            stop += 1
+        result += items[done:start]
+        entries = [(proto, item[1], item[2] - 1, a, b) for item in items[start:stop] for proto, a, b in item[4]]
+        for proto, first, last, a, b in decompose(entries):
+            result.append((_key(first, proto, a), first, last + 1, _element(proto, first, last, a, b, version), None))
+        done = stop
+    result += items[done:]
+    return result
 
 
 # ----------------------------------------------------------------------- compile
 
 
 class _Chain:
-    """What one class chain accepts, before decomposition."""
+    """What one class chain accepts, per address family: the blocks of its set (far
+    ranges -> the port specs opened to them) and the grants that fed it."""
 
     def __init__(self):
-        self.entries: dict[int, list] = {4: [], 6: []}
+        self.blocks: dict[int, dict[int, tuple[tuple, set]]] = {4: {}, 6: {}}
         self.grants: dict[int, set] = {4: set(), 6: set()}
 
-    def add(self, ranges: list, ports: Iterable[PortRange], grant_id: str) -> None:
-        ports = tuple(ports)
-        for version, first, last in ranges:
-            for number, pfirst, plast in _port_specs(ports, version):
-                self.entries[version].append((number, first, last, pfirst, plast))
-                self.grants[version].add(grant_id)
+    def add(self, families: dict[int, tuple], port_specs: dict[int, list], grant_id: str) -> None:
+        for version in VERSIONS:
+            far = families[version]
+            specs = port_specs[version]
+            if not far or not specs:
+                continue
+            block = self.blocks[version].get(id(far))
+            if block is None:
+                block = self.blocks[version][id(far)] = (far, set())
+            block[1].update(specs)
+            self.grants[version].add(grant_id)
 
 
 class _Dynamic:
-    """The ports and grants of one (class, service with hosts) pair."""
+    """The port specs (per family) and grants of one (class, service with hosts) pair."""
 
     def __init__(self):
-        self.ports: set[PortRange] = set()
+        self.specs: dict[int, set] = {v: set() for v in VERSIONS}
         self.grants: set[str] = set()
 
 
-def _compile(flows: StageFlows):
+def _compile(flows: StageFlows, cache: _Cache):
     policy = flows.policy
+    index = policy_index(policy)
     classes, pieces = zone_classes(policy)
     of_zone: dict[str, list] = defaultdict(list)
     for cls in classes:
@@ -419,38 +570,29 @@ def _compile(flows: StageFlows):
     out = {cls: _Chain() for cls in classes}
     inc = {cls: _Chain() for cls in classes}
     dynamic: dict[tuple, _Dynamic] = defaultdict(_Dynamic)
-    outside = proxy_ranges = None  # computed on the first proxied flow
-    memo: dict[int, tuple[IPSet, list]] = {}
-
-    def ranges(addresses: IPSet) -> list:
-        # the flows of one grant share their sets: convert each set once
-        if id(addresses) not in memo:
-            memo[id(addresses)] = (addresses, _ranges(addresses))
-        return memo[id(addresses)][1]
-
     for flow in flows.flows:
         gid = flow.grant.id
+        specs = cache.port_specs(flow.ports)
         if flow.direction == "ingress":
             for cls in of_zone[flow.target]:
-                inc[cls].add(ranges(flow.src), flow.ports, gid)
+                inc[cls].add(cache.families(flow.src_ranges), specs, gid)
         elif flow.via == "proxy":
             proxy = policy.proxy
             if proxy is None or proxy.zone not in policy.zones:
                 raise ValueError(f"grant {gid}: via proxy needs a proxy block and zone")
-            if outside is None:
-                outside = _ranges(IPSet(EVERYWHERE) - zone_addresses(policy))
-                proxy_ranges = _ranges(IPSet(policy.zones[proxy.zone].addresses))
+            to_proxy = cache.port_specs((PortRange("tcp", proxy.port, proxy.port),))
             for cls in of_zone[flow.source]:
-                out[cls].add(proxy_ranges, [PortRange("tcp", proxy.port, proxy.port)], gid)
-            web = [p for p in flow.ports if p.proto == "tcp"]
+                out[cls].add(cache.families(index.zone(proxy.zone)[1]), to_proxy, gid)
+            web = cache.port_specs(tuple(p for p in flow.ports if p.proto == "tcp"))
             for cls in of_zone[proxy.zone]:
-                out[cls].add(outside, web, gid)
+                out[cls].add(cache.families(index.internet()[1]), web, gid)
         else:
             for cls in of_zone[flow.source]:
-                out[cls].add(ranges(flow.dst), flow.ports, gid)
+                out[cls].add(cache.families(flow.dst_ranges), specs, gid)
                 if flow.hosts:
                     pair = dynamic[(cls, flow.target)]
-                    pair.ports.update(flow.ports)
+                    for v in VERSIONS:
+                        pair.specs[v].update(specs[v])
                     pair.grants.add(gid)
     return classes, pieces, out, inc, dynamic
 
@@ -458,36 +600,34 @@ def _compile(flows: StageFlows):
 # ------------------------------------------------------------------------ render
 
 
-def _declare_set(name: str, version: int, indent: str, elements: list[str] | None = None) -> list[str]:
-    lines = [
-        f"{indent}set {name} {{",
-        f"{indent}\ttype {ADDR_TYPE[version]} . inet_proto . inet_service",
-        f"{indent}\tflags interval",
+def _declare_set(name: str, version: int, elements: str = "") -> list[str]:
+    """A concatenated interval set (in the table's body); `elements` already joined."""
+    return [
+        f"\tset {name} {{",
+        f"\t\ttype {ADDR_TYPE[version]} . inet_proto . inet_service",
+        "\t\tflags interval",
+        *_elements(elements),
+        "\t}",
     ]
-    lines += _elements(elements, indent)
-    lines.append(f"{indent}}}")
-    return lines
 
 
-def _declare_map(name: str, version: int, indent: str, elements: list[str] | None = None) -> list[str]:
-    lines = [
-        f"{indent}map {name} {{",
-        f"{indent}\ttype {ADDR_TYPE[version]} : verdict",
-        f"{indent}\tflags interval",
+def _declare_map(name: str, version: int, elements: str = "") -> list[str]:
+    """An interval verdict map (in the table's body); `elements` already joined."""
+    return [
+        f"\tmap {name} {{",
+        f"\t\ttype {ADDR_TYPE[version]} : verdict",
+        "\t\tflags interval",
+        *_elements(elements),
+        "\t}",
     ]
-    lines += _elements(elements, indent)
-    lines.append(f"{indent}}}")
-    return lines
 
 
-def _elements(elements: list[str] | None, indent: str) -> list[str]:
+def _elements(elements: str) -> list[str]:
+    """The `elements = { ... }` lines of elements joined with `SEPARATOR` (as one
+    string: a set may hold hundreds of thousands)."""
     if not elements:
         return []
-    lines = [f"{indent}\telements = {{"]
-    lines += [f"{indent}\t\t{e}," for e in elements[:-1]]
-    lines.append(f"{indent}\t\t{elements[-1]}")
-    lines.append(f"{indent}\t}}")
-    return lines
+    return ["\t\telements = {", f"\t\t\t{elements}", "\t\t}"]
 
 
 def _base_chain_spec(hook: str, policy: str) -> str:
@@ -501,9 +641,10 @@ def render(flows: StageFlows) -> str:
     if hook not in HOOKS:
         raise ValueError(f"unknown firewall hook {hook!r}")
     other_hook = next(h for h in HOOKS if h != hook)
-    classes, pieces, out, inc, dynamic = _compile(flows)
+    cache = _cache(policy)
+    classes, pieces, out, inc, dynamic = _compile(flows, cache)
 
-    dyn_services = sorted(name for name, s in policy.services.items() if s.of_kind("host"))
+    dyn_services = cache.dynamic_services
     dyn_used = {service for _, service in dynamic}
     maps = [(direction, v) for direction in ("out", "in") for v in VERSIONS]
     class_sets = [
@@ -534,9 +675,9 @@ def render(flows: StageFlows) -> str:
                 "\t}",
             ]
     for direction, v in maps:
-        lines += _declare_map(dispatch_map(direction, v), v, "\t")
+        lines += _declare_map(dispatch_map(direction, v), v)
     for cls, namer, v in class_sets:
-        lines += _declare_set(namer(cls, v), v, "\t")
+        lines += _declare_set(namer(cls, v), v)
     for chain in class_chains:
         lines += [f"\tchain {chain} {{", "\t}"]
     lines += [
@@ -570,20 +711,30 @@ def render(flows: StageFlows) -> str:
     lines += ["", "# 3. The ruleset of this stage.", f"table {ref} {{"]
     for direction, v in maps:
         namer = out_chain if direction == "out" else in_chain
-        elements = [
+        elements = SEPARATOR.join(
             f"{_address(first, last, v)} : jump {namer(cls)}" for first, last, cls in pieces[v]
-        ]
-        lines += _declare_map(dispatch_map(direction, v), v, "\t", elements)
-    set_elements: dict[str, list[str]] = {}
+        )
+        lines += _declare_map(dispatch_map(direction, v), v, elements)
+    dynamic_rules: dict[tuple, list[str]] = defaultdict(list)
+    for (cls, service), pair in sorted(dynamic.items()):
+        for v in VERSIONS:
+            if pair.specs[v]:
+                specs = cache.union(frozenset(pair.specs[v]))
+                ports = ", ".join(f"{PROTO_BY_NUMBER[n]} . {_ports(a, b)}" for n, a, b in specs)
+                dynamic_rules[cls].append(
+                    f"{ADDR[v]} daddr @{dynamic_set(service, v)} meta l4proto . th dport"
+                    f' {{ {ports} }} counter accept comment "{comment(pair.grants)}"'
+                )
+    set_elements: dict[str, str] = {}
     set_grants: dict[str, set] = {}
     for cls in classes:
         for namer, chains in ((out_set, out), (in_set, inc)):
             for v in VERSIONS:
                 name = namer(cls, v)
-                elements = [_element(*e, version=v) for e in decompose(chains[cls].entries[v])]
+                elements = _set_elements(chains[cls].blocks[v].values(), v, cache)
                 set_elements[name] = elements
                 set_grants[name] = chains[cls].grants[v]
-                lines += _declare_set(name, v, "\t", elements)
+                lines += _declare_set(name, v, elements)
     for cls in classes:
         for direction in ("out", "in"):
             chain_name = out_chain(cls) if direction == "out" else in_chain(cls)
@@ -597,20 +748,7 @@ def render(flows: StageFlows) -> str:
                         f' comment "{comment(set_grants[name])}"'
                     )
             if direction == "out":
-                for (dcls, service), pair in sorted(dynamic.items()):
-                    if dcls != cls:
-                        continue
-                    for v in VERSIONS:
-                        specs = decompose((n, 0, 0, a, b) for n, a, b in _port_specs(pair.ports, v))
-                        if not specs:
-                            continue
-                        ports = ", ".join(
-                            f"{PROTO_BY_NUMBER[n]} . {_ports(a, b)}" for n, _, _, a, b in specs
-                        )
-                        rules.append(
-                            f"{ADDR[v]} daddr @{dynamic_set(service, v)} meta l4proto . th dport"
-                            f' {{ {ports} }} counter accept comment "{comment(pair.grants)}"'
-                        )
+                rules += dynamic_rules.get(cls, [])
             if rules:
                 lines += [f"\tchain {chain_name} {{", *[f"\t\t{r}" for r in rules], "\t}"]
     lines += [f"\tchain {hook} {{", f"\t\t{_base_chain_spec(hook, 'drop')}"]
