@@ -602,24 +602,16 @@ def _compile(flows: StageFlows, cache: _Cache):
 
 def _declare_set(name: str, version: int, elements: str = "") -> list[str]:
     """A concatenated interval set (in the table's body); `elements` already joined."""
-    return [
-        f"\tset {name} {{",
-        f"\t\ttype {ADDR_TYPE[version]} . inet_proto . inet_service",
-        "\t\tflags interval",
-        *_elements(elements),
-        "\t}",
-    ]
+    return _declare("set", name, f"{ADDR_TYPE[version]} . inet_proto . inet_service", elements)
 
 
 def _declare_map(name: str, version: int, elements: str = "") -> list[str]:
     """An interval verdict map (in the table's body); `elements` already joined."""
-    return [
-        f"\tmap {name} {{",
-        f"\t\ttype {ADDR_TYPE[version]} : verdict",
-        "\t\tflags interval",
-        *_elements(elements),
-        "\t}",
-    ]
+    return _declare("map", name, f"{ADDR_TYPE[version]} : verdict", elements)
+
+
+def _declare(kind: str, name: str, key_type: str, elements: str) -> list[str]:
+    return [f"\t{kind} {name} {{", f"\t\ttype {key_type}", "\t\tflags interval", *_elements(elements), "\t}"]
 
 
 def _elements(elements: str) -> list[str]:
