@@ -318,9 +318,8 @@ def test_cli_usage_errors(tmp_path):
     assert "Examples" in subprocess.run([*EGRESS, "apply", "--help"], capture_output=True, text=True).stdout
 
 
+@pytest.mark.system("ansible-playbook")
 def test_ansible_playbook_syntax():
-    if not shutil.which("ansible-playbook"):
-        pytest.skip("ansible-playbook not installed")
     cp = subprocess.run(["ansible-playbook", "--syntax-check", "-i", str(ANSIBLE / "inventory.ini"),
                          str(ANSIBLE / "push-stage.yml")], capture_output=True, text=True, cwd=ANSIBLE)
     assert cp.returncode == 0, cp.stdout + cp.stderr
@@ -812,12 +811,10 @@ def test_squid_broken_include_is_refused_and_the_previous_stays(netns, tmp_path,
 # --------------------------------------------------------------------------- ansible
 
 
-@nft_system
+@pytest.mark.system("nft", "ip", "ansible-playbook")
 def test_ansible_push_stage_applies_and_confirms(netns, tmp_path, minimal_bundle):
     """A full run of examples/ansible/push-stage.yml against a local inventory whose
     `egress` runs inside a network namespace."""
-    if not shutil.which("ansible-playbook"):
-        pytest.skip("ansible-playbook not installed")
     ns, state = netns(), tmp_path / "state"
     inventory = tmp_path / "inventory.ini"
     inventory.write_text(textwrap.dedent(f"""\

@@ -30,6 +30,7 @@ import pytest
 
 from egress.check import validate
 from egress.flows import resolve
+from egress.targets import nftables
 from egress.targets.squid import render
 
 pytestmark = pytest.mark.system("ip", "nft", "squid", "curl")
@@ -320,13 +321,6 @@ def setting(module_lab):
 
 def _load_firewall(lab, flows) -> str:
     """Load the stage's nftables ruleset in fw; say what was done."""
-    try:
-        from egress.targets import nftables
-    except ImportError:  # the target is written by another issue
-        import warnings
-
-        warnings.warn("egress.targets.nftables is missing: the live squid test runs without a firewall")
-        return "none"
     lab.load(nftables.render(flows))
     return "nftables"
 
@@ -426,8 +420,7 @@ def test_a_closed_stage_refuses_everything(setting):
 def test_the_firewall_was_in_place(setting):
     """Says which firewall the other tests ran behind; with nftables, a workstation
     cannot go around the proxy."""
-    if setting["firewall"] != "nftables":
-        pytest.skip("no nftables target: the squid tests ran without a firewall")
+    assert setting["firewall"] == "nftables"
     lab = setting["lab"]
     direct = lab.probe("lan", [(WORKSTATION, "198.51.100.10", "tcp", 443), (PROXY4, "198.51.100.10", "tcp", 443)])
     assert direct == [False, True]
