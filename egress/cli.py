@@ -16,6 +16,7 @@ import click
 from egress import __version__, report
 from egress.check import validate as validate_file
 from egress.diagnostics import ERROR, WARNING, has_errors
+from egress.diff import counted
 from egress.flows import resolve
 from egress.load import Unreadable, policy_files
 
@@ -223,16 +224,16 @@ def compile(policy, stage_id, target, all_stages, out, at):  # noqa: A001 - the 
 
     def progress(flows, files):
         size = sum(len(data) for data in files.values())
-        counts = f"{_count(len(flows.grants), 'grant')}, {_count(len(flows.flows), 'flow')}"
+        counts = f"{counted(len(flows.grants), 'grant')}, {counted(len(flows.flows), 'flow')}"
         click.echo(f"  {flows.stage.id}: {counts}, {size:,} bytes", err=True)
 
     resolved = [resolve(model, stage.id, when) for stage in model.stages]
     for flows in resolved:
         _say_expired(flows)
     sources = [policy] + [p for p in _sources(model) if p != policy]
-    click.echo(f"compiling {model.name}: {_count(len(resolved), 'stage')} into {out}/", err=True)
+    click.echo(f"compiling {model.name}: {counted(len(resolved), 'stage')} into {out}/", err=True)
     write_bundle(out, resolved, source_revision(sources), progress)
-    click.echo(f"wrote {_count(len(resolved), 'stage')} to {out}/", err=True)
+    click.echo(f"wrote {counted(len(resolved), 'stage')} to {out}/", err=True)
 
 
 def _sources(model) -> list[str]:
@@ -247,10 +248,6 @@ def _positions(model):
     yield from (z.pos for z in model.zones.values())
     yield from (s.pos for s in model.services.values())
     yield from (s.pos for s in model.stages)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _say_expired(flows) -> None:

@@ -647,7 +647,8 @@ def _list(items: list[str], limit: int | None = TEXT_LIMIT) -> str:
     return ", ".join(items)
 
 
-def _count(n: int, word: str) -> str:
+def counted(n: int, word: str) -> str:
+    """`1 flow`, `2 flows`: a count and its noun, for summary lines."""
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
@@ -655,9 +656,9 @@ def headline(d: Diff) -> str:
     s = d.summary()
     line = (
         f"{d.label_from} -> {d.label_to}: "
-        f"{_count(s['opened'], 'flow')} opened by {_count(len(s['grants_opening']), 'grant')}, "
-        f"{_count(s['closed'], 'flow')} closed by {_count(len(s['grants_closing']), 'grant')}, "
-        f"{_count(s['changed'], 'grant')} with changed metadata"
+        f"{counted(s['opened'], 'flow')} opened by {counted(len(s['grants_opening']), 'grant')}, "
+        f"{counted(s['closed'], 'flow')} closed by {counted(len(s['grants_closing']), 'grant')}, "
+        f"{counted(s['changed'], 'grant')} with changed metadata"
     )
     if not d.net_same:
         line += f"; net reachability: {s['net_opened']} opened, {s['net_closed']} closed (the rest moved between grants)"
@@ -763,9 +764,9 @@ def render_markdown(d: Diff) -> str:
         lines += [", ".join(facts), ""]
     s = d.summary()
     lines.append(
-        f"**{_count(s['opened'], 'flow')} opened** by {_count(len(s['grants_opening']), 'grant')}, "
-        f"**{_count(s['closed'], 'flow')} closed** by {_count(len(s['grants_closing']), 'grant')}, "
-        f"**{_count(s['changed'], 'grant')} changed** (metadata)."
+        f"**{counted(s['opened'], 'flow')} opened** by {counted(len(s['grants_opening']), 'grant')}, "
+        f"**{counted(s['closed'], 'flow')} closed** by {counted(len(s['grants_closing']), 'grant')}, "
+        f"**{counted(s['changed'], 'grant')} changed** (metadata)."
     )
     if not d.net_same:
         lines.append(f"Net reachability: {s['net_opened']} opened, {s['net_closed']} closed; the other flows moved between grants.")

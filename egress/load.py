@@ -453,9 +453,8 @@ class _Builder:
             if kind == "address":
                 network = self.network(value, where)
                 if network is not None:
-                    text = value if "/" in value or network.version == 6 else value + "/32"
-                    if network.version == 6:
-                        text = str(network)
+                    # v4 text that parsed is canonical already (the parser is strict)
+                    text = str(network) if network.version == 6 else value if "/" in value else value + "/32"
                     yield Destination("address", text, Pos(*where), network)
             elif kind in ("host", "domain"):
                 if HOST_RE.match(value):

@@ -163,6 +163,7 @@ The output is deterministic: everything is sorted and the header holds no timest
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from itertools import compress, count, islice
@@ -379,8 +380,11 @@ def _text(value) -> str:
     return re.sub(r"[\x00-\x1f\x7f]+", " ", str(value)).strip()
 
 
-def _port_specs(ports: Iterable[PortRange]) -> dict[int, list[tuple[int, int, int]]]:
-    """{version: (proto number, first, last) of the ports that apply to that family}."""
+@lru_cache(maxsize=4096)
+def _port_specs(ports: tuple[PortRange, ...]) -> dict[int, list[tuple[int, int, int]]]:
+    """{version: (proto number, first, last) of the ports that apply to that family}.
+
+    Cached: the same few tuples of ports recur in every flow; callers only read it."""
     specs: dict[int, list] = {v: [] for v in VERSIONS}
     for port in ports:
         number, _, versions = PROTOCOLS[port.proto]
@@ -399,8 +403,8 @@ tabs): the cached texts of several elements are joined with it already."""
 class _Cache:
     """The work of this target that does not depend on the stage, kept for every stage
     of a policy (in its `PolicyIndex.memo`, so it goes with the policy): the services
-    with hosts, the ranges of flows split by family, port specs, and the items of
-    blocks (`items`), which hold most of the text of the sets.
+    with hosts, the ranges of flows split by family, and the items of blocks (`items`),
+    which hold most of the text of the sets.
 
     The address ranges of flows are the shared objects of the policy index (one per
     zone, service, `internet`), so they are keyed by `id`; each entry holds its object,
@@ -411,8 +415,6 @@ class _Cache:
         self.dynamic_services = sorted(name for name, s in policy.services.items() if s.of_kind("host"))
         self._families: dict[int, tuple[Ranges, dict[int, tuple]]] = {}
         self._items: dict[tuple, tuple[tuple, list]] = {}
-        self._ports: dict[tuple, dict[int, list]] = {}
-        self._specs: dict[frozenset, tuple] = {}
 
     def families(self, ranges: Ranges) -> dict[int, tuple[tuple[int, int], ...]]:
         """{version: ((first, last), ...)} of `Ranges`."""
@@ -422,23 +424,8 @@ class _Cache:
             found = self._families[id(ranges)] = (ranges, split)
         return found[1]
 
-    def port_specs(self, ports: tuple[PortRange, ...]) -> dict[int, list[tuple[int, int, int]]]:
-        """`_port_specs` of a flow's ports (the same few tuples of ports recur)."""
-        found = self._ports.get(ports)
-        if found is None:
-            found = self._ports[ports] = _port_specs(ports)
-        return found
-
-    def union(self, specs: frozenset) -> tuple[tuple[int, int, int], ...]:
-        """(proto, first, last) port specs, sorted, merged per protocol where they
-        overlap or touch."""
-        found = self._specs.get(specs)
-        if found is None:
-            found = self._specs[specs] = _union_specs(specs)
-        return found
-
     def items(self, far: tuple, specs: tuple, version: int) -> list:
-        """The items of a block: far ranges x the union of its port specs (`union`).
+        """The items of a block: far ranges x the union of its port specs (`_union_specs`).
 
         One item per range, sorted: (sort key, first, last + 1, text, specs), where the
         text holds the range's elements, one per port spec, and the key is that of the
@@ -471,8 +458,10 @@ def _key(first: int, proto: int, pfirst: int) -> int:
     return (first << 24) | (proto << 16) | pfirst
 
 
-def _union_specs(specs: Iterable[tuple[int, int, int]]) -> tuple[tuple[int, int, int], ...]:
-    """(proto, first, last) port specs, sorted, merged per protocol where they overlap or touch."""
+@lru_cache(maxsize=4096)
+def _union_specs(specs: frozenset[tuple[int, int, int]]) -> tuple[tuple[int, int, int], ...]:
+    """(proto, first, last) port specs, sorted, merged per protocol where they overlap or
+    touch. Cached: a few port sets recur in every set of every stage."""
     protos: dict[int, list] = defaultdict(list)
     for proto, first, last in specs:
         protos[proto].append((first, last))
@@ -489,7 +478,7 @@ def _set_elements(blocks: Iterable[tuple[tuple, set]], version: int, cache: _Cac
     addresses that may merge), `_redo_clusters` decomposes those items again."""
     items: list = []
     for far, specs in blocks:
-        items += cache.items(far, cache.union(frozenset(specs)), version)
+        items += cache.items(far, _union_specs(frozenset(specs)), version)
     items.sort()
     ends = list(map(itemgetter(2), items))
     firsts = list(map(itemgetter(1), items))
@@ -572,7 +561,7 @@ def _compile(flows: StageFlows, cache: _Cache):
     dynamic: dict[tuple, _Dynamic] = defaultdict(_Dynamic)
     for flow in flows.flows:
         gid = flow.grant.id
-        specs = cache.port_specs(flow.ports)
+        specs = _port_specs(flow.ports)
         if flow.direction == "ingress":
             for cls in of_zone[flow.target]:
                 inc[cls].add(cache.families(flow.src_ranges), specs, gid)
@@ -580,10 +569,10 @@ def _compile(flows: StageFlows, cache: _Cache):
             proxy = policy.proxy
             if proxy is None or proxy.zone not in policy.zones:
                 raise ValueError(f"grant {gid}: via proxy needs a proxy block and zone")
-            to_proxy = cache.port_specs((PortRange("tcp", proxy.port, proxy.port),))
+            to_proxy = _port_specs((PortRange("tcp", proxy.port, proxy.port),))
             for cls in of_zone[flow.source]:
                 out[cls].add(cache.families(index.zone(proxy.zone)[1]), to_proxy, gid)
-            web = cache.port_specs(tuple(p for p in flow.ports if p.proto == "tcp"))
+            web = _port_specs(tuple(p for p in flow.ports if p.proto == "tcp"))
             for cls in of_zone[proxy.zone]:
                 out[cls].add(cache.families(index.internet()[1]), web, gid)
         else:
@@ -711,7 +700,7 @@ def render(flows: StageFlows) -> str:
     for (cls, service), pair in sorted(dynamic.items()):
         for v in VERSIONS:
             if pair.specs[v]:
-                specs = cache.union(frozenset(pair.specs[v]))
+                specs = _union_specs(frozenset(pair.specs[v]))
                 ports = ", ".join(f"{PROTO_BY_NUMBER[n]} . {_ports(a, b)}" for n, a, b in specs)
                 dynamic_rules[cls].append(
                     f"{ADDR[v]} daddr @{dynamic_set(service, v)} meta l4proto . th dport"
