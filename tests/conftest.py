@@ -44,6 +44,7 @@ PACKAGES = {
     "dnsmasq": "dnsmasq-base",
     "squid": "squid-openssl",
     "curl": "curl",
+    "ulogd": "ulogd2",  # its JSON output plugin is the package ulogd2-json (tests/test_observe_live.py)
     "ansible-playbook": "ansible-core",  # only for the tests of examples/ansible
 }
 ALL_PROGRAMS = ("nft", "ip", "dnsmasq", "squid", "curl")
