@@ -265,7 +265,10 @@ def resolve_command(policy, nameserver, timeout):
 
     The lock file (`policy.yaml` -> `policy.lock.yaml`) pins host -> addresses for
     the firewall; review and commit it with the policy. Compile never uses DNS.
-    Nothing is written if any host fails to resolve, or if nothing changed.
+    Only real answers count: addresses, NODATA or NXDOMAIN. If any host has no address,
+    or its A or AAAA question fails (SERVFAIL, REFUSED, timeout), nothing is written and
+    the command exits 1 naming the host and family. Nothing is written either if nothing
+    changed.
 
     \b
     Examples:
@@ -288,10 +291,11 @@ def resolve_command(policy, nameserver, timeout):
     hosts = resolving.hosts_to_pin(model)
     click.echo(f"resolving {len(hosts)} host{'s' * (len(hosts) != 1)} with {nameserver or 'the system resolver'}", err=True)
     resolution = resolving.lookup(hosts, resolver)
-    for host, why in sorted(resolution.failures.items()):
-        click.echo(f"egress: {host}: no address ({why})", err=True)
+    for failure in resolution.failures:
+        click.echo(f"egress: {failure}", err=True)
     if resolution.failures:
-        click.echo("egress: lock file left unchanged", err=True)
+        click.echo(f"egress: lock file left unchanged; fix the resolver or the names and run `egress resolve {policy}` again",
+                   err=True)
         sys.exit(EXIT_INVALID)
     path, written = resolving.update_lock(
         model, resolution, nameserver or "system", dt.datetime.now(dt.timezone.utc)
