@@ -218,8 +218,9 @@ def test_expired_grant_is_noted_once(tmp_path):
     result = compile_all(CHU, tmp_path / "build", at="2023-09-30")
     assert result.exit_code == 0
     notes = [line for line in result.stderr.splitlines() if "pacs-remote-support" in line]
-    assert notes == ["note: grant 'pacs-remote-support' expired on 2023-08-31; "
-                     "left out of stage s2-secure-messaging and every later stage"]
+    assert notes == [
+        "note: grant 'pacs-remote-support' expired on 2023-08-31; left out of stage s2-secure-messaging and every later stage"
+    ]
 
 
 def test_compile_of_a_folder_says_it_takes_one_policy_file():
