@@ -41,7 +41,7 @@ class _Group(click.Group):
             sys.exit(EXIT_USAGE)
         except BrokenPipeError:
             sys.exit(EXIT_INVALID)
-        except Exception as err:  # noqa: BLE001 - the last line of defence
+        except Exception as err:  # the last line of defence
             click.echo(
                 f"egress: internal error: {type(err).__name__}: {err}. This is a bug: please report it "
                 "with the command line and the policy (set EGRESS_DEBUG=1 for the traceback).",
@@ -193,7 +193,7 @@ def stages(policy, at, fmt):
 @click.option("--out", type=click.Path(file_okay=False), help="With --all-stages: the bundle folder, replaced atomically; only a folder egress wrote "
                    "(or an empty one) is replaced, other bundles inside it are kept.")
 @click.option("--at", "at", type=DATE, help=AT_HELP)
-def compile(policy, stage_id, target, all_stages, out, at):  # noqa: A001 - the command's name
+def compile(policy, stage_id, target, all_stages, out, at):  # shadows the builtin: the command's name
     """Compile a stage to nftables, Squid or dnsmasq; or every stage to a bundle.
 
     \b
@@ -330,7 +330,7 @@ def resolve_command(policy, nameserver, timeout):
                    err=True)
         sys.exit(EXIT_INVALID)
     path, written = resolving.update_lock(
-        model, resolution, nameserver or "system", dt.datetime.now(dt.timezone.utc)
+        model, resolution, nameserver or "system", dt.datetime.now(dt.UTC)
     )
     count = sum(len(a) for a in resolution.addresses.values())
     click.echo(f"{'wrote' if written else 'unchanged:'} {path} ({len(hosts)} hosts, {count} addresses)", err=True)
@@ -403,7 +403,7 @@ def diff_command(args, stage_id, fmt, exit_code, stage_dates, at):
                 result = diffs.version_diff(old, new, stage_id, when, args[0], args[1])
             except KeyError:
                 stage_of(new, stage_id)  # raises with the list of stages
-            for spec, model in zip(args, (old, new)):
+            for spec, model in zip(args, (old, new), strict=True):
                 if stage_id not in {s.id for s in model.stages}:
                     click.echo(f"note: {spec} has no stage '{stage_id}': nothing counts as open there", err=True)
     if fmt == "json":
