@@ -46,6 +46,7 @@ PACKAGES = {
     "curl": "curl",
     "ulogd": "ulogd2",  # its JSON output plugin is the package ulogd2-json (tests/test_observe_live.py)
     "ansible-playbook": "ansible-core",  # only for the tests of examples/ansible
+    "ssh-keygen": "openssh-client",  # only for signed bundles (egress/firewall/signing.py)
 }
 ALL_PROGRAMS = ("nft", "ip", "dnsmasq", "squid", "curl")
 LAB_PROGRAMS = ("ip", "nft")

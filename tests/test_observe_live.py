@@ -152,5 +152,5 @@ def test_ulogd2_json_of_refused_connections(lab, folder):
     first = doc["flows"][0]
     assert first["suggestion"]["text"] == "grant partner-lab already opens this to zone lab: add zone workstations"
     now = time.time()
-    seen = dt.datetime.strptime(first["last_seen"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc).timestamp()
+    seen = dt.datetime.strptime(first["last_seen"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC).timestamp()
     assert now - 120 < seen <= now + 1

@@ -39,7 +39,7 @@ from netaddr import IPAddress
 from egress.flows import StageFlows, policy_index
 from egress.model import PortRange
 from egress.observe.observations import Observations, Seen
-from egress.query import QueryInputError, name_matches, query
+from egress.query import Answer, QueryInputError, name_matches, query
 
 FIREWALL, PROXY = "firewall", "proxy"
 
@@ -57,8 +57,8 @@ class Opening:
     name: str | None = None  # a name the resolver gave for a new address service
 
     def as_json(self) -> dict:
-        return {"from": self.zone, "to": self.service, "ports": [self.port], "via": self.via,
-                "new_service": None if self.service else {self.destination[0]: self.destination[1]}}
+        new = {self.destination[0]: self.destination[1]} if self.destination and not self.service else None
+        return {"from": self.zone, "to": self.service, "ports": [self.port], "via": self.via, "new_service": new}
 
 
 @dataclass
@@ -182,7 +182,7 @@ class Judge:
         self._zones = zones
         self._starts = [(v, first) for v, first, _, _, _ in zones]
         self._zone_cache: dict[str, str | None] = {}
-        self._verdicts: dict[tuple, tuple] = {}
+        self._verdicts: dict[tuple, Answer | None] = {}
 
     # -- who and what
 
@@ -212,7 +212,7 @@ class Judge:
             return []
         return [n for n, _ in sorted(answers.items(), key=lambda item: (-item[1], item[0]))]
 
-    def in_zone(self, address: str) -> str | None:
+    def in_zone(self, address: str | None) -> str | None:
         return self.zone_of(address) if address and _is_address(address) else None
 
     def holders(self, address: str | None, name: str | None) -> list[str]:
@@ -221,24 +221,20 @@ class Judge:
         out = []
         ip = IPAddress(address) if address else None
         for service_name, service in self.policy.services.items():
-            if ip is not None and ip in self.index.service(service_name, locked=True)[0]:
-                out.append(service_name)
-            elif name and _names(service, name):
+            if (ip is not None and ip in self.index.service(service_name, locked=True)[0]) or (name and _names(service, name)):
                 out.append(service_name)
         return out
 
     # -- the verdict
 
-    def _query(self, src: str, dst: str, port: str):
+    def _query(self, src: str, dst: str, port: str) -> Answer | None:
         key = (self.zone_of(src), src if self.zone_of(src) is None else "", dst, port)
-        found = self._verdicts.get(key)
-        if found is None:
+        if key not in self._verdicts:
             try:
-                found = query(self.flows, src, dst, port)
+                self._verdicts[key] = query(self.flows, src, dst, port)
             except QueryInputError:
-                found = None
-            self._verdicts[key] = found
-        return found
+                self._verdicts[key] = None
+        return self._verdicts[key]
 
     def judge(self, flow: BlockedFlow) -> None:
         flow.suggestion = self._suggest(flow)
@@ -255,6 +251,7 @@ class Judge:
             return Suggestion("use-name", f"the proxy was asked for the address {flow.address}: proxied grants name "
                                           f"hosts and domains; ask for the name{held}", services=services)
         target = flow.address if flow.origin == FIREWALL else flow.name
+        assert target is not None  # a firewall flow has its address, a proxy flow its name or address
         answer = self._query(flow.sample, target, flow.port)
         self._record(flow, answer)
         if answer is not None and answer.allowed:
@@ -274,8 +271,8 @@ class Judge:
                 via_proxy = self._query(flow.sample, name, flow.port)
                 if via_proxy is not None and via_proxy.allowed and via_proxy.via == "proxy":
                     return Suggestion("use-proxy", f"reachable through the proxy as {name} (grant {via_proxy.grant}): "
-                                                   "the client must use the proxy and the name", grants=[via_proxy.grant])
-        return self._opening(flow, port)
+                                                   "the client must use the proxy and the name", grants=list(via_proxy.grants))
+        return self._opening(flow, flow.zone, port)
 
     def _record(self, flow: BlockedFlow, answer) -> None:
         if answer is not None:
@@ -289,10 +286,9 @@ class Judge:
             return False
         if flow.origin == FIREWALL:
             return f.via == "direct" and IPAddress(flow.address) in f.dst
-        return f.via == "proxy" and name_matches(flow.name, f) is not None
+        return f.via == "proxy" and flow.name is not None and name_matches(flow.name, f) is not None
 
-    def _opening(self, flow: BlockedFlow, port: PortRange) -> Suggestion:
-        zone = flow.zone
+    def _opening(self, flow: BlockedFlow, zone: str, port: PortRange) -> Suggestion:
         via = "direct" if flow.origin == FIREWALL else "proxy"
         reaching = [f for f in self.flows.flows if self._matches(f, flow)]
         other_zones: dict[str, list] = {}
@@ -313,7 +309,7 @@ class Judge:
             ports = ", ".join(str(p) for p in f.ports)
             service = self.policy.services[f.target]
             offered = _offers(service, port)
-            opening = Opening(zone, f.target, flow.port, via) if offered else self._new(flow, via)
+            opening = Opening(zone, f.target, flow.port, via) if offered else self._new(flow, zone, via)
             return Suggestion(
                 "add-port",
                 f"grant {f.grant.id} reaches {f.target} from {zone} on {ports}, not {flow.port}"
@@ -326,23 +322,26 @@ class Judge:
             offering = [s for s in services if _offers(self.policy.services[s], port)]
             what = "holds this address" if flow.origin == FIREWALL else f"names {flow.name}"
             if offering:
-                service = offering[0]
                 return Suggestion(
-                    "service", f"service {service} {what} but no grant reaches it from {zone} on {flow.port}",
-                    services=services, opening=Opening(zone, service, flow.port, via))
-            service = services[0]
-            ports = ", ".join(str(p) for p in self.policy.services[service].ports)
+                    "service", f"service {offering[0]} {what} but no grant reaches it from {zone} on {flow.port}",
+                    services=services, opening=Opening(zone, offering[0], flow.port, via))
+            first = services[0]
+            ports = ", ".join(str(p) for p in self.policy.services[first].ports)
             return Suggestion(
-                "service", f"service {service} {what} but offers {ports}, not {flow.port}: a new service, "
-                           f"or {flow.port} added to {service}",
-                services=services, opening=self._new(flow, via))
+                "service", f"service {first} {what} but offers {ports}, not {flow.port}: a new service, "
+                           f"or {flow.port} added to {first}",
+                services=services, opening=self._new(flow, zone, via))
         return Suggestion("new-service", "nothing in the policy holds or names this: a new service",
-                          opening=self._new(flow, via))
+                          opening=self._new(flow, zone, via))
 
-    def _new(self, flow: BlockedFlow, via: str) -> Opening:
+    def _new(self, flow: BlockedFlow, zone: str, via: str) -> Opening:
+        """A grant to a new service of the flow's destination: its name for the proxy,
+        its address for the firewall."""
         if flow.origin == PROXY:
-            return Opening(flow.zone, None, flow.port, via, ("host", flow.name))
-        return Opening(flow.zone, None, flow.port, via, ("address", flow.address), flow.name)
+            assert flow.name is not None
+            return Opening(zone, None, flow.port, via, ("host", flow.name))
+        assert flow.address is not None
+        return Opening(zone, None, flow.port, via, ("address", flow.address), flow.name)
 
 
 def _parse_port(text: str) -> PortRange | None:

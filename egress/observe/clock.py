@@ -64,4 +64,4 @@ def iso(seconds: float | None) -> str | None:
     """Epoch seconds -> `2026-12-01T13:19:00Z` (UTC, to the second), or None."""
     if seconds is None:
         return None
-    return dt.datetime.fromtimestamp(int(seconds), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.fromtimestamp(int(seconds), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -58,7 +58,32 @@ def draft(result, policy, stage_id: str, at: dt.date, top: int | None = None) ->
         raise DraftError(f"'{stage_id}' is not a stage id: lowercase letters, digits and hyphens, e.g. s7-from-complaints")
     if any(s.id == stage_id for s in policy.stages):
         raise DraftError(f"stage '{stage_id}' already exists in {policy.path}; give a new id")
-    flows = result.flows[:top] if top else result.flows
+    new_services, grants, skipped = _plan(result.flows[:top] if top else result.flows, policy)
+    out = [
+        f"# Draft of stage {stage_id}, written by `egress blocked` from the blocked flows judged at",
+        f"# stage {result.stage} of policy {result.policy}. It approves nothing: a person fills in every",
+        f"# `{PLACEHOLDER}: ...>` (egress validate refuses them: E150). Then add this file to the",
+        "# policy's `include:` list, or paste its services and its stage into the policy.",
+    ]
+    if new_services:
+        out.append("services:")
+        for entry in new_services.values():
+            out += _service(entry)
+    out += ["stages:", f"  - id: {stage_id}", f"    title: {_q('Drafted from blocked flows')}", f"    date: {at.isoformat()}",
+            "    grants:" if grants else "    grants: []"]
+    for flow, opening, service, gid in grants:
+        out += _grant(flow, opening, service, gid)
+    if skipped:
+        out.append("# not drafted (no new grant opens them):")
+        for flow in skipped:
+            why = flow.suggestion.text if flow.suggestion else "unknown"
+            out.append(f"#   {flow.source} -> {flow.destination} {flow.port} ({flow.origin}): {why}")
+    return "\n".join(out) + "\n"
+
+
+def _plan(flows, policy):
+    """(new services by destination, (flow, opening, service id, grant id) per drafted
+    flow, flows not drafted). Ids are made from the names and kept unique."""
     names = set(policy.zones) | set(policy.services)
     grant_ids = set(policy.grants)
     new_services: dict[tuple, dict] = {}
@@ -82,52 +107,38 @@ def draft(result, policy, stage_id: str, at: dt.date, top: int | None = None) ->
             service = entry["id"]
         gid = _unique(_slug(f"{opening.zone}-to-{service}-{opening.port.replace('/', '')}"), grant_ids)
         grants.append((flow, opening, service, gid))
+    return new_services, grants, skipped
 
+
+def _service(entry: dict) -> list[str]:
+    seen = "the proxy refused it" if entry["origin"] == "proxy" else "the firewall refused it"
+    label = entry["value"] + (f" ({entry['name']})" if entry["name"] else "")
+    out = [f"  {entry['id']}:",
+           f"    description: {_q(f'Drafted by egress blocked: {label}, {seen}')}",
+           "    destinations:",
+           f"      - {entry['kind']}: {_q(entry['value'])}",
+           f"    ports: [{', '.join(entry['ports'])}]"]
+    if entry["name"] and entry["kind"] == "address":
+        out.append(f"    # the resolver answered {entry['name']} with this address: to follow the name "
+                   "instead, write `host:` and run `egress resolve`")
+    return out
+
+
+def _grant(flow, opening, service: str, gid: str) -> list[str]:
+    seen = f"{iso(flow.first)} .. {iso(flow.last)}" if flow.first is not None else "time unknown"
     out = [
-        f"# Draft of stage {stage_id}, written by `egress blocked` from the blocked flows judged at",
-        f"# stage {result.stage} of policy {result.policy}. It approves nothing: a person fills in every",
-        f"# `{PLACEHOLDER}: ...>` (egress validate refuses them: E150). Then add this file to the",
-        "# policy's `include:` list, or paste its services and its stage into the policy.",
+        f"      # {flow.source} -> {flow.destination} {flow.port} ({flow.origin}): {flow.sources} source"
+        f"{'s' * (flow.sources != 1)}, {flow.hits} hit{'s' * (flow.hits != 1)}, {seen}",
+        f"      # {flow.suggestion.text}",
+        f"      - id: {gid}",
+        f"        from: {opening.zone}",
+        f"        to: {service}",
+        f"        ports: [{opening.port}]",
     ]
-    if new_services:
-        out += ["services:"]
-        for entry in new_services.values():
-            seen = "the proxy refused it" if entry["origin"] == "proxy" else "the firewall refused it"
-            label = entry["value"] + (f" ({entry['name']})" if entry["name"] else "")
-            out += [f"  {entry['id']}:",
-                    f"    description: {_q(f'Drafted by egress blocked: {label}, {seen}')}",
-                    "    destinations:",
-                    f"      - {entry['kind']}: {_q(entry['value'])}",
-                    f"    ports: [{', '.join(entry['ports'])}]"]
-            if entry["name"] and entry["kind"] == "address":
-                out.append(f"    # the resolver answered {entry['name']} with this address: to follow the name "
-                           "instead, write `host:` and run `egress resolve`")
-    out += ["stages:", f"  - id: {stage_id}", f"    title: {_q('Drafted from blocked flows')}", f"    date: {at.isoformat()}"]
-    if not grants:
-        out.append("    grants: []")
-    else:
-        out.append("    grants:")
-    for flow, opening, service, gid in grants:
-        seen = f"{iso(flow.first)} .. {iso(flow.last)}" if flow.first is not None else "time unknown"
-        out += [
-            f"      # {flow.source} -> {flow.destination} {flow.port} ({flow.origin}): {flow.sources} source"
-            f"{'s' * (flow.sources != 1)}, {flow.hits} hit{'s' * (flow.hits != 1)}, {seen}",
-            f"      # {flow.suggestion.text}",
-            f"      - id: {gid}",
-            f"        from: {opening.zone}",
-            f"        to: {service}",
-            f"        ports: [{opening.port}]",
-        ]
-        if opening.via == "proxy":
-            out.append("        via: proxy")
-        out += [
-            f"        reason: {_q(PLACEHOLDER + ': why this flow must open>')}",
-            f"        approved_by: {_q(PLACEHOLDER + ': who decided>')}",
-            f"        ticket: {_q(PLACEHOLDER + ': the decision or ticket reference>')}",
-        ]
-    if skipped:
-        out.append("# not drafted (no new grant opens them):")
-        for flow in skipped:
-            why = flow.suggestion.text if flow.suggestion else "unknown"
-            out.append(f"#   {flow.source} -> {flow.destination} {flow.port} ({flow.origin}): {why}")
-    return "\n".join(out) + "\n"
+    if opening.via == "proxy":
+        out.append("        via: proxy")
+    return out + [
+        f"        reason: {_q(PLACEHOLDER + ': why this flow must open>')}",
+        f"        approved_by: {_q(PLACEHOLDER + ': who decided>')}",
+        f"        ticket: {_q(PLACEHOLDER + ': the decision or ticket reference>')}",
+    ]

@@ -68,7 +68,7 @@ def read(lines, policy_prefix: str, report: FileReport, proxy_allowed: bool = Fa
     parsed = Parsed()
     requests = parsed.requests
     number = 0
-    for number, line in enumerate(lines, 1):  # noqa: B007 - the count is used after the loop
+    for number, line in enumerate(lines, 1):
         parts = line.split(None, 9)
         if len(parts) < 10:  # a native line has 10 fields: fewer is a line cut short
             if line.strip():

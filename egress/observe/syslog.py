@@ -62,7 +62,7 @@ def read(lines, policy_prefix: str, report: FileReport, proxy_allowed: bool = Fa
     foreign = report.foreign
     head = None  # the name a CNAME chain started from
     number = 0
-    for number, line in enumerate(lines, 1):  # noqa: B007 - the count is used after the loop
+    for number, line in enumerate(lines, 1):
         i = line.find("drop: IN=")
         if i >= 0:
             j = line.rfind("egress ", 0, i)
@@ -85,7 +85,7 @@ def read(lines, policy_prefix: str, report: FileReport, proxy_allowed: bool = Fa
                 if not port or not port.isdigit():
                     report.bad_line(number)
                     continue
-                key = (src, dst, name, int(port))
+                key: tuple[str, str, str, int | None] = (src, dst, name, int(port))
             else:
                 key = (src, dst, name, None)
             report.denials += 1
@@ -100,7 +100,7 @@ def read(lines, policy_prefix: str, report: FileReport, proxy_allowed: bool = Fa
         k = line.find("dnsmasq")
         if k >= 0:
             m = line.find(": ", k)
-            parts = line[m + 2:].split() if m >= 0 else ()
+            parts = line[m + 2:].split() if m >= 0 else []
             if len(parts) == 4 and parts[2] == "is" and (parts[0] in ANSWERS or parts[0].startswith("/")):
                 asked, address = parts[1].lower().rstrip("."), parts[3]
                 if address == "<CNAME>":

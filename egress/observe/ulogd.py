@@ -63,7 +63,7 @@ def read(lines, policy_prefix: str, report: FileReport, proxy_allowed: bool = Fa
     denials = parsed.denials
     foreign = report.foreign
     number = 0
-    for number, line in enumerate(lines, 1):  # noqa: B007 - the count is used after the loop
+    for number, line in enumerate(lines, 1):
         i = line.find(_PREFIX)
         if i < 0 or not line.rstrip().endswith("}"):
             fields = _decoded(line)
@@ -94,7 +94,7 @@ def read(lines, policy_prefix: str, report: FileReport, proxy_allowed: bool = Fa
             if not port or not port.isdigit():
                 report.bad_line(number)
                 continue
-            key = (src, dst, name, int(port))
+            key: tuple[str, str, str, int | None] = (src, dst, name, int(port))
         else:
             key = (src, dst, name, None)
         report.denials += 1
