@@ -10,7 +10,6 @@ mix. Each stage folder holds a `manifest.json` with the sha256 of each file, whi
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import tempfile
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from egress import __version__
 from egress.flows import StageFlows
+from egress.manifest import MANIFEST, Manifest
 from egress.targets import TARGETS
 
 
@@ -39,17 +39,16 @@ def render_stage(flows: StageFlows) -> dict[str, bytes]:
 
 
 def manifest(flows: StageFlows, files: dict[str, bytes], revision: str) -> bytes:
-    doc = {
-        "policy": flows.policy.name,
-        "revision": revision,
-        "stage": flows.stage.id,
-        "stage_title": flows.stage.title,
-        "language_version": flows.policy.version,
-        "compiler_version": __version__,
-        "at": flows.at.isoformat(),
-        "files": {name: sha256(data) for name, data in sorted(files.items())},
-    }
-    return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
+    return Manifest(
+        policy=flows.policy.name,
+        revision=revision,
+        stage=flows.stage.id,
+        stage_title=flows.stage.title,
+        language_version=flows.policy.version,
+        compiler_version=__version__,
+        at=flows.at.isoformat(),
+        files={name: sha256(data) for name, data in sorted(files.items())},
+    ).to_bytes()
 
 
 def write_bundle(out: str, stages: list[StageFlows], revision: str, progress=None) -> None:
@@ -60,7 +59,7 @@ def write_bundle(out: str, stages: list[StageFlows], revision: str, progress=Non
     try:
         for flows in stages:
             files = render_stage(flows)
-            files["manifest.json"] = manifest(flows, files, revision)
+            files[MANIFEST] = manifest(flows, files, revision)
             folder = staging / flows.stage.id
             folder.mkdir()
             for name, data in files.items():
