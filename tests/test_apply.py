@@ -26,9 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from egress.firewall import host, verify
-from egress.firewall import nft as nftlib
-from egress.firewall import squid as squidlib
+from egress.firewall import host, nft as nftlib, squid as squidlib, verify
 from egress.firewall.errors import Refused, Unusable
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -235,7 +233,7 @@ def test_manifest_checks(tmp_path):
     (bundle / "egress.nft").unlink()
     with pytest.raises(Refused, match="missing"):
         verify.verify_bundle(verify.read_manifest(bundle))
-    with pytest.raises(Refused, match="lists no squid-egress.conf"):
+    with pytest.raises(Refused, match=r"lists no squid-egress\.conf"):
         verify.verify_bundle(verify.read_manifest(write_bundle(tmp_path / "c", ruleset())), need_squid=True)
     (bundle / "manifest.json").write_text("{not json")
     with pytest.raises(Unusable, match="not JSON"):
@@ -296,7 +294,7 @@ def test_squid_parse_output_is_read_not_only_the_exit_code(tmp_path):
 
     read = f"Processing Configuration File: {include} (depth 1)"
     squid_says(read, "Processing: acl error_pages dstdomain .warning.example").parse()
-    with pytest.raises(Refused, match="WARNING: 'www.a.fr' is a subdomain"):
+    with pytest.raises(Refused, match=r"WARNING: 'www\.a\.fr' is a subdomain"):
         squid_says(read, "WARNING: 'www.a.fr' is a subdomain of '.a.fr'").parse()
     with pytest.raises(Refused, match="unrecognized"):
         squid_says(read, f"{include}(3): unrecognized: 'nonsense'").parse()

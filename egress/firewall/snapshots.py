@@ -21,9 +21,9 @@ import secrets
 import shutil
 from pathlib import Path
 
+from egress.atomic import write_atomically
 from egress.firewall import host
 from egress.firewall.errors import ApplyError, Refused, first_lines
-from egress.firewall.files import atomic_write
 from egress.firewall.nft import Nft, carry_dynamic_elements, restore_script
 from egress.firewall.squid import CLOSED_INCLUDE, Squid
 from egress.firewall.state import Record, Snapshot, SquidSaved
@@ -31,7 +31,7 @@ from egress.firewall.store import Store
 
 
 def new_id() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
 def take(store: Store, nft: Nft, squid: Squid | None, current: Record | None) -> Snapshot:
@@ -43,7 +43,7 @@ def take(store: Store, nft: Nft, squid: Squid | None, current: Record | None) ->
     listing = nft.list_table()
     if listing is not None:
         script = folder / "ruleset.nft"
-        atomic_write(script, restore_script(listing, taken_at).encode())
+        write_atomically(script, restore_script(listing, taken_at).encode(), mode=0o600)
         cp = nft.run("-c", "-f", str(script), check=False)
         if cp.returncode:
             shutil.rmtree(folder, ignore_errors=True)
@@ -56,10 +56,10 @@ def take(store: Store, nft: Nft, squid: Squid | None, current: Record | None) ->
         saved = SquidSaved(include=str(squid.include), conf=str(squid.conf) if squid.conf else None,
                            existed=data is not None)
         if data is not None:
-            atomic_write(folder / "squid-include", data)
+            write_atomically(folder / "squid-include", data, mode=0o600)
     snapshot = Snapshot(id=snap_id, taken_at=taken_at, table=listing is not None,
                         current=current if listing is not None else None, squid=saved)
-    atomic_write(folder / "meta.json", snapshot.to_bytes())
+    write_atomically(folder / "meta.json", snapshot.to_bytes(), mode=0o600)
     return snapshot
 
 
@@ -113,7 +113,7 @@ def _merged_script(nft: Nft, script: Path, saved: Record | None, rolled_back: Re
         if not extra:
             return None
         merged = script.with_name("ruleset-merged.nft")
-        atomic_write(merged, (text + "# elements that dnsmasq added to the dynamic sets since, kept\n" + extra).encode())
+        write_atomically(merged, (text + "# elements that dnsmasq added to the dynamic sets since, kept\n" + extra).encode(), mode=0o600)
         return merged if nft.run("-c", "-f", str(merged), check=False).returncode == 0 else None
     except (ApplyError, OSError):
         return None
