@@ -1,4 +1,4 @@
-"""Semantic checks: the rules of DESIGN.md section 2 that a schema cannot express.
+"""Semantic checks: the rules of the language (docs/policy-language.md) that a schema cannot express.
 
 `check(policy, at)` returns every diagnostic at once. Each rule is one small function
 over the model, registered in `RULES`; a rule never raises on a partial model (a value

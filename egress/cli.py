@@ -190,7 +190,8 @@ def stages(policy, at, fmt):
 @click.option("--stage", "stage_id", help="The stage to compile (to standard output).")
 @click.option("--target", type=click.Choice(["nftables", "squid", "dnsmasq"]), help="The file to write, with --stage.")
 @click.option("--all-stages", is_flag=True, help="Compile every target of every stage into --out.")
-@click.option("--out", type=click.Path(file_okay=False), help="With --all-stages: the bundle folder, replaced atomically.")
+@click.option("--out", type=click.Path(file_okay=False), help="With --all-stages: the bundle folder, replaced atomically; only a folder egress wrote "
+                   "(or an empty one) is replaced, other bundles inside it are kept.")
 @click.option("--at", "at", type=DATE, help=AT_HELP)
 def compile(policy, stage_id, target, all_stages, out, at):  # shadows the builtin: the command's name
     """Compile a stage to nftables, Squid or dnsmasq; or every stage to a bundle.
@@ -204,7 +205,9 @@ def compile(policy, stage_id, target, all_stages, out, at):  # shadows the built
     Compile never uses the network: host addresses come from the lock file
     (`egress resolve`). Same policy, lock file and --at give the same bytes.
     """
-    from egress.bundle import source_revision, write_bundle
+    import os
+
+    from egress.bundle import BundleError, source_revision, write_bundle
     from egress.targets import TARGETS
 
     when = _at(at)
@@ -214,11 +217,14 @@ def compile(policy, stage_id, target, all_stages, out, at):  # shadows the built
         raise click.UsageError("--stage writes one --target to standard output (use --all-stages --out DIR for files)")
     if all_stages and (not out or target):
         raise click.UsageError("--all-stages needs --out DIR and writes every target")
+    if os.path.isdir(policy):
+        raise click.UsageError(f"compile takes one policy file, and {policy} is a folder; "
+                               f"give the file, such as {_suggest_policy(policy)}")
     model = open_policy(policy, when)
     if stage_id:
         stage_of(model, stage_id)
         flows = resolve(model, stage_id, when)
-        _say_expired(flows)
+        _say_expired([flows])
         click.echo(TARGETS[target].render(flows), nl=False)
         return
 
@@ -228,12 +234,31 @@ def compile(policy, stage_id, target, all_stages, out, at):  # shadows the built
         click.echo(f"  {flows.stage.id}: {counts}, {size:,} bytes", err=True)
 
     resolved = [resolve(model, stage.id, when) for stage in model.stages]
-    for flows in resolved:
-        _say_expired(flows)
+    _say_expired(resolved)
     sources = [policy] + [p for p in _sources(model) if p != policy]
-    click.echo(f"compiling {model.name}: {counted(len(resolved), 'stage')} into {out}/", err=True)
-    write_bundle(out, resolved, source_revision(sources), progress)
-    click.echo(f"wrote {counted(len(resolved), 'stage')} to {out}/", err=True)
+    shown = os.path.join(out, "")  # build and build/ both show as build/
+    click.echo(f"compiling {model.name}: {counted(len(resolved), 'stage')} into {shown}", err=True)
+    try:
+        written = write_bundle(out, resolved, source_revision(sources), progress, sources)
+    except BundleError as err:
+        click.echo(f"egress: {err}", err=True)
+        sys.exit(EXIT_USAGE)
+    if written.replaced not in (None, model.name):
+        click.echo(f"note: replaced the bundle of policy {written.replaced or '(unnamed, older egress)'}", err=True)
+    if written.kept:
+        click.echo(f"note: kept the other bundle{'s' * (len(written.kept) != 1)} in {shown}: "
+                   f"{', '.join(written.kept)}", err=True)
+    click.echo(f"wrote {counted(len(resolved), 'stage')} to {shown}", err=True)
+
+
+def _suggest_policy(folder: str) -> str:
+    """A policy file in `folder` to name in a message, or the usual name."""
+    import os
+
+    from egress.load import policy_files
+
+    found = policy_files([folder])
+    return found[0] if len(found) == 1 else os.path.join(folder, "policy.yaml")
 
 
 def _sources(model) -> list[str]:
@@ -250,9 +275,16 @@ def _positions(model):
     yield from (s.pos for s in model.stages)
 
 
-def _say_expired(flows) -> None:
-    for grant_id, expiry in sorted(flows.expired.items()):
-        click.echo(f"note: stage {flows.stage.id}: grant '{grant_id}' expired on {expiry}; left out", err=True)
+def _say_expired(stage_flows) -> None:
+    """One note per expired grant, naming the first stage it is left out of."""
+    first: dict = {}
+    for flows in stage_flows:
+        for grant_id, expiry in flows.expired.items():
+            first.setdefault(grant_id, (expiry, flows.stage.id))
+    later = " and every later stage" if len(stage_flows) > 1 else ""
+    for grant_id, (expiry, stage_id) in sorted(first.items()):
+        click.echo(f"note: grant '{grant_id}' expired on {expiry}; left out of stage {stage_id}"
+                   f"{later if stage_id != stage_flows[-1].stage.id else ''}", err=True)
 
 
 @main.command("resolve")

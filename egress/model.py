@@ -4,6 +4,9 @@ A `Policy` is what `egress.load` builds once the YAML has passed the schema: eve
 value is already parsed (addresses into netaddr networks, ports into `PortRange`,
 dates into `datetime.date`), and every object keeps the `Pos` of its YAML node so that
 a semantic check can point at it. Nothing here knows YAML, files or targets.
+
+The language these classes hold is described key by key in docs/policy-language.md; the
+path from here to the kernel, in docs/architecture.md.
 """
 
 from __future__ import annotations

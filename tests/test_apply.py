@@ -607,7 +607,7 @@ def test_real_bundles_of_every_stage_apply_in_turn(netns, tmp_path):
     cp = subprocess.run([*EGRESS, "compile", str(CHU), "--all-stages", "--out", str(out), "--at", "2023-07-01"],
                         capture_output=True, text=True)
     assert cp.returncode == 0, cp.stderr
-    stages = [json.loads((d / "manifest.json").read_text())["stage"] for d in sorted(out.iterdir())]
+    stages = [json.loads((d / "manifest.json").read_text())["stage"] for d in sorted(out.iterdir()) if d.is_dir()]
     listings = {}
     for stage in stages:
         cp = egress(ns, state, "apply", str(out / stage), "--no-wait")
