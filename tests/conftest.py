@@ -45,6 +45,8 @@ PACKAGES = {
     "squid": "squid-openssl",
     "curl": "curl",
     "ansible-playbook": "ansible-core",  # only for the tests of examples/ansible
+    "chromium": "chromium",  # only for the browser tests of `egress report`
+    "chromedriver": "chromium-driver",
 }
 ALL_PROGRAMS = ("nft", "ip", "dnsmasq", "squid", "curl")
 LAB_PROGRAMS = ("ip", "nft")
