@@ -4,6 +4,9 @@ A `Policy` is what `egress.load` builds once the YAML has passed the schema: eve
 value is already parsed (addresses into netaddr networks, ports into `PortRange`,
 dates into `datetime.date`), and every object keeps the `Pos` of its YAML node so that
 a semantic check can point at it. Nothing here knows YAML, files or targets.
+
+The language these classes hold is described key by key in docs/policy-language.md; the
+path from here to the kernel, in docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -83,6 +86,7 @@ class Destination:
     @property
     def network(self) -> IPNetwork:
         """The netaddr network of an `address` destination (only valid for that kind)."""
+        assert self.address is not None, f"{self.kind} destination {self.value} has no address"
         return self.address.to_netaddr()
 
 
@@ -97,6 +101,11 @@ class Service:
 
     def of_kind(self, kind: str) -> tuple[Destination, ...]:
         return tuple(d for d in self.destinations if d.kind == kind)
+
+    @property
+    def addresses(self) -> tuple[Network, ...]:
+        """The parsed networks of the `address` destinations, in order."""
+        return tuple(d.address for d in self.destinations if d.address is not None)
 
 
 @dataclass(frozen=True)

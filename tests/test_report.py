@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 SHIPPED_DIR = REPO / "policies" / "chu-rennes-2023"
 SHIPPED = str(SHIPPED_DIR / "policy.yaml")
 AT = "2023-08-20"
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 HOSTILE_REASON = '<script>alert("x")</script></table></td> "quoted" \'single\' **bold** [link](http://evil.example/) `code` & done'
 
@@ -185,7 +185,7 @@ def test_history_is_the_diff_of_each_stage_at_its_date():
     report = shipped_report()
     policy = report.policy
     assert [h.id for h in report.history] == [s.id for s in policy.stages]
-    for before, h in zip(policy.stages, report.history[1:]):
+    for before, h in zip(policy.stages, report.history[1:], strict=False):
         d = stage_diff(policy, before.id, h.id, dt.date(2023, 8, 20), stage_dates=True)
         assert [p.as_flow() for p in h.diff.opened] == [p.as_flow() for p in d.opened]
         assert [p.as_flow() for p in h.diff.closed] == [p.as_flow() for p in d.closed]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from functools import lru_cache
+from functools import cache
 
 import jinja2
 
@@ -25,12 +25,12 @@ from egress.atomic import write_atomically
 from egress.htmlreport import data, labels, timeline
 from egress.htmlreport.data import Report, build
 
-__all__ = ["Report", "build", "render", "write", "LANGUAGES"]
+__all__ = ["LANGUAGES", "Report", "build", "render", "write"]
 
 LANGUAGES = labels.LANGUAGES
 
 
-@lru_cache(maxsize=None)
+@cache
 def _environment(lang: str) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("egress.htmlreport", "templates"),

@@ -17,9 +17,7 @@ import os
 import subprocess
 from dataclasses import dataclass, field
 
-from egress import __version__
-from egress import diff as diffs
-from egress import expiring
+from egress import __version__, diff as diffs, expiring
 from egress.flows import StageFlows, policy_index, resolve
 from egress.model import INTERNET, Policy
 

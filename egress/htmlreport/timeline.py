@@ -109,20 +109,19 @@ def layout(history, temporary, at: dt.date) -> Timeline:
 
 def _stage_xs(history, x_of, left: float, right: float) -> list[float]:
     """x of each stage: its date, or between its dated neighbours."""
-    xs: list[float | None] = [x_of(h.date) if h.date else None for h in history]
-    if all(x is None for x in xs):
-        n = max(len(xs) - 1, 1)
-        return [round(left + i / n * (right - left), 1) for i in range(len(xs))]
-    known = [i for i, x in enumerate(xs) if x is not None]
+    known = {i: x_of(h.date) for i, h in enumerate(history) if h.date}
+    if not known:
+        n = max(len(history) - 1, 1)
+        return [round(left + i / n * (right - left), 1) for i in range(len(history))]
     out = []
-    for i, x in enumerate(xs):
-        if x is not None:
-            out.append(x)
+    for i in range(len(history)):
+        if i in known:
+            out.append(known[i])
             continue
         before = [k for k in known if k < i]
         after = [k for k in known if k > i]
-        lo = (before[-1], xs[before[-1]]) if before else (-1, left)
-        hi = (after[0], xs[after[0]]) if after else (len(xs), right)
+        lo = (before[-1], known[before[-1]]) if before else (-1, float(left))
+        hi = (after[0], known[after[0]]) if after else (len(history), float(right))
         out.append(round(lo[1] + (i - lo[0]) / (hi[0] - lo[0]) * (hi[1] - lo[1]), 1))
     return out
 
