@@ -549,6 +549,45 @@ def expiring_command(policy, within, stage_id, fmt, exit_code, at):
         sys.exit(EXIT_INVALID)
 
 
+@main.command("report")
+@click.argument("policy", type=click.Path())
+@click.option("--out", required=True, type=click.Path(dir_okay=False), metavar="FILE.html",
+              help="The HTML file to write (replaced whole, never half-written).")
+@click.option("--stage", "stage_id", default=None, metavar="ID", help="The stage of the matrix and agenda. Default: the last.")
+@click.option("--lang", default="en", show_default=True, metavar="en|fr", help="Language of the labels (policy text is shown as written).")
+@click.option("--at", "at", type=DATE, help="Judge expiries at the start of that day (UTC). Default: now.")
+def report_command(policy, out, stage_id, lang, at):
+    """Write the crisis cell's report: one self-contained HTML file.
+
+    For the chosen stage: what is open (a matrix of services x zones: since which
+    stage, direct or through the proxy, which ports, until when), the timeline of the
+    stages with the flows each opened and closed and the temporary openings, what
+    expires in the next 14 days, and stage by stage what each opened and closed, with
+    reason, approver and ticket. No script, font or image to fetch: it opens on a
+    machine with no network, and prints on A4.
+
+    \b
+    Examples:
+      egress report policies/chu-rennes-2023/policy.yaml --out report.html
+      egress report policy.yaml --out rapport.html --lang fr --stage s4-outbound-mail --at 2023-07-03
+    """
+    from egress import htmlreport
+
+    if lang not in htmlreport.LANGUAGES:
+        raise click.BadParameter(f"'{lang}': known languages are {', '.join(htmlreport.LANGUAGES)}", param_hint="--lang")
+    start = _start(at)
+    model = open_policy(policy, start.date())
+    stage = stage_of(model, stage_id) if stage_id else model.stages[-1]
+    sources = [policy] + [p for p in _sources(model) if p != policy]
+    report = htmlreport.build(model, stage.id, start, sources)
+    try:
+        htmlreport.write(out, htmlreport.render(report, lang))
+    except OSError as err:
+        click.echo(f"egress: cannot write {out}: {err.strerror or err}", err=True)
+        sys.exit(EXIT_USAGE)
+    click.echo(f"wrote {out} ({model.name}, stage {stage.id}, {lang})", err=True)
+
+
 # --------------------------------------------------------------------------- observe
 # blocked / usage: thin wrappers over egress.observe (see its docstring).
 
@@ -632,7 +671,7 @@ def blocked_command(policy, logs, stage_id, fmt, top, as_stage, at):
 
 
 # --------------------------------------------------------------------------- push to firewalls
-# apply / confirm / rollback / status: thin wrappers over egress.apply (see its docstring).
+# apply / confirm / rollback / status: thin wrappers over the egress.firewall package.
 
 STATE_DIR_OPTION = click.option(
     "--state-dir", envvar="EGRESS_STATE_DIR", default="/var/lib/egress", show_default=True,
@@ -641,9 +680,13 @@ STATE_DIR_OPTION = click.option(
          "(env EGRESS_STATE_DIR).")
 
 
+def _warn(message: str) -> None:
+    click.echo(message, err=True)
+
+
 def _firewall(action, *args, **kwargs):
-    """Run an egress.apply action; its errors become one line and an exit code."""
-    from egress.apply import ApplyError
+    """Run a firewall action; its errors become one line and an exit code."""
+    from egress.firewall.errors import ApplyError
 
     try:
         return action(*args, **kwargs)
@@ -693,11 +736,11 @@ def apply_command(bundle, confirm_timeout, no_wait, squid_include, squid_conf, l
     nft -c or squid -k parse failure, a confirmation already pending) or rolled
     back; 2 wrong usage, unreadable bundle, not root, wrong network namespace.
     """
-    from egress.apply import ApplyOptions, apply
+    from egress.firewall.transaction import ApplyOptions, apply
 
     options = ApplyOptions(confirm_timeout=confirm_timeout, wait=not no_wait, squid_include=squid_include,
                            squid_conf=squid_conf, lock_timeout=lock_timeout)
-    code = _firewall(apply, bundle, state_dir, options, say=click.echo)
+    code = _firewall(apply, bundle, state_dir, options, say=click.echo, warn=_warn)
     sys.exit(code)
 
 
@@ -715,9 +758,9 @@ def confirm_command(state_dir):
       egress confirm
       ssh fw1 sudo egress confirm
     """
-    from egress.apply import confirm
+    from egress.firewall.transaction import confirm
 
-    sys.exit(_firewall(confirm, state_dir, say=click.echo))
+    sys.exit(_firewall(confirm, state_dir, say=click.echo, warn=_warn))
 
 
 @main.command("rollback")
@@ -735,9 +778,9 @@ def rollback_command(state_dir):
       egress rollback
       egress status && egress rollback
     """
-    from egress.apply import rollback
+    from egress.firewall.transaction import rollback
 
-    sys.exit(_firewall(rollback, state_dir, say=click.echo))
+    sys.exit(_firewall(rollback, state_dir, say=click.echo, warn=_warn))
 
 
 @main.command("status")
@@ -757,13 +800,25 @@ def status_command(fmt, state_dir):
     """
     import json
 
-    from egress.apply import format_status, status
+    from egress.firewall.render import format_status
+    from egress.firewall.status import status
 
     doc = _firewall(status, state_dir)
     if fmt == "json":
         click.echo(json.dumps(doc, indent=2, sort_keys=True))
     else:
         click.echo(format_status(doc), nl=False)
+
+
+@main.command("watchdog", hidden=True)
+@click.option("--state-dir", required=True)
+@click.option("--token", required=True)
+@click.option("--ready-fd", type=int)
+def watchdog_command(state_dir, token, ready_fd):
+    """Internal: the rollback watchdog that `egress apply` starts (egress/firewall/watchdog.py)."""
+    from egress.firewall import watchdog
+
+    sys.exit(watchdog.run(state_dir, token, ready_fd))
 
 
 if __name__ == "__main__":  # pragma: no cover
