@@ -555,6 +555,45 @@ def expiring_command(policy, within, stage_id, fmt, exit_code, at):
         sys.exit(EXIT_INVALID)
 
 
+@main.command("report")
+@click.argument("policy", type=click.Path())
+@click.option("--out", required=True, type=click.Path(dir_okay=False), metavar="FILE.html",
+              help="The HTML file to write (replaced whole, never half-written).")
+@click.option("--stage", "stage_id", default=None, metavar="ID", help="The stage of the matrix and agenda. Default: the last.")
+@click.option("--lang", default="en", show_default=True, metavar="en|fr", help="Language of the labels (policy text is shown as written).")
+@click.option("--at", "at", type=DATE, help="Judge expiries at the start of that day (UTC). Default: now.")
+def report_command(policy, out, stage_id, lang, at):
+    """Write the crisis cell's report: one self-contained HTML file.
+
+    For the chosen stage: what is open (a matrix of services x zones: since which
+    stage, direct or through the proxy, which ports, until when), the timeline of the
+    stages with the flows each opened and closed and the temporary openings, what
+    expires in the next 14 days, and stage by stage what each opened and closed, with
+    reason, approver and ticket. No script, font or image to fetch: it opens on a
+    machine with no network, and prints on A4.
+
+    \b
+    Examples:
+      egress report policies/chu-rennes-2023/policy.yaml --out report.html
+      egress report policy.yaml --out rapport.html --lang fr --stage s4-outbound-mail --at 2023-07-03
+    """
+    from egress import htmlreport
+
+    if lang not in htmlreport.LANGUAGES:
+        raise click.BadParameter(f"'{lang}': known languages are {', '.join(htmlreport.LANGUAGES)}", param_hint="--lang")
+    start = _start(at)
+    model = open_policy(policy, start.date())
+    stage = stage_of(model, stage_id) if stage_id else model.stages[-1]
+    sources = [policy] + [p for p in _sources(model) if p != policy]
+    report = htmlreport.build(model, stage.id, start, sources)
+    try:
+        htmlreport.write(out, htmlreport.render(report, lang))
+    except OSError as err:
+        click.echo(f"egress: cannot write {out}: {err.strerror or err}", err=True)
+        sys.exit(EXIT_USAGE)
+    click.echo(f"wrote {out} ({model.name}, stage {stage.id}, {lang})", err=True)
+
+
 # --------------------------------------------------------------------------- push to firewalls
 # apply / confirm / rollback / status: thin wrappers over egress.apply (see its docstring).
 

@@ -46,6 +46,8 @@ PACKAGES = {
     "curl": "curl",
     "ansible-playbook": "ansible-core",  # only for the tests of examples/ansible
     "ssh-keygen": "openssh-client",  # only for signed bundles (egress/firewall/signing.py)
+    "chromium": "chromium",  # only for the browser tests of `egress report`
+    "chromedriver": "chromium-driver",
 }
 ALL_PROGRAMS = ("nft", "ip", "dnsmasq", "squid", "curl")
 LAB_PROGRAMS = ("ip", "nft")
