@@ -598,13 +598,6 @@ def report_command(policy, out, stage_id, lang, at):
 # blocked / usage: thin wrappers over egress.observe (see its docstring).
 
 
-def _observed_stage(model, stage_id: str) -> str:
-    """The stage id, with `first` and `last` naming the first and last stages."""
-    if stage_id in ("first", "last") and stage_id not in {s.id for s in model.stages}:
-        return model.stages[0 if stage_id == "first" else -1].id
-    return stage_of(model, stage_id).id
-
-
 def _collect(logs, model, proxy_allowed: bool):
     from egress.observe.inputs import LogError, collect
     from egress.targets.nftables import log_prefix
@@ -656,7 +649,7 @@ def blocked_command(policy, logs, stage_id, fmt, top, as_stage, at):
 
     when = _at(at)
     model = open_policy(policy, when)
-    stage = _observed_stage(model, stage_id)
+    stage = stage_of(model, stage_id).id
     observations = _collect(logs, model, proxy_allowed=False)
     result = blocked(observations, resolve(model, stage, when))
     for note in render.input_notes(result.files):
