@@ -1,4 +1,4 @@
-"""Semantic checks: the rules of DESIGN.md section 2 that a schema cannot express.
+"""Semantic checks: the rules of the language (docs/policy-language.md) that a schema cannot express.
 
 `check(policy, at)` returns every diagnostic at once. Each rule is one small function
 over the model, registered in `RULES`; a rule never raises on a partial model (a value
@@ -9,9 +9,10 @@ come out together.
 from __future__ import annotations
 
 import datetime as dt
+
 from egress.diagnostics import Diagnostic, at as diag
 from egress.flows import grants_in_force
-from egress.model import INTERNET, Grant, Policy, PortRange
+from egress.model import INTERNET, Grant, Policy, PortRange, Pos
 
 SOON = dt.timedelta(days=14)
 """Warn about an expiry this long before it happens."""
@@ -71,8 +72,8 @@ def rule_unique_ids(policy: Policy, at: dt.date):
         for kind, table in (("zone", policy.zones), ("service", policy.services)):
             if name in table:
                 yield diag(table[name].pos, "E132", f"'{name}' is reserved (any address outside the zones); rename the {kind}")
-    seen_stage: dict[str, object] = {}
-    seen_grant: dict[str, object] = {}
+    seen_stage: dict[str, Pos] = {}
+    seen_grant: dict[str, Pos] = {}
     for stage in policy.stages:
         if stage.id in seen_stage:
             yield diag(stage.pos, "E132", f"stage id '{stage.id}' is used twice (also at line {seen_stage[stage.id].line})")
@@ -159,7 +160,8 @@ def rule_proxy(policy: Policy, at: dt.date):
 
 def rule_direct_names(policy: Policy, at: dt.date):
     locked = policy.lock.hosts if policy.lock else {}
-    reported: set[str] = set()
+    reported_domains: set[tuple[str, str]] = set()  # (grant, domain): each grant says it
+    reported_hosts: set[str] = set()  # a host is missing once, whatever grants use it
     for grant in policy_grants(policy):
         kind = direction(policy, grant)
         if kind is None or grant.via != "direct":
@@ -168,16 +170,16 @@ def rule_direct_names(policy: Policy, at: dt.date):
         for name in services:
             service = policy.services[name]
             for domain in service.of_kind("domain"):
-                if kind == "egress" and (grant.id, domain.value) not in reported:
-                    reported.add((grant.id, domain.value))
+                if kind == "egress" and (grant.id, domain.value) not in reported_domains:
+                    reported_domains.add((grant.id, domain.value))
                     yield diag(
                         grant.pos,
                         "E139",
                         f"grant '{grant.id}' reaches domain '{domain.value}' directly; an address list cannot hold all its subdomains: use `via: proxy` or list hosts",
                     )
             for host in service.of_kind("host"):
-                if host.value not in locked and host.value not in reported:
-                    reported.add(host.value)
+                if host.value not in locked and host.value not in reported_hosts:
+                    reported_hosts.add(host.value)
                     yield diag(
                         host.pos,
                         "E140",
@@ -192,15 +194,28 @@ def rule_reasons(policy: Policy, at: dt.date):
                 yield diag(grant.pos, "E141", f"grant '{grant.id}' has no `reason:`; the crisis cell must see why it opens")
 
 
+DRAFT_PLACEHOLDER = "<fill in"
+"""What `egress blocked --as-stage` writes where a person must decide (egress.observe.draft)."""
+
+
+def rule_placeholders(policy: Policy, at: dt.date):
+    for grant in policy_grants(policy):
+        for key in ("reason", "approved_by", "requested_by", "ticket"):
+            value = getattr(grant, key)
+            if isinstance(value, str) and DRAFT_PLACEHOLDER in value.lower():
+                yield diag(grant.pos, "E150", f"grant '{grant.id}' still has the draft placeholder in `{key}:`; "
+                                              "a person must fill it in (egress blocked approves nothing)")
+
+
 def rule_revokes(policy: Policy, at: dt.date):
-    stage_of = {}
+    stage_of: dict[str, int] = {}
     for stage in policy.stages:
         for grant in stage.grants:
             stage_of.setdefault(grant.id, stage.index)
     revoked: dict[str, str] = {}
     for stage in policy.stages:
         positions = stage.revoke_pos or (stage.pos,) * len(stage.revoke)
-        for grant_id, pos in zip(stage.revoke, positions):
+        for grant_id, pos in zip(stage.revoke, positions, strict=True):
             if grant_id not in stage_of:
                 yield diag(pos, "E133", f"stage '{stage.id}' revokes '{grant_id}', which is no grant")
             elif stage_of[grant_id] >= stage.index:
@@ -227,7 +242,7 @@ def rule_expiry(policy: Policy, at: dt.date):
 def rule_broad_destinations(policy: Policy, at: dt.date):
     for service in policy.services.values():
         for dest in service.destinations:
-            if dest.kind == "address":
+            if dest.address is not None:
                 net = dest.address
                 if net.prefixlen < (8 if net.version == 4 else 16):
                     yield diag(dest.pos, "W101", f"service '{service.name}' reaches {dest.value}, a large part of the internet")
@@ -246,7 +261,8 @@ def rule_zone_overlap(policy: Policy, at: dt.date):
     widest: tuple[int, str] | None = None  # (last address, zone) of the span reaching furthest
     for first, last, name in spans:
         if widest and first <= widest[0] and widest[1] != name:
-            pair = tuple(sorted((widest[1], name)))
+            low, high = sorted((widest[1], name))
+            pair = (low, high)
             if pair not in reported:
                 reported.add(pair)
                 yield diag(
@@ -328,6 +344,7 @@ RULES = (
     rule_proxy,
     rule_direct_names,
     rule_reasons,
+    rule_placeholders,
     rule_revokes,
     rule_expiry,
     rule_broad_destinations,

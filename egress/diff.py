@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 from netaddr import IPAddress, iprange_to_cidrs
 
 from egress.flows import StageFlows
-from egress.model import PortRange
+from egress.model import Grant, PortRange
 
 # -- interval sets over integers ---------------------------------------------------
 
@@ -340,7 +340,7 @@ class Piece:
     key: Key
     box: Box
     whole_src: bool  # the box holds every source address of the flow
-    grant: object  # the model Grant (new side for opened, old side for closed)
+    grant: Grant  # the model Grant (new side for opened, old side for closed)
     status: str  # opened: "added" | "widened"; closed: "narrowed" | "revoked" | "expired" | "removed"
     detail: str | None = None  # e.g. the revoking stage, the expiry date
 
@@ -470,7 +470,7 @@ def diff(old: StageFlows | None, new: StageFlows | None, label_from: str, label_
     result.net_opened = _net(result.opened, old_atoms)
     result.net_closed = _net(result.closed, new_atoms)
 
-    for grant_id in sorted(set(old_grants) & set(new_grants), key=_order(new).get):
+    for grant_id in sorted(set(old_grants) & set(new_grants), key=_order(new).__getitem__):
         changes = _metadata_changes(old_grants[grant_id], new_grants[grant_id])
         if changes:
             result.changed.append({"grant": grant_id, "fields": changes})
@@ -616,10 +616,12 @@ def stage_diff(policy, from_id: str, to_id: str, at: dt.date, stage_dates: bool 
 def version_diff(old_policy, new_policy, stage_id: str, at: dt.date, label_from: str, label_to: str) -> Diff:
     """What the new version of a policy opens and closes at one stage compared with the
     old one. A stage missing on one side counts as nothing in force there (a new stage
-    opens all it holds); missing on both sides is a KeyError."""
+    opens all it holds); missing on both sides is a KeyError. `last` (or `first`) is
+    each version's own last (first) stage: a version that adds a stage is compared at
+    its new last stage with the old version's last."""
     from egress.flows import resolve
 
-    sides = []
+    sides: list[StageFlows | None] = []
     for policy in (old_policy, new_policy):
         try:
             policy.stage(stage_id)
@@ -631,7 +633,7 @@ def version_diff(old_policy, new_policy, stage_id: str, at: dt.date, label_from:
         raise KeyError(stage_id)
     result = diff(sides[0], sides[1], label_from, label_to, at)
     result.policy = new_policy.name if new_policy.name == old_policy.name else f"{old_policy.name} -> {new_policy.name}"
-    result.stage = stage_id
+    result.stage = next(side.stage.id for side in reversed(sides) if side is not None)
     return result
 
 
@@ -777,7 +779,7 @@ def render_markdown(d: Diff) -> str:
     if d.opened or d.closed:
         lines.append("| | grant | from | to | via | ports | destination | reason | approved by | ticket | expires |")
         lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
-        for sign, pieces in (("**+** opened", d.opened), ("**−** closed", d.closed)):
+        for sign, pieces in (("**+** opened", d.opened), ("**\N{MINUS SIGN}** closed", d.closed)):
             for piece in pieces:
                 f = piece.as_flow()
                 what = sign if piece.status in ("added", "widened", "narrowed") else f"{sign} ({_status_text(piece)})"

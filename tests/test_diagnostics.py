@@ -126,6 +126,7 @@ CASES = [
     ("E138", ("      - domain: example.org", "      - domain: example.org\n      - address: 198.51.100.0/24"), "198.51.100.0/24"),
     ("E139", ("        to: web\n        via: proxy\n", "        to: web\n"), "id: g-web"),
     ("E141", ("        reason: Partner flow\n", ""), "id: g-partner"),
+    ("E150", ("        reason: Partner flow", '        reason: "<fill in: why this flow must open>"'), "id: g-partner"),
     ("W101", ("address: 203.0.113.0/24", "address: 0.0.0.0/0"), "0.0.0.0/0"),
     ("W102", ("domain: example.org", "domain: gouv.fr"), "gouv.fr"),
     ("W103", ("addresses: [192.0.2.25]", "addresses: [10.0.0.128/25]"), "dmz:"),
@@ -152,7 +153,7 @@ def test_each_code_at_its_position(tmp_path, code, edit, marker):
 def test_E100_not_utf8(tmp_path):
     path = tmp_path / "policy.yaml"
     path.write_bytes(BASE.encode().replace(b"policy: base", b"policy: b\xe9se"))
-    line, col = where(BASE, "ase\n")
+    _line, _col = where(BASE, "ase\n")
     assert found(path) == [("policy.yaml", "E100", 2, 10)]
 
 
@@ -242,5 +243,5 @@ def test_all_diagnostics_of_a_file_in_one_run(tmp_path):
 
 def test_docs_table_lists_every_code():
     doc = (Path(__file__).parent.parent / "docs" / "diagnostics.md").read_text()
-    for code, (summary, _) in CATALOGUE.items():
+    for code, (_summary, _) in CATALOGUE.items():
         assert f"| {code} |" in doc, code
