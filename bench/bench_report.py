@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     print(common.table([
         ["egress compile --all-stages", common.secs(compile_time), ""],
         ["egress report", common.secs(report_time), f"peak {common.mb(report_rss)}, file {size / 2**20:,.1f} MB"],
-    ], ["command (best of %d, fresh process)" % args.repeat, "time", ""]))
+    ], [f"command (best of {args.repeat}, fresh process)", "time", ""]))
     print(f"ratio report / compile --all-stages   {ratio:.2f}x   goal <= {GOAL_RATIO:.1f}x: "
           f"{'met' if ratio <= GOAL_RATIO else 'NOT MET'}")
 
