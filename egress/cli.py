@@ -643,6 +643,121 @@ def report_command(policy, out, stage_id, lang, at):
     click.echo(f"wrote {out} ({model.name}, stage {stage.id}, {lang})", err=True)
 
 
+# --------------------------------------------------------------------------- observe
+# blocked / usage: thin wrappers over egress.observe (see its docstring).
+
+
+def _collect(logs, model, proxy_allowed: bool):
+    from egress.observe.inputs import LogError, collect
+    from egress.targets.nftables import log_prefix
+
+    try:
+        return collect(list(logs), log_prefix(model.name), proxy_allowed)
+    except LogError as err:
+        click.echo(f"egress: {err}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+@main.command("blocked")
+@click.argument("policy", type=click.Path())
+@click.argument("logs", nargs=-1, required=True, metavar="LOG...")
+@click.option("--stage", "stage_id", required=True, metavar="ID", help="The stage to judge the blocked flows against.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
+@click.option("--top", type=click.IntRange(min=1), metavar="N", help="Only the first N flows (shown, and drafted).")
+@click.option("--as-stage", "as_stage", metavar="NEW_ID",
+              help="Write instead a YAML draft of a new stage with one grant per flow that a grant can open, "
+                   "its reason, approver and ticket left for a person to fill in (validate refuses them until then).")
+@click.option("--at", "at", type=DATE, help=AT_HELP)
+def blocked_command(policy, logs, stage_id, fmt, top, as_stage, at):
+    """Aggregate denials into blocked flows, and say what would open each.
+
+    LOG files are read whatever their format, told apart by their first lines: ulogd2
+    JSON (the denials sent to the policy's firewall.log_group), kernel log lines
+    (`egress <policy> drop: IN=...`: kern.log, journalctl -k, dmesg), Squid's native
+    access.log (TCP_DENIED lines), dnsmasq log-queries lines (`reply NAME is ADDR`: they
+    put names on the addresses of denials). Plain or gzip, a rotated set, or - for
+    standard input. Lines of another policy's prefix, and bad lines, are counted and
+    reported, never fatal; a file of another format is an error (exit 2).
+
+    A blocked flow is a source zone (or an address in no zone), a destination and a
+    port, with its hits, distinct sources and first and last times; sorted by distinct
+    sources, then hits. Each is judged at --stage: allowed there already, reachable
+    through the proxy, a grant that opens it to other zones, a service that holds it,
+    or nothing in the policy.
+
+    \b
+    Examples:
+      egress blocked policy.yaml --stage last /var/log/ulog/egress.json /var/log/squid/access.log*
+      journalctl -k --since today | egress blocked policy.yaml --stage s3-continuity-sites - dnsmasq.log
+      egress blocked policy.yaml --stage last ulogd.json --top 5 --as-stage s7-from-complaints > draft.yaml
+    """
+    import json
+
+    from egress.observe import render
+    from egress.observe.blocked import blocked
+
+    when = _at(at)
+    model = open_policy(policy, when)
+    stage = stage_of(model, stage_id).id
+    observations = _collect(logs, model, proxy_allowed=False)
+    result = blocked(observations, resolve(model, stage, when))
+    for note in render.input_notes(result.files):
+        click.echo(f"note: {note}", err=True)
+    if as_stage:
+        from egress.observe.draft import DraftError, draft
+
+        try:
+            text = draft(result, model, as_stage, when, top)
+        except DraftError as err:
+            raise click.BadParameter(str(err), param_hint="--as-stage") from None
+        click.echo(text, nl=False)
+        return
+    if fmt == "json":
+        click.echo(json.dumps(render.blocked_json(result, top), indent=2))
+    else:
+        click.echo(render.BLOCKED[fmt](result, top), nl=False)
+
+
+@main.command("usage")
+@click.argument("policy", type=click.Path())
+@click.argument("access_logs", nargs=-1, metavar="[ACCESS_LOG...]")
+@click.option("--stage", "stage_id", required=True, metavar="ID", help="The stage whose grants are counted.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
+@click.option("--at", "at", type=DATE, help=AT_HELP)
+def usage_command(policy, access_logs, stage_id, fmt, at):
+    """Say which grants of a stage carried traffic, and which carried none.
+
+    ACCESS_LOG files are Squid access.logs (native format; plain, gzip, or - for
+    standard input): each allowed request is attributed to the grants that allow it at
+    --stage, as `egress query` judges it. The grants in force with no traffic are the
+    candidates to revoke at the next stage; a grant no source observes (a direct grant
+    when only the proxy's log is read) is listed as not observed, never as unused.
+
+    \b
+    Examples:
+      egress usage policy.yaml --stage last /var/log/squid/access.log*
+      egress usage policy.yaml --stage s3-continuity-sites access.log --format markdown
+    """
+    import json
+
+    from egress.observe import render
+    from egress.observe.usage import usage
+
+    when = _at(at)
+    model = open_policy(policy, when)
+    stage = stage_of(model, stage_id).id
+    if not access_logs:
+        raise click.UsageError("give the proxy's access.log files")
+    observations = _collect(access_logs, model, proxy_allowed=True)
+    result = usage(observations, resolve(model, stage, when), proxy_read=bool(access_logs))
+    for note in render.input_notes(result.files):
+        click.echo(f"note: {note}", err=True)
+    if fmt == "json":
+        click.echo(json.dumps(render.usage_json(result), indent=2))
+    else:
+        click.echo(render.USAGE[fmt](result), nl=False)
+
+
 # --------------------------------------------------------------------------- push to firewalls
 # apply / confirm / rollback / status: thin wrappers over the egress.firewall package.
 
