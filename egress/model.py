@@ -21,6 +21,10 @@ from egress.addresses import Network
 INTERNET = "internet"
 """Reserved source name: any address outside the zones of the policy."""
 
+STAGE_ALIASES = ("first", "last")
+"""Names every command takes for the first and last stages of a policy, so that a script
+or a CI job keeps meaning "the latest stage" when one is added."""
+
 PROTOCOLS_WITH_PORTS = ("tcp", "udp")
 PROTOCOLS_WITHOUT_PORTS = ("icmp", "icmpv6")
 
@@ -182,9 +186,13 @@ class Policy:
     pos: Pos
 
     def stage(self, stage_id: str) -> Stage:
+        """The stage of that id; `first` and `last` name the first and last stages
+        (unless a stage has that id). KeyError if there is none."""
         for stage in self.stages:
             if stage.id == stage_id:
                 return stage
+        if stage_id in STAGE_ALIASES and self.stages:
+            return self.stages[0 if stage_id == "first" else -1]
         raise KeyError(stage_id)
 
     @property

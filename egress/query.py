@@ -9,10 +9,12 @@ Addresses (`--dst` is an IP address): the firewall's view.
 - egress, direct: the source is in a zone of a direct flow, the destination in its
   addresses (service addresses, lock-file addresses of its hosts), the port in its ports;
 - ingress: the destination is in the zone of an ingress flow, the source in its
-  sources (`internet`: any address outside the zones; a partner service: its addresses);
+  sources (`internet`: the public address space outside the zones, see `egress.special`;
+  a partner service: its addresses);
 - the proxy's own flows, which the firewall opens for `via: proxy` grants: a source zone
   of a proxied grant may reach the proxy zone's addresses on `tcp/<proxy.port>`; the
-  proxy zone may reach any address outside the zones on the tcp ports of the proxied
+  proxy zone may reach any internet address (`flows.PolicyIndex.internet`: public, outside
+  the zones) on the tcp ports of the proxied
   grants in force (Squid, not the firewall, then checks the names). Both are answered
   `via: direct` (they are plain firewall openings) with the proxied grant that needs them.
 - a zone with proxied grants does NOT reach web addresses directly: an address that no
@@ -34,13 +36,15 @@ service holding the destination; a source in no zone.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 
 from netaddr import INET_PTON, AddrFormatError, IPAddress, IPSet
 
-from egress.flows import Flow, StageFlows, resolve
+from egress.flows import Flow, StageFlows, policy_index, resolve
 from egress.model import INTERNET, PortRange
+from egress.special import not_internet
 
 NAME_RE = re.compile(r"(?=.{1,253}\Z)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
 """A host name: LDH labels, at least two, the last (the top-level domain) starting with a
@@ -205,14 +209,14 @@ class _Judge:
         self.src = src
         self.dst = dst
         self.port = port
-        self.zones = {name: IPSet(zone.addresses) for name, zone in self.policy.zones.items()}
+        context = _context(self.policy)
+        self.zones = context.zones
         self.src_zones = [name for name, addresses in self.zones.items() if src in addresses]
         self.dst_zones = [name for name, addresses in self.zones.items() if isinstance(dst, IPAddress) and dst in addresses]
-        order = [g.id for s in self.policy.stages for g in s.grants]
-        self.order = {gid: i for i, gid in enumerate(order)}
+        self.order = context.order
         self.reasons: list[str] = []
         self.hint: str | None = None
-        self._all: tuple[Flow, ...] | None = None
+        self._context = context
 
     # -- results
 
@@ -266,13 +270,7 @@ class _Judge:
 
     def all_flows(self) -> tuple[Flow, ...]:
         """The flows of every grant of every stage, revoked and expired ones included."""
-        if self._all is None:
-            stages = tuple(dataclasses.replace(s, revoke=()) for s in self.policy.stages)
-            unrevoked = dataclasses.replace(self.policy, stages=stages)
-            import datetime as dt
-
-            self._all = resolve(unrevoked, stages[-1].id, dt.date.min).flows
-        return self._all
+        return self._context.all_flows(self.policy)
 
     def _status(self, grant_id: str) -> str | None:
         """Why a grant is not in force here, or None if it is."""
@@ -325,11 +323,11 @@ class _Judge:
                     out.append(_Match(flow, "direct", f"{self.src} is in zone {flow.source}, which reaches the proxy "
                                                       f"(zone {proxy.zone}, tcp/{proxy.port}) for grant {flow.grant.id} (via: proxy)",
                                       flow.source, proxy.zone))
-        if proxy.zone in self.src_zones and not self.dst_zones:
+        if proxy.zone in self.src_zones and self.dst in policy_index(self.policy).internet()[0]:
             for flow in proxied:
                 if _covers([p for p in flow.ports if p.proto == "tcp"], self.port):
-                    out.append(_Match(flow, "direct", f"{self.src} is in the proxy zone {proxy.zone}, which reaches any address "
-                                                      f"outside the zones on {self.port} for grant {flow.grant.id}; Squid checks the names",
+                    out.append(_Match(flow, "direct", f"{self.src} is in the proxy zone {proxy.zone}, which reaches any internet "
+                                                      f"address (public, outside the zones) on {self.port} for grant {flow.grant.id}; Squid checks the names",
                                       proxy.zone, INTERNET))
         return out
 
@@ -393,8 +391,13 @@ class _Judge:
         proxy = self.policy.proxy
         if proxy is not None and proxy.zone in self.src_zones:
             web = sorted({p for f in self.flows.flows if f.via == "proxy" for p in f.ports if p.proto == "tcp"})
-            if web:
-                self.reasons.append(f"the proxy zone {proxy.zone} reaches addresses outside the zones on "
+            special = not_internet(str(dst))
+            if special is not None:
+                self.reasons.append(
+                    f"{dst} is not internet: {special.network} is {special.what} ({special.rfc}); the proxy zone "
+                    f"{proxy.zone} reaches the internet only (a private destination must be named in a service)")
+            elif web:
+                self.reasons.append(f"the proxy zone {proxy.zone} reaches internet addresses on "
                                     f"{_ports_text(web)} only (the ports of the proxied grants in force)")
             else:
                 self.reasons.append(f"the proxy zone {proxy.zone} reaches nothing outside: no proxied grant is in force")
@@ -502,6 +505,35 @@ class _Judge:
                 self.reasons.append(f"grant {gid} allows {name} from zone{'s' * (len(sources) > 1)} {', '.join(sources)}, not from {zone}")
             if not grants:
                 self.reasons.append(f"no grant from zone {zone} to a service naming {name}")
+
+
+class _Context:
+    """What every query on a policy shares, built once per policy (kept in its
+    `PolicyIndex.memo`): the zones as sets, the order of the grants, and the flows of
+    every grant, for the reasons of denials. `egress blocked` asks thousands of queries
+    of one policy; rebuilding these for each cost milliseconds."""
+
+    def __init__(self, policy):
+        self.zones = {name: IPSet(zone.addresses) for name, zone in policy.zones.items()}
+        order = [g.id for s in policy.stages for g in s.grants]
+        self.order = {gid: i for i, gid in enumerate(order)}
+        self._all: tuple[Flow, ...] | None = None
+
+    def all_flows(self, policy) -> tuple[Flow, ...]:
+        """(The context holds no reference to its policy: see `PolicyIndex`.)"""
+        if self._all is None:
+            stages = tuple(dataclasses.replace(s, revoke=()) for s in policy.stages)
+            unrevoked = dataclasses.replace(policy, stages=stages)
+            self._all = resolve(unrevoked, stages[-1].id, dt.date.min).flows
+        return self._all
+
+
+def _context(policy) -> _Context:
+    memo = policy_index(policy).memo
+    found = memo.get(__name__)
+    if not isinstance(found, _Context):
+        found = memo[__name__] = _Context(policy)
+    return found
 
 
 def _covers(ports, port: PortRange) -> bool:
