@@ -450,7 +450,8 @@ def _open_version(spec: str, when: dt.date, stack):
 @main.command("query")
 @click.argument("policy", type=click.Path())
 @click.option("--stage", "stage_id", required=True, metavar="ID", help="The stage at which to judge the flow.")
-@click.option("--src", required=True, metavar="ADDR", help="Source address (IPv4 or IPv6).")
+@click.option("--src", required=True, metavar="ADDR|ZONE",
+              help="Source address (IPv4 or IPv6), or a zone name (judged at one of its addresses in no other zone).")
 @click.option("--dst", required=True, metavar="HOST_OR_ADDR",
               help="Destination: an address (judged as the firewall does) or a host name (judged as the proxy does).")
 @click.option("--port", required=True, metavar="PROTO/N", help="tcp/443, udp/53, icmp or icmpv6.")
@@ -462,7 +463,8 @@ def query_command(policy, stage_id, src, dst, port, fmt, at):
 
     The answer is `allow` (exit 0) with the grant and how the flow goes: `direct`
     (the firewall lets it through) or `proxy` (a name that the web proxy lets through
-    for the source's zone); or `deny` (exit 1) with the nearest reasons: the grant that
+    for the source's zone), and the grant's record: its stage, until when it is open,
+    who approved it, its ticket; or `deny` (exit 1) with the nearest reasons: the grant that
     would allow it but was revoked, has expired or comes at a later stage, the ports or
     zones a grant does allow, a source in no zone. Malformed input exits 2.
 
@@ -478,6 +480,7 @@ def query_command(policy, stage_id, src, dst, port, fmt, at):
       egress query policy.yaml --stage s3-continuity-sites --src 10.100.1.2 --dst www.ameli.fr --port tcp/443
       egress query policy.yaml --stage s1-inbound-mail --src 198.51.100.7 --dst 192.0.2.25 --port tcp/25
       egress query policy.yaml --stage s4-outbound-mail --src 10.40.0.9 --dst 203.0.113.20 --port tcp/587 --format json
+      egress query policy.yaml --stage last --src workstations --dst www.ameli.fr --port tcp/443
     """
     from egress.query import QueryInputError, query
 
@@ -496,6 +499,52 @@ def query_command(policy, stage_id, src, dst, port, fmt, at):
         click.echo(answer.text(), nl=False)
     if not answer.allowed:
         sys.exit(EXIT_INVALID)
+
+
+@main.command("reach")
+@click.argument("policy", type=click.Path())
+@click.option("--stage", "stage_id", required=True, metavar="ID", help="The stage to read (also first, last).")
+@click.option("--from", "from_", metavar="ZONE", help="Everything this zone (or `internet`, or a partner service) reaches.")
+@click.option("--to", "to", metavar="ADDR|NAME", help="Everything that reaches this address, host name, zone or service.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--at", "at", type=DATE, help=AT_HELP)
+def reach_command(policy, stage_id, from_, to, fmt, at):
+    """List everything a zone can reach at a stage, or everything that can reach a destination.
+
+    One line per flow: the grant, from -> to, direct or through the proxy, the ports, the
+    destinations, and the grant's expiry. The proxy's own openings (a zone to the proxy,
+    the proxy to the web) are listed too, marked. Read from the same flows as the
+    generated files.
+
+    \b
+    Examples:
+      egress reach policy.yaml --stage last --from workstations
+      egress reach policy.yaml --stage s2-secure-messaging --to 203.0.113.70
+      egress reach policy.yaml --stage last --to www.ameli.fr --format json
+    """
+    import json
+
+    from egress import reach
+    from egress.query import QueryInputError
+
+    if (from_ is None) == (to is None):
+        raise click.UsageError("give --from ZONE or --to ADDR|NAME")
+    when = _at(at)
+    model = open_policy(policy, when)
+    stage_of(model, stage_id)
+    flows = resolve(model, stage_id, when)
+    try:
+        result = reach.reach_from(flows, from_) if from_ is not None else reach.reach_to(flows, to)
+    except KeyError:
+        names = ", ".join(sorted(reach.known_names(flows)))
+        raise click.BadParameter(f"'{from_}' is no zone, service or internet of the policy ({names})",
+                                 param_hint="--from") from None
+    except QueryInputError as err:
+        raise click.BadParameter(str(err), param_hint="--to") from None
+    if fmt == "json":
+        click.echo(json.dumps(result.as_json(), indent=2))
+    else:
+        click.echo(reach.render_text(result), nl=False)
 
 
 def _start(at: dt.datetime | None) -> dt.datetime:
@@ -815,23 +864,31 @@ def confirm_command(state_dir):
 
 
 @main.command("rollback")
+@click.option("--allow-no-table", is_flag=True,
+              help="Where no table inet egress was in force before the apply, delete the table (no filtering "
+                   "by egress at all) instead of loading the deny-all table.")
 @STATE_DIR_OPTION
-def rollback_command(state_dir):
+def rollback_command(allow_no_table, state_dir):
     """Restore the ruleset that was in force before the last apply.
 
     During a pending apply: rolls back now. After a confirmation: puts back what the
-    last apply replaced (table inet egress as it was then, or no table; the Squid
-    include too if the apply installed one), once. Exit 1 when there is nothing to
-    roll back.
+    last apply replaced (table inet egress as it was then; the Squid include too if
+    the apply installed one), once. Exit 1 when there is nothing to roll back.
+
+    Fail closed: where there was no table inet egress before the apply, the rollback
+    loads a deny-all table (the same hooks, policy drop, only established/related
+    connections and ICMP errors pass) instead of leaving no filtering at all; give
+    --allow-no-table to delete the table instead.
 
     \b
     Examples:
       egress rollback
       egress status && egress rollback
+      egress rollback --allow-no-table     # back to no table inet egress at all
     """
     from egress.firewall.transaction import rollback
 
-    sys.exit(_firewall(rollback, state_dir, say=click.echo, warn=_warn))
+    sys.exit(_firewall(rollback, state_dir, say=click.echo, warn=_warn, allow_no_table=allow_no_table))
 
 
 @main.command("status")

@@ -57,6 +57,7 @@ from netaddr import IPAddress, iprange_to_cidrs
 
 from egress.flows import StageFlows
 from egress.model import Grant, PortRange
+from egress.names import domains_of
 
 # -- interval sets over integers ---------------------------------------------------
 
@@ -224,9 +225,7 @@ def covered(name: tuple[str, str], names: Names) -> bool:
     """True if every name `name` stands for is reachable through `names`."""
     if name in names:
         return True
-    value = name[1]
-    labels = value.split(".")
-    return any(("domain", ".".join(labels[i:])) in names for i in range(len(labels)))
+    return any(("domain", domain) in names for domain in domains_of(name[1]))
 
 
 def n_minus(a: Names, b: Names) -> Names:
@@ -550,9 +549,8 @@ class _Index:
                 self.exact.setdefault(value, set()).add(i)
                 if kind == "domain":
                     self.domains.setdefault(value, set()).add(i)
-                labels = value.split(".")
-                for j in range(1, len(labels)):
-                    self.below.setdefault(".".join(labels[j:]), set()).add(i)
+                for parent in domains_of(value, strict=True):
+                    self.below.setdefault(parent, set()).add(i)
 
     def candidates(self, box: Box) -> list[Box]:
         groups: set[int] = set()
@@ -565,9 +563,8 @@ class _Index:
         found: set[int] = {i for g in groups for i in self.groups[g]}
         for kind, value in box.names:
             found |= self.exact.get(value, set())
-            labels = value.split(".")
-            for j in range(1, len(labels)):
-                found |= self.domains.get(".".join(labels[j:]), set())
+            for parent in domains_of(value, strict=True):
+                found |= self.domains.get(parent, set())
             if kind == "domain":
                 found |= self.below.get(value, set())
         return [self.boxes[i] for i in sorted(found)]
