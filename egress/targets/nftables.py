@@ -83,9 +83,10 @@ What goes into the sets
 - direct egress flow from zone Z to service S: for each class C in Z, the tags of S x
   the flow's ports into `svc_<C>_vN`; if S has hosts, its ports into `hosts_<C>_vN`;
 - proxied egress flow (`via: proxy`): for each class C in Z, the proxy zone's tag x
-  `tcp . <proxy.port>` into `svc_<C>_vN`; for each class P of the proxy zone, every
-  address outside the zones (what `internet` means) x the flow's tcp ports into
-  `out_<P>_vN`: the proxy, not the firewall, checks the names;
+  `tcp . <proxy.port>` into `svc_<C>_vN`; for each class P of the proxy zone, the
+  internet (`flows.PolicyIndex.internet`: public space outside the zones) x the flow's
+  tcp ports into `out_<P>_vN`: the proxy, not the firewall, checks the names. The
+  proxy is not opened towards the hospital's own zones;
 - ingress flow from `internet` or a partner service to zone Z: for each class C in Z,
   the flow's source addresses x its ports into `in_<C>_vN`;
 - ICMP: `th dport` is the 16 bits at offset 2 of the transport header, whatever the
@@ -198,7 +199,7 @@ from collections.abc import Iterable
 from netaddr import IPAddress
 
 from egress.flows import StageFlows, policy_index
-from egress.model import Policy, PortRange
+from egress.model import INTERNET, Policy
 from egress.targets import dynamic
 from egress.targets.dynamic import VERSIONS, classes_of_zone, closing, port_specs, sweep, zone_classes
 from egress.targets.names import FAMILY, TABLE, nft_name
@@ -498,10 +499,7 @@ class _Table:
 
 def _compile(flows: StageFlows, work: _Policy) -> dict[tuple, _Table]:
     """{(kind, class, version): table} of a stage (kinds out, svc, in)."""
-    policy = flows.policy
-    index = policy_index(policy)
     tables: dict[tuple, _Table] = defaultdict(_Table)
-    proxy = policy.proxy
     for flow in flows.flows:
         gid, instant = flow.grant.id, closing(flow.grant)
         specs = port_specs(flow.ports)
@@ -510,23 +508,24 @@ def _compile(flows: StageFlows, work: _Policy) -> dict[tuple, _Table]:
             for cls in work.of_zone[flow.target]:
                 for v in VERSIONS:
                     tables[("in", cls, v)].add(id(flow.src_ranges), far[v], specs[v], gid, instant)
-        elif flow.via == "proxy":
-            if proxy is None or proxy.zone not in policy.zones:
-                raise ValueError(f"grant {gid}: via proxy needs a proxy block and zone")
-            to_proxy = port_specs((PortRange("tcp", proxy.port, proxy.port),))
-            for cls in work.of_zone[flow.source]:
-                for v in VERSIONS:
-                    tables[("svc", cls, v)].add(PROXY, work.tag_ranges.get(PROXY, ()), to_proxy[v], gid, instant)
-            internet = index.internet()[1]
-            far = work.split(internet)
-            web = port_specs(tuple(p for p in flow.ports if p.proto == "tcp"))
-            for cls in work.of_zone[proxy.zone]:
-                for v in VERSIONS:
-                    tables[("out", cls, v)].add(id(internet), far[v], web[v], gid, instant)
-        else:
+        elif flow.via == "direct":
             for cls in work.of_zone[flow.source]:
                 for v in VERSIONS:
                     tables[("svc", cls, v)].add(flow.target, work.tag_ranges.get(flow.target, ()), specs[v], gid, instant)
+    # the proxy's plumbing (egress.flows): zones -> the proxy zone's tag, the proxy zone
+    # -> the internet's addresses
+    for flow in flows.proxy_flows:
+        gid, instant = flow.grant.id, closing(flow.grant)
+        specs = port_specs(flow.ports)
+        if flow.target == INTERNET:
+            far = work.split(flow.dst_ranges)
+            for cls in work.of_zone[flow.source]:
+                for v in VERSIONS:
+                    tables[("out", cls, v)].add(id(flow.dst_ranges), far[v], specs[v], gid, instant)
+        else:
+            for cls in work.of_zone[flow.source]:
+                for v in VERSIONS:
+                    tables[("svc", cls, v)].add(PROXY, work.tag_ranges.get(PROXY, ()), specs[v], gid, instant)
     return tables
 
 
