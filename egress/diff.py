@@ -720,11 +720,21 @@ def _grouped(pieces: list[Piece]) -> list[tuple[Piece, list[Piece]]]:
     return [(items[0], items) for items in groups.values()]
 
 
+_ANSI = {"red": "31", "green": "32", "yellow": "33"}
+
+
+def _ansi(text: str, fg: str | None = None, bold: bool = False) -> str:
+    """`text` in a terminal colour (ANSI SGR codes, as `click.style` writes them)."""
+    codes = ([f"\x1b[{_ANSI[fg]}m"] if fg else []) + (["\x1b[1m"] if bold else [])
+    return "".join(codes) + text + "\x1b[0m"
+
+
 def render_text(d: Diff, color: bool = False) -> str:
-    import click
+    """The diff as text: a headline, then + opened and - closed flows by grant, metadata
+    changes and net reachability; in colour (ANSI) when `color`."""
 
     def style(text: str, **kw) -> str:
-        return click.style(text, **kw) if color else text
+        return _ansi(text, **kw) if color else text
 
     lines = [style(headline(d), bold=True)]
     if d.empty:
