@@ -50,12 +50,13 @@ from __future__ import annotations
 
 import datetime as dt
 import weakref
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from netaddr import IPAddress, iprange_to_cidrs
 
 from egress.flows import StageFlows
+from egress.intervals import Intervals, intersect, merge, merge_sorted, subtract
 from egress.model import Grant, PortRange
 from egress.names import domains_of
 
@@ -70,107 +71,7 @@ PROTO_NAMES = {v: k for k, v in PROTO_INDEX.items()}
 PROTO_SHIFT = 17
 """A port is stored as `protocol index << 17 | port`: the protocols never touch."""
 
-Ranges = tuple  # a sorted tuple of disjoint, non-adjacent (first, last) int pairs
-
-
-def _coalesce(pairs) -> Ranges:
-    """Sorted (first, last) pairs -> merged Ranges (adjacent and overlapping joined)."""
-    out: list[tuple[int, int]] = []
-    last = None
-    for pair in pairs:
-        if last is not None and pair[0] <= last[1] + 1:
-            if pair[1] > last[1]:
-                last = out[-1] = (last[0], pair[1])
-        else:
-            last = (pair[0], pair[1]) if type(pair) is not tuple else pair
-            out.append(last)
-    return tuple(out)
-
-
-def ranges_of(pairs) -> Ranges:
-    return _coalesce(sorted(pairs))
-
-
-def r_union(a: Ranges, b: Ranges) -> Ranges:
-    if not a or a == b:
-        return b
-    if not b:
-        return a
-    return _coalesce(sorted(a + b))
-
-
-def _small_large(a: Ranges, b: Ranges) -> bool:
-    """True when `a` is so much smaller than `b` that bisecting `b` beats a merge."""
-    return len(a) * 16 < len(b)
-
-
-def r_inter(a: Ranges, b: Ranges) -> Ranges:
-    if not a or not b:
-        return ()
-    if a == b:
-        return a
-    if _small_large(b, a):
-        a, b = b, a
-    out = []
-    if _small_large(a, b):
-        lasts = [hi for _, hi in b]
-        for lo, hi in a:
-            i = bisect_left(lasts, lo)
-            while i < len(b) and b[i][0] <= hi:
-                out.append((max(lo, b[i][0]), min(hi, b[i][1])))
-                i += 1
-        return tuple(out)
-    i = j = 0
-    while i < len(a) and j < len(b):
-        lo = max(a[i][0], b[j][0])
-        hi = min(a[i][1], b[j][1])
-        if lo <= hi:
-            out.append((lo, hi))
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return tuple(out)
-
-
-def r_minus(a: Ranges, b: Ranges) -> Ranges:
-    if not a or not b:
-        return a
-    if a == b:
-        return ()
-    out = []
-    if _small_large(a, b):
-        lasts = [hi for _, hi in b]
-        for lo, hi in a:
-            i = bisect_left(lasts, lo)
-            while i < len(b) and b[i][0] <= hi:
-                if b[i][0] > lo:
-                    out.append((lo, b[i][0] - 1))
-                lo = b[i][1] + 1
-                i += 1
-            if lo <= hi:
-                out.append((lo, hi))
-        return tuple(out)
-    j = 0
-    for lo, hi in a:
-        while j < len(b) and b[j][1] < lo:
-            j += 1
-        k = j
-        while k < len(b) and b[k][0] <= hi:
-            if b[k][0] > lo:
-                out.append((lo, b[k][0] - 1))
-            lo = max(lo, b[k][1] + 1)
-            if b[k][1] > hi:
-                break
-            k += 1
-        if lo <= hi:
-            out.append((lo, hi))
-    return tuple(out)
-
-
-def r_contains(a: Ranges, value: int) -> bool:
-    i = bisect_right(a, (value, float("inf"))) - 1
-    return i >= 0 and a[i][0] <= value <= a[i][1]
+Ranges = Intervals  # addresses (v6 shifted by V6_OFFSET) or ports (protocol << PROTO_SHIFT)
 
 
 def address_ranges(ipset) -> Ranges:
@@ -184,7 +85,7 @@ def address_ranges(ipset) -> Ranges:
         cidrs_ = ipset.iter_cidrs()
     pairs = [(c.first + V6_OFFSET, c.last + V6_OFFSET) if c.version == 6 else (c.first, c.last) for c in cidrs_]
     pairs.sort()
-    return _coalesce(pairs)
+    return merge_sorted(pairs)
 
 
 def address_int(address) -> int:
@@ -193,7 +94,7 @@ def address_int(address) -> int:
 
 
 def port_ranges(ports) -> Ranges:
-    return ranges_of(((PROTO_INDEX[p.proto] << PROTO_SHIFT) | p.first, (PROTO_INDEX[p.proto] << PROTO_SHIFT) | p.last) for p in ports)
+    return merge(((PROTO_INDEX[p.proto] << PROTO_SHIFT) | p.first, (PROTO_INDEX[p.proto] << PROTO_SHIFT) | p.last) for p in ports)
 
 
 def cidrs(ranges: Ranges) -> list[str]:
@@ -267,19 +168,19 @@ class Box:
 
 def box_minus(a: Box, b: Box) -> list[Box]:
     """`a - b` as at most three disjoint boxes (empty ones left out)."""
-    s_in = r_inter(a.src, b.src)
+    s_in = intersect(a.src, b.src)
     if not s_in:
         return [a]
-    d_in, n_in = r_inter(a.dst, b.dst), n_inter(a.names, b.names)
+    d_in, n_in = intersect(a.dst, b.dst), n_inter(a.names, b.names)
     if not d_in and not n_in:
         return [a]
-    p_in = r_inter(a.ports, b.ports)
+    p_in = intersect(a.ports, b.ports)
     if not p_in:
         return [a]
     pieces = [
-        Box(r_minus(a.src, b.src), a.dst, a.names, a.ports),
-        Box(s_in, r_minus(a.dst, b.dst), n_minus(a.names, b.names), a.ports),
-        Box(s_in, d_in, n_in, r_minus(a.ports, b.ports)),
+        Box(subtract(a.src, b.src), a.dst, a.names, a.ports),
+        Box(s_in, subtract(a.dst, b.dst), n_minus(a.names, b.names), a.ports),
+        Box(s_in, d_in, n_in, subtract(a.ports, b.ports)),
     ]
     return [p for p in pieces if p]
 
