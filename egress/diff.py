@@ -55,8 +55,8 @@ from dataclasses import dataclass, field
 
 from netaddr import IPAddress, iprange_to_cidrs
 
-from egress.flows import StageFlows
-from egress.intervals import Intervals, intersect, merge, merge_sorted, subtract
+from egress.flows import Ranges as FlowRanges, StageFlows
+from egress.intervals import Intervals, intersect, merge, subtract
 from egress.model import Grant, PortRange
 from egress.names import domains_of
 
@@ -74,18 +74,12 @@ PROTO_SHIFT = 17
 Ranges = Intervals  # addresses (v6 shifted by V6_OFFSET) or ports (protocol << PROTO_SHIFT)
 
 
-def address_ranges(ipset) -> Ranges:
-    """A netaddr IPSet -> Ranges (v6 shifted by V6_OFFSET).
+def address_ranges(ranges: FlowRanges) -> Ranges:
+    """A flow's `(version, first, last)` ranges -> Ranges (v6 shifted by V6_OFFSET).
 
-    `iter_cidrs()` sorts IPNetwork objects with Python-level comparisons, which is most
-    of the cost of a 100,000-network set; the set's own (unsorted) networks sorted as
-    integer pairs give the same result several times faster."""
-    cidrs_ = getattr(ipset, "_cidrs", None)
-    if not isinstance(cidrs_, dict):  # pragma: no cover - another netaddr
-        cidrs_ = ipset.iter_cidrs()
-    pairs = [(c.first + V6_OFFSET, c.last + V6_OFFSET) if c.version == 6 else (c.first, c.last) for c in cidrs_]
-    pairs.sort()
-    return merge_sorted(pairs)
+    The flow's ranges are sorted v4 first and merged within each version; the shift
+    puts every v6 address above 2**33, so the result is sorted and merged as well."""
+    return tuple((first + V6_OFFSET, last + V6_OFFSET) if version == 6 else (first, last) for version, first, last in ranges)
 
 
 def address_int(address) -> int:
@@ -207,29 +201,24 @@ report diffs each stage with the one before) converts each flow once."""
 
 
 def atoms(flows: StageFlows) -> dict[Key, list[Box]]:
-    """The boxes of every flow, by key. The addresses of a zone or service are converted once."""
-    cache: dict[tuple, tuple[int, Ranges]] = {}
+    """The boxes of every flow, by key, from the flows' own integer ranges. The flows of
+    one zone or service share one ranges object (flows.PolicyIndex), so each is
+    converted once: kept by name, used while it is the same object."""
+    converted: dict[tuple[str, ...], tuple[FlowRanges, Ranges]] = {}
 
-    def conv(ipset, *key) -> Ranges:
-        # In one StageFlows, the flows of one (direction, via, source) have the same
-        # source addresses, and those of one (direction, via, target) the same
-        # destinations (flows.py builds them from the zone or service alone); the
-        # number of networks guards the assumption.
-        count = len(getattr(ipset, "_cidrs", ())) or -1
-        hit = cache.get(key)
-        if hit is None or hit[0] != count or count == -1:
-            hit = cache[key] = (count, address_ranges(ipset))
+    def conv(ranges: FlowRanges, *key: str) -> Ranges:
+        hit = converted.get(key)
+        if hit is None or hit[0] is not ranges:
+            hit = converted[key] = (ranges, address_ranges(ranges))
         return hit[1]
 
     out: dict[Key, list[Box]] = {}
     for flow in flows.flows:
         key = (flow.grant.id, flow.direction, flow.via, flow.source, flow.target)
-        box = _BOXES.get(flow)
-        if box is None:
-            names = frozenset([("host", h) for h in flow.hosts] + [("domain", d) for d in flow.domains])
-            src = conv(flow.src, "src", flow.direction, flow.via, flow.source)
-            dst = conv(flow.dst, "dst", flow.direction, flow.via, flow.target)
-            box = _BOXES[flow] = Box(src, dst, names, port_ranges(flow.ports))
+        names = frozenset([("host", h) for h in flow.hosts] + [("domain", d) for d in flow.domains])
+        src = conv(flow.src_ranges, "src", flow.direction, flow.via, flow.source)
+        dst = conv(flow.dst_ranges, "dst", flow.direction, flow.via, flow.target)
+        box = Box(src, dst, names, port_ranges(flow.ports))
         if box:
             boxes = out.setdefault(key, [])
             if box not in boxes:
