@@ -610,23 +610,30 @@ def expiring_command(policy, within, stage_id, fmt, exit_code, at):
               help="The HTML file to write (replaced whole, never half-written).")
 @click.option("--stage", "stage_id", default=None, metavar="ID", help="The stage of the matrix and agenda. Default: the last.")
 @click.option("--lang", default="en", show_default=True, metavar="en|fr", help="Language of the labels (policy text is shown as written).")
+@click.option("--blocked", "blocked_logs", multiple=True, metavar="LOG",
+              help="Add the most frequent blocked flows of these logs, as `egress blocked` reads them (repeatable).")
+@click.option("--usage", "usage_logs", multiple=True, metavar="ACCESS_LOG",
+              help="Add the grants with no traffic in these proxy access.logs, as `egress usage` reads them (repeatable).")
 @click.option("--at", "at", type=DATE, help="Judge expiries at the start of that day (UTC). Default: now.")
-def report_command(policy, out, stage_id, lang, at):
+def report_command(policy, out, stage_id, lang, blocked_logs, usage_logs, at):
     """Write the crisis cell's report: one self-contained HTML file.
 
     For the chosen stage: what is open (a matrix of services x zones: since which
     stage, direct or through the proxy, which ports, until when), the timeline of the
     stages with the flows each opened and closed and the temporary openings, what
     expires in the next 14 days, and stage by stage what each opened and closed, with
-    reason, approver and ticket. No script, font or image to fetch: it opens on a
-    machine with no network, and prints on A4.
+    reason, approver and ticket. With --blocked and --usage, also the most frequent
+    blocked flows and the grants that carried no traffic. No script, font or image to
+    fetch: it opens on a machine with no network, and prints on A4.
 
     \b
     Examples:
       egress report policies/chu-rennes-2023/policy.yaml --out report.html
       egress report policy.yaml --out rapport.html --lang fr --stage s4-outbound-mail --at 2023-07-03
+      egress report policy.yaml --out report.html --blocked /var/log/ulog/egress.json --usage /var/log/squid/access.log
     """
     from egress import htmlreport
+    from egress.observe import render
 
     if lang not in htmlreport.LANGUAGES:
         raise click.BadParameter(f"'{lang}': known languages are {', '.join(htmlreport.LANGUAGES)}", param_hint="--lang")
@@ -634,7 +641,12 @@ def report_command(policy, out, stage_id, lang, at):
     model = open_policy(policy, start.date())
     stage = stage_of(model, stage_id) if stage_id else model.stages[-1]
     sources = [policy] + [p for p in _sources(model) if p != policy]
-    report = htmlreport.build(model, stage.id, start, sources)
+    denials = _collect(blocked_logs, model, proxy_allowed=False) if blocked_logs else None
+    requests = _collect(usage_logs, model, proxy_allowed=True) if usage_logs else None
+    report = htmlreport.build(model, stage.id, start, sources, denials, requests)
+    for observed in (report.blocked, report.usage):
+        for note in render.input_notes(observed.files) if observed else ():
+            click.echo(f"note: {note}", err=True)
     try:
         htmlreport.write(out, htmlreport.render(report, lang))
     except OSError as err:

@@ -55,6 +55,7 @@ from dataclasses import dataclass, field
 
 from netaddr import IPAddress, iprange_to_cidrs
 
+from egress import mdescape as md
 from egress.flows import Ranges as FlowRanges, StageFlows
 from egress.intervals import Intervals, intersect, merge, subtract
 from egress.model import Grant, PortRange
@@ -657,21 +658,15 @@ def render_text(d: Diff, color: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _md(text) -> str:
-    if text is None or text == "":
-        return ""
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def render_markdown(d: Diff) -> str:
     """A table for a merge-request comment or the crisis cell's minutes."""
-    lines = [f"### egress diff: `{_md(d.label_from)}` → `{_md(d.label_to)}`", ""]
+    lines = [f"### egress diff: {md.code(d.label_from, table=False)} → {md.code(d.label_to, table=False)}", ""]
     if d.policy or d.stage or d.at:
         facts = []
         if d.policy:
-            facts.append(f"policy `{_md(d.policy)}`")
+            facts.append(f"policy {md.code(d.policy, table=False)}")
         if d.stage:
-            facts.append(f"stage `{_md(d.stage)}`")
+            facts.append(f"stage {md.code(d.stage, table=False)}")
         if d.at:
             facts.append(f"expiries judged on {d.at.isoformat()}")
         lines += [", ".join(facts), ""]
@@ -698,16 +693,16 @@ def render_markdown(d: Diff) -> str:
                 lines.append(
                     "| " + " | ".join([
                         what,
-                        f"`{_md(f['grant'])}`",
-                        _md(source),
-                        _md(f["to"]),
-                        _md(f["via"]),
-                        _md(", ".join(f["ports"])),
-                        _md(_list(f["destination"])),
-                        _md(f["reason"]),
-                        _md(f["approved_by"]),
-                        _md(f["ticket"]),
-                        _md(f["expires"]),
+                        md.code(f["grant"]),
+                        md.text(source),
+                        md.text(f["to"]),
+                        md.text(f["via"]),
+                        md.text(", ".join(f["ports"])),
+                        md.code(_list(f["destination"])) if f["destination"] else "",
+                        md.text(f["reason"]),
+                        md.text(f["approved_by"]),
+                        md.text(f["ticket"]),
+                        md.text(f["expires"]),
                     ]) + " |"
                 )
         lines.append("")
@@ -716,8 +711,9 @@ def render_markdown(d: Diff) -> str:
         lines.append("|---|---|---|---|")
         for change in d.changed:
             for name, values in change["fields"].items():
-                lines.append(f"| `{_md(change['grant'])}` | {name} | {_md(values['from'])} | {_md(values['to'])} |")
+                lines.append(f"| {md.code(change['grant'])} | {name} | {md.text(values['from'])} | {md.text(values['to'])} |")
         lines.append("")
     for note in d.not_opened:
-        lines.append(f"Note: grant `{_md(note['grant'])}` expired on {note['expires']}; not in force at `{_md(d.label_to)}`.")
+        lines.append(f"Note: grant {md.code(note['grant'], table=False)} expired on {md.text(note['expires'])}; "
+                     f"not in force at {md.code(d.label_to, table=False)}.")
     return "\n".join(lines).rstrip("\n") + "\n"
