@@ -867,8 +867,11 @@ def confirm_command(state_dir):
 @click.option("--allow-no-table", is_flag=True,
               help="Where no table inet egress was in force before the apply, delete the table (no filtering "
                    "by egress at all) instead of loading the deny-all table.")
+@click.option("--if-overdue", is_flag=True,
+              help="Only roll back a pending apply whose deadline has passed (what the deadline timer runs); "
+                   "exit 0 when there is none.")
 @STATE_DIR_OPTION
-def rollback_command(allow_no_table, state_dir):
+def rollback_command(allow_no_table, if_overdue, state_dir):
     """Restore the ruleset that was in force before the last apply.
 
     During a pending apply: rolls back now. After a confirmation: puts back what the
@@ -888,7 +891,8 @@ def rollback_command(allow_no_table, state_dir):
     """
     from egress.firewall.transaction import rollback
 
-    sys.exit(_firewall(rollback, state_dir, say=click.echo, warn=_warn, allow_no_table=allow_no_table))
+    sys.exit(_firewall(rollback, state_dir, say=click.echo, warn=_warn, allow_no_table=allow_no_table,
+                       if_overdue=if_overdue))
 
 
 @main.command("status")
