@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from egress.cli import main
 
-HEAVY = ("egress.check", "egress.load", "egress.flows", "egress.diff", "egress.targets", "egress.firewall",
+HEAVY = ("egress.check", "egress.load", "egress.flows", "egress.diff", "egress.targets.", "egress.firewall",
          "jsonschema", "fastjsonschema", "netaddr", "yaml", "dns")
 
 
