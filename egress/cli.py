@@ -19,6 +19,7 @@ from egress.diagnostics import ERROR, WARNING, has_errors
 from egress.diff import counted
 from egress.flows import resolve
 from egress.load import Unreadable, policy_files
+from egress.targets import TARGETS
 
 EXIT_INVALID = 1
 EXIT_USAGE = 2
@@ -173,7 +174,7 @@ def stages(policy, at, fmt):
 @main.command()
 @click.argument("policy", type=click.Path())
 @click.option("--stage", "stage_id", help="The stage to compile (to standard output).")
-@click.option("--target", type=click.Choice(["nftables", "squid", "dnsmasq"]), help="The file to write, with --stage.")
+@click.option("--target", type=click.Choice(list(TARGETS)), help="The file to write, with --stage.")
 @click.option("--all-stages", is_flag=True, help="Compile every target of every stage into --out.")
 @click.option("--out", type=click.Path(file_okay=False), help="With --all-stages: the bundle folder, replaced atomically; only a folder egress wrote "
                    "(or an empty one) is replaced, other bundles inside it are kept.")
@@ -193,7 +194,6 @@ def compile(policy, stage_id, target, all_stages, out, at):  # shadows the built
     import os
 
     from egress.bundle import BundleError, source_revision, write_bundle
-    from egress.targets import TARGETS
 
     when = _at(at)
     if all_stages == bool(stage_id):
@@ -867,8 +867,11 @@ def confirm_command(state_dir):
 @click.option("--allow-no-table", is_flag=True,
               help="Where no table inet egress was in force before the apply, delete the table (no filtering "
                    "by egress at all) instead of loading the deny-all table.")
+@click.option("--if-overdue", is_flag=True,
+              help="Only roll back a pending apply whose deadline has passed (what the deadline timer runs); "
+                   "exit 0 when there is none.")
 @STATE_DIR_OPTION
-def rollback_command(allow_no_table, state_dir):
+def rollback_command(allow_no_table, if_overdue, state_dir):
     """Restore the ruleset that was in force before the last apply.
 
     During a pending apply: rolls back now. After a confirmation: puts back what the
@@ -888,7 +891,8 @@ def rollback_command(allow_no_table, state_dir):
     """
     from egress.firewall.transaction import rollback
 
-    sys.exit(_firewall(rollback, state_dir, say=click.echo, warn=_warn, allow_no_table=allow_no_table))
+    sys.exit(_firewall(rollback, state_dir, say=click.echo, warn=_warn, allow_no_table=allow_no_table,
+                       if_overdue=if_overdue))
 
 
 @main.command("status")

@@ -29,6 +29,7 @@ from functools import cached_property
 
 from netaddr import IPSet
 
+from egress.intervals import merge
 from egress.model import INTERNET, Grant, Policy, PortRange, Stage
 from egress.special import INTERNET_SPACE, NOT_INTERNET
 
@@ -171,15 +172,12 @@ def resolve(policy: Policy, stage_id: str, at: dt.date) -> StageFlows:
 
 
 def merge_ranges(ranges: Iterable[tuple[int, int, int]]) -> Ranges:
-    """(version, first, last) ranges -> `Ranges`: sorted, overlapping or adjacent merged."""
-    merged: list[tuple[int, int, int]] = []
-    for version, first, last in sorted(ranges):
-        if merged and merged[-1][0] == version and first <= merged[-1][2] + 1:
-            if last > merged[-1][2]:
-                merged[-1] = (version, merged[-1][1], last)
-        else:
-            merged.append((version, first, last))
-    return tuple(merged)
+    """(version, first, last) ranges -> `Ranges`: sorted, overlapping or adjacent merged
+    (within a version: `egress.intervals.merge` on each)."""
+    by_version: dict[int, list[tuple[int, int]]] = {}
+    for version, first, last in ranges:
+        by_version.setdefault(version, []).append((first, last))
+    return tuple((version, first, last) for version in sorted(by_version) for first, last in merge(by_version[version]))
 
 
 class PolicyIndex:
