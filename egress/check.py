@@ -309,6 +309,13 @@ def rule_stage_dates(policy: Policy, at: dt.date):
         last = (stage.date, stage.id)
 
 
+def rule_mark_mask(policy: Policy, at: dt.date):
+    mask = policy.firewall.mark_mask
+    shift = (mask & -mask).bit_length() - 1
+    if (mask >> shift) & ((mask >> shift) + 1):
+        yield diag(policy.pos, "E150", f"firewall.mark_mask 0x{mask:08x} must be contiguous bits (e.g. 0xffff0000)")
+
+
 def policy_grants(policy: Policy):
     return (g for s in policy.stages for g in s.grants)
 
@@ -329,6 +336,7 @@ RULES = (
     rule_redundant_grants,
     rule_unused_services,
     rule_stage_dates,
+    rule_mark_mask,
 )
 
 
