@@ -235,12 +235,13 @@ def shape(key: str, **extra) -> Policy:
 def test_collapsed_elements_and_dispatch():
     text = render(shape("v4"))
     # two adjacent /25 of the same service become one /24, mapped once to its tag
-    assert set_elements(text, "dst_v4") == ["203.0.113.0/24 : jump tag_1"]
+    assert set_elements(text, "nets_v4") == ["203.0.113.0/24 : jump tag_1"]
+    assert set_elements(text, "dst_v4") == []  # single addresses go there (a hash map)
     assert set_elements(text, "svc_lab_v4") == ["0x00010000 . tcp . 443"]
     assert set_elements(text, "out_v4") == ["10.30.0.0/24 : goto out_lab_v4"]
     assert set_elements(text, "in_v4") == ["10.30.0.0/24 : jump in_lab_v4"]
     assert chain_rules(text, "out_lab_v4") == [
-        "ip daddr vmap @dst_v4",
+        "ip daddr vmap @nets_v4",
         'meta mark and 0xffff0000 . meta l4proto . th dport @svc_lab_v4 counter meta mark set meta mark and 0x0000ffff'
         ' accept comment "grant to-partner"',
     ]
@@ -286,7 +287,7 @@ def test_overlapping_grants_are_decomposed_without_overlap():
         "10.20.4.0-10.255.255.255 : goto out_all_v4",
     ]
     # a: 203.0.113.0/24; b: 203.0.113.0/25 + 198.51.100.0/24: three tags (b, a+b, a)
-    assert set_elements(text, "dst_v4") == [
+    assert set_elements(text, "nets_v4") == [
         "198.51.100.0/24 : jump tag_3",
         "203.0.113.0/25 : jump tag_2",
         "203.0.113.128/25 : jump tag_1",
@@ -567,9 +568,10 @@ def test_hosts_get_lock_addresses_and_dynamic_sets():
 
 
 def test_dynamic_sets_keyed_by_what_a_packet_needs():
-    """Two services with hosts on tcp/443 from one zone: one set for the port both
-    open, one per service for the others; a packet meets the same two rules whatever
-    the number of services."""
+    """Services with hosts reached from one zone: one set per (port piece, services
+    across the stages), behind a port map, so a packet meets the same two rules
+    whatever the number of services; a set is named after its services at its widest
+    stage, and emptied where it holds fewer (it may hold a later stage's addresses)."""
     policy = make_policy(
         {"ws": ["10.1.0.0/24"]},
         {
@@ -585,11 +587,21 @@ def test_dynamic_sets_keyed_by_what_a_packet_needs():
         "tcp . 25 : jump to_a_v4", "tcp . 443 : jump to_a_b_v4", "tcp . 8443 : jump to_c_v4",
     ]
     assert chain_rules(s1, "to_a_b_v4") == ["ip daddr @dyn_a_b_v4 counter accept"]
-    assert set_elements(s0, "hosts_ws_v4") == ["tcp . 25 : jump to_a_v4", "tcp . 443 : jump to_a_v4"]
-    # every stage declares the sets of every stage; those not used are flushed
+    assert set_elements(s0, "hosts_ws_v4") == ["tcp . 25 : jump to_a_v4", "tcp . 443 : jump to_a_b_v4"]
+    # every stage declares the sets of every stage
     part1 = lambda t: t.split("# 2.")[0].split("# 1.")[1]  # noqa: E731
     assert part1(s0) == part1(s1)
-    assert "flush set inet egress dyn_a_b_v4" in s0 and "flush set inet egress dyn_a_v4" not in s0
+    flushed = lambda t: [line.split()[-1] for line in t.splitlines() if line.startswith("flush set")]  # noqa: E731
+    assert flushed(s1) == []
+    assert flushed(s0) == ["dyn_a_b_v4", "dyn_a_b_v6", "dyn_c_v4", "dyn_c_v6"]
+    # dnsmasq puts a's host in both sets of a, b's in the shared one only
+    from egress.targets import dynamic
+
+    assert dynamic.host_sets(resolve(policy, "s1", AT)) == {
+        "a.example": ("dyn_a_b_v4", "dyn_a_b_v6", "dyn_a_v4", "dyn_a_v6"),
+        "b.example": ("dyn_a_b_v4", "dyn_a_b_v6"),
+        "c.example": ("dyn_c_v4", "dyn_c_v6"),
+    }
 
 
 def test_revoked_service_dynamic_sets_are_flushed():
