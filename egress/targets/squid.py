@@ -46,6 +46,7 @@ import hashlib
 import re
 
 from egress.flows import Flow, StageFlows
+from egress.intervals import merge
 from egress.model import PortRange
 from egress.names import nearest_domain
 
@@ -123,14 +124,7 @@ def _checked_name(value: str) -> str:
 
 def merged_ports(ports) -> list[tuple[int, int]]:
     """tcp port ranges, sorted and merged (adjacent or overlapping ranges joined)."""
-    ranges = sorted((p.first, p.last) for p in ports if _tcp(p))
-    out: list[tuple[int, int]] = []
-    for first, last in ranges:
-        if out and first <= out[-1][1] + 1:
-            out[-1] = (out[-1][0], max(out[-1][1], last))
-        else:
-            out.append((first, last))
-    return out
+    return list(merge((p.first, p.last) for p in ports if _tcp(p)))
 
 
 def _tcp(port: PortRange) -> bool:
