@@ -281,17 +281,8 @@ def _suggest_policy(folder: str) -> str:
 
 
 def _sources(model) -> list[str]:
-    paths = {p.path for p in _positions(model)}
-    if model.lock:
-        paths.add(model.lock.path)
-    return sorted(paths)
-
-
-def _positions(model):
-    yield model.pos
-    yield from (z.pos for z in model.zones.values())
-    yield from (s.pos for s in model.services.values())
-    yield from (s.pos for s in model.stages)
+    """The files the policy was read from (policy, includes, lock file), sorted."""
+    return sorted(set(model.sources))
 
 
 def _say_expired(stage_flows) -> None:

@@ -190,6 +190,9 @@ class Policy:
     firewall: Firewall
     lock: Lock | None
     pos: Pos
+    sources: tuple[str, ...] = ()
+    """The files the policy was read from: the policy, its includes in order, its lock
+    file if it has one (what a bundle's revision digests)."""
 
     def stage(self, stage_id: str) -> Stage:
         """The stage of that id; `first` and `last` name the first and last stages
