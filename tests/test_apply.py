@@ -139,6 +139,16 @@ def nft_list(ns: str) -> str | None:
     return cp.stdout if cp.returncode == 0 else None
 
 
+def is_deny_all(listing: str | None) -> bool:
+    """The fail-closed table: policy drop, and no rule that accepts anything but
+    established/related connections, ICMP errors (and loopback on the output hook)."""
+    if listing is None or "policy drop" not in listing:
+        return False
+    accepts = [line.strip() for line in listing.splitlines() if line.strip().endswith("accept")]
+    return all(line.startswith(("ct state established,related", "icmp type", "icmpv6 type", 'oifname "lo"'))
+               for line in accepts)
+
+
 def nft(ns: str, *args: str) -> str:
     cp = subprocess.run(["ip", "netns", "exec", ns, "nft", *args], capture_output=True, text=True)
     assert cp.returncode == 0, cp.stderr
@@ -384,10 +394,10 @@ def test_watchdog_rolls_back_with_no_wait_and_rollback_on_demand(netns, tmp_path
     one = write_bundle(tmp_path / "s1", ruleset((443,)), stage="s1")
     two = write_bundle(tmp_path / "s2", ruleset((443, 80)), stage="s2")
 
-    # first apply on a namespace without the table: rolling back means deleting it
+    # first apply on a namespace without the table: rolling back loads the deny-all table
     assert egress(ns, state, "apply", str(one), "--no-wait", "--confirm-timeout", "2").returncode == 0
     assert nft_list(ns) is not None
-    assert wait_until(lambda: nft_list(ns) is None, 15)
+    assert wait_until(lambda: is_deny_all(nft_list(ns)), 15)
 
     assert egress(ns, state, "apply", str(one), "--no-wait").returncode == 0
     assert egress(ns, state, "confirm").returncode == 0
@@ -466,7 +476,7 @@ def test_sigterm_to_the_watchdog_rolls_back_at_once(netns, tmp_path):
     assert egress(ns, state, "apply", str(one), "--no-wait", "--confirm-timeout", "600").returncode == 0
     pid = status(ns, state)["pending"]["watchdog_pid"]
     os.kill(pid, signal.SIGTERM)
-    assert wait_until(lambda: nft_list(ns) is None, 10)
+    assert wait_until(lambda: is_deny_all(nft_list(ns)), 10)
     assert wait_until(lambda: audit(state)[-1]["action"] == "rollback", 5)
     assert "watchdog received SIGTERM" in audit(state)[-1]["detail"]
     assert status(ns, state)["pending"] is None
@@ -543,14 +553,14 @@ def test_audit_and_status(netns, tmp_path):
     assert doc["loaded"]["sha256"] == json.loads((one / "manifest.json").read_text())["files"]["egress.nft"]
     pending = doc["pending"]
     assert 50 < pending["seconds_left"] <= 60 and pending["watchdog_running"] and pending["by"] == "alice"
-    assert pending["deadline"].endswith("Z") and pending["restores"] == {"table": False}
+    assert pending["deadline"].endswith("Z") and pending["restores"] == {"table": False, "deny_all": True}
     text = egress(ns, state, "status").stdout
     assert "CONFIRMATION PENDING" in text and "test-policy stage s1" in text and "Stage one" in text
 
     assert egress(ns, state, "confirm", env={"SUDO_USER": "bob"}).returncode == 0
     nft(ns, "add", "rule", "inet", "egress", "forward", "tcp", "dport", "22", "accept")  # a hand edit
     doc = status(ns, state)
-    assert doc["pending"] is None and doc["rollback"] == {"restores": {"table": False}}
+    assert doc["pending"] is None and doc["rollback"] == {"restores": {"table": False, "deny_all": True}}
     assert doc["matches"] is False and any("changed" in n for n in doc["notes"])
 
     lines = audit(state)
@@ -749,7 +759,7 @@ def test_squid_include_installed_reconfigured_and_rolled_back(netns, tmp_path, l
     assert cp.returncode == 0, cp.stdout + cp.stderr
     assert include.read_bytes() == (good / "squid-egress.conf").read_bytes()
     assert wait_until(lambda: fetch() == "200", 15)  # squid -k reconfigure took effect
-    assert egress(ns, state, "rollback").returncode == 0
+    assert egress(ns, state, "rollback", "--allow-no-table").returncode == 0
     assert include.read_bytes() == old
     assert wait_until(lambda: fetch() == "403", 15)
     assert nft_list(ns) is None
@@ -853,3 +863,235 @@ def test_ansible_push_stage_applies_and_confirms(netns, tmp_path, minimal_bundle
     assert cp.returncode != 0
     assert "sha256 mismatch" in cp.stdout
     assert nft_list(ns) == before
+
+
+# --------------------------------------------------------------------------- fail closed (issue 10)
+
+
+def test_a_first_apply_rolls_back_to_a_deny_all_table(lab, minimal_bundle, tmp_path):
+    """Issue 10 item 2: the rollback of a first apply (no table before) must not open the
+    perimeter: a deny-all table of the same hook takes the place of "no table"."""
+    state = tmp_path / "state"
+    fw = lab.ns("fw")
+    lab.add_lan("10.30.0.10")
+    lab.add_wan("203.0.113.20")
+    lab.listen("wan", [443])
+    flow = ("10.30.0.10", "203.0.113.20", "tcp", 443)
+    assert lab.probe("lan", [flow]) == [True]  # no ruleset yet
+
+    cp = egress(fw, state, "apply", str(minimal_bundle / "s1-partner-results"), "--no-wait", "--confirm-timeout", "2")
+    assert cp.returncode == 0, cp.stderr
+    assert lab.probe("lan", [flow]) == [True]  # s1 opens it
+    assert wait_until(lambda: (audit(state) or [{}])[-1].get("action") == "rollback", 15)
+    assert lab.probe("lan", [flow]) == [False]  # closed, not "no table at all"
+    assert is_deny_all(nft_list(fw)) and "hook forward" in nft_list(fw)
+    last = audit(state)[-1]
+    assert last["automatic"] is True and last["deny_all"] is True and "deny-all" in last["detail"]
+    doc = status(fw, state)
+    assert doc["loaded"]["deny_all"] is True and doc["loaded"]["policy"] == "minimal-lab" and doc["matches"] is True
+    assert "deny-all table inet egress" in egress(fw, state, "status").stdout
+
+
+@nft_system
+def test_bare_rollback_never_ends_with_no_table(netns, tmp_path):
+    """`egress rollback` of a first apply loads the deny-all table; only
+    --allow-no-table deletes the table."""
+    ns, state = netns(), tmp_path / "state"
+    one = write_bundle(tmp_path / "s1", ruleset(), stage="s1")
+    assert egress(ns, state, "apply", str(one), "--no-wait").returncode == 0
+    cp = egress(ns, state, "rollback")  # pending
+    assert cp.returncode == 0 and "deny-all" in cp.stdout, cp.stdout + cp.stderr
+    assert is_deny_all(nft_list(ns))
+    cp = egress(ns, state, "rollback")
+    assert cp.returncode == 1 and "nothing to roll back" in cp.stderr
+    assert is_deny_all(nft_list(ns))
+
+    ns, state = netns(), tmp_path / "state2"
+    assert egress(ns, state, "apply", str(one), "--no-wait").returncode == 0
+    assert egress(ns, state, "confirm").returncode == 0
+    assert "deny-all" in egress(ns, state, "status").stdout  # what the undo would restore
+    cp = egress(ns, state, "rollback")  # after the confirmation
+    assert cp.returncode == 0 and is_deny_all(nft_list(ns)), cp.stderr
+    # an apply over the deny-all table, then its rollback: the deny-all table comes back
+    assert egress(ns, state, "apply", str(one), "--no-wait").returncode == 0
+    assert not is_deny_all(nft_list(ns))
+    assert egress(ns, state, "rollback").returncode == 0
+    assert is_deny_all(nft_list(ns)) and status(ns, state)["loaded"]["deny_all"] is True
+
+    ns, state = netns(), tmp_path / "state3"
+    assert egress(ns, state, "apply", str(one), "--no-wait").returncode == 0
+    assert egress(ns, state, "confirm").returncode == 0
+    cp = egress(ns, state, "rollback", "--allow-no-table")
+    assert cp.returncode == 0 and nft_list(ns) is None, cp.stderr
+    assert audit(state)[-1]["deny_all"] is False
+
+
+@nft_system
+def test_a_killed_watchdog_is_caught_by_the_next_command(netns, tmp_path):
+    """Issue 10 item 3: kill -9 of the watchdog must not leave an unconfirmed ruleset in
+    force: status, apply, rollback and confirm roll an overdue apply back first."""
+    ns, state = netns(), tmp_path / "state"
+    one = write_bundle(tmp_path / "s1", ruleset((443,)), stage="s1")
+    two = write_bundle(tmp_path / "s2", ruleset((443, 80)), stage="s2")
+    assert egress(ns, state, "apply", str(one), "--no-wait").returncode == 0
+    assert egress(ns, state, "confirm").returncode == 0
+    before = nft_list(ns)
+
+    def unguarded_overdue_apply():
+        cp = egress(ns, state, "apply", str(two), "--no-wait", "--confirm-timeout", "3")
+        assert cp.returncode == 0, cp.stderr
+        os.kill(json.loads((state / "state.json").read_text())["pending"]["watchdog_pid"], signal.SIGKILL)
+        time.sleep(3.5)
+        assert "dport { 80, 443 }" in nft_list(ns)  # nobody rolled it back by itself
+
+    for command in (["status"], ["apply", str(one), "--no-wait"], ["rollback"], ["rollback", "--if-overdue"],
+                    ["confirm"]):
+        unguarded_overdue_apply()
+        cp = egress(ns, state, *command)
+        assert nft_list(ns) == before if command[0] != "apply" else "dport 443" in nft_list(ns), command
+        lines = [a for a in audit(state) if a["action"] == "rollback"]
+        assert lines[-1]["automatic"] is True and lines[-1]["restored"]["stage"] == "s1"
+        assert f"found overdue by `egress {command[0]}`" in lines[-1]["detail"] or command[0] == "confirm"
+        assert cp.returncode == (1 if command[0] == "confirm" else 0), (command, cp.stdout, cp.stderr)
+        if command[0] == "apply":  # rolled back first, then applied s1 as asked
+            assert audit(state)[-1]["action"] == "apply" and audit(state)[-1]["result"] == "ok"
+            assert egress(ns, state, "confirm").returncode == 0
+        assert status(ns, state)["pending"] is None
+    cp = egress(ns, state, "rollback", "--if-overdue")
+    assert cp.returncode == 0 and "nothing overdue" in cp.stdout
+
+
+def test_deadline_timer_unit(tmp_path):
+    """Issue 10 item 3, the systemd timer: the unit that apply would create (systemd does
+    not run in this sandbox; where it does, apply arms it and status shows it)."""
+    from egress.firewall import timer
+
+    token = secrets.token_hex(16)
+    argv = timer.command(tmp_path / "state", token, 120, "fw", {"EGRESS_NFT": "/x/nft", "HOME": "/root"})
+    assert argv[0] == "systemd-run" and "--collect" in argv
+    assert "--on-active=122s" in argv and "--timer-property=AccuracySec=1s" in argv
+    assert f"--unit={timer.unit_name(token)}" in argv and "--setenv=EGRESS_NFT=/x/nft" in argv
+    assert not any("HOME" in a for a in argv)
+    tail = argv[argv.index("--") + 1:]
+    assert tail[:4] == ["ip", "netns", "exec", "fw"]
+    assert tail[4:] == [sys.executable, "-m", "egress.cli", "rollback", "--if-overdue", "--state-dir",
+                        str(tmp_path / "state")]
+    assert not any(token[:8] in a for a in argv)  # nothing of the token on the command line
+    assert timer.command(tmp_path, token, 1.2, "", {})[-7] == sys.executable  # the init namespace: no netns exec
+    if not timer.systemd_runs():
+        unit, note = timer.arm(tmp_path, token, 10)
+        assert unit is None and "systemd does not run here" in note
+
+
+# --------------------------------------------------------------------------- trust nothing (issue 10)
+
+
+@nft_system
+@pytest.mark.parametrize("planted", ["lock", "audit.jsonl", "watchdog.log", "state.json"])
+def test_planted_symlinks_in_the_state_directory_are_refused(netns, tmp_path, planted):
+    """Issue 10 item 5: a link planted in the state directory must not make root truncate
+    or append to its target (nor read a forged state through it)."""
+    ns, state = netns(), tmp_path / "state"
+    state.mkdir(mode=0o700)
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    (state / planted).symlink_to(victim)
+    one = write_bundle(tmp_path / "s1", ruleset(), stage="s1")
+    for command in (["apply", str(one), "--no-wait"], ["status"], ["rollback"], ["confirm"]):
+        cp = egress(ns, state, *command)
+        assert cp.returncode == 2, (command, cp.stdout, cp.stderr)
+        assert "symbolic link" in cp.stderr and "Traceback" not in cp.stderr
+    assert victim.read_text() == "precious\n" and nft_list(ns) is None
+
+
+@nft_system
+def test_a_state_directory_others_can_write_is_refused(netns, tmp_path):
+    ns, state = netns(), tmp_path / "state"
+    one = write_bundle(tmp_path / "s1", ruleset(), stage="s1")
+    state.mkdir()
+    state.chmod(0o777)
+    cp = egress(ns, state, "apply", str(one), "--no-wait")
+    assert cp.returncode == 2 and "writable by group and others" in cp.stderr, cp.stderr
+    assert nft_list(ns) is None and not (state / "state.json").exists()
+    state.chmod(0o700)
+    assert egress(ns, state, "apply", str(one), "--no-wait").returncode == 0
+    (state / "state.json").chmod(0o666)
+    for command in ("status", "confirm", "rollback"):
+        cp = egress(ns, state, command)
+        assert cp.returncode == 2 and "state.json: writable by group or others" in cp.stderr, (command, cp.stderr)
+    (state / "state.json").chmod(0o600)
+    os.chown(state, 65534, 65534)
+    cp = egress(ns, state, "confirm")
+    assert cp.returncode == 2 and "owned by uid 65534" in cp.stderr
+    os.chown(state, 0, 0)
+    assert egress(ns, state, "confirm").returncode == 0
+    cp = egress(ns, state, "status", "--state-dir", "")
+    assert cp.returncode == 2 and "--state-dir is empty" in cp.stderr
+
+
+@nft_system
+def test_a_forged_state_file_is_refused(netns, tmp_path):
+    """A state.json that points out of snapshots/ (or is not a state at all) is refused
+    before anything is read or loaded through it."""
+    ns, state = netns(), tmp_path / "state"
+    one = write_bundle(tmp_path / "s1", ruleset(), stage="s1")
+    assert egress(ns, state, "apply", str(one), "--no-wait").returncode == 0
+    before = nft_list(ns)
+    doc = json.loads((state / "state.json").read_text())
+    evil = tmp_path / "evil"
+    (evil / "snap").mkdir(parents=True)
+    (evil / "snap" / "meta.json").write_text('{"id": "x", "taken_at": "", "table": true, "current": null, "squid": null}')
+    (evil / "snap" / "ruleset.nft").write_text("flush ruleset\n")
+    forgeries = {
+        "traversal": dict(doc, pending=dict(doc["pending"], snapshot="../../evil/snap")),
+        "undo": dict(doc, undo="/etc"),
+        "extra key": dict(doc, pending=dict(doc["pending"], command="rm -rf /")),
+        "not a state": ["nothing"],
+    }
+    for name, forged in forgeries.items():
+        (state / "state.json").write_text(json.dumps(forged))
+        (state / "state.json").chmod(0o600)
+        for command in ("rollback", "status", "confirm"):
+            cp = egress(ns, state, command)
+            assert cp.returncode == 2 and "unreadable state" in cp.stderr, (name, command, cp.stderr)
+            assert len(cp.stderr.strip().splitlines()) == 1
+        assert nft_list(ns) == before, name
+
+
+@nft_system
+def test_the_watchdog_token_is_not_on_a_command_line(netns, tmp_path):
+    ns, state = netns(), tmp_path / "state"
+    one = write_bundle(tmp_path / "s1", ruleset(), stage="s1")
+    assert egress(ns, state, "apply", str(one), "--no-wait").returncode == 0
+    pending = json.loads((state / "state.json").read_text())["pending"]
+    cmdline = Path(f"/proc/{pending['watchdog_pid']}/cmdline").read_bytes().decode()
+    assert "watchdog" in cmdline and pending["token"] not in cmdline and pending["token"][:8] not in cmdline
+    assert egress(ns, state, "rollback").returncode == 0  # and it still guards its own apply
+    assert wait_until(lambda: not host.pid_alive(pending["watchdog_pid"]), 10)
+
+
+@nft_system
+def test_non_regular_bundle_files_and_bad_timeouts(netns, tmp_path):
+    """Issue 10 item 9: a FIFO or a link to /dev/zero in a bundle must not block apply;
+    --confirm-timeout inf/nan/-1 is a usage error (2), never a crash (3); a bundle root
+    instead of a stage folder says which folder to give."""
+    ns, state = netns(), tmp_path / "state"
+    for name, make in (("fifo", lambda p: os.mkfifo(p)), ("zero", lambda p: p.symlink_to("/dev/zero"))):
+        bundle = write_bundle(tmp_path / name, ruleset(), stage="s1")
+        (bundle / "dnsmasq-egress.conf").unlink()
+        make(bundle / "dnsmasq-egress.conf")
+        cp = egress(ns, state, "apply", str(bundle), "--no-wait", timeout=20)
+        assert cp.returncode == 1 and "dnsmasq-egress.conf" in cp.stderr, (name, cp.stderr)
+        assert "FIFO" in cp.stderr or "symbolic link" in cp.stderr
+    manifest_fifo = tmp_path / "mfifo"
+    manifest_fifo.mkdir()
+    os.mkfifo(manifest_fifo / "manifest.json")
+    cp = egress(ns, state, "apply", str(manifest_fifo), "--no-wait", timeout=20)
+    assert cp.returncode == 2 and "FIFO" in cp.stderr, cp.stderr
+    one = write_bundle(tmp_path / "build" / "s1", ruleset(), stage="s1")
+    for value in ("inf", "nan", "-1", "1e400"):
+        cp = egress(ns, state, "apply", str(one), "--no-wait", "--confirm-timeout", value)
+        assert cp.returncode == 2 and "Traceback" not in cp.stderr, (value, cp.stderr)
+    cp = egress(ns, state, "apply", str(tmp_path / "build"), "--no-wait")
+    assert cp.returncode == 2 and f"give {tmp_path / 'build'}/<stage> (stages: s1)" in cp.stderr, cp.stderr
+    assert nft_list(ns) is None
