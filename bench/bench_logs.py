@@ -75,7 +75,7 @@ def generate(path: Path, lines: int, seed: int = 42) -> dict:
     pick_source = zipf_picker(rng, len(sources), 0.6)
     pick_address = zipf_picker(rng, len(addresses))
     pick_name = zipf_picker(rng, len(names))
-    files = {fmt: open(f"{path}.{fmt}", "w", encoding="utf-8") for fmt in ("json", "syslog", "access", "dnsmasq")}
+    files = {fmt: open(f"{path}.{fmt}", "w", encoding="utf-8") for fmt in ("json", "syslog", "access", "dnsmasq")}  # noqa: SIM115 - closed below
     t0 = 1796131140
     counts = dict.fromkeys(files, 0)
     repeats = [1, 1, 1, 2, 3, 3, 4, 6]  # a refused connection: its SYN and the retransmissions, or a retried request
@@ -172,7 +172,7 @@ def main() -> int:
 
     rows = []
     for label, inputs in (("once", files), ("3 times", files * 3)):
-        wall, peak, result = common.python_measured(READ, *inputs)
+        _, peak, result = common.python_measured(READ, *inputs)
         assert result.returncode == 0, result.stderr
         read = json.loads(result.stdout)
         rate = read["lines"] / read["seconds"]

@@ -73,7 +73,7 @@ def read(lines, policy_prefix: str, report: FileReport, parsed: Parsed, proxy_al
     targets: dict[tuple[str, str], tuple[str, int] | None] = {}  # (method, url) -> target: they repeat
     number = 0
     try:
-        for number, line in enumerate(lines, 1):  # noqa: B007 - the count is kept in `finally`
+        for number, line in enumerate(lines, 1):
             parts = line.split(None, 9)
             if len(parts) < 10:  # a native line has 10 fields: fewer is a line cut short
                 if line.strip():

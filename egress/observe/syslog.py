@@ -65,6 +65,28 @@ def _stamp(line: str, end: int) -> str:
     return line[:15]
 
 
+def _answer(line: str, k: int, names: dict, head: str | None, report: FileReport) -> str | None:
+    """Record a dnsmasq answer (`reply NAME is ADDR`) of a line where `dnsmasq` is at
+    `k`; return the name that an open CNAME chain started from."""
+    m = line.find(": ", k)
+    parts = line[m + 2:].split() if m >= 0 else []
+    if len(parts) == 4 and parts[2] == "is" and (parts[0] in ANSWERS or parts[0].startswith("/")):
+        asked, address = parts[1].lower().rstrip("."), parts[3]
+        if address == "<CNAME>":
+            report.other += 1
+            return head or asked
+        if address[0].isalnum() and ("." in address or ":" in address) and not address.startswith("NODATA"):
+            table = names.setdefault(address, {})
+            name = head or asked
+            table[name] = table.get(name, 0) + 1
+            report.answers += 1
+            return head
+    elif parts and parts[0].startswith("query["):
+        head = None
+    report.other += 1
+    return head
+
+
 def read(lines, policy_prefix: str, report: FileReport, parsed: Parsed, proxy_allowed: bool = False) -> None:
     """Add the denials of the policy whose log prefix is `policy_prefix`, and dnsmasq's
     answers, to `parsed`."""
@@ -73,7 +95,7 @@ def read(lines, policy_prefix: str, report: FileReport, parsed: Parsed, proxy_al
     head = None  # the name a CNAME chain started from
     number = 0
     try:
-        for number, line in enumerate(lines, 1):  # noqa: B007 - the count is kept in `finally`
+        for number, line in enumerate(lines, 1):
             i = line.find("drop: IN=")
             if i >= 0:
                 j = line.rfind("egress ", 0, i)
@@ -118,21 +140,7 @@ def read(lines, policy_prefix: str, report: FileReport, parsed: Parsed, proxy_al
                 continue
             k = line.find("dnsmasq")
             if k >= 0:
-                m = line.find(": ", k)
-                parts = line[m + 2:].split() if m >= 0 else []
-                if len(parts) == 4 and parts[2] == "is" and (parts[0] in ANSWERS or parts[0].startswith("/")):
-                    asked, address = parts[1].lower().rstrip("."), parts[3]
-                    if address == "<CNAME>":
-                        head = head or asked
-                    elif address[0].isalnum() and ("." in address or ":" in address) and not address.startswith("NODATA"):
-                        table = names.setdefault(address, {})
-                        name = head or asked
-                        table[name] = table.get(name, 0) + 1
-                        report.answers += 1
-                        continue
-                elif parts and parts[0].startswith("query["):
-                    head = None
-                report.other += 1
+                head = _answer(line, k, names, head, report)
                 continue
             if "\ufffd" in line or "\x00" in line or (line.strip() and not _LINE.match(line)):
                 report.bad_line(number)

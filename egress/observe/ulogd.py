@@ -45,7 +45,7 @@ def read(lines, policy_prefix: str, report: FileReport, parsed: Parsed, proxy_al
     foreign = report.foreign
     number = 0
     try:
-        for number, line in enumerate(lines, 1):  # noqa: B007 - the count is kept in `finally`
+        for number, line in enumerate(lines, 1):
             i = line.find(_PREFIX)
             a = line.rfind(_SRC)
             b = line.rfind(_DST)
