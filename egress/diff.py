@@ -337,9 +337,7 @@ def _grant_ids(pieces: list[Piece]) -> list[str]:
 
 
 def _order(flows: StageFlows | None) -> dict[str, int]:
-    if flows is None:
-        return {}
-    return {g.id: i for i, g in enumerate(g for s in flows.policy.stages for g in s.grants)}
+    return flows.policy.index.order if flows is not None else {}
 
 
 def diff(old: StageFlows | None, new: StageFlows | None, label_from: str, label_to: str, at: dt.date | None = None,
