@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from egress import __version__
+from egress import __version__, instants
 from egress.flows import StageFlows
 from egress.targets import TARGETS
 
@@ -46,7 +46,7 @@ def manifest(flows: StageFlows, files: dict[str, bytes], revision: str) -> bytes
         "stage_title": flows.stage.title,
         "language_version": flows.policy.version,
         "compiler_version": __version__,
-        "at": flows.at.isoformat(),
+        "at": instants.iso(flows.at),
         "files": {name: sha256(data) for name, data in sorted(files.items())},
     }
     return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()

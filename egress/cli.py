@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from egress import __version__, report
+from egress import __version__, instants, report
 from egress.check import validate as validate_file
 from egress.diagnostics import ERROR, WARNING, has_errors
 from egress.diff import counted
@@ -24,8 +24,24 @@ EXIT_INVALID = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 
-DATE = click.DateTime(formats=["%Y-%m-%d"])
-AT_HELP = "Date at which grant expiries are judged (YYYY-MM-DD). Default: today."
+class _Instant(click.ParamType):
+    """`--at`: a date (00:00 of that day in the policy's timezone) or a date-time with
+    offset (`egress.instants.parse`)."""
+
+    name = "DATE"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return instants.parse(value)
+        except instants.InstantError as err:
+            self.fail(str(err), param, ctx)
+
+
+DATE = _Instant()
+AT_HELP = ("When grant expiries are judged: YYYY-MM-DD (00:00 of that day in the policy's timezone) or a "
+           "date-time with offset (2023-09-30T18:00:00+02:00). Default: now.")
 
 
 class _Group(click.Group):
@@ -58,11 +74,12 @@ def _debug() -> bool:
     return os.environ.get("EGRESS_DEBUG") == "1"
 
 
-def _at(value: dt.datetime | None) -> dt.date:
-    return value.date() if value else dt.date.today()
+def _at(value: dt.date | dt.datetime | None) -> dt.date | dt.datetime:
+    """`--at` as given (each policy reads a plain date in its own timezone), or now."""
+    return value if value is not None else instants.moment(None, instants.DEFAULT_TIMEZONE)
 
 
-def open_policy(path: str, at: dt.date):
+def open_policy(path: str, at: dt.date | dt.datetime):
     """The checked policy, or exit 1 with its errors on stderr. Warnings go to stderr too."""
     policy, diagnostics = validate_file(path, at)
     for diagnostic in diagnostics:
@@ -252,7 +269,7 @@ def _positions(model):
 
 def _say_expired(flows) -> None:
     for grant_id, expiry in sorted(flows.expired.items()):
-        click.echo(f"note: stage {flows.stage.id}: grant '{grant_id}' expired on {expiry}; left out", err=True)
+        click.echo(f"note: stage {flows.stage.id}: grant '{grant_id}' expired at {instants.show(expiry, end=True)}; left out", err=True)
 
 
 @main.command("resolve")
@@ -382,7 +399,7 @@ def diff_command(args, stage_id, fmt, exit_code, stage_dates, at):
         sys.exit(1)
 
 
-def _open_version(spec: str, when: dt.date, stack):
+def _open_version(spec: str, when: dt.date | dt.datetime, stack):
     """A policy from a path (like open_policy) or from `git:REV:PATH`; exit 1 if invalid."""
     import dataclasses
     import os

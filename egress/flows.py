@@ -7,8 +7,9 @@ addresses already normalised into netaddr `IPSet`s (collapsed, v4 and v6 togethe
 addresses as sorted integer ranges for targets that work on integers.
 
 Stage resolution follows DESIGN.md section 2: the grants in force at stage N are those
-of stages 0..N minus those revoked at or before N, minus those whose `expires` date is
-before `at`.
+of stages 0..N minus those revoked at or before N, minus those whose expiry instant is
+at or before `at` (`egress.instants.expired`). `at` is an instant; a plain date means
+00:00 of that day in the policy's timezone.
 
 A policy's flows do not depend on the stage: the flows of a grant are made from the
 grant, its zones and its services alone, and the stages are cumulative. So the address
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 
 from netaddr import IPSet
 
+from egress import instants
 from egress.model import INTERNET, Grant, Policy, PortRange, Stage
 
 EVERYWHERE = ("0.0.0.0/0", "::/0")
@@ -68,11 +70,11 @@ class StageFlows:
 
     policy: Policy
     stage: Stage
-    at: dt.date
+    at: dt.datetime  # the instant expiries are judged at (aware, in the policy's timezone)
     flows: tuple[Flow, ...]
     grants: tuple[Grant, ...]
     revoked: dict[str, str]  # grant id -> id of the stage that revoked it
-    expired: dict[str, dt.date]  # grant id -> its expiry date, for grants left out
+    expired: dict[str, dt.datetime]  # grant id -> the instant it closed, for grants left out
 
 
 def v4(addresses: IPSet) -> list:
@@ -90,28 +92,32 @@ def zone_addresses(policy: Policy) -> IPSet:
     return IPSet(a for zone in policy.zones.values() for a in zone.addresses)
 
 
-def grants_in_force(policy: Policy, stage_id: str, at: dt.date):
-    """(grants in force, revoked id -> stage, expired id -> date) at a stage."""
+def grants_in_force(policy: Policy, stage_id: str, at: dt.date | dt.datetime):
+    """(grants in force, revoked id -> stage, expired id -> instant) at a stage, judged
+    at the instant `at` (a plain date: 00:00 of that day in the policy's timezone)."""
+    at = instants.moment(at, policy.timezone)
     index = policy.stage(stage_id).index
     revoked: dict[str, str] = {}
     for stage in policy.stages[: index + 1]:
         for grant_id in stage.revoke:
             revoked.setdefault(grant_id, stage.id)
-    expired: dict[str, dt.date] = {}
+    expired: dict[str, dt.datetime] = {}
     grants: list[Grant] = []
     for stage in policy.stages[: index + 1]:
         for grant in stage.grants:
             if grant.id in revoked:
                 continue
-            if grant.expires is not None and grant.expires < at:
+            if instants.expired(grant.expires, at):
                 expired[grant.id] = grant.expires
                 continue
             grants.append(grant)
     return grants, revoked, expired
 
 
-def resolve(policy: Policy, stage_id: str, at: dt.date) -> StageFlows:
-    """The flows in force at `stage_id` on date `at`."""
+def resolve(policy: Policy, stage_id: str, at: dt.date | dt.datetime) -> StageFlows:
+    """The flows in force at `stage_id` at the instant `at` (a plain date: 00:00 of
+    that day in the policy's timezone)."""
+    at = instants.moment(at, policy.timezone)
     grants, revoked, expired = grants_in_force(policy, stage_id, at)
     index = policy_index(policy)
     return StageFlows(

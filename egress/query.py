@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 
 from netaddr import INET_PTON, AddrFormatError, IPAddress, IPSet
 
+from egress import instants
 from egress.flows import Flow, StageFlows, resolve
 from egress.model import INTERNET, PortRange
 
@@ -229,7 +230,7 @@ class _Judge:
             dst=str(self.dst),
             port=str(self.port),
             stage=self.flows.stage.id,
-            at=self.flows.at.isoformat(),
+            at=instants.show(self.flows.at),
             direction=direction,
             source_zone=self.src_zones[0] if self.src_zones else None,
             destination_zone=self.dst_zones[0] if self.dst_zones else None,
@@ -280,7 +281,7 @@ class _Judge:
         if grant_id in flows.revoked:
             return f"was revoked at stage {flows.revoked[grant_id]}"
         if grant_id in flows.expired:
-            return f"expired on {flows.expired[grant_id].isoformat()} (judged at {flows.at.isoformat()})"
+            return f"expired at {instants.show(flows.expired[grant_id], end=True)} (judged at {instants.show(flows.at)})"
         if any(g.id == grant_id for g in flows.grants):
             return None
         grant = self.policy.grants.get(grant_id)
