@@ -57,7 +57,7 @@ class _Group(click.Group):
             sys.exit(EXIT_USAGE)
         except BrokenPipeError:
             sys.exit(EXIT_INVALID)
-        except Exception as err:  # noqa: BLE001 - the last line of defence
+        except Exception as err:  # the last line of defence
             click.echo(
                 f"egress: internal error: {type(err).__name__}: {err}. This is a bug: please report it "
                 "with the command line and the policy (set EGRESS_DEBUG=1 for the traceback).",
@@ -207,9 +207,10 @@ def stages(policy, at, fmt):
 @click.option("--stage", "stage_id", help="The stage to compile (to standard output).")
 @click.option("--target", type=click.Choice(["nftables", "squid", "dnsmasq"]), help="The file to write, with --stage.")
 @click.option("--all-stages", is_flag=True, help="Compile every target of every stage into --out.")
-@click.option("--out", type=click.Path(file_okay=False), help="With --all-stages: the bundle folder, replaced atomically.")
+@click.option("--out", type=click.Path(file_okay=False), help="With --all-stages: the bundle folder, replaced atomically; only a folder egress wrote "
+                   "(or an empty one) is replaced, other bundles inside it are kept.")
 @click.option("--at", "at", type=DATE, help=AT_HELP)
-def compile(policy, stage_id, target, all_stages, out, at):  # noqa: A001 - the command's name
+def compile(policy, stage_id, target, all_stages, out, at):  # shadows the builtin: the command's name
     """Compile a stage to nftables, Squid or dnsmasq; or every stage to a bundle.
 
     \b
@@ -221,7 +222,9 @@ def compile(policy, stage_id, target, all_stages, out, at):  # noqa: A001 - the 
     Compile never uses the network: host addresses come from the lock file
     (`egress resolve`). Same policy, lock file and --at give the same bytes.
     """
-    from egress.bundle import source_revision, write_bundle
+    import os
+
+    from egress.bundle import BundleError, source_revision, write_bundle
     from egress.targets import TARGETS
 
     when = _at(at)
@@ -231,11 +234,14 @@ def compile(policy, stage_id, target, all_stages, out, at):  # noqa: A001 - the 
         raise click.UsageError("--stage writes one --target to standard output (use --all-stages --out DIR for files)")
     if all_stages and (not out or target):
         raise click.UsageError("--all-stages needs --out DIR and writes every target")
+    if os.path.isdir(policy):
+        raise click.UsageError(f"compile takes one policy file, and {policy} is a folder; "
+                               f"give the file, such as {_suggest_policy(policy)}")
     model = open_policy(policy, when)
     if stage_id:
         stage_of(model, stage_id)
         flows = resolve(model, stage_id, when)
-        _say_expired(flows)
+        _say_expired([flows])
         click.echo(TARGETS[target].render(flows), nl=False)
         return
 
@@ -245,12 +251,31 @@ def compile(policy, stage_id, target, all_stages, out, at):  # noqa: A001 - the 
         click.echo(f"  {flows.stage.id}: {counts}, {size:,} bytes", err=True)
 
     resolved = [resolve(model, stage.id, when) for stage in model.stages]
-    for flows in resolved:
-        _say_expired(flows)
+    _say_expired(resolved)
     sources = [policy] + [p for p in _sources(model) if p != policy]
-    click.echo(f"compiling {model.name}: {counted(len(resolved), 'stage')} into {out}/", err=True)
-    write_bundle(out, resolved, source_revision(sources), progress)
-    click.echo(f"wrote {counted(len(resolved), 'stage')} to {out}/", err=True)
+    shown = os.path.join(out, "")  # build and build/ both show as build/
+    click.echo(f"compiling {model.name}: {counted(len(resolved), 'stage')} into {shown}", err=True)
+    try:
+        written = write_bundle(out, resolved, source_revision(sources), progress, sources)
+    except BundleError as err:
+        click.echo(f"egress: {err}", err=True)
+        sys.exit(EXIT_USAGE)
+    if written.replaced not in (None, model.name):
+        click.echo(f"note: replaced the bundle of policy {written.replaced or '(unnamed, older egress)'}", err=True)
+    if written.kept:
+        click.echo(f"note: kept the other bundle{'s' * (len(written.kept) != 1)} in {shown}: "
+                   f"{', '.join(written.kept)}", err=True)
+    click.echo(f"wrote {counted(len(resolved), 'stage')} to {shown}", err=True)
+
+
+def _suggest_policy(folder: str) -> str:
+    """A policy file in `folder` to name in a message, or the usual name."""
+    import os
+
+    from egress.load import policy_files
+
+    found = policy_files([folder])
+    return found[0] if len(found) == 1 else os.path.join(folder, "policy.yaml")
 
 
 def _sources(model) -> list[str]:
@@ -267,9 +292,16 @@ def _positions(model):
     yield from (s.pos for s in model.stages)
 
 
-def _say_expired(flows) -> None:
-    for grant_id, expiry in sorted(flows.expired.items()):
-        click.echo(f"note: stage {flows.stage.id}: grant '{grant_id}' expired at {instants.show(expiry, end=True)}; left out", err=True)
+def _say_expired(stage_flows) -> None:
+    """One note per expired grant, naming the first stage it is left out of."""
+    first: dict = {}
+    for flows in stage_flows:
+        for grant_id, expiry in flows.expired.items():
+            first.setdefault(grant_id, (expiry, flows.stage.id))
+    later = " and every later stage" if len(stage_flows) > 1 else ""
+    for grant_id, (expiry, stage_id) in sorted(first.items()):
+        click.echo(f"note: grant '{grant_id}' expired at {instants.show(expiry, end=True)}; left out of stage {stage_id}"
+                   f"{later if stage_id != stage_flows[-1].stage.id else ''}", err=True)
 
 
 @main.command("resolve")
@@ -282,7 +314,10 @@ def resolve_command(policy, nameserver, timeout):
 
     The lock file (`policy.yaml` -> `policy.lock.yaml`) pins host -> addresses for
     the firewall; review and commit it with the policy. Compile never uses DNS.
-    Nothing is written if any host fails to resolve, or if nothing changed.
+    Only real answers count: addresses, NODATA or NXDOMAIN. If any host has no address,
+    or its A or AAAA question fails (SERVFAIL, REFUSED, timeout), nothing is written and
+    the command exits 1 naming the host and family. Nothing is written either if nothing
+    changed.
 
     \b
     Examples:
@@ -305,13 +340,14 @@ def resolve_command(policy, nameserver, timeout):
     hosts = resolving.hosts_to_pin(model)
     click.echo(f"resolving {len(hosts)} host{'s' * (len(hosts) != 1)} with {nameserver or 'the system resolver'}", err=True)
     resolution = resolving.lookup(hosts, resolver)
-    for host, why in sorted(resolution.failures.items()):
-        click.echo(f"egress: {host}: no address ({why})", err=True)
+    for failure in resolution.failures:
+        click.echo(f"egress: {failure}", err=True)
     if resolution.failures:
-        click.echo("egress: lock file left unchanged", err=True)
+        click.echo(f"egress: lock file left unchanged; fix the resolver or the names and run `egress resolve {policy}` again",
+                   err=True)
         sys.exit(EXIT_INVALID)
     path, written = resolving.update_lock(
-        model, resolution, nameserver or "system", dt.datetime.now(dt.timezone.utc)
+        model, resolution, nameserver or "system", dt.datetime.now(dt.UTC)
     )
     count = sum(len(a) for a in resolution.addresses.values())
     click.echo(f"{'wrote' if written else 'unchanged:'} {path} ({len(hosts)} hosts, {count} addresses)", err=True)
@@ -384,7 +420,7 @@ def diff_command(args, stage_id, fmt, exit_code, stage_dates, at):
                 result = diffs.version_diff(old, new, stage_id, when, args[0], args[1])
             except KeyError:
                 stage_of(new, stage_id)  # raises with the list of stages
-            for spec, model in zip(args, (old, new)):
+            for spec, model in zip(args, (old, new), strict=True):
                 if stage_id not in {s.id for s in model.stages}:
                     click.echo(f"note: {spec} has no stage '{stage_id}': nothing counts as open there", err=True)
     if fmt == "json":
@@ -470,6 +506,63 @@ def query_command(policy, stage_id, src, dst, port, fmt, at):
     else:
         click.echo(answer.text(), nl=False)
     if not answer.allowed:
+        sys.exit(EXIT_INVALID)
+
+
+def _start(at: dt.datetime | None) -> dt.datetime:
+    """The instant `--at` stands for (the start of that day, UTC), or now."""
+    from egress.expiring import UTC
+
+    if at is None:
+        return dt.datetime.now(UTC).replace(microsecond=0)
+    return dt.datetime.combine(at.date(), dt.time(), UTC)
+
+
+def _within(ctx, param, value: str) -> dt.timedelta:
+    from egress.expiring import parse_within
+
+    try:
+        return parse_within(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
+
+
+@main.command("expiring")
+@click.argument("policy", type=click.Path())
+@click.option("--within", default="14d", show_default=True, callback=_within, metavar="DURATION",
+              help="The window after --at: days (14d, or 14), weeks (2w) or hours (36h).")
+@click.option("--stage", "stage_id", default=None, metavar="ID", help="The stage whose grants are read. Default: the last.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("--exit-code", is_flag=True, help="Exit 1 when a grant expires in the window (for a CI job that reminds).")
+@click.option("--at", "at", type=DATE, help="Start of the window: the start of that day (UTC). Default: now.")
+def expiring_command(policy, within, stage_id, fmt, exit_code, at):
+    """List the grants in force that expire in the coming days, soonest first.
+
+    For each: when it closes and how soon, the grant, the stage that opened it, its
+    reason, requester, approver and ticket, and the flows it holds. Grants already
+    expired at --at are listed apart: they are out of the rules already.
+
+    \b
+    Examples:
+      egress expiring policies/chu-rennes-2023/policy.yaml
+      egress expiring policy.yaml --within 30d --at 2023-08-20 --format markdown
+      egress expiring policy.yaml --exit-code || echo "renew or let close"
+    """
+    import json
+
+    from egress import expiring as agenda_module
+
+    start = _start(at)
+    model = open_policy(policy, start.date())
+    stage = stage_of(model, stage_id) if stage_id else model.stages[-1]
+    result = agenda_module.agenda(resolve(model, stage.id, start.date()), start, within)
+    if fmt == "json":
+        click.echo(json.dumps(result.as_json(), indent=2))
+    elif fmt == "markdown":
+        click.echo(agenda_module.render_markdown(result), nl=False)
+    else:
+        click.echo(agenda_module.render_text(result), nl=False)
+    if exit_code and result.items:
         sys.exit(EXIT_INVALID)
 
 

@@ -107,7 +107,7 @@ def grants_in_force(policy: Policy, stage_id: str, at: dt.date | dt.datetime):
         for grant in stage.grants:
             if grant.id in revoked:
                 continue
-            if instants.expired(grant.expires, at):
+            if grant.expires is not None and instants.expired(grant.expires, at):
                 expired[grant.id] = grant.expires
                 continue
             grants.append(grant)
@@ -178,7 +178,7 @@ class PolicyIndex:
         key = ("locked" if locked else "service", name)
         if key not in self._sets:
             service = self._services[name]
-            addresses = [d.address for d in service.of_kind("address")]
+            addresses = list(service.addresses)
             networks = [a.to_netaddr() for a in addresses]
             ranges = [(a.version, a.first, a.last) for a in addresses]
             if locked:

@@ -30,7 +30,7 @@ import re
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 DEFAULT_TIMEZONE = "UTC"
 
 FORMS = "YYYY-MM-DD (the end of that day) or YYYY-MM-DDTHH:MM[:SS] with an offset (Z or +HH:MM), e.g. 2023-09-30T18:00:00+02:00"

@@ -15,28 +15,52 @@ the policy (`policy.yaml` -> `policy.lock.yaml`):
 Hosts are sorted, each host's addresses sorted (IPv4 first), so a new lookup shows in
 review as exactly the addresses that changed. A lock file whose hosts and addresses
 are unchanged is left as it is (its `resolved` time too).
+
+Only a real answer may change a host's entry: addresses, NODATA (the name has none of
+that family) or NXDOMAIN (no such name). A failure to get an answer (SERVFAIL, REFUSED,
+a timeout, no server reachable) for either family is not "no address": taking it as one
+would silently drop, say, every pinned IPv6 address when the resolver has a bad day. So
+any failure, like a host with no address at all, leaves the lock file untouched and is
+reported with the host and the family.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
-import tempfile
 from dataclasses import dataclass
 
 import dns.exception
 import dns.resolver
 
+from egress.atomic import write_atomically
 from egress.check import direction
 from egress.load import lock_path
 from egress.model import INTERNET, Policy
 
+FAMILIES = (("A", "IPv4"), ("AAAA", "IPv6"))
+"""The record types asked for each host, with the family each one answers for."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a host cannot be pinned: one family got no real answer (`family` is
+    `IPv4 (A)` or `IPv6 (AAAA)`), or both answered with no address (`family` None)."""
+
+    host: str
+    family: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        if self.family is None:
+            return f"{self.host}: no address ({self.reason})"
+        return f"{self.host}: {self.family} lookup failed ({self.reason})"
+
 
 @dataclass(frozen=True)
 class Resolution:
-    addresses: dict[str, list[str]]  # host -> sorted addresses
-    failures: dict[str, str]  # host -> why it did not resolve
+    addresses: dict[str, list[str]]  # host -> sorted addresses, for hosts that resolved fully
+    failures: list[Failure]  # in host order; non-empty means the lock file must not change
 
 
 def hosts_to_pin(policy: Policy) -> list[str]:
@@ -81,24 +105,54 @@ def parse_nameserver(value: str) -> tuple[str, int]:
     return host, port
 
 
+class _NoRealAnswer(Exception):
+    """The question got no answer that says anything about the name."""
+
+
+def _ask(resolver: dns.resolver.Resolver, host: str, rdtype: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """The addresses of one family: `[]` for NODATA or NXDOMAIN (real answers), else
+    `_NoRealAnswer` saying what went wrong."""
+    try:
+        answer = resolver.resolve(host, rdtype, search=False)
+    except (dns.resolver.NoAnswer, dns.resolver.NXDOMAIN):
+        return []
+    except dns.resolver.NoNameservers as err:
+        raise _NoRealAnswer(_servers_said(err)) from None
+    except dns.exception.Timeout:
+        raise _NoRealAnswer(f"no answer within {resolver.lifetime:g} s") from None
+    except dns.exception.DNSException as err:
+        raise _NoRealAnswer(str(err) or type(err).__name__) from None
+    return [ipaddress.ip_address(record.address) for record in answer]
+
+
+def _servers_said(err: dns.resolver.NoNameservers) -> str:
+    """`SERVFAIL from 127.0.0.1:53`, from what dnspython records of each server."""
+    said = []
+    for server, _tcp, _port, error, _response in err.kwargs.get("errors") or ():
+        where = server.split(":", 1)[-1].replace("@", ":")  # "Do53:127.0.0.1@53" -> "127.0.0.1:53"
+        said.append(f"{error} from {where}" if isinstance(error, str) else f"{where}: {error}")
+    return "; ".join(dict.fromkeys(said)) or "every server failed"
+
+
 def lookup(hosts: list[str], resolver: dns.resolver.Resolver) -> Resolution:
+    """Ask A and AAAA for each host; a host is pinned only if both got a real answer."""
     addresses: dict[str, list[str]] = {}
-    failures: dict[str, str] = {}
+    failures: list[Failure] = []
     for host in hosts:
-        found: set[ipaddress._BaseAddress] = set()
-        errors = []
-        for rdtype in ("A", "AAAA"):
+        found: set[ipaddress.IPv4Address | ipaddress.IPv6Address] = set()
+        failed = False
+        for rdtype, family in FAMILIES:
             try:
-                answer = resolver.resolve(host, rdtype, search=False)
-                found.update(ipaddress.ip_address(r.address) for r in answer)
-            except (dns.resolver.NoAnswer, dns.resolver.NXDOMAIN) as err:
-                errors.append(type(err).__name__)
-            except dns.exception.DNSException as err:
-                errors.append(str(err) or type(err).__name__)
+                found.update(_ask(resolver, host, rdtype))
+            except _NoRealAnswer as err:
+                failures.append(Failure(host, f"{family} ({rdtype})", str(err)))
+                failed = True
+        if failed:
+            continue
         if found:
             addresses[host] = [str(a) for a in sorted(found, key=lambda a: (a.version, a))]
         else:
-            failures[host] = "; ".join(dict.fromkeys(errors)) or "no address"
+            failures.append(Failure(host, None, "neither A nor AAAA records"))
     return Resolution(addresses, failures)
 
 
@@ -116,20 +170,6 @@ def render_lock(policy_name: str, addresses: dict[str, list[str]], resolver_name
         lines.append(f"  {host}:")
         lines.extend(f'    - "{a}"' for a in addresses[host])
     return "\n".join(lines) + "\n"
-
-
-def write_atomically(path: str, text: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(prefix=".egress-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
 
 def update_lock(policy: Policy, resolution: Resolution, resolver_name: str, now: dt.datetime) -> tuple[str, bool]:

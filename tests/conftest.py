@@ -45,6 +45,7 @@ PACKAGES = {
     "squid": "squid-openssl",
     "curl": "curl",
     "ansible-playbook": "ansible-core",  # only for the tests of examples/ansible
+    "ssh-keygen": "openssh-client",  # only for signed bundles (egress/firewall/signing.py)
 }
 ALL_PROGRAMS = ("nft", "ip", "dnsmasq", "squid", "curl")
 LAB_PROGRAMS = ("ip", "nft")

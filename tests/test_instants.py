@@ -19,7 +19,7 @@ from egress.flows import grants_in_force, resolve
 from tests.test_cli_validate import ROOT, run
 from tests.test_diagnostics import BASE, where, write
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 PARIS = "Europe/Paris"
 
 
@@ -115,7 +115,7 @@ def test_at_date_is_midnight_in_the_policy_timezone(tmp_path):
 
 def test_unknown_timezone_is_positioned(tmp_path):
     text = BASE.replace("policy: base", "policy: base\ntimezone: Mars/Olympus")
-    policy, diagnostics = load(tmp_path, text)
+    _, diagnostics = load(tmp_path, text)
     line, col = where(text, "Mars/Olympus")
     (d,) = diagnostics
     assert (d.code, d.line, d.column) == ("E143", line, col)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -20,19 +21,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def dnsmasq(system, tmp_path):
-    """A dnsmasq on 127.0.0.1 answering static records, nothing forwarded."""
+def start_dnsmasq(program: str, tmp_path, options: list[str]):
+    """A dnsmasq on 127.0.0.1 (a free port) with these options; (process, "127.0.0.1:PORT")
+    once it listens."""
     port = free_port()
     proc = subprocess.Popen(
         [
-            system.get("dnsmasq", "dnsmasq"), "--keep-in-foreground", "--no-resolv", "--no-hosts",
+            program, "--keep-in-foreground", "--no-resolv", "--no-hosts",
             "--conf-file=/dev/null", f"--port={port}", "--listen-address=127.0.0.1", "--bind-interfaces",
-            f"--pid-file={tmp_path / 'dnsmasq.pid'}", "--user=root", "--group=root",
-            "--address=/mx.partner.example/203.0.113.25",
-            "--address=/mx.partner.example/2001:db8:113::25",
-            "--address=/mx.partner.example/203.0.113.7",
-            "--address=/gone.example/",  # NXDOMAIN
+            f"--pid-file={tmp_path / 'dnsmasq.pid'}", "--user=root", "--group=root", *options,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -45,9 +42,65 @@ def dnsmasq(system, tmp_path):
             except OSError:
                 break  # dnsmasq holds the port
         time.sleep(0.05)
-    yield f"127.0.0.1:{port}"
+    return proc, f"127.0.0.1:{port}"
+
+
+@pytest.fixture
+def dnsmasq(system, tmp_path):
+    """A dnsmasq on 127.0.0.1 answering static records, nothing forwarded."""
+    proc, address = start_dnsmasq(system.get("dnsmasq", "dnsmasq"), tmp_path, [
+        "--address=/mx.partner.example/203.0.113.25",
+        "--address=/mx.partner.example/2001:db8:113::25",
+        "--address=/mx.partner.example/203.0.113.7",
+        "--address=/gone.example/",  # NXDOMAIN
+    ])
+    yield address
     proc.terminate()
     proc.wait(5)
+
+
+def _servfail_upstream(sock: socket.socket) -> None:
+    """Answer every question with SERVFAIL (a broken upstream), until the socket closes."""
+    import dns.message
+    import dns.rcode
+
+    while True:
+        try:
+            data, peer = sock.recvfrom(4096)
+        except OSError:
+            return
+        reply = dns.message.make_response(dns.message.from_wire(data))
+        reply.set_rcode(dns.rcode.SERVFAIL)
+        sock.sendto(reply.to_wire(), peer)
+
+
+@pytest.fixture
+def flaky_dnsmasq(system, tmp_path):
+    """A real dnsmasq that answers the A question of each name below from its own
+    records and fails the AAAA one in a different way:
+
+    - servfail.example: forwarded to an upstream that answers SERVFAIL (passed on);
+    - refused.example: no server for it, so dnsmasq answers REFUSED;
+    - silent.example: forwarded to an upstream that never answers (a timeout);
+    - nodata.example: a local domain, so AAAA gets NODATA (a real answer).
+    """
+    servfail = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    servfail.bind(("127.0.0.1", 0))
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    threading.Thread(target=_servfail_upstream, args=(servfail,), daemon=True).start()
+    names = ("servfail", "refused", "silent", "nodata")
+    proc, address = start_dnsmasq(system.get("dnsmasq", "dnsmasq"), tmp_path, [
+        *(f"--host-record={name}.example,203.0.113.25" for name in names),
+        f"--server=/servfail.example/127.0.0.1#{servfail.getsockname()[1]}",
+        f"--server=/silent.example/127.0.0.1#{silent.getsockname()[1]}",
+        "--local=/nodata.example/",
+    ])
+    yield address
+    proc.terminate()
+    proc.wait(5)
+    servfail.close()
+    silent.close()
 
 
 @pytest.mark.system("dnsmasq")
@@ -91,6 +144,43 @@ def test_unresolvable_host_changes_nothing(tmp_path, dnsmasq):
     assert result.exit_code == 1
     assert "gone.example: no address" in result.stderr
     assert not (tmp_path / "policy.lock.yaml").exists()
+
+
+PINNED_BOTH = """\
+egress-lock: 1
+policy: base
+hosts:
+  {host}: [203.0.113.25, "2001:db8:113::25"]
+"""
+
+
+@pytest.mark.system("dnsmasq")
+@pytest.mark.parametrize("host, said", [
+    ("servfail.example", "SERVFAIL from 127.0.0.1:"),
+    ("refused.example", "REFUSED from 127.0.0.1:"),
+    ("silent.example", "no answer within 1 s"),
+])
+def test_failed_aaaa_keeps_the_pinned_ipv6_address(tmp_path, flaky_dnsmasq, host, said):
+    """A answers, AAAA fails: the lock file keeps its IPv6 address, exit 1 names host and family."""
+    path = write(tmp_path, BASE.replace("mx.partner.example", host), lock=PINNED_BOTH.format(host=host))
+    before = (tmp_path / "policy.lock.yaml").read_bytes()
+    result = CliRunner().invoke(main, ["resolve", str(path), "--nameserver", flaky_dnsmasq, "--timeout", "1"])
+    assert result.exit_code == 1, result.output
+    assert f"egress: {host}: IPv6 (AAAA) lookup failed ({said}" in result.stderr
+    assert "IPv4 (A)" not in result.stderr
+    assert "lock file left unchanged" in result.stderr
+    assert (tmp_path / "policy.lock.yaml").read_bytes() == before
+
+
+@pytest.mark.system("dnsmasq")
+def test_nodata_for_aaaa_is_an_answer_and_drops_the_ipv6_address(tmp_path, flaky_dnsmasq):
+    """NODATA is a real answer: the host has no IPv6 address any more, and the lock file says so."""
+    path = write(tmp_path, BASE.replace("mx.partner.example", "nodata.example"),
+                 lock=PINNED_BOTH.format(host="nodata.example"))
+    result = CliRunner().invoke(main, ["resolve", str(path), "--nameserver", flaky_dnsmasq, "--timeout", "1"])
+    assert result.exit_code == 0, result.output
+    lock = (tmp_path / "policy.lock.yaml").read_text()
+    assert '    - "203.0.113.25"' in lock and "2001:db8" not in lock
 
 
 @pytest.mark.parametrize("value, expected", [

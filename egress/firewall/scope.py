@@ -1,0 +1,216 @@
+"""Static scope check of a bundle's `egress.nft`: it may name `table inet egress` only.
+
+Why a static check: loading the file in a scratch network namespace and looking at the
+tables left afterwards cannot see a file that declares `table inet filter` and then
+deletes it: the scratch namespace ends as it began, while on the firewall the same file
+deletes the host's real table. So the text is read before anything runs it, the way
+`nft -f` reads it, and every top-level statement must name `inet egress`:
+
+- `table inet egress [{ ... }]`, and `add|create|delete|destroy|flush table inet egress`;
+- `add|create|insert|replace|delete|destroy|flush chain|set|map|element|rule|flowtable|
+  counter|quota|limit|secmark|synproxy|ct helper|ct timeout|ct expectation inet egress
+  ...`, and the short rule form `add|insert inet egress CHAIN ...`;
+- nothing else at the top level: no `flush ruleset`, no `list`, `reset`, `rename`,
+  `monitor`, `import`, `export`; no `handle` in place of the table name (`delete table
+  inet handle 3` deletes whichever table has that handle); an omitted family means `ip`,
+  so `table egress` is refused too;
+- anywhere: no `include` (it reads another file, and nft's errors would echo its lines),
+  no `define`/`redefine`/`undefine` nor `$variable` (indirection this check cannot
+  follow), no `dormant` flag (a dormant table filters nothing: the perimeter fails open).
+
+The reading follows nft 1.0's scanner, checked against it: `#` starts a comment that
+ends at the newline (a backslash does not continue a comment); a backslash before a
+newline is blank space (it joins lines elsewhere); a quoted string ends on its line;
+`;` and newlines end statements outside braces. What nft would read differently is
+refused rather than guessed at: an unterminated string, a stray backslash, a carriage
+return, unbalanced braces, a quoted or mis-cased family or table name (nft 1.0 refuses
+them; a later nft that accepted them must still meet `inet egress`).
+
+Inside a table's braces nothing can reach another table (chains jump within their
+table; sets belong to their table), so the contents of a block are only scanned for the
+forbidden words above.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TABLE = ("inet", "egress")
+FAMILIES = frozenset({"ip", "ip6", "inet", "arp", "bridge", "netdev"})
+VERBS = frozenset({"add", "create", "insert", "replace", "delete", "destroy", "flush"})
+OBJECTS = frozenset({"table", "chain", "set", "map", "element", "rule", "flowtable", "counter", "quota",
+                     "limit", "secmark", "synproxy"})
+CT_OBJECTS = frozenset({"helper", "timeout", "expectation"})
+FORBIDDEN_WORDS = {
+    "include": "`include` reads another file",
+    "define": "`define` (variables are an indirection the scope check cannot follow)",
+    "redefine": "`redefine` (variables are an indirection the scope check cannot follow)",
+    "undefine": "`undefine` (variables are an indirection the scope check cannot follow)",
+    "dormant": "the `dormant` flag (a dormant table filters nothing)",
+}
+EXCERPT = 60
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # "word", "string", "{", "}", "end" (newline or ;)
+    text: str
+    line: int
+
+
+class ScopeError(ValueError):
+    """The file names something other than table inet egress (message: `line N: why`)."""
+
+    def __init__(self, line: int, why: str):
+        super().__init__(f"line {line}: {why}")
+        self.line = line
+        self.why = why
+
+
+def tokens(text: str) -> list[Token]:
+    """nft's lexical reading of `text`, reduced to what the scope check needs."""
+    out: list[Token] = []
+    i, line, n = 0, 1, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\n":
+            out.append(Token("end", "\n", line))
+            line += 1
+            i += 1
+        elif c in " \t":
+            i += 1
+        elif c == "\\":
+            if text.startswith("\n", i + 1):
+                line += 1
+                i += 2
+            else:
+                raise ScopeError(line, "a backslash that does not end the line")
+        elif c == "\r":
+            raise ScopeError(line, "a carriage return (egress writes plain newlines)")
+        elif c == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+        elif c == '"':
+            end = text.find('"', i + 1)
+            if end < 0 or "\n" in text[i + 1:end]:
+                raise ScopeError(line, "a quoted string that does not end on its line")
+            out.append(Token("string", text[i + 1:end], line))
+            i = end + 1
+        elif c in "{};":
+            out.append(Token("end" if c == ";" else c, c, line))
+            i += 1
+        else:
+            start = i
+            while i < n and text[i] not in ' \t\n\r\\#"{};':
+                i += 1
+            out.append(Token("word", text[start:i], line))
+    return out
+
+
+def statements(toks: list[Token]) -> list[list[Token]]:
+    """Top-level statements: tokens split at newlines and `;` outside braces."""
+    result: list[list[Token]] = []
+    current: list[Token] = []
+    depth = 0
+    for tok in toks:
+        if tok.kind == "{":
+            depth += 1
+        elif tok.kind == "}":
+            depth -= 1
+            if depth < 0:
+                raise ScopeError(tok.line, "a `}` that closes nothing")
+        elif tok.kind == "end" and depth == 0:
+            if current:
+                result.append(current)
+            current = []
+            continue
+        current.append(tok)
+    if depth:
+        raise ScopeError(current[0].line if current else 1, "a `{` that is never closed")
+    if current:
+        result.append(current)
+    return result
+
+
+def _excerpt(stmt: list[Token]) -> str:
+    words = []
+    for tok in stmt:
+        if tok.kind == "{":
+            words.append("{ ... }")
+            break
+        words.append(f'"{tok.text}"' if tok.kind == "string" else tok.text)
+    shown = " ".join(words)
+    shown = shown if len(shown) <= EXCERPT else shown[:EXCERPT - 3] + "..."
+    return "".join(ch if ch.isprintable() else "?" for ch in shown)
+
+
+def _check_table_spec(stmt: list[Token], at: int) -> None:
+    """`inet egress` at stmt[at], stmt[at+1]; anything else names another table."""
+    line = stmt[0].line
+    family = stmt[at] if at < len(stmt) else None
+    name = stmt[at + 1] if at + 1 < len(stmt) else None
+    if family is None or family.kind != "word" or family.text not in FAMILIES:
+        raise ScopeError(line, f"`{_excerpt(stmt)}` does not name table inet egress "
+                               "(no family given means family ip)")
+    if name is None or name.kind != "word" or (family.text, name.text) != TABLE:
+        what = "a table by its handle" if name is not None and name.text == "handle" else "another table"
+        raise ScopeError(line, f"`{_excerpt(stmt)}` names {what}")
+
+
+def check_statement(stmt: list[Token]) -> None:
+    head = stmt[0]
+    if head.kind != "word":
+        raise ScopeError(head.line, f"`{_excerpt(stmt)}` is not an nft command")
+    if head.text == "table":
+        _check_table_spec(stmt, 1)
+        _check_table_tail(stmt, 3)
+        return
+    if head.text not in VERBS:
+        raise ScopeError(head.line, f"`{_excerpt(stmt)}`: only table, add, create, insert, replace, delete, "
+                                    "destroy and flush of table inet egress belong in an egress ruleset")
+    obj = stmt[1].text if len(stmt) > 1 and stmt[1].kind == "word" else None
+    if obj == "ruleset":
+        raise ScopeError(head.line, f"`{_excerpt(stmt)}` touches every table of the host")
+    if obj == "table":
+        _check_table_spec(stmt, 2)
+        _check_table_tail(stmt, 4)
+    elif obj == "ct":
+        if len(stmt) < 3 or stmt[2].text not in CT_OBJECTS:
+            raise ScopeError(head.line, f"`{_excerpt(stmt)}` is not an nft command")
+        _check_table_spec(stmt, 3)
+    elif obj in OBJECTS:
+        _check_table_spec(stmt, 2)
+    elif head.text in ("add", "insert"):  # `add inet egress forward accept`: add rule
+        _check_table_spec(stmt, 1)
+    else:
+        raise ScopeError(head.line, f"`{_excerpt(stmt)}` is not an nft command on table inet egress")
+
+
+def _check_table_tail(stmt: list[Token], at: int) -> None:
+    """After `table inet egress`: nothing, or one block and nothing after it."""
+    rest = stmt[at:]
+    if not rest:
+        return
+    if rest[0].kind != "{" or rest[-1].kind != "}":
+        raise ScopeError(stmt[0].line, f"`{_excerpt(stmt)}`: unexpected words after the table name")
+    depth = 0
+    for i, tok in enumerate(rest):
+        depth += (tok.kind == "{") - (tok.kind == "}")
+        if depth == 0 and i != len(rest) - 1:
+            raise ScopeError(tok.line, f"`{_excerpt(stmt)}`: unexpected words after the table's block")
+
+
+def check(text: str) -> None:
+    """Raise ScopeError unless `text` only ever names table inet egress (module docstring)."""
+    toks = tokens(text)
+    for tok in toks:
+        if tok.kind == "word":
+            if tok.text in FORBIDDEN_WORDS:
+                raise ScopeError(tok.line, FORBIDDEN_WORDS[tok.text] + "; refused")
+            if tok.text.startswith("$") or "$" in tok.text:
+                raise ScopeError(tok.line, "a `$variable` (an indirection the scope check cannot follow)")
+    stmts = statements(toks)
+    for stmt in stmts:
+        check_statement(stmt)
+    if not any(stmt[0].text == "table" or (len(stmt) > 1 and stmt[1].text == "table") for stmt in stmts):
+        raise ScopeError(1, "the file never declares table inet egress")

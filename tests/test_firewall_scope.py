@@ -1,0 +1,144 @@
+"""The static scope check of egress.nft (egress/firewall/scope.py), issue 10 item 6.
+
+Each refused case is a file that `nft -f` would really run against another table (the
+kernel test below proves the lexical rules on nft itself); each accepted case is what
+the compiler writes, for every stage of the shipped policies."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from egress.firewall import scope
+
+ROOT = Path(__file__).resolve().parent.parent
+POLICIES = [ROOT / "examples" / "minimal" / "policy.yaml", ROOT / "policies" / "chu-rennes-2023" / "policy.yaml"]
+
+GOOD = "table inet egress {\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy drop;\n\t}\n}\n"
+
+ATTACKS = {
+    # the exact attack of the issue: declare, then delete, the host's table
+    "declare then delete": "table inet filter {}\ndelete table inet filter\n" + GOOD,
+    "delete another": GOOD + "delete table inet filter\n",
+    "flush ruleset": "flush ruleset\n" + GOOD,
+    "flush another": GOOD + "flush table ip filter\n",
+    "after semicolon": GOOD + "add table inet egress; delete table inet filter\n",
+    "after a comment with a backslash": "add table inet egress # see \\\ndelete table inet filter\n",
+    "line continuation": GOOD + "delete \\\n table inet filter\n",
+    "continuation inside the spec": GOOD + "delete table inet\\\nfilter\n",
+    "by handle": GOOD + "delete table inet handle 1\n",
+    "omitted family is ip": "table egress {}\n",
+    "omitted family, delete": GOOD + "delete table filter\n",
+    "other family": "table ip egress {}\n",
+    "quoted other name": GOOD + 'delete table inet "filter"\n',
+    "upper-case family": GOOD + "delete table INET egress\n",
+    "chain in another table": GOOD + "add chain ip filter sneaky\n",
+    "rule in another table": GOOD + "add rule ip filter input accept\n",
+    "short rule form": GOOD + "add ip filter input accept\n",
+    "insert rule": GOOD + "insert rule inet filter input accept\n",
+    "element of another set": GOOD + "add element inet filter allow { 10.0.0.1 }\n",
+    "delete a set": GOOD + "delete set inet filter allow\n",
+    "ct helper": GOOD + 'add ct helper ip filter ftp { type "ftp" protocol tcp; }\n',
+    "include": 'include "/etc/nftables.d/*.nft"\n' + GOOD,
+    "include in a block": 'table inet egress {\n\tinclude "/tmp/x"\n}\n',
+    "define": "define T = filter\n" + GOOD,
+    "variable": GOOD + "delete table inet $T\n",
+    "list": GOOD + "list ruleset\n",
+    "reset": GOOD + "reset counters\n",
+    "rename": GOOD + "rename chain inet filter input x\n",
+    "dormant": "table inet egress { flags dormant; }\n",
+    "words after the block": "table inet egress { } delete table inet filter\n",
+    "carriage return": "add table inet egress\rdelete table inet filter\n",
+    "stray backslash": GOOD + "add rule inet egress forward \\ accept\n",
+    "unterminated string": 'table inet egress { comment "a\nb" }\n',
+    "unbalanced": "table inet egress {\n",
+    "no table at all": "",
+}
+
+
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_attacks_are_refused(name):
+    with pytest.raises(scope.ScopeError) as err:
+        scope.check(ATTACKS[name])
+    assert str(err.value).startswith("line ")
+
+
+def test_messages_say_why_and_where():
+    with pytest.raises(scope.ScopeError, match=r"^line 1: `table inet filter \{ ... \}` names another table"):
+        scope.check(ATTACKS["declare then delete"])
+    with pytest.raises(scope.ScopeError, match=r"^line 6: `delete table inet filter` names another table"):
+        scope.check(ATTACKS["delete another"])
+    with pytest.raises(scope.ScopeError, match="touches every table"):
+        scope.check(ATTACKS["flush ruleset"])
+    with pytest.raises(scope.ScopeError, match="by its handle"):
+        scope.check(ATTACKS["by handle"])
+    with pytest.raises(scope.ScopeError, match="family ip"):
+        scope.check(ATTACKS["omitted family is ip"])
+    with pytest.raises(scope.ScopeError, match="`include` reads another file"):
+        scope.check(ATTACKS["include"])
+
+
+def test_excerpts_are_short_and_printable():
+    with pytest.raises(scope.ScopeError) as err:
+        scope.check(GOOD + "delete table inet filter" + "x" * 500 + "\n")
+    assert len(str(err.value)) < 160
+    with pytest.raises(scope.ScopeError) as err:
+        scope.check(GOOD + "delete table inet fil\x1bter\n")
+    assert "\x1b" not in str(err.value)
+
+
+@pytest.mark.parametrize("text", [
+    GOOD,
+    "table inet egress\ndelete table inet egress\n" + GOOD,
+    "add table inet egress\nflush chain inet egress forward # comment; delete table inet filter\n",
+    'add rule inet egress forward ip daddr 192.0.2.1 counter accept comment "table inet filter"\n' + GOOD,
+    "add inet egress forward accept\n" + GOOD,
+    "add ct helper inet egress ftp { type \"ftp\" protocol tcp; }\n" + GOOD,
+    GOOD + "delete \\\n table inet egress\n",
+])
+def test_what_names_only_inet_egress_passes(text):
+    scope.check(text)
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    out = tmp_path_factory.mktemp("compiled")
+    files = []
+    for policy in POLICIES:
+        folder = out / policy.parent.name
+        cp = subprocess.run([sys.executable, "-m", "egress.cli", "compile", str(policy), "--all-stages",
+                             "--out", str(folder), "--at", "2023-07-01"], capture_output=True, text=True)
+        assert cp.returncode == 0, cp.stderr
+        files += sorted(folder.glob("*/egress.nft"))
+    return files
+
+
+def test_every_compiled_stage_passes(compiled):
+    assert len(compiled) >= 10
+    for path in compiled:
+        scope.check(path.read_text())
+
+
+def _nft_leaves(text: str, tmp_path: Path) -> str:
+    """The tables left after loading `text` in a scratch namespace holding table inet filter."""
+    path = tmp_path / "t.nft"
+    path.write_text(text)
+    nft = shutil.which("nft") or "/usr/sbin/nft"
+    cp = subprocess.run(["unshare", "--net", "--", "sh", "-c",
+                         f'{nft} add table inet filter && {nft} -f "$1"; {nft} list tables', "sh", str(path)],
+                        capture_output=True, text=True)
+    return cp.stdout
+
+
+@pytest.mark.system("nft")
+@pytest.mark.parametrize("name", ["declare then delete", "after a comment with a backslash", "line continuation",
+                                  "continuation inside the spec", "by handle", "after semicolon"])
+def test_refused_cases_really_delete_the_table_in_nft(name, tmp_path):
+    """The lexical rules are nft's own: each of these files, loaded by nft, removes
+    `table inet filter` (so the static check is what stands between it and the host)."""
+    assert "table inet filter" in _nft_leaves("", tmp_path)
+    assert "table inet filter" not in _nft_leaves(ATTACKS[name], tmp_path)

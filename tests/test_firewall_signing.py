@@ -1,0 +1,78 @@
+"""egress/firewall/signing.py (issue 10 item 8) with real ssh-keygen keys made here."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from egress.firewall import signing
+
+pytestmark = pytest.mark.system("ssh-keygen")
+
+
+def make_key(folder: Path, name: str) -> Path:
+    key = folder / name
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)], check=True)
+    return key
+
+
+@pytest.fixture
+def keys(tmp_path):
+    """An approver's key listed in allowed_signers, and a stranger's key that is not."""
+    approver, stranger = make_key(tmp_path, "approver"), make_key(tmp_path, "stranger")
+    allowed = tmp_path / "allowed_signers"
+    allowed.write_text(f'crisis-cell@chu namespaces="egress-bundle" {approver.with_suffix(".pub").read_text()}')
+    manifest = tmp_path / "stage" / "manifest.json"
+    manifest.parent.mkdir()
+    manifest.write_text('{"files": {}, "policy": "p", "stage": "s1"}\n')
+    return {"approver": approver, "stranger": stranger, "allowed": allowed, "manifest": manifest}
+
+
+def test_signed_by_an_allowed_key_verifies(keys):
+    sig = signing.sign(keys["manifest"], keys["approver"])
+    assert sig == keys["manifest"].with_name("manifest.json.sig")
+    data = keys["manifest"].read_bytes()
+    assert signing.verify(data, sig.read_bytes(), keys["allowed"]) == "crisis-cell@chu"
+    assert signing.verify(data, sig.read_bytes(), keys["allowed"], signer="crisis-cell@chu") == "crisis-cell@chu"
+
+
+def test_unsigned_other_key_modified_or_wrong_signer_are_refused(keys):
+    data = keys["manifest"].read_bytes()
+    with pytest.raises(signing.SignatureError, match="not signed") as err:
+        signing.verify(data, None, keys["allowed"])
+    assert not err.value.usage
+    stranger = signing.sign(keys["manifest"], keys["stranger"]).read_bytes()
+    with pytest.raises(signing.SignatureError, match="does not list"):
+        signing.verify(data, stranger, keys["allowed"])
+    with pytest.raises(signing.SignatureError, match="does not verify for crisis-cell@chu"):
+        signing.verify(data, stranger, keys["allowed"], signer="crisis-cell@chu")
+    good = signing.sign(keys["manifest"], keys["approver"]).read_bytes()
+    with pytest.raises(signing.SignatureError, match="changed after it was signed"):
+        signing.verify(data.replace(b'"s1"', b'"s2"'), good, keys["allowed"])
+    with pytest.raises(signing.SignatureError, match="does not verify for someone-else"):
+        signing.verify(data, good, keys["allowed"], signer="someone-else")
+    with pytest.raises(signing.SignatureError, match="does not list"):
+        signing.verify(data, b"garbage\n", keys["allowed"])
+
+
+def test_a_signature_of_another_namespace_does_not_verify(keys):
+    """A signature the approver made for something else (here: git's namespace) is not
+    an approval of a bundle."""
+    data = keys["manifest"].read_bytes()
+    cp = subprocess.run(["ssh-keygen", "-Y", "sign", "-n", "git", "-f", str(keys["approver"])], input=data,
+                        capture_output=True, check=True)
+    with pytest.raises(signing.SignatureError):
+        signing.verify(data, cp.stdout, keys["allowed"])
+
+
+def test_usage_errors(keys, tmp_path):
+    with pytest.raises(signing.SignatureError, match="no such key file") as err:
+        signing.sign(keys["manifest"], tmp_path / "nokey")
+    assert err.value.usage
+    with pytest.raises(signing.SignatureError, match="cannot read the allowed signers") as err:
+        signing.verify(b"", b"", tmp_path / "nowhere")
+    assert err.value.usage
+    with pytest.raises(signing.SignatureError, match="cannot read") as err:
+        signing.sign(tmp_path / "none" / "manifest.json", keys["approver"])
