@@ -219,12 +219,15 @@ def rule_revokes(policy: Policy, at: dt.date):
 
 
 def rule_expiry(policy: Policy, at: dt.datetime):
-    """W105 for a grant past its expiry, W106 for one closing within `SOON`.
+    """W105 for a grant that closed by itself in the last `SOON`, W106 for one that
+    closes within the next `SOON`.
 
-    A grant that a later stage revokes is history told in full: nothing to say. An
-    expired grant is left in the policy on purpose (it is the record of a decision, and
-    compile leaves it out already): the advice is to revoke it at a later stage, never
-    to delete it or to move its date.
+    An expired grant stays in the policy: it is the record of a decision, and it is out
+    of the rules already (compile leaves it out). So W105 is news, not a standing
+    reproach: it tells the cell for two weeks that the grant closed, then falls silent,
+    and it never advises to delete the grant or to move its date (that would erase a
+    past decision). A grant that a later stage revokes has its history told in full:
+    nothing to say.
     """
     if not policy.stages:
         return
@@ -234,16 +237,21 @@ def rule_expiry(policy: Policy, at: dt.datetime):
             continue
         closes = instants.show(grant.expires, end=True)
         if instants.expired(grant.expires, at):
-            yield diag(
-                grant.pos,
-                "W105",
-                f"grant '{grant.id}' expired at {closes} and is out of the rules; "
-                "keep it as the record, and revoke it at a later stage to say it stays closed",
-            )
+            if at - grant.expires < SOON:
+                yield diag(
+                    grant.pos,
+                    "W105",
+                    f"grant '{grant.id}' expired at {closes} ({_ago(at - grant.expires)}) and is out of the rules; "
+                    "keep it as the record, and revoke it at a later stage to say it stays closed",
+                )
         elif grant.expires - at < SOON:
             left = grant.expires - at
             when = f"in {left.days} day{'s' * (left.days != 1)}" if left.days else "in less than a day"
             yield diag(grant.pos, "W106", f"grant '{grant.id}' closes at {closes} ({when})")
+
+
+def _ago(delta: dt.timedelta) -> str:
+    return f"{delta.days} day{'s' * (delta.days != 1)} ago" if delta.days else "less than a day ago"
 
 
 def rule_broad_destinations(policy: Policy, at: dt.date):

@@ -509,15 +509,6 @@ def query_command(policy, stage_id, src, dst, port, fmt, at):
         sys.exit(EXIT_INVALID)
 
 
-def _start(at: dt.datetime | None) -> dt.datetime:
-    """The instant `--at` stands for (the start of that day, UTC), or now."""
-    from egress.expiring import UTC
-
-    if at is None:
-        return dt.datetime.now(UTC).replace(microsecond=0)
-    return dt.datetime.combine(at.date(), dt.time(), UTC)
-
-
 def _within(ctx, param, value: str) -> dt.timedelta:
     from egress.expiring import parse_within
 
@@ -534,7 +525,7 @@ def _within(ctx, param, value: str) -> dt.timedelta:
 @click.option("--stage", "stage_id", default=None, metavar="ID", help="The stage whose grants are read. Default: the last.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("--exit-code", is_flag=True, help="Exit 1 when a grant expires in the window (for a CI job that reminds).")
-@click.option("--at", "at", type=DATE, help="Start of the window: the start of that day (UTC). Default: now.")
+@click.option("--at", "at", type=DATE, help="Start of the window: 00:00 of that day in the policy's timezone, or a date-time with offset. Default: now.")
 def expiring_command(policy, within, stage_id, fmt, exit_code, at):
     """List the grants in force that expire in the coming days, soonest first.
 
@@ -552,10 +543,11 @@ def expiring_command(policy, within, stage_id, fmt, exit_code, at):
 
     from egress import expiring as agenda_module
 
-    start = _start(at)
-    model = open_policy(policy, start.date())
+    when = _at(at)
+    model = open_policy(policy, when)
+    start = instants.moment(when, model.timezone)
     stage = stage_of(model, stage_id) if stage_id else model.stages[-1]
-    result = agenda_module.agenda(resolve(model, stage.id, start.date()), start, within)
+    result = agenda_module.agenda(resolve(model, stage.id, start), start, within)
     if fmt == "json":
         click.echo(json.dumps(result.as_json(), indent=2))
     elif fmt == "markdown":

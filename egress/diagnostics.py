@@ -48,7 +48,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "W102": ("domain is a public suffix", "name the organisation's domain, not a suffix"),
     "W103": ("zones overlap", "make the zones disjoint, or accept that both zones' grants apply"),
     "W104": ("grant adds nothing", "remove it, or narrow the grant it repeats"),
-    "W105": ("grant expired", "keep it (it is the record of a decision, already out of the rules); revoke it at a later stage to say it stays closed"),
+    "W105": ("grant expired in the last 14 days", "keep it (it is the record of a decision, already out of the rules); revoke it at a later stage to say it stays closed"),
     "W106": ("grant expires soon", "let it lapse, or renew it by a new grant at a new stage with its own approval"),
     "W107": ("service not used", "grant it, or remove it"),
     "W108": ("stages out of date order", "order the stages by date"),

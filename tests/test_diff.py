@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 SHIPPED = str(REPO / "policies" / "chu-rennes-2023" / "policy.yaml")
 BEFORE_EXPIRY = dt.date(2023, 7, 1)  # nothing of the shipped policy has expired yet
 AFTER_EXPIRY = dt.date(2023, 10, 1)  # pacs-remote-support (2023-08-31) has
-PACS_CLOSES = "2023-08-31 24:00 Europe/Paris (2023-08-31T22:00:00Z)"  # its expiry, as every output shows it
+PACS_CLOSES = "2023-08-31 24:00 UTC (2023-09-01T00:00:00Z)"  # its expiry, as every output shows it
 
 BASE = """\
 egress: 1

@@ -225,12 +225,19 @@ def test_w105_advises_to_revoke_not_to_delete(tmp_path):
     _, diagnostics = load(tmp_path, expiring("2023-06-30"))
     (d,) = diagnostics
     assert d.code == "W105"
-    assert "2023-06-30 24:00 UTC (2023-07-01T00:00:00Z)" in d.message
+    assert "2023-06-30 24:00 UTC (2023-07-01T00:00:00Z) (less than a day ago)" in d.message
     assert "revoke it at a later stage" in d.message
     assert "remove" not in d.message and "extend" not in d.message
     from egress.diagnostics import CATALOGUE
 
     assert "remove" not in CATALOGUE["W105"][1] and "extend" not in CATALOGUE["W105"][1]
+
+
+def test_w105_is_news_for_14_days_then_silent(tmp_path):
+    text = expiring("2023-06-30")
+    assert [d.code for d in load(tmp_path, text, at=dt.date(2023, 7, 14))[1]] == ["W105"]
+    assert "13 days ago" in load(tmp_path, text, at=dt.date(2023, 7, 14))[1][0].message
+    assert load(tmp_path, text, at=dt.date(2023, 7, 15))[1] == []
 
 
 def test_w105_is_silent_once_a_later_stage_revokes_it(tmp_path):
@@ -243,6 +250,15 @@ def test_w106_counts_to_the_instant(tmp_path):
     _, diagnostics = load(tmp_path, expiring("2023-07-10"))
     (d,) = diagnostics
     assert d.code == "W106" and "closes at 2023-07-10 24:00 UTC" in d.message and "(in 10 days)" in d.message
+
+
+def test_expiring_reads_plain_dates_in_the_policy_timezone(tmp_path):
+    path = str(write(tmp_path, expiring("2023-09-30", PARIS)))
+    doc = json.loads(run("expiring", path, "--at", "2023-09-30", "--format", "json").stdout)
+    assert [(i["grant"], i["seconds_left"]) for i in doc["expiring"]] == [("g-partner", 86400)]
+    text = run("expiring", path, "--at", "2023-09-30").stdout
+    assert "2023-09-30 24:00 Europe/Paris (2023-09-30T22:00:00Z) (in 1 day)  g-partner" in text
+    assert "between 2023-09-30 00:00 Europe/Paris (2023-09-29T22:00:00Z)" in text
 
 
 def test_shipped_policies_validate_clean_without_at():
