@@ -42,6 +42,7 @@ from pathlib import Path
 from egress import __version__, instants
 from egress.atomic import fsync_dir, write_new
 from egress.flows import StageFlows
+from egress.manifest import MANIFEST, Manifest, ManifestError
 from egress.targets import TARGETS
 
 MARKER = ".egress-bundle"
@@ -87,17 +88,16 @@ def render_stage(flows: StageFlows) -> dict[str, bytes]:
 
 
 def manifest(flows: StageFlows, files: dict[str, bytes], revision: str) -> bytes:
-    doc = {
-        "policy": flows.policy.name,
-        "revision": revision,
-        "stage": flows.stage.id,
-        "stage_title": flows.stage.title,
-        "language_version": flows.policy.version,
-        "compiler_version": __version__,
-        "at": instants.iso(flows.at),
-        "files": {name: sha256(data) for name, data in sorted(files.items())},
-    }
-    return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
+    return Manifest(
+        policy=flows.policy.name,
+        revision=revision,
+        stage=flows.stage.id,
+        stage_title=flows.stage.title,
+        language_version=flows.policy.version,
+        compiler_version=__version__,
+        at=instants.iso(flows.at),
+        files={name: sha256(data) for name, data in sorted(files.items())},
+    ).to_bytes()
 
 
 def marker(policy: str, stage_ids: Iterable[str]) -> bytes:
@@ -128,7 +128,7 @@ def write_bundle(out: str, stages: list[StageFlows], revision: str,
     try:
         for flows in stages:
             files = render_stage(flows)
-            files["manifest.json"] = manifest(flows, files, revision)
+            files[MANIFEST] = manifest(flows, files, revision)
             folder = staging / flows.stage.id
             folder.mkdir()
             for name, data in files.items():
@@ -259,10 +259,14 @@ def _is_stage_folder(path: Path, name: str) -> bool:
     """A real folder holding an egress manifest for stage `name` and only the files it lists."""
     if path.is_symlink() or not path.is_dir():
         return False
-    doc = _json(path / "manifest.json")
-    if doc is None or doc.get("stage") != name or not isinstance(doc.get("files"), dict):
+    data = _read_small(path / MANIFEST)
+    try:
+        manifest = Manifest.from_bytes(data) if data is not None else None
+    except ManifestError:
         return False
-    return set(os.listdir(path)) <= {"manifest.json", *doc["files"]}
+    if manifest is None or manifest.stage != name:
+        return False
+    return set(os.listdir(path)) <= {MANIFEST, *manifest.files}
 
 
 def _is_bundle(path: Path) -> bool:

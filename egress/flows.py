@@ -6,10 +6,10 @@ addresses already normalised into netaddr `IPSet`s (collapsed, v4 and v6 togethe
 `v4()`/`v6()` split them for targets that need the families apart), and the same
 addresses as sorted integer ranges for targets that work on integers.
 
-Stage resolution follows DESIGN.md section 2: the grants in force at stage N are those
-of stages 0..N minus those revoked at or before N, minus those whose expiry instant is
-at or before `at` (`egress.instants.expired`). `at` is an instant; a plain date means
-00:00 of that day in the policy's timezone.
+Stage resolution follows docs/policy-language.md ("Stages are cumulative"): the grants
+in force at stage N are those of stages 0..N minus those revoked at or before N, minus
+those whose expiry instant is at or before `at` (`egress.instants.expired`). `at` is an
+instant; a plain date means 00:00 of that day in the policy's timezone.
 
 A policy's flows do not depend on the stage: the flows of a grant are made from the
 grant, its zones and its services alone, and the stages are cumulative. So the address

@@ -130,6 +130,7 @@ CASES = [
     ("E112", ("        reason: Partner flow", "        reason: Partner flow\n        expires: 31/12/2023"), "31/12/2023"),
     ("E143", ("policy: base", "policy: base\ntimezone: Europe/Rennes"), "Europe/Rennes"),
     ("E143", ("policy: base", "policy: base\ntimezone: localtime"), "localtime"),
+    ("E150", ("        reason: Partner flow", '        reason: "<fill in: why this flow must open>"'), "id: g-partner"),
     ("W101", ("address: 203.0.113.0/24", "address: 0.0.0.0/0"), "0.0.0.0/0"),
     ("W102", ("domain: example.org", "domain: gouv.fr"), "gouv.fr"),
     ("W103", ("addresses: [192.0.2.25]", "addresses: [10.0.0.128/25]"), "dmz:"),
