@@ -13,6 +13,7 @@ import datetime as dt
 from egress import instants
 from egress.diagnostics import Diagnostic, at as diag
 from egress.flows import grants_in_force
+from egress.intervals import covers, merge
 from egress.model import INTERNET, Grant, Policy, PortRange, Pos
 
 SOON = dt.timedelta(days=14)
@@ -50,13 +51,8 @@ def _ports_cover(offered: tuple[PortRange, ...], wanted: PortRange) -> bool:
     """True if the union of `offered` covers `wanted`."""
     if not wanted.has_ports:
         return any(o.proto == wanted.proto for o in offered)
-    next_port = wanted.first
-    for o in sorted(o for o in offered if o.proto == wanted.proto):
-        if o.first <= next_port <= o.last:
-            next_port = o.last + 1
-        if next_port > wanted.last:
-            return True
-    return False
+    ranges = merge((o.first, o.last) for o in offered if o.proto == wanted.proto)
+    return covers(ranges, wanted.first, wanted.last)
 
 
 def direction(policy: Policy, grant: Grant) -> str | None:

@@ -22,16 +22,18 @@ are shared, so nothing may change them in place.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 from netaddr import IPSet
 
 from egress import instants
+from egress.intervals import merge
 from egress.model import INTERNET, Grant, Policy, PortRange, Stage
-
-EVERYWHERE = ("0.0.0.0/0", "::/0")
+from egress.special import INTERNET_SPACE, NOT_INTERNET
 
 Ranges = tuple[tuple[int, int, int], ...]
 """(version, first, last) integer ranges, sorted, disjoint and not touching (adjacent
@@ -48,6 +50,8 @@ class Flow:
     `hosts` and `domains` are the names: for a direct grant the hosts are also fed to
     the resolver (dnsmasq nftset); for a proxied grant the names are what Squid checks.
     `src_ranges` and `dst_ranges` are `src` and `dst` as integer `Ranges`.
+    `serves` is None for the flows of grants; for the proxy's plumbing
+    (`StageFlows.proxy_flows`) it is the proxied flow that the opening serves.
     """
 
     grant: Grant
@@ -62,11 +66,17 @@ class Flow:
     ports: tuple[PortRange, ...]
     src_ranges: Ranges
     dst_ranges: Ranges
+    serves: Flow | None = None
 
 
 @dataclass(frozen=True, eq=False)
 class StageFlows:
-    """The flows in force at one stage, and why the other grants are not."""
+    """The flows in force at one stage, and why the other grants are not.
+
+    `flows` are the flows of the grants in force (what Squid, dnsmasq, the diff read);
+    `proxy_flows` the firewall openings that the proxied ones need (what the nftables
+    ruleset, `query` and `reach` add to the direct flows).
+    """
 
     policy: Policy
     stage: Stage
@@ -75,6 +85,39 @@ class StageFlows:
     grants: tuple[Grant, ...]
     revoked: dict[str, str]  # grant id -> id of the stage that revoked it
     expired: dict[str, dt.datetime]  # grant id -> the instant it closed, for grants left out
+
+    @cached_property
+    def proxy_flows(self) -> tuple[Flow, ...]:
+        """The proxy's plumbing: for each proxied flow (zone Z -> service S, via proxy),
+        two direct egress flows that the firewall must open, with `serves` = that flow:
+
+        - Z -> the proxy zone, on `tcp/<proxy.port>` (`target` is the proxy zone's name);
+        - the proxy zone -> `internet` (the public addresses outside the zones, see
+          `egress.special`), on the tcp ports of the proxied flow (left out when it has
+          none): Squid, not the firewall, then checks the names.
+
+        In the order of `flows`, one pair per proxied flow (not merged: each names its
+        grant). Empty when the policy has no proxy or its zone is unknown (such a policy
+        does not validate: E137, E130).
+        """
+        proxy = self.policy.proxy
+        if proxy is None or proxy.zone not in self.policy.zones:
+            return ()
+        index = policy_index(self.policy)
+        proxy_set, proxy_ranges = index.zone(proxy.zone)
+        outside, outside_ranges = index.internet()
+        to_proxy = (PortRange("tcp", proxy.port, proxy.port),)
+        out = []
+        for flow in self.flows:
+            if flow.via != "proxy" or flow.direction != "egress":
+                continue
+            out.append(Flow(flow.grant, "egress", "direct", flow.source, proxy.zone, flow.src, proxy_set, (), (),
+                            to_proxy, flow.src_ranges, proxy_ranges, serves=flow))
+            web = tuple(p for p in flow.ports if p.proto == "tcp")
+            if web:
+                out.append(Flow(flow.grant, "egress", "direct", proxy.zone, INTERNET, proxy_set, outside, (), (),
+                                web, proxy_ranges, outside_ranges, serves=flow))
+        return tuple(out)
 
 
 def v4(addresses: IPSet) -> list:
@@ -135,15 +178,12 @@ def resolve(policy: Policy, stage_id: str, at: dt.date | dt.datetime) -> StageFl
 
 
 def merge_ranges(ranges: Iterable[tuple[int, int, int]]) -> Ranges:
-    """(version, first, last) ranges -> `Ranges`: sorted, overlapping or adjacent merged."""
-    merged: list[tuple[int, int, int]] = []
-    for version, first, last in sorted(ranges):
-        if merged and merged[-1][0] == version and first <= merged[-1][2] + 1:
-            if last > merged[-1][2]:
-                merged[-1] = (version, merged[-1][1], last)
-        else:
-            merged.append((version, first, last))
-    return tuple(merged)
+    """(version, first, last) ranges -> `Ranges`: sorted, overlapping or adjacent merged
+    (within a version: `egress.intervals.merge` on each)."""
+    by_version: dict[int, list[tuple[int, int]]] = {}
+    for version, first, last in ranges:
+        by_version.setdefault(version, []).append((first, last))
+    return tuple((version, first, last) for version in sorted(by_version) for first, last in merge(by_version[version]))
 
 
 class PolicyIndex:
@@ -189,10 +229,20 @@ class PolicyIndex:
         return self._sets[key]
 
     def internet(self) -> tuple[IPSet, Ranges]:
-        """Every address outside the zones."""
+        """The public address space outside the zones: what `internet` means.
+
+        Not "every address outside the zones": private-use, shared, loopback,
+        link-local, multicast, unspecified and reserved space are left out
+        (`egress.special`, with the RFC of each range), so that the proxy zone cannot
+        reach 10.99.0.5 or 169.254.169.254 for a name that resolves there, and an
+        ingress grant from `internet` admits no such source. The documentation ranges
+        stay in. This is the one place where `internet` is computed: the nftables
+        sets and `query` both read it.
+        """
         key = ("internet", "")
         if key not in self._sets:
-            addresses = IPSet(EVERYWHERE) - IPSet(a for zone in self._zones.values() for a in zone.addresses)
+            zones = IPSet(a for zone in self._zones.values() for a in zone.addresses)
+            addresses = _public_space() - zones
             ranges = tuple((r.version, r.first, r.last) for r in addresses.iter_ipranges())
             self._sets[key] = (addresses, ranges)
         return self._sets[key]
@@ -255,6 +305,12 @@ class PolicyIndex:
                     src_ranges=src_ranges,
                     dst_ranges=dst_ranges,
                 )
+
+
+@functools.cache
+def _public_space() -> IPSet:
+    """`special.INTERNET_SPACE` minus `special.NOT_INTERNET` (a shared constant: copy before changing)."""
+    return IPSet(INTERNET_SPACE) - IPSet(r.network for r in NOT_INTERNET)
 
 
 _INDEXES: dict[int, PolicyIndex] = {}

@@ -1,7 +1,8 @@
 """The way back: restore a snapshot, then record it (state, then audit).
 
-Shared by `egress rollback`, `egress confirm` (too late), the foreground countdown and the
-watchdog. The nftables table is restored first (the part that matters most); the state
+Shared by `egress rollback`, `egress confirm` (too late), the foreground countdown, the
+watchdog, the deadline timer, and every firewall command that finds an overdue
+confirmation (`settle_overdue`: the deadline holds even when the watchdog was killed). The nftables table is restored first (the part that matters most); the state
 changes only once the kernel is back, so a failed restore leaves the apply pending and
 the watchdog tries again.
 """
@@ -15,7 +16,23 @@ from egress.firewall.errors import ApplyError
 from egress.firewall.render import describe
 from egress.firewall.session import Session
 from egress.firewall.snapshots import restore
-from egress.firewall.state import Last, Pending, State
+from egress.firewall.state import Last, Pending, Record, State
+
+
+def overdue(pending: Pending | None) -> bool:
+    return pending is not None and pending.deadline_boottime - host.boottime() <= 0
+
+
+def settle_overdue(session: Session, state: State, command: str) -> State:
+    """With the lock held: if the pending apply is past its deadline (its watchdog was
+    killed, or is late), roll it back now, before anything else. Returns the state after."""
+    pending = state.pending
+    if pending is None or not overdue(pending):
+        return state
+    do_rollback(session, state, pending.snapshot, pending.undo_before,
+                f"automatic: not confirmed by {pending.deadline} (found overdue by `egress {command}`)", True,
+                pending=pending)
+    return session.store.load()
 
 
 def rollback_pending(session: Session, token: str | None, reason: str, automatic: bool) -> bool:
@@ -31,13 +48,18 @@ def rollback_pending(session: Session, token: str | None, reason: str, automatic
 
 
 def do_rollback(session: Session, state: State, snap_id: str, new_undo: str | None, reason: str,
-                automatic: bool, pending: Pending | None = None) -> bool:
-    """Restore snapshot `snap_id` (the lock is held), then save the state and audit it."""
+                automatic: bool, pending: Pending | None = None, allow_no_table: bool = False) -> bool:
+    """Restore snapshot `snap_id` (the lock is held), then save the state and audit it.
+    Only an explicit `allow_no_table` (never an automatic rollback) may end with no table."""
     store = session.store
     snapshot = store.read_snapshot(snap_id)
     rolled_back = pending.record if pending else state.current
-    nft_ok, problems = restore(store, session.nft, snapshot, rolled_back)
+    outcome = restore(store, session.nft, snapshot, rolled_back, allow_no_table=allow_no_table and not automatic)
+    nft_ok, problems = outcome.nft_ok, outcome.problems
     restored = snapshot.restores
+    if outcome.loaded == "deny-all":
+        restored = _deny_all_record(session, rolled_back)
+        reason += "; no table was in force before: a deny-all table was loaded (fail closed)"
     if nft_ok:  # the firewall is back; a Squid problem is reported, not retried
         state = dataclasses.replace(
             state, current=restored, pending=None, undo=new_undo,
@@ -48,8 +70,20 @@ def do_rollback(session: Session, state: State, snap_id: str, new_undo: str | No
     result = "error" if problems else "ok"
     detail = reason + (": " + "; ".join(problems) if problems else "")
     session.audit("rollback", result, rolled_back, detail, automatic=automatic,
-                  restored=restored.summary() if restored else None, restored_table=snapshot.table)
+                  restored=restored.summary() if restored else None, restored_table=snapshot.table,
+                  deny_all=outcome.loaded == "deny-all")
     if problems:
         raise ApplyError(f"rollback {'incomplete' if nft_ok else 'FAILED'} ({reason}): " + "; ".join(problems))
-    session.say(f"rolled back ({reason}): {describe(restored, snapshot.table)} is in force again")
+    shown = describe(restored, outcome.loaded != "none")
+    session.say(f"rolled back ({reason}): {shown} is in force" + ("" if outcome.loaded == "deny-all" else " again"))
     return True
+
+
+def _deny_all_record(session: Session, rolled_back: Record | None) -> Record:
+    """The record of a deny-all table loaded in place of "no table"."""
+    try:
+        fingerprint = session.nft.fingerprint()
+    except ApplyError:
+        fingerprint = None
+    return Record(policy=rolled_back.policy if rolled_back else None, deny_all=True, applied_at=host.utc_now(),
+                  applied_by=host.current_user(), fingerprint=fingerprint)

@@ -44,6 +44,7 @@ class Record:
     squid_include: str | None = None
     squid_conf: str | None = None
     fingerprint: str | None = None
+    deny_all: bool = False  # the fail-closed table that stands in for "no table" (snapshots.py)
 
     @classmethod
     def of_bundle(cls, manifest: Manifest, sha256: str | None, bundle: str) -> Record:
@@ -74,6 +75,7 @@ class Pending:
     deadline: str
     deadline_boottime: float
     watchdog_pid: int | None = None
+    timer: str | None = None  # the systemd deadline timer (timer.py), where systemd runs
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,7 @@ class Snapshot:
     table: bool  # False: there was no table inet egress
     current: Record | None  # the record of the table in force, if egress loaded it
     squid: SquidSaved | None = None
+    deny_all: bool = False  # deny-all.nft: what a rollback loads instead of "no table"
 
     def to_bytes(self) -> bytes:
         return (json.dumps(asdict(self), indent=2, sort_keys=True) + "\n").encode()
@@ -148,7 +151,7 @@ class Snapshot:
     def from_json(cls, doc: Any) -> Snapshot:
         _check(doc, "snapshot")
         return cls(id=doc["id"], taken_at=doc["taken_at"], table=doc["table"], current=_record(doc["current"]),
-                   squid=SquidSaved(**doc["squid"]) if doc["squid"] else None)
+                   squid=SquidSaved(**doc["squid"]) if doc["squid"] else None, deny_all=doc.get("deny_all", False))
 
     @property
     def restores(self) -> Record | None:

@@ -28,11 +28,11 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from egress.firewall import countdown, host, snapshots, watchdog
+from egress.firewall import countdown, host, snapshots, timer, watchdog
 from egress.firewall.errors import EXIT_USAGE, ApplyError, Refused, Unusable
 from egress.firewall.nft import Nft, check_scope
 from egress.firewall.render import describe
-from egress.firewall.rollback import do_rollback
+from egress.firewall.rollback import do_rollback, overdue, settle_overdue
 from egress.firewall.session import Say, Session, to_stderr
 from egress.firewall.squid import Squid
 from egress.firewall.state import Last, Pending, Record, State
@@ -87,7 +87,7 @@ def _apply_locked(session: Session, bundle: Bundle, options: ApplyOptions) -> st
         squid = Squid(Path(options.squid_include).absolute(),
                       Path(options.squid_conf).absolute() if options.squid_conf else None)
     with store.locked("apply", timeout=options.lock_timeout):
-        state = store.load()
+        state = settle_overdue(session, store.load(), "apply")
         if state.pending:
             raise Refused(
                 f"a confirmation is pending until {state.pending.deadline} for {describe(state.pending.record)}: "
@@ -99,7 +99,7 @@ def _apply_locked(session: Session, bundle: Bundle, options: ApplyOptions) -> st
         check_scope(nft_file, say)
         say("nft -c: ok; scope: table inet egress only")
         current = state.current
-        snapshot = snapshots.take(store, nft, squid, current)
+        snapshot = snapshots.take(store, nft, squid, current, nft_file.read_text(errors="replace"))
         say(f"saved for rollback: {describe(current, snapshot.table)}")
         token = secrets.token_hex(16)
         timeout = float(options.confirm_timeout)
@@ -126,13 +126,18 @@ def _apply_locked(session: Session, bundle: Bundle, options: ApplyOptions) -> st
         record = dataclasses.replace(record, fingerprint=_safe_fingerprint(nft))
         pending = dataclasses.replace(pending, record=record, deadline=host.iso_in(timeout),  # counted from the load
                                       deadline_boottime=host.boottime() + timeout)
+        unit, note = timer.arm(store.dir, token, timeout)
+        if unit is None:
+            say(note)
+        pending = dataclasses.replace(pending, timer=unit)
         state = store.save(dataclasses.replace(state, pending=pending, current=record))
         session.audit("apply", "ok", record, f"loaded; pending confirmation until {pending.deadline}",
                       deadline=pending.deadline, bundle=str(bundle.path),
                       previous=current.summary() if current else None, previous_table=snapshot.table)
         say(f"loaded {describe(record)}")
+        guards = f"watchdog pid {pending.watchdog_pid}" + (f", timer {unit}" if unit else "")
         say(f"confirm with `egress confirm` before {pending.deadline} ({timeout:g} s), "
-            f"or it is rolled back by itself (watchdog pid {pending.watchdog_pid})")
+            f"or it is rolled back by itself ({guards})")
         return token
 
 
@@ -156,7 +161,7 @@ def _switch(session: Session, squid: Squid | None, bundle: Bundle, snapshot) -> 
             squid.reconfigure()
         except ApplyError as err:
             record = Record.of_bundle(bundle.manifest, bundle.sha256, str(bundle.path))
-            _, problems = snapshots.restore(session.store, session.nft, snapshot, record)
+            problems = snapshots.restore(session.store, session.nft, snapshot, record).problems
             raise ApplyError(f"{err}; the previous ruleset and include were put back"
                              + (f" (with problems: {'; '.join(problems)})" if problems else "")) from None
 
@@ -181,7 +186,7 @@ def confirm_in(session: Session, token: str | None = None) -> int:
                 hint += f" ({last.reason})"
             session.audit("confirm", "refused", state.current, "no confirmation pending" + hint)
             raise Refused("no confirmation is pending" + hint)
-        if pending.deadline_boottime - host.boottime() <= 0:
+        if overdue(pending):
             session.audit("confirm", "refused", pending.record, f"too late: deadline {pending.deadline}")
             do_rollback(session, state, pending.snapshot, pending.undo_before,
                         f"automatic: not confirmed by {pending.deadline}", True, pending=pending)
@@ -199,20 +204,30 @@ def confirm_in(session: Session, token: str | None = None) -> int:
     return 0
 
 
-def rollback(state_dir: str | os.PathLike, say: Say = print, warn: Say = to_stderr) -> int:
-    """Roll back the pending apply now, or else the last confirmed one (once)."""
+def rollback(state_dir: str | os.PathLike, say: Say = print, warn: Say = to_stderr, allow_no_table: bool = False,
+             if_overdue: bool = False) -> int:
+    """Roll back the pending apply now, or else the last confirmed one (once). Where no
+    table was in force before, a deny-all table is loaded, unless `allow_no_table`.
+    `if_overdue` (the deadline timer): only a pending apply past its deadline, exit 0 when
+    there is none."""
     host.require_root()
     session = Session(Store(state_dir), say=say, warn=warn)
     store = session.store
-    with store.locked("rollback", timeout=30.0):
+    with store.locked("rollback", timeout=None if if_overdue else 30.0):
         state = store.load()
+        if if_overdue or overdue(state.pending):
+            if not overdue(state.pending):
+                say("nothing overdue: no pending apply is past its deadline")
+            settle_overdue(session, state, "rollback")
+            return 0
         pending = state.pending
         if pending:
             do_rollback(session, state, pending.snapshot, pending.undo_before,
-                        "on demand, before confirmation", False, pending=pending)
+                        "on demand, before confirmation", False, pending=pending, allow_no_table=allow_no_table)
             return 0
         if state.undo:
-            do_rollback(session, state, state.undo, None, "on demand, after confirmation", False)
+            do_rollback(session, state, state.undo, None, "on demand, after confirmation", False,
+                        allow_no_table=allow_no_table)
             return 0
         session.audit("rollback", "refused", state.current, "nothing to roll back")
         raise Refused("nothing to roll back: no apply is pending and the last one was already undone "

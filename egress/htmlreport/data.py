@@ -20,6 +20,9 @@ from dataclasses import dataclass, field
 from egress import __version__, diff as diffs, expiring
 from egress.flows import StageFlows, policy_index, resolve
 from egress.model import INTERNET, Policy
+from egress.observe.blocked import Blocked, blocked as judge_blocked
+from egress.observe.observations import Observations
+from egress.observe.usage import Usage, usage as count_usage
 
 FULL_MATRIX_CELLS = 2500
 """Above this many cells (rows x zones), the matrix is summarised by zone and the open
@@ -29,6 +32,8 @@ TABLE_ROWS_OPEN = 60
 """A stage's table of opened or closed flows longer than this is collapsed (<details>)."""
 DESTINATIONS_SHOWN = 8
 AGENDA_DAYS = 14
+BLOCKED_SHOWN = 20
+"""The blocked flows shown (the most distinct sources first, as `egress blocked` sorts)."""
 
 
 @dataclass(frozen=True)
@@ -146,10 +151,16 @@ class Report:
     temporary: list[Temporary]
     matrix: Matrix
     agenda: expiring.Agenda
+    blocked: Blocked | None = None
+    usage: Usage | None = None
 
 
-def build(policy: Policy, stage_id: str, start: dt.datetime, sources: list[str]) -> Report:
-    """Everything the report shows for `stage_id`, the matrix and agenda judged at `start`."""
+def build(policy: Policy, stage_id: str, start: dt.datetime, sources: list[str],
+          denials: Observations | None = None, requests: Observations | None = None) -> Report:
+    """Everything the report shows for `stage_id`, the matrix and agenda judged at `start`.
+
+    `denials` and `requests` are the observations of `egress blocked` and `egress usage`
+    (egress.observe), judged here against the same flows as the matrix."""
     chosen = resolve(policy, stage_id, start)
     history = stage_history(policy, start)
     return Report(
@@ -163,6 +174,8 @@ def build(policy: Policy, stage_id: str, start: dt.datetime, sources: list[str])
         temporary=temporary_openings(policy, history),
         matrix=matrix(chosen),
         agenda=expiring.agenda(chosen, start, dt.timedelta(days=AGENDA_DAYS)),
+        blocked=judge_blocked(denials, chosen) if denials is not None else None,
+        usage=count_usage(requests, chosen, proxy_read=True) if requests is not None else None,
     )
 
 
@@ -174,11 +187,44 @@ def stage_history(policy: Policy, at: dt.date | dt.datetime) -> list[StageHistor
     for stage in policy.stages:
         flows = resolve(policy, stage.id, stage.date or at)
         label_from = previous.stage.id if previous else "-"
-        d = diffs.diff(previous, flows, label_from, stage.id, None)
+        d = diffs.diff(previous, flows, label_from, stage.id, None, net=False)
         d.policy = policy.name
         out.append(StageHistory(stage.index, stage.id, stage.title, stage.date, d))
         previous = flows
     return out
+
+
+def piece_row(piece: diffs.Piece) -> dict:
+    """What a stage table shows of one opened or closed piece: the fields of
+    `Piece.as_flow()`, with only the first `DESTINATIONS_SHOWN` destinations written out
+    and the rest counted (ranges and names), because writing every range of a large
+    service as CIDR text would be most of the cost of the report."""
+    box = piece.box
+    grant_id, direction, via, source, target = piece.key
+    destinations, more = _first(box.dst, diffs.name_strings(box.names), DESTINATIONS_SHOWN)
+    sources, more_sources = ([], 0) if piece.whole_src else _first(box.src, [], 4)
+    return {
+        "grant": grant_id, "from": source, "to": target, "via": via, "direction": direction,
+        "ports": diffs.port_strings(box.ports),
+        "destinations": destinations, "more": more,
+        "sources": sources, "more_sources": more_sources,
+    }
+
+
+def _first(ranges, names: list[str], limit: int) -> tuple[list[str], int]:
+    """The first `limit` addresses (as CIDRs) then names, and how many are left out."""
+    shown: list[str] = []
+    hidden = 0
+    for i, one in enumerate(ranges):
+        if len(shown) >= limit:
+            hidden += len(ranges) - i
+            break
+        texts = diffs.cidrs((one,))
+        taken = texts[: limit - len(shown)]
+        shown += taken
+        hidden += len(texts) - len(taken)
+    taken = names[: max(limit - len(shown), 0)]
+    return shown + taken, hidden + len(names) - len(taken)
 
 
 def temporary_openings(policy: Policy, history: list[StageHistory]) -> list[Temporary]:
