@@ -127,7 +127,7 @@ class Answer:
     hint: str | None = None
     # the allowing grant's record: since when (its stage), until when, on whose approval
     grant_stage: str | None = None
-    expires: str | None = None  # the grant's last day; None: open until revoked
+    expires: str | None = None  # the instant the grant closes (instants.show); None: open until revoked
     reason: str | None = None
     requested_by: str | None = None
     approved_by: str | None = None
@@ -145,7 +145,7 @@ class Answer:
     def record(self) -> str:
         """Since when, until when, on whose approval, which ticket: one line."""
         bits = [f"granted at stage {self.grant_stage}",
-                f"open until the end of {self.expires}" if self.expires else "no expiry (open until revoked)"]
+                f"open until {self.expires}" if self.expires else "no expiry (open until revoked)"]
         bits += [f"{label}: {value}" for label, value in (("approved by", self.approved_by),
                                                           ("requested by", self.requested_by),
                                                           ("ticket", self.ticket)) if value]
@@ -315,7 +315,7 @@ class _Judge:
         return dataclasses.replace(
             answer,
             grant_stage=grant.stage,
-            expires=grant.expires.isoformat() if grant.expires else None,
+            expires=instants.show(grant.expires, end=True) if grant.expires else None,
             reason=grant.reason,
             requested_by=grant.requested_by,
             approved_by=grant.approved_by,
