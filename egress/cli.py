@@ -953,13 +953,13 @@ def status_command(fmt, state_dir):
 
 @main.command("watchdog", hidden=True)
 @click.option("--state-dir", required=True)
-@click.option("--token", required=True)
+@click.option("--token-fd", type=int, required=True, help="A pipe holding the pending apply's token.")
 @click.option("--ready-fd", type=int)
-def watchdog_command(state_dir, token, ready_fd):
+def watchdog_command(state_dir, token_fd, ready_fd):
     """Internal: the rollback watchdog that `egress apply` starts (egress/firewall/watchdog.py)."""
     from egress.firewall import watchdog
 
-    sys.exit(watchdog.run(state_dir, token, ready_fd))
+    sys.exit(watchdog.run(state_dir, watchdog.read_token(token_fd), ready_fd))
 
 
 if __name__ == "__main__":  # pragma: no cover
