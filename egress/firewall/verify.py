@@ -1,17 +1,23 @@
 """Step 1 of an apply: read a stage folder's manifest and check every file's sha256.
 
 Nothing here touches the firewall: a bundle that fails is refused before anything changes.
+Every file is read through safeio: a FIFO or a link to /dev/zero among the listed files
+is refused at once instead of blocking or reading for ever.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from egress.firewall import safeio
 from egress.firewall.errors import Refused, Unusable
 from egress.manifest import MANIFEST, Manifest, ManifestError
+
+_MAX_MANIFEST = 1 << 20
 
 NFT_FILE = "egress.nft"
 SQUID_FILE = "squid-egress.conf"
@@ -33,12 +39,25 @@ class Bundle:
         return self.path / name
 
 
-def file_sha256(path: Path) -> str:
+def file_sha256(path: Path, limit: int = safeio.MAX_FILE) -> str:
+    """sha256 of a regular file (never through a link), refused beyond `limit` bytes."""
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    read = 0
+    with os.fdopen(safeio.open_regular(path), "rb") as f:
         for block in iter(lambda: f.read(1 << 16), b""):
+            read += len(block)
+            if read > limit:
+                raise safeio.NotRegular(errno.EFBIG, f"larger than {limit} bytes (refused)", str(path))
             digest.update(block)
     return digest.hexdigest()
+
+
+def _stage_folders(folder: Path) -> list[str]:
+    """The stage folders of a bundle root (`egress compile --all-stages --out DIR`)."""
+    try:
+        return sorted(entry.name for entry in folder.iterdir() if (entry / MANIFEST).is_file())
+    except OSError:
+        return []
 
 
 def read_manifest(path: str | os.PathLike) -> Bundle:
@@ -47,8 +66,13 @@ def read_manifest(path: str | os.PathLike) -> Bundle:
     folder = Path(path)
     if not folder.is_dir():
         raise Unusable(f"{folder}: not a bundle folder (expected BUNDLE_DIR/<stage> with {MANIFEST})")
+    if not (folder / MANIFEST).exists() and not (folder / MANIFEST).is_symlink():
+        stages = _stage_folders(folder)
+        if stages:
+            shown = ", ".join(stages[:6]) + (", ..." if len(stages) > 6 else "")
+            raise Unusable(f"{folder}: a bundle, not one stage of it: give {folder}/<stage> (stages: {shown})")
     try:
-        raw = (folder / MANIFEST).read_bytes()
+        raw = safeio.read_regular(folder / MANIFEST, _MAX_MANIFEST)
     except OSError as err:
         raise Unusable(f"{folder / MANIFEST}: cannot read: {err.strerror or err}") from None
     try:
