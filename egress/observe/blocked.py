@@ -34,6 +34,7 @@ import ipaddress
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
+from egress import instants
 from egress.flows import StageFlows, policy_index
 from egress.model import PortRange
 from egress.names import nearest_domain
@@ -145,7 +146,7 @@ def blocked(observations: Observations, flows: StageFlows) -> Blocked:
         judge.judge(flow)
         result.append(flow)
     result.sort(key=lambda f: f.key)
-    return Blocked(flows.policy.name, flows.stage.id, flows.at.isoformat(), result, observations.files)
+    return Blocked(flows.policy.name, flows.stage.id, instants.show(flows.at), result, observations.files)
 
 
 def _port_text(proto: str, port: int | None) -> str:
