@@ -103,6 +103,7 @@ def _load_policy(path: str) -> tuple[Policy | None, list[Diagnostic]]:
     if doc is None:
         return None, diagnostics
     diagnostics += schema_diagnostics(doc)
+    diagnostics += float_diagnostics(doc)
     builder = _Builder(path)
     policy = builder.policy(doc)
     diagnostics += builder.diagnostics
@@ -288,6 +289,31 @@ def schema_diagnostics(doc: Map) -> list[Diagnostic]:
         for diagnostic in _schema_error(doc, error):
             found.setdefault((diagnostic.path, diagnostic.line, diagnostic.column, diagnostic.code), diagnostic)
     return list(found.values())
+
+
+def float_diagnostics(doc: Map) -> list[Diagnostic]:
+    """E112 for every YAML float: no value of the language is one, and JSON Schema counts
+    `8080.0` as an integer, so `port: 8080.0` would pass the schema and then be dropped.
+
+    Where the schema refused the value already (a float as a name), its message comes
+    first and this one is merged away (`_unique`: same place, same code)."""
+    out = []
+    stack: list[tuple[object, str]] = [(doc, "")]
+    while stack:
+        node, label = stack.pop()
+        if isinstance(node, Map):
+            items = [(node[k], node.value_where.get(k, node.where), f"{label}.{k}" if label else str(k)) for k in node]
+        elif isinstance(node, Seq):
+            items = [(v, node.item_where[i], f"{label}[{i}]") for i, v in enumerate(node)]
+        else:
+            continue
+        for value, where, name in items:
+            if isinstance(value, float):
+                whole = f"; write {int(value)}" if value.is_integer() else ""
+                out.append(Diagnostic(*where, "E112", f"{name} must be a whole number, not the float {value!r}{whole}"))
+            elif isinstance(value, (Map, Seq)):
+                stack.append((value, name))
+    return sorted(out)
 
 
 def _locate(doc: Map, path) -> tuple[object, object, Where]:
