@@ -54,6 +54,9 @@ INCLUDABLE = ("zones", "services", "stages")
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}\Z")
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 HOST_RE = re.compile(rf"(?=.{{1,253}}\Z){_LABEL}(?:\.{_LABEL})+\Z")
+INVISIBLE_RE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+"""Bidirectional and zero-width formatting characters: refused in every text field (E144),
+since they make a reason or a title display otherwise than it reads (Trojan Source)."""
 TIMEZONE_RE = re.compile(r"[A-Za-z0-9_+-]{1,30}(?:/[A-Za-z0-9_+-]{1,30}){0,2}\Z")
 PORT_RE = re.compile(r"(tcp|udp)/([0-9]{1,5})(?:-([0-9]{1,5}))?\Z|(icmp|icmpv6)\Z")
 
@@ -355,6 +358,11 @@ def _schema_error(doc: Map, error) -> list[Diagnostic]:
         return [Diagnostic(*where, "E111", f"{label} needs the key{'s' if len(missing) > 1 else ''} {keys}")]
     if path == ["egress"]:
         return [Diagnostic(*where, "E113", f"language version {error.instance!r} is not supported; write `egress: 1`")]
+    if kind == "pattern" and isinstance(error.instance, str):
+        hidden = INVISIBLE_RE.search(error.instance)
+        if hidden:
+            return [Diagnostic(*where, "E144", f"{label} holds the invisible character U+{ord(hidden.group()):04X} "
+                               f"at position {hidden.start() + 1}: it can make the text read otherwise than it is; remove it")]
     if path and path[-1] == "expires" and kind in ("pattern", "format"):
         try:
             instants.parse(error.instance)

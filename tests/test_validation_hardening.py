@@ -98,3 +98,38 @@ def test_floats_are_refused_where_integers_are_due(tmp_path, old, new, marker, s
     assert result.exit_code == 1
     line, col = where(text, marker)
     assert f"policy.yaml:{line}:{col}: error E112 {says}" in result.stdout
+
+
+# -- 20: invisible and bidirectional characters in text fields --------------------------
+
+INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e",
+             "\u2066", "\u2067", "\u2068", "\u2069", "\u061c", "\ufeff"]
+TEXT_FIELDS = [
+    ("        reason: Partner flow", "        reason: Partner{c} flow", "Partner"),
+    ("  - id: s1\n", "  - id: s1\n    title: Second{c} stage\n", "Second"),
+    ("    ports: [tcp/25, tcp/443]\n", "    ports: [tcp/25, tcp/443]\n    owner: La{c}b\n", "La"),
+    ("        reason: Partner flow", "        reason: Partner flow\n        approved_by: cell{c}", "cell"),
+    ("        reason: Partner flow", "        reason: Partner flow\n        requested_by: lab{c}", "lab"),
+    ("        reason: Partner flow", "        reason: Partner flow\n        ticket: T-{c}1", "T-"),
+    ("policy: base", "policy: base\ndescription: a {c}policy", "a "),
+    ("    addresses: [10.0.1.3]", "    addresses: [10.0.1.3]\n    description: the {c}proxy", "the "),
+]
+
+
+@pytest.mark.parametrize("char", INVISIBLE, ids=[f"U+{ord(c):04X}" for c in INVISIBLE])
+def test_every_invisible_character_is_refused(tmp_path, char):
+    text = BASE.replace("        reason: Partner flow", f"        reason: Partner{char} flow")
+    found = [d for d in diagnostics(write(tmp_path, text)) if d.code == "E144"]
+    assert [(d.line, d.column) for d in found] == [where(text, "Partner")]
+    assert f"U+{ord(char):04X}" in found[0].message and char not in found[0].message
+
+
+@pytest.mark.parametrize("old, new, marker", TEXT_FIELDS, ids=[f[2] for f in TEXT_FIELDS])
+def test_every_text_field_refuses_them(tmp_path, old, new, marker):
+    assert old in BASE
+    text = BASE.replace(old, new.format(c="\u202e"), 1)
+    result = run("validate", str(write(tmp_path, text)))
+    assert result.exit_code == 1
+    line, col = where(text, marker)
+    assert f"policy.yaml:{line}:{col}: error E144" in result.stdout
+    assert "\u202e" not in result.output
