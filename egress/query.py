@@ -366,10 +366,12 @@ class _Judge:
         direction = "egress" if self.src_zones and not self.dst_zones else "ingress" if self.dst_zones and not self.src_zones else None
         return self._answer("deny", direction=direction, source=self._source_name())
 
-    def _source_name(self) -> str:
+    def _source_name(self) -> str | None:
+        """The zone of the source, else `internet` if it is there (None: special space
+        in no zone, which counts as nothing)."""
         if self.src_zones:
             return self.src_zones[0]
-        return INTERNET
+        return INTERNET if not_internet(str(self.src)) is None else None
 
     def _proxy_plumbing(self) -> list[_Match]:
         """The firewall openings that proxied grants need (`StageFlows.proxy_flows`):
@@ -495,7 +497,9 @@ class _Judge:
         self.reasons += specific
         if not specific:
             partners = sorted(self._services_holding(src))
-            who = f"{src} (internet" + (f"; partner {', '.join(partners)})" if partners else ")")
+            special = not_internet(str(src))
+            counts = "internet" if special is None else f"not internet: {special.network} is {special.what} ({special.rfc})"
+            who = f"{src} ({counts}" + (f"; partner {', '.join(partners)})" if partners else ")")
             self.reasons.append(f"no grant admits {who} to zone {zone} on {port}")
             self.reasons += admitted
             if not any(f.direction == "ingress" and dst in f.dst for f in self.all_flows()):
