@@ -39,7 +39,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from egress.apply import atomic_write  # egress.firewall.files once the package lands
+from egress.atomic import write_atomically
 from egress.firewall.sanitize import excerpt
 
 FEED_FILE = "dnsmasq-egress.conf"
@@ -132,7 +132,7 @@ class Dnsmasq:
             st = self.include.stat()
         except FileNotFoundError:
             st = None
-        atomic_write(self.include, data, mode=(st.st_mode & 0o7777) if st else 0o644,
+        write_atomically(self.include, data, mode=(st.st_mode & 0o7777) if st else 0o644,
                      owner=(st.st_uid, st.st_gid) if st else None)
 
     def _run(self, argv: list[str], what: str) -> subprocess.CompletedProcess:

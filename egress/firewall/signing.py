@@ -28,7 +28,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from egress.apply import atomic_write  # egress.firewall.files once the package lands
+from egress.atomic import write_atomically
 from egress.firewall.sanitize import clean, excerpt
 
 NAMESPACE = "egress-bundle"
@@ -77,7 +77,7 @@ def sign(manifest: Path, key: Path) -> Path:
         raise SignatureError(f"ssh-keygen -Y sign with {key} failed: {excerpt(cp.stderr.decode(errors='replace'))}",
                              usage=True)
     target = signature_path(manifest)
-    atomic_write(target, cp.stdout, mode=0o644)
+    write_atomically(target, cp.stdout, mode=0o644)
     return target
 
 
