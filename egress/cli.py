@@ -538,6 +538,40 @@ def _firewall(action, *args, **kwargs):
         sys.exit(err.code)
 
 
+@main.command("sign")
+@click.argument("bundle", type=click.Path())
+@click.option("--key", required=True, type=click.Path(dir_okay=False), metavar="KEY",
+              help="The approver's SSH key: a private key file, or a public key whose private half is in ssh-agent.")
+def sign_command(bundle, key):
+    """Sign a compiled stage with an SSH key, for `egress apply --allowed-signers`.
+
+    BUNDLE is one stage folder, DIR/<stage>. `ssh-keygen -Y sign -n egress-bundle`
+    signs its manifest.json (which holds the sha256 of every file of the stage, so the
+    signature covers them all) and writes manifest.json.sig beside it. Run it on the
+    approver's machine after reviewing the stage (`egress diff`); firewalls that list
+    the key in their allowed_signers file then accept the stage, and refuse it if
+    anything changes afterwards. Signing again replaces the signature.
+
+    \b
+    Examples:
+      egress sign build/s2-secure-messaging --key ~/.ssh/id_ed25519
+      egress sign build/s2-secure-messaging --key ~/.ssh/id_ed25519_sk.pub   # key in ssh-agent
+
+    \b
+    Exit codes: 0 signed; 2 no manifest.json, no key, ssh-keygen failed or missing.
+    """
+    from pathlib import Path
+
+    from egress.firewall.signing import SignatureError, sign
+
+    try:
+        written = sign(Path(bundle) / "manifest.json", Path(key))
+    except SignatureError as err:
+        click.echo(f"egress: {err}", err=True)
+        sys.exit(EXIT_USAGE if err.usage else EXIT_INVALID)
+    click.echo(f"signed {Path(bundle) / 'manifest.json'} with {key}: {written}")
+
+
 @main.command("apply")
 @click.argument("bundle", type=click.Path())
 @click.option("--confirm-timeout", type=click.FloatRange(min=0, min_open=True), default=120, show_default=True,
