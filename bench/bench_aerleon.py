@@ -35,8 +35,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common  # noqa: E402
-import gen_policy  # noqa: E402
+import common
+import gen_policy
 
 VENV = Path(os.environ.get("AERLEON_VENV", "/tmp/aerleon-venv"))
 ACLGEN = VENV / "bin" / "aclgen"
@@ -151,7 +151,7 @@ def aerleon_per_packet(text: str) -> tuple[int, str]:
 
 def nft_load_time(path: Path, purpose: str) -> str:
     with common.Netns(purpose) as ns:
-        wall, rss, proc = common.run_measured(["ip", "netns", "exec", ns.name, "nft", "-f", str(path)])
+        wall, _rss, proc = common.run_measured(["ip", "netns", "exec", ns.name, "nft", "-f", str(path)])
     if proc.returncode != 0:
         return f"FAILED ({proc.stderr.strip().splitlines()[0][:80] if proc.stderr.strip() else proc.returncode})"
     return common.secs(wall)

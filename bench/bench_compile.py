@@ -32,9 +32,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common  # noqa: E402
-import gen_policy  # noqa: E402
-import yaml  # noqa: E402
+import common
+import gen_policy
+import yaml
 
 GOAL_RATIO = 3.0
 GOAL_MEMORY = 800 * 2**20
@@ -70,7 +70,7 @@ def compile_in_process(path: str, at: dt.date, targets: dict) -> dict[str, float
     times["resolve (flows.resolve, every stage)"] = 0.0
     for name in targets:
         times[f"render {name} (every stage)"] = 0.0
-    sizes = {name: 0 for name in targets}
+    sizes = dict.fromkeys(targets, 0)
     for stage in policy.stages:
         t0 = time.perf_counter()
         flows = resolve(policy, stage.id, at)

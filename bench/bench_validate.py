@@ -27,13 +27,14 @@ import io
 import pstats
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common  # noqa: E402
-import gen_policy  # noqa: E402
-import yaml  # noqa: E402
+import common
+import gen_policy
+import yaml
 
 GOAL_RATIO = 2.0
 GOAL_MEMORY = 600 * 2**20
@@ -105,17 +106,17 @@ def breakdown(path: str, at: dt.date, repeat: int, gc_on: bool = True) -> list[t
         return result
 
     for _ in range(repeat):
-        text = step("read (yamlpos.read_text)", lambda: yamlpos.read_text(path))
-        doc, _ = step("yaml with positions (yamlpos.load)", lambda: yamlpos.load(text, path))
-        step("schema (load.schema_diagnostics)", lambda: load.schema_diagnostics(doc))
-        policy = step("model (load._Builder.policy)", lambda: load._Builder(path).policy(doc))
+        text = step("read (yamlpos.read_text)", partial(yamlpos.read_text, path))
+        doc, _ = step("yaml with positions (yamlpos.load)", partial(yamlpos.load, text, path))
+        step("schema (load.schema_diagnostics)", partial(load.schema_diagnostics, doc))
+        policy = step("model (load._Builder.policy)", partial(load._Builder(path).policy, doc))
         del doc
         lock, _ = step("lock file (load.load_lock)", lambda: load.load_lock(load.lock_path(path)))
         if lock is not None:
             policy = load._with_lock(policy, lock)
         for rule in check.RULES:
-            step(f"  check: {rule.__name__}", lambda: list(rule(policy, at)))
-        step("semantic checks (check.check)", lambda: check.check(policy, at))
+            step(f"  check: {rule.__name__}", partial(lambda r, p: list(r(p, at)), rule, policy))
+        step("semantic checks (check.check)", partial(check.check, policy, at))
     return list(steps.items())
 
 
@@ -159,8 +160,8 @@ def what_if(path: str, at: dt.date, repeat: int) -> None:
     print("what-if (gc off): the two YAML paths of egress.yamlpos, and the schema check of an invalid policy")
     rows = []
     t_compose, node = timed(lambda: yamlpos.compose(text, path))
-    t_cost, _ = timed(lambda: yamlpos._check_cost(node, path))
-    t_convert, doc = timed(lambda: yamlpos._convert(node, path, []))
+    t_cost, _ = timed(partial(yamlpos._check_cost, node, path))
+    t_convert, doc = timed(partial(yamlpos._convert, node, path, []))
     del node
     t_plain, _ = timed(lambda: yamlpos._plain_data(text, path))
     rows.append(["yaml, node-tree path: yamlpos.compose", common.secs(t_compose), "anchors, aliases, tags, errors"])
@@ -169,11 +170,11 @@ def what_if(path: str, at: dt.date, repeat: int) -> None:
     rows.append(["yaml, node-tree path: sum", common.secs(t_compose + t_cost + t_convert), ""])
     rows.append(["yaml, one-pass path (_plain_data)", common.secs(t_plain), "plain documents (the usual case)"])
 
-    t_schema, diagnostics = timed(lambda: load.schema_diagnostics(doc))
+    t_schema, diagnostics = timed(partial(load.schema_diagnostics, doc))
     with open(load.SCHEMA_PATH, encoding="utf-8") as handle:
         schema = json.load(handle)
-    t_refs, errors = timed(lambda: list(Draft202012Validator(schema).iter_errors(doc)))
-    t_full, flat_errors = timed(lambda: list(load._validator().iter_errors(doc)))
+    t_refs, errors = timed(partial(lambda d: list(Draft202012Validator(schema).iter_errors(d)), doc))
+    t_full, flat_errors = timed(partial(lambda d: list(load._validator().iter_errors(d)), doc))
     rows.append(["schema: load.schema_diagnostics (fastjsonschema)", common.secs(t_schema), f"{len(diagnostics)} diagnostics"])
     rows.append(["schema: jsonschema, the schema file as written", common.secs(t_refs), f"{len(errors)} errors"])
     rows.append(["schema: jsonschema, $refs inlined (invalid-policy path)", common.secs(t_full), f"{len(flat_errors)} errors"])
@@ -204,7 +205,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"python {sys.version.split()[0]}, PyYAML {yaml.__version__} (libyaml: {yaml.__with_libyaml__}), best of {args.repeat}")
     print()
 
-    from egress.check import validate
 
     # side by side in one process, alternately: compose, then validate. Python's cyclic
     # garbage collector costs these two very differently (the node tree of compose is

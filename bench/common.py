@@ -125,7 +125,7 @@ def table(rows: list[list[str]], header: list[str]) -> str:
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
     lines = []
     for k, row in enumerate([header] + rows):
-        cells = [str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        cells = [str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))]
         lines.append("  ".join(cells).rstrip())
         if k == 0:
             lines.append("  ".join("-" * w for w in widths))
@@ -142,7 +142,7 @@ class Netns:
     def __init__(self, purpose: str):
         self.name = f"egbench-{purpose}-{os.getpid()}"
 
-    def __enter__(self) -> "Netns":
+    def __enter__(self) -> Netns:
         subprocess.run(["ip", "netns", "add", self.name], check=True)
         return self
 
@@ -186,9 +186,8 @@ def chains(text: str) -> dict[str, list[str]]:
             current = None
             depth -= 1
             continue
-        if current is not None and depth == current_depth + 1:
-            if not line.startswith(("type ", "policy ", "comment ")):
-                out[current].append(line)
+        if current is not None and depth == current_depth + 1 and not line.startswith(("type ", "policy ", "comment ")):
+            out[current].append(line)
         depth += opened - closed
     return out
 

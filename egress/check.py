@@ -9,9 +9,10 @@ come out together.
 from __future__ import annotations
 
 import datetime as dt
+
 from egress.diagnostics import Diagnostic, at as diag
 from egress.flows import grants_in_force
-from egress.model import INTERNET, Grant, Policy, PortRange
+from egress.model import INTERNET, Grant, Policy, PortRange, Pos
 
 SOON = dt.timedelta(days=14)
 """Warn about an expiry this long before it happens."""
@@ -71,8 +72,8 @@ def rule_unique_ids(policy: Policy, at: dt.date):
         for kind, table in (("zone", policy.zones), ("service", policy.services)):
             if name in table:
                 yield diag(table[name].pos, "E132", f"'{name}' is reserved (any address outside the zones); rename the {kind}")
-    seen_stage: dict[str, object] = {}
-    seen_grant: dict[str, object] = {}
+    seen_stage: dict[str, Pos] = {}
+    seen_grant: dict[str, Pos] = {}
     for stage in policy.stages:
         if stage.id in seen_stage:
             yield diag(stage.pos, "E132", f"stage id '{stage.id}' is used twice (also at line {seen_stage[stage.id].line})")
@@ -159,7 +160,8 @@ def rule_proxy(policy: Policy, at: dt.date):
 
 def rule_direct_names(policy: Policy, at: dt.date):
     locked = policy.lock.hosts if policy.lock else {}
-    reported: set[str] = set()
+    reported_domains: set[tuple[str, str]] = set()  # (grant, domain): each grant says it
+    reported_hosts: set[str] = set()  # a host is missing once, whatever grants use it
     for grant in policy_grants(policy):
         kind = direction(policy, grant)
         if kind is None or grant.via != "direct":
@@ -168,16 +170,16 @@ def rule_direct_names(policy: Policy, at: dt.date):
         for name in services:
             service = policy.services[name]
             for domain in service.of_kind("domain"):
-                if kind == "egress" and (grant.id, domain.value) not in reported:
-                    reported.add((grant.id, domain.value))
+                if kind == "egress" and (grant.id, domain.value) not in reported_domains:
+                    reported_domains.add((grant.id, domain.value))
                     yield diag(
                         grant.pos,
                         "E139",
                         f"grant '{grant.id}' reaches domain '{domain.value}' directly; an address list cannot hold all its subdomains: use `via: proxy` or list hosts",
                     )
             for host in service.of_kind("host"):
-                if host.value not in locked and host.value not in reported:
-                    reported.add(host.value)
+                if host.value not in locked and host.value not in reported_hosts:
+                    reported_hosts.add(host.value)
                     yield diag(
                         host.pos,
                         "E140",
@@ -193,14 +195,14 @@ def rule_reasons(policy: Policy, at: dt.date):
 
 
 def rule_revokes(policy: Policy, at: dt.date):
-    stage_of = {}
+    stage_of: dict[str, int] = {}
     for stage in policy.stages:
         for grant in stage.grants:
             stage_of.setdefault(grant.id, stage.index)
     revoked: dict[str, str] = {}
     for stage in policy.stages:
         positions = stage.revoke_pos or (stage.pos,) * len(stage.revoke)
-        for grant_id, pos in zip(stage.revoke, positions):
+        for grant_id, pos in zip(stage.revoke, positions, strict=True):
             if grant_id not in stage_of:
                 yield diag(pos, "E133", f"stage '{stage.id}' revokes '{grant_id}', which is no grant")
             elif stage_of[grant_id] >= stage.index:
@@ -227,7 +229,7 @@ def rule_expiry(policy: Policy, at: dt.date):
 def rule_broad_destinations(policy: Policy, at: dt.date):
     for service in policy.services.values():
         for dest in service.destinations:
-            if dest.kind == "address":
+            if dest.address is not None:
                 net = dest.address
                 if net.prefixlen < (8 if net.version == 4 else 16):
                     yield diag(dest.pos, "W101", f"service '{service.name}' reaches {dest.value}, a large part of the internet")
@@ -246,7 +248,8 @@ def rule_zone_overlap(policy: Policy, at: dt.date):
     widest: tuple[int, str] | None = None  # (last address, zone) of the span reaching furthest
     for first, last, name in spans:
         if widest and first <= widest[0] and widest[1] != name:
-            pair = tuple(sorted((widest[1], name)))
+            low, high = sorted((widest[1], name))
+            pair = (low, high)
             if pair not in reported:
                 reported.add(pair)
                 yield diag(

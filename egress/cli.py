@@ -41,7 +41,7 @@ class _Group(click.Group):
             sys.exit(EXIT_USAGE)
         except BrokenPipeError:
             sys.exit(EXIT_INVALID)
-        except Exception as err:  # noqa: BLE001 - the last line of defence
+        except Exception as err:  # the last line of defence
             click.echo(
                 f"egress: internal error: {type(err).__name__}: {err}. This is a bug: please report it "
                 "with the command line and the policy (set EGRESS_DEBUG=1 for the traceback).",
@@ -190,9 +190,10 @@ def stages(policy, at, fmt):
 @click.option("--stage", "stage_id", help="The stage to compile (to standard output).")
 @click.option("--target", type=click.Choice(["nftables", "squid", "dnsmasq"]), help="The file to write, with --stage.")
 @click.option("--all-stages", is_flag=True, help="Compile every target of every stage into --out.")
-@click.option("--out", type=click.Path(file_okay=False), help="With --all-stages: the bundle folder, replaced atomically.")
+@click.option("--out", type=click.Path(file_okay=False), help="With --all-stages: the bundle folder, replaced atomically; only a folder egress wrote "
+                   "(or an empty one) is replaced, other bundles inside it are kept.")
 @click.option("--at", "at", type=DATE, help=AT_HELP)
-def compile(policy, stage_id, target, all_stages, out, at):  # noqa: A001 - the command's name
+def compile(policy, stage_id, target, all_stages, out, at):  # shadows the builtin: the command's name
     """Compile a stage to nftables, Squid or dnsmasq; or every stage to a bundle.
 
     \b
@@ -204,7 +205,9 @@ def compile(policy, stage_id, target, all_stages, out, at):  # noqa: A001 - the 
     Compile never uses the network: host addresses come from the lock file
     (`egress resolve`). Same policy, lock file and --at give the same bytes.
     """
-    from egress.bundle import source_revision, write_bundle
+    import os
+
+    from egress.bundle import BundleError, source_revision, write_bundle
     from egress.targets import TARGETS
 
     when = _at(at)
@@ -214,11 +217,14 @@ def compile(policy, stage_id, target, all_stages, out, at):  # noqa: A001 - the 
         raise click.UsageError("--stage writes one --target to standard output (use --all-stages --out DIR for files)")
     if all_stages and (not out or target):
         raise click.UsageError("--all-stages needs --out DIR and writes every target")
+    if os.path.isdir(policy):
+        raise click.UsageError(f"compile takes one policy file, and {policy} is a folder; "
+                               f"give the file, such as {_suggest_policy(policy)}")
     model = open_policy(policy, when)
     if stage_id:
         stage_of(model, stage_id)
         flows = resolve(model, stage_id, when)
-        _say_expired(flows)
+        _say_expired([flows])
         click.echo(TARGETS[target].render(flows), nl=False)
         return
 
@@ -228,12 +234,31 @@ def compile(policy, stage_id, target, all_stages, out, at):  # noqa: A001 - the 
         click.echo(f"  {flows.stage.id}: {counts}, {size:,} bytes", err=True)
 
     resolved = [resolve(model, stage.id, when) for stage in model.stages]
-    for flows in resolved:
-        _say_expired(flows)
+    _say_expired(resolved)
     sources = [policy] + [p for p in _sources(model) if p != policy]
-    click.echo(f"compiling {model.name}: {counted(len(resolved), 'stage')} into {out}/", err=True)
-    write_bundle(out, resolved, source_revision(sources), progress)
-    click.echo(f"wrote {counted(len(resolved), 'stage')} to {out}/", err=True)
+    shown = os.path.join(out, "")  # build and build/ both show as build/
+    click.echo(f"compiling {model.name}: {counted(len(resolved), 'stage')} into {shown}", err=True)
+    try:
+        written = write_bundle(out, resolved, source_revision(sources), progress, sources)
+    except BundleError as err:
+        click.echo(f"egress: {err}", err=True)
+        sys.exit(EXIT_USAGE)
+    if written.replaced not in (None, model.name):
+        click.echo(f"note: replaced the bundle of policy {written.replaced or '(unnamed, older egress)'}", err=True)
+    if written.kept:
+        click.echo(f"note: kept the other bundle{'s' * (len(written.kept) != 1)} in {shown}: "
+                   f"{', '.join(written.kept)}", err=True)
+    click.echo(f"wrote {counted(len(resolved), 'stage')} to {shown}", err=True)
+
+
+def _suggest_policy(folder: str) -> str:
+    """A policy file in `folder` to name in a message, or the usual name."""
+    import os
+
+    from egress.load import policy_files
+
+    found = policy_files([folder])
+    return found[0] if len(found) == 1 else os.path.join(folder, "policy.yaml")
 
 
 def _sources(model) -> list[str]:
@@ -250,9 +275,16 @@ def _positions(model):
     yield from (s.pos for s in model.stages)
 
 
-def _say_expired(flows) -> None:
-    for grant_id, expiry in sorted(flows.expired.items()):
-        click.echo(f"note: stage {flows.stage.id}: grant '{grant_id}' expired on {expiry}; left out", err=True)
+def _say_expired(stage_flows) -> None:
+    """One note per expired grant, naming the first stage it is left out of."""
+    first: dict = {}
+    for flows in stage_flows:
+        for grant_id, expiry in flows.expired.items():
+            first.setdefault(grant_id, (expiry, flows.stage.id))
+    later = " and every later stage" if len(stage_flows) > 1 else ""
+    for grant_id, (expiry, stage_id) in sorted(first.items()):
+        click.echo(f"note: grant '{grant_id}' expired on {expiry}; left out of stage {stage_id}"
+                   f"{later if stage_id != stage_flows[-1].stage.id else ''}", err=True)
 
 
 @main.command("resolve")
@@ -298,7 +330,7 @@ def resolve_command(policy, nameserver, timeout):
                    err=True)
         sys.exit(EXIT_INVALID)
     path, written = resolving.update_lock(
-        model, resolution, nameserver or "system", dt.datetime.now(dt.timezone.utc)
+        model, resolution, nameserver or "system", dt.datetime.now(dt.UTC)
     )
     count = sum(len(a) for a in resolution.addresses.values())
     click.echo(f"{'wrote' if written else 'unchanged:'} {path} ({len(hosts)} hosts, {count} addresses)", err=True)
@@ -371,7 +403,7 @@ def diff_command(args, stage_id, fmt, exit_code, stage_dates, at):
                 result = diffs.version_diff(old, new, stage_id, when, args[0], args[1])
             except KeyError:
                 stage_of(new, stage_id)  # raises with the list of stages
-            for spec, model in zip(args, (old, new)):
+            for spec, model in zip(args, (old, new), strict=True):
                 if stage_id not in {s.id for s in model.stages}:
                     click.echo(f"note: {spec} has no stage '{stage_id}': nothing counts as open there", err=True)
     if fmt == "json":

@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 from netaddr import IPAddress, iprange_to_cidrs
 
 from egress.flows import StageFlows
-from egress.model import PortRange
+from egress.model import Grant, PortRange
 
 # -- interval sets over integers ---------------------------------------------------
 
@@ -340,7 +340,7 @@ class Piece:
     key: Key
     box: Box
     whole_src: bool  # the box holds every source address of the flow
-    grant: object  # the model Grant (new side for opened, old side for closed)
+    grant: Grant  # the model Grant (new side for opened, old side for closed)
     status: str  # opened: "added" | "widened"; closed: "narrowed" | "revoked" | "expired" | "removed"
     detail: str | None = None  # e.g. the revoking stage, the expiry date
 
@@ -470,7 +470,7 @@ def diff(old: StageFlows | None, new: StageFlows | None, label_from: str, label_
     result.net_opened = _net(result.opened, old_atoms)
     result.net_closed = _net(result.closed, new_atoms)
 
-    for grant_id in sorted(set(old_grants) & set(new_grants), key=_order(new).get):
+    for grant_id in sorted(set(old_grants) & set(new_grants), key=_order(new).__getitem__):
         changes = _metadata_changes(old_grants[grant_id], new_grants[grant_id])
         if changes:
             result.changed.append({"grant": grant_id, "fields": changes})
@@ -619,7 +619,7 @@ def version_diff(old_policy, new_policy, stage_id: str, at: dt.date, label_from:
     opens all it holds); missing on both sides is a KeyError."""
     from egress.flows import resolve
 
-    sides = []
+    sides: list[StageFlows | None] = []
     for policy in (old_policy, new_policy):
         try:
             policy.stage(stage_id)
@@ -777,7 +777,7 @@ def render_markdown(d: Diff) -> str:
     if d.opened or d.closed:
         lines.append("| | grant | from | to | via | ports | destination | reason | approved by | ticket | expires |")
         lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
-        for sign, pieces in (("**+** opened", d.opened), ("**−** closed", d.closed)):
+        for sign, pieces in (("**+** opened", d.opened), ("**\N{MINUS SIGN}** closed", d.closed)):
             for piece in pieces:
                 f = piece.as_flow()
                 what = sign if piece.status in ("added", "widened", "narrowed") else f"{sign} ({_status_text(piece)})"

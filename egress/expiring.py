@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from egress.flows import Flow, StageFlows
 from egress.model import Grant
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 WITHIN_RE = re.compile(r"([0-9]{1,5})([wdh]?)\Z")
 UNITS = {"w": dt.timedelta(weeks=1), "d": dt.timedelta(days=1), "h": dt.timedelta(hours=1), "": dt.timedelta(days=1)}

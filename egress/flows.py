@@ -172,7 +172,7 @@ class PolicyIndex:
         key = ("locked" if locked else "service", name)
         if key not in self._sets:
             service = self._services[name]
-            addresses = [d.address for d in service.of_kind("address")]
+            addresses = list(service.addresses)
             networks = [a.to_netaddr() for a in addresses]
             ranges = [(a.version, a.first, a.last) for a in addresses]
             if locked:

@@ -45,7 +45,7 @@ from egress.model import (
     Stage,
     Zone,
 )
-from egress.yamlpos import Map, Seq, YamlError
+from egress.yamlpos import Map, Seq, Where, YamlError
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "policy-v1.schema.json"
 INCLUDABLE = ("zones", "services", "stages")
@@ -152,7 +152,7 @@ def load_document(path: str) -> tuple[Map | None, list[Diagnostic]]:
     return doc, diagnostics
 
 
-def _merge_include(doc: Map, path: str, name, where) -> list[Diagnostic]:
+def _merge_include(doc: Map, path: str, name, where: Where) -> list[Diagnostic]:
     def fail(message: str) -> list[Diagnostic]:
         return [Diagnostic(*where, "E105", message)]
 
@@ -266,16 +266,13 @@ def schema_diagnostics(doc: Map) -> list[Diagnostic]:
     return list(found.values())
 
 
-def _locate(doc: Map, path) -> tuple[object, object, tuple]:
+def _locate(doc: Map, path) -> tuple[object, object, Where]:
     """(parent, key, position) of the value at a schema error's path."""
     parent, key, where = None, None, doc.where
     node = doc
     for step in path:
         parent, key = node, step
-        if isinstance(node, Map):
-            where = node.value_where[step]
-        else:
-            where = node.item_where[step]
+        where = node.value_where[step] if isinstance(node, Map) else node.item_where[step]
         node = node[step]
     return parent, key, where
 
@@ -289,7 +286,7 @@ def _label(path) -> str:
 
 def _schema_error(doc: Map, error) -> list[Diagnostic]:
     path = list(error.absolute_path)
-    _, key, where = _locate(doc, path)
+    _, _key, where = _locate(doc, path)
     label = _label(path)
     kind = error.validator
     if kind == "additionalProperties" and isinstance(error.instance, Map):
@@ -365,7 +362,7 @@ class _Builder:
         self.path = path
         self.diagnostics: list[Diagnostic] = []
 
-    def report(self, where, code: str, message: str) -> None:
+    def report(self, where: Where, code: str, message: str) -> None:
         self.diagnostics.append(Diagnostic(*where, code, message))
 
     def policy(self, doc: Map) -> Policy | None:
@@ -389,7 +386,7 @@ class _Builder:
         )
 
     def zones(self, data) -> dict[str, Zone]:
-        zones = {}
+        zones: dict[str, Zone] = {}
         if not isinstance(data, Map):
             return zones
         for name, zone in data.items():
@@ -424,7 +421,7 @@ class _Builder:
             return None
 
     def services(self, data) -> dict[str, Service]:
-        services = {}
+        services: dict[str, Service] = {}
         if not isinstance(data, Map):
             return services
         for name, service in data.items():
@@ -443,7 +440,7 @@ class _Builder:
     def destinations(self, data):
         if not isinstance(data, Seq):
             return
-        for index, item in enumerate(data):
+        for item in data:
             if not isinstance(item, Map) or len(item) != 1:
                 continue  # the schema reports it
             ((kind, value),) = item.items()
@@ -495,7 +492,7 @@ class _Builder:
             return None
 
     def stages(self, data) -> tuple[Stage, ...]:
-        stages = []
+        stages: list[Stage] = []
         if not isinstance(data, Seq):
             return ()
         for index, stage in enumerate(data):
@@ -514,7 +511,7 @@ class _Builder:
                     grants=tuple(self.grants(stage.get("grants"), stage_id, position)),
                     revoke=tuple(r for r in revoke if isinstance(r, str)),
                     pos=Pos(*data.item_where[index]),
-                    revoke_pos=tuple(Pos(*w) for r, w in zip(revoke, getattr(revoke, "item_where", ())) if isinstance(r, str)),
+                    revoke_pos=tuple(Pos(*w) for r, w in zip(revoke, getattr(revoke, "item_where", ()), strict=False) if isinstance(r, str)),
                 )
             )
         return tuple(stages)
@@ -533,7 +530,7 @@ class _Builder:
                 sources=_names(grant.get("from")),
                 targets=_names(grant.get("to")),
                 ports=tuple(self.ports(ports)) if isinstance(ports, Seq) else None,
-                via=grant.get("via") if grant.get("via") in ("direct", "proxy") else "direct",
+                via=grant["via"] if grant.get("via") in ("direct", "proxy") else "direct",
                 reason=_text(grant.get("reason")),
                 approved_by=_text(grant.get("approved_by")),
                 requested_by=_text(grant.get("requested_by")),
@@ -547,16 +544,16 @@ class _Builder:
             return None
         port = data.get("port")
         return Proxy(
-            zone=data.get("zone") if isinstance(data.get("zone"), str) else "",
+            zone=data["zone"] if isinstance(data.get("zone"), str) else "",
             port=port if isinstance(port, int) and not isinstance(port, bool) else 3128,
-            tls=data.get("tls") if data.get("tls") in ("none", "peek") else "none",
+            tls=data["tls"] if data.get("tls") in ("none", "peek") else "none",
             pos=Pos(*doc.value_where["proxy"]),
         )
 
     def firewall(self, data) -> Firewall:
         if not isinstance(data, Map):
             return Firewall()
-        hook = data.get("hook") if data.get("hook") in ("forward", "output") else "forward"
+        hook = data["hook"] if data.get("hook") in ("forward", "output") else "forward"
         group = data.get("log_group")
         group = group if isinstance(group, int) and not isinstance(group, bool) and 0 <= group <= 65535 else None
         return Firewall(hook=hook, log_group=group)
@@ -588,18 +585,18 @@ def load_lock(path: str) -> tuple[Lock | None, list[Diagnostic]]:
     except YamlError as err:
         return None, [err.diagnostic]
     if not isinstance(doc, Map) or doc.get("egress-lock") != 1 or not isinstance(doc.get("hosts"), Map):
-        where = doc.where if isinstance(doc, (Map, Seq)) else (path, 1, 1)
+        where: Where = doc.where if isinstance(doc, (Map, Seq)) else (path, 1, 1)
         return None, diagnostics + [Diagnostic(*where, "E142", "not an egress lock file (`egress-lock: 1` and `hosts:`)")]
     hosts: dict[str, tuple[IPNetwork, ...]] = {}
     builder = _Builder(path)
-    for host, addresses in doc["hosts"].items():
+    for host, listed in doc["hosts"].items():
         where = doc["hosts"].key_where[host]
-        if not HOST_RE.match(host) or not isinstance(addresses, Seq):
+        if not HOST_RE.match(host) or not isinstance(listed, Seq):
             diagnostics.append(Diagnostic(*where, "E142", f"entry {host!r} must be a host name holding a list of addresses"))
             continue
         networks = []
-        for index, address in enumerate(addresses):
-            network = builder.network(address, addresses.item_where[index])
+        for index, address in enumerate(listed):
+            network = builder.network(address, listed.item_where[index])
             if network is not None:
                 networks.append(network.to_netaddr())
         hosts[host] = tuple(networks)
@@ -645,7 +642,8 @@ def _owners(path: Path) -> list[str]:
     """The policies beside `path` whose lock file or include it is."""
     owners = []
     for sibling in sorted(path.parent.iterdir()):
-        if sibling.is_file() and is_policy_file(sibling):
-            if lock_path(str(sibling)) == str(path) or path.name.encode() in sibling.read_bytes():
-                owners.append(str(sibling))
+        if not (sibling.is_file() and is_policy_file(sibling)):
+            continue
+        if lock_path(str(sibling)) == str(path) or path.name.encode() in sibling.read_bytes():
+            owners.append(str(sibling))
     return owners

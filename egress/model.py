@@ -83,6 +83,7 @@ class Destination:
     @property
     def network(self) -> IPNetwork:
         """The netaddr network of an `address` destination (only valid for that kind)."""
+        assert self.address is not None, f"{self.kind} destination {self.value} has no address"
         return self.address.to_netaddr()
 
 
@@ -97,6 +98,11 @@ class Service:
 
     def of_kind(self, kind: str) -> tuple[Destination, ...]:
         return tuple(d for d in self.destinations if d.kind == kind)
+
+    @property
+    def addresses(self) -> tuple[Network, ...]:
+        """The parsed networks of the `address` destinations, in order."""
+        return tuple(d.address for d in self.destinations if d.address is not None)
 
 
 @dataclass(frozen=True)

@@ -334,7 +334,7 @@ class _Judge:
         return out
 
     def _deny_address(self) -> None:
-        src, dst, port = self.src, self.dst, self.port
+        src, dst = self.src, self.dst
         if not self.src_zones and not self.dst_zones:
             self.reasons.append(f"source {src} is in no zone and destination {dst} is in no zone: "
                                 "the policy opens flows from its zones (egress) or to them (ingress) only")
@@ -413,9 +413,9 @@ class _Judge:
         out = set()
         for name, service in self.policy.services.items():
             for d in service.destinations:
-                if d.kind == "address" and dst in d.network:
-                    out.add(name)
-                elif d.kind == "host" and any(dst in a for a in locked.get(d.value, ())):
+                by_address = d.kind == "address" and dst in d.network
+                by_host = d.kind == "host" and any(dst in a for a in locked.get(d.value, ()))
+                if by_address or by_host:
                     out.add(name)
         return out
 
@@ -495,7 +495,7 @@ class _Judge:
         if not named:
             self.reasons.append(f"no service names {name} (as a host, or under one of its domains)")
         elif not specific:
-            grants = {}
+            grants: dict[str, list[str]] = {}
             for flow in other_zones:
                 grants.setdefault(flow.grant.id, []).append(flow.source)
             for gid, sources in grants.items():

@@ -128,7 +128,7 @@ def _ask(resolver: dns.resolver.Resolver, host: str, rdtype: str) -> list[ipaddr
 def _servers_said(err: dns.resolver.NoNameservers) -> str:
     """`SERVFAIL from 127.0.0.1:53`, from what dnspython records of each server."""
     said = []
-    for server, _tcp, port, error, _response in err.kwargs.get("errors") or ():
+    for server, _tcp, _port, error, _response in err.kwargs.get("errors") or ():
         where = server.split(":", 1)[-1].replace("@", ":")  # "Do53:127.0.0.1@53" -> "127.0.0.1:53"
         said.append(f"{error} from {where}" if isinstance(error, str) else f"{where}: {error}")
     return "; ".join(dict.fromkeys(said)) or "every server failed"

@@ -14,6 +14,9 @@ is refused in milliseconds instead of exhausting memory.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import yaml
 
 from egress.diagnostics import Diagnostic
@@ -21,7 +24,7 @@ from egress.diagnostics import Diagnostic
 try:  # libyaml: ~7x faster, and it keeps marks too
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover - pure-Python fallback
-    from yaml import SafeLoader as _Loader
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 MAX_BYTES = 64 * 1024 * 1024
 """Refuse a policy file larger than this (a 100,000-destination policy is ~3.5 MB)."""
@@ -39,19 +42,28 @@ _MERGE = "tag:yaml.org,2002:merge"
 _constructor = yaml.constructor.SafeConstructor()
 
 
+Where = tuple[str, int, int]
+"""(path, line, column), 1-based: where a YAML node stands."""
+
+
 class Map(dict):
     """A mapping that remembers positions: `.where`, `.key_where[k]`, `.value_where[k]`.
 
     Positions are `(path, line, column)` tuples, 1-based.
     """
 
-    __slots__ = ("where", "key_where", "value_where")
+    __slots__ = ("key_where", "value_where", "where")
+    where: Where
+    key_where: dict[Any, Where]
+    value_where: dict[Any, Where]
 
 
 class Seq(list):
     """A sequence that remembers `.where` and `.item_where[i]`."""
 
-    __slots__ = ("where", "item_where")
+    __slots__ = ("item_where", "where")
+    where: Where
+    item_where: list[Where]
 
 
 class YamlError(Exception):
@@ -131,14 +143,15 @@ _ENDS = (yaml.events.MappingEndEvent, yaml.events.SequenceEndEvent)
 _SKIPPED = (yaml.events.StreamStartEvent, yaml.events.StreamEndEvent, yaml.events.DocumentEndEvent)
 
 
-def _plain_data(text: str, path: str):
+def _plain_data(text: str, path: str):  # noqa: C901 - the hot loop of every load, kept flat for speed
     """libyaml events -> `Map`/`Seq` data with positions, for plain documents only;
     `_NotPlain` as soon as the document is anything else."""
     stack: list = []  # open containers
     keys: list = []  # per open mapping: its pending (key, where), or None while a key is awaited
     root = documents = None
     try:
-        for event in yaml.parse(text, Loader=_Loader):
+        events: Iterator[Any] = yaml.parse(text, Loader=_Loader)  # libyaml's events are untyped
+        for event in events:
             kind = event.__class__
             if kind is _SCALAR:
                 if event.anchor is not None or event.tag not in (None, "!"):
@@ -146,7 +159,7 @@ def _plain_data(text: str, path: str):
                 value = event.value
                 resolvers = _IMPLICIT.get(value[:1]) if event.implicit[0] else None
                 if resolvers:  # a plain scalar that may be a number, a bool, null or a date
-                    for tag, regexp in resolvers:
+                    for tag, regexp in resolvers:  # noqa: B007 - the tag that matched is used below
                         if regexp.match(value):
                             break
                     else:

@@ -133,7 +133,7 @@ import tempfile
 import threading
 import time
 
-__all__ = ["Lab", "LabError", "cleanup_stale", "SIDES", "TRANSIT"]
+__all__ = ["SIDES", "TRANSIT", "Lab", "LabError", "cleanup_stale"]
 
 LAB_FILE = os.path.abspath(__file__)
 SIDES = ("lan", "fw", "wan")
@@ -180,7 +180,7 @@ class LabError(RuntimeError):
 # --------------------------------------------------------------------------- #
 # Backstops: close every live lab at exit and on SIGTERM/SIGHUP.
 
-_LIVE: dict[int, "Lab"] = {}
+_LIVE: dict[int, Lab] = {}
 _LIVE_LOCK = threading.Lock()
 _BACKSTOPS_INSTALLED = False
 
@@ -198,7 +198,7 @@ def _close_all_labs():
     for lab in labs:
         try:
             lab.close()
-        except BaseException:  # noqa: BLE001 - best effort at exit
+        except BaseException:
             pass
 
 
@@ -317,11 +317,11 @@ def _finish(*procs, check=True):
     errors = []
     for proc in procs:
         try:
-            out, err = proc.communicate(getattr(proc, "_lab_input", None),
+            _, err = proc.communicate(getattr(proc, "_lab_input", None),
                                         timeout=getattr(proc, "_lab_timeout", 30))
         except subprocess.TimeoutExpired:
             proc.kill()
-            out, err = proc.communicate()
+            _out, err = proc.communicate()
             err = (err or "") + "\n(timed out)"
             proc.returncode = proc.returncode or -9
         if proc.returncode and check:
@@ -402,7 +402,7 @@ class Lab:
 
     # -- life cycle --------------------------------------------------------
 
-    def __enter__(self) -> "Lab":
+    def __enter__(self) -> Lab:
         return self.start()
 
     def __exit__(self, *exc):
@@ -412,7 +412,7 @@ class Lab:
     def __repr__(self):
         return f"<Lab {self.prefix} {self._state}>"
 
-    def start(self) -> "Lab":
+    def start(self) -> Lab:
         if self._state != "new":
             raise LabError(f"{self!r} cannot be started twice")
         self._state = "started"
@@ -730,14 +730,14 @@ class Lab:
 
     # -- servers and probes ------------------------------------------------
 
-    def _agent(self, side: str) -> "_Agent":
+    def _agent(self, side: str) -> _Agent:
         side = self._side(side)
         agent = self._agents.get(side)
         if agent is None or agent.proc.poll() is not None:
             agent = self._agents[side] = _Agent(self, side)
         return agent
 
-    def listen(self, side: str, ports, proto: str = "tcp") -> "Listener":
+    def listen(self, side: str, ports, proto: str = "tcp") -> Listener:
         """Serve ``ports`` in ``side`` on every address, v4 and v6 (wildcard binds,
         ``IPV6_V6ONLY`` so that both families bind).
 
@@ -949,7 +949,7 @@ class _Servers:
                                writer.get_extra_info("peername"))
             try:
                 first = await asyncio.wait_for(reader.readline(), 0.5)
-            except (asyncio.TimeoutError, ValueError):
+            except (TimeoutError, ValueError):
                 first = b""  # a client that sends nothing still gets the line
             if _HTTP_RE.match(first):
                 while True:
@@ -962,7 +962,7 @@ class _Servers:
             else:
                 writer.write(text)
             await writer.drain()
-        except Exception:  # noqa: BLE001 - a client that goes away is not an error
+        except Exception:
             pass
         finally:
             writer.close()
@@ -1093,7 +1093,7 @@ async def _probe_all(checks, timeout, limit):
                 answer = await asyncio.wait_for(exchange(sock, family, dst, proto, port),
                                                 timeout)
                 error = None if answer else "empty answer"
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 answer, error = None, "timeout"
             except OSError as e:
                 answer, error = None, os.strerror(e.errno) if e.errno else str(e)
@@ -1147,7 +1147,7 @@ def _agent_main(name):
                         req["checks"], float(req["timeout"]), limit)})
                 else:
                     send({"error": f"unknown op {op!r}"})
-            except Exception as e:  # noqa: BLE001 - report, keep serving
+            except Exception as e:
                 send({"error": f"{type(e).__name__}: {e}"})
 
     asyncio.run(main())

@@ -10,9 +10,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
-import gen_policy  # noqa: E402
+import gen_policy
 
-from egress.check import validate  # noqa: E402
+from egress.check import validate
 
 
 @pytest.mark.parametrize(

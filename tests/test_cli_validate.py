@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from egress.cli import main
-from tests.test_diagnostics import BASE, LOCK, write
+from tests.test_diagnostics import BASE, write
 
 ROOT = Path(__file__).parent.parent
 
@@ -63,7 +63,7 @@ def test_bad_input_is_a_clean_error(tmp_path, name):
     lines = [line for line in result.stdout.splitlines() if " error E" in line]
     assert lines, result.output
     for line in lines:
-        file, line_no, col, rest = line.split(":", 3)
+        file, line_no, col, _rest = line.split(":", 3)
         assert file == str(path) and int(line_no) >= 1 and int(col) >= 1
 
 

@@ -152,7 +152,7 @@ def test_each_code_at_its_position(tmp_path, code, edit, marker):
 def test_E100_not_utf8(tmp_path):
     path = tmp_path / "policy.yaml"
     path.write_bytes(BASE.encode().replace(b"policy: base", b"policy: b\xe9se"))
-    line, col = where(BASE, "ase\n")
+    _line, _col = where(BASE, "ase\n")
     assert found(path) == [("policy.yaml", "E100", 2, 10)]
 
 
@@ -242,5 +242,5 @@ def test_all_diagnostics_of_a_file_in_one_run(tmp_path):
 
 def test_docs_table_lists_every_code():
     doc = (Path(__file__).parent.parent / "docs" / "diagnostics.md").read_text()
-    for code, (summary, _) in CATALOGUE.items():
+    for code, (_summary, _) in CATALOGUE.items():
         assert f"| {code} |" in doc, code

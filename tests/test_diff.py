@@ -8,6 +8,7 @@ change of reach is exactly that change.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import os
 import subprocess
@@ -16,8 +17,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from egress import diff as D
 from egress.check import validate
@@ -122,7 +122,7 @@ def test_ranges_algebra(a, b):
     assert members(D.r_inter(a, b)) == members(a) & members(b)
     assert members(D.r_minus(a, b)) == members(a) - members(b)
     assert D.r_minus(a, b) == D.ranges_of(D.r_minus(a, b))  # stays normalised
-    for v in range(0, 50):
+    for v in range(50):
         assert D.r_contains(a, v) == (v in members(a))
 
 
@@ -171,7 +171,7 @@ def test_names_follow_their_meaning():
 
 def test_each_stage_of_the_shipped_policy_opens_its_grants_and_closes_its_revocations():
     policy = load(SHIPPED)
-    for before, stage in zip(policy.stages, policy.stages[1:]):
+    for before, stage in itertools.pairwise(policy.stages):
         result = D.stage_diff(policy, before.id, stage.id, BEFORE_EXPIRY)
         new_flows = resolve(policy, stage.id, BEFORE_EXPIRY)
         granted = {g.id for g in stage.grants}

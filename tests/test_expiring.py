@@ -25,7 +25,7 @@ from egress.flows import resolve
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = str(REPO / "policies" / "chu-rennes-2023" / "policy.yaml")
 GOLDEN = Path(__file__).resolve().parent / "golden"
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 POLICY = """\
 egress: 1

@@ -81,5 +81,5 @@ def test_edited_metadata_is_refused(compiled):
     with pytest.raises(sanitize.MetadataError, match="does not start with the header"):
         sanitize.check_header(manifest, "\n".join(text.splitlines()[4:]))
     forged = text.replace("# stage: s1-partner-results", "# stage: s2-reference-sites", 1)
-    with pytest.raises(sanitize.MetadataError, match="egress.nft says s2-reference-sites"):
+    with pytest.raises(sanitize.MetadataError, match=r"egress\.nft says s2-reference-sites"):
         sanitize.check_header(manifest, forged)

@@ -9,9 +9,8 @@ import sys
 import textwrap
 import time
 
-import pytest
-
 import lab as lab_module
+import pytest
 from lab import Lab, LabError
 
 system = pytest.mark.system("ip", "nft")
@@ -269,9 +268,8 @@ def test_failed_setup_does_not_leak(monkeypatch):
     monkeypatch.setattr(lab_module, "_SYSCTL_FW",
                         lab_module._SYSCTL_FW + ["net.ipv4.no_such_setting=1"])
     lab = Lab()
-    with pytest.raises(LabError, match="no_such_setting"):
-        with lab:
-            pytest.fail("not reached")
+    with pytest.raises(LabError, match="no_such_setting"), lab:
+        pytest.fail("not reached")
     assert leftovers(lab.prefix) == []
     assert id(lab) not in lab_module._LIVE
 
@@ -377,7 +375,7 @@ def test_gate_skips_or_fails_when_not_root(gate, monkeypatch):
     with pytest.raises(pytest.skip.Exception, match="needs root"):
         gate.require_system("nft")
     monkeypatch.setenv("EGRESS_SYSTEM_TESTS", "1")
-    with pytest.raises(pytest.fail.Exception, match="EGRESS_SYSTEM_TESTS=1.*needs root"):
+    with pytest.raises(pytest.fail.Exception, match=r"EGRESS_SYSTEM_TESTS=1.*needs root"):
         gate.require_system("nft")
 
 

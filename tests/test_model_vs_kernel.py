@@ -26,8 +26,7 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 from netaddr import IPAddress, IPNetwork, IPSet
 
 from egress.check import validate
@@ -239,7 +238,7 @@ def test_query_and_kernel_agree_on_direct_flows(served, stage_id):
                 continue
             checks = [probe_check(src, dst, port) for _, src, dst, port in batch]
             results = lab.probe_detail(side, checks, timeout=PROBE_TIMEOUT)
-            for (_, src, dst, port), result in zip(batch, results):
+            for (_, src, dst, port), result in zip(batch, results, strict=True):
                 answer = query(stage_flows, src, dst, port)
                 seen["checked"] += 1
                 seen[direction] += answer.allowed
@@ -297,6 +296,6 @@ def test_known_flows_in_model_and_kernel(served):
             if not batch:
                 continue
             results = lab.probe(wanted_side, [probe_check(s, d, p) for s, d, p, _ in batch], timeout=PROBE_TIMEOUT)
-            for (src, dst, port, expected), ok in zip(batch, results):
+            for (src, dst, port, expected), ok in zip(batch, results, strict=True):
                 answer = query(stage_flows, src, dst, port)
                 assert (answer.allowed, ok) == (expected, expected), (stage_id, src, dst, port, answer.reasons)

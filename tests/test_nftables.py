@@ -377,7 +377,7 @@ def test_no_set_has_overlapping_elements():
     for text in texts:
         for name in re.findall(r"^\tset ((?:out|in)_\S+) \{", text.split("# 3.")[1], re.M):
             boxes = sorted(_element_box(e) for e in set_elements(text, name))
-            for i, (proto, first, last, pf, pl) in enumerate(boxes):
+            for i, (proto, _first, last, pf, pl) in enumerate(boxes):
                 for other in boxes[i + 1:]:
                     if other[1] > last:
                         break

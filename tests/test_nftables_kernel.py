@@ -319,10 +319,10 @@ def test_traffic(lab):
     lab.load(nftables.render(resolve(traffic_policy(), "s0", AT)))
     out = lab.probe("lan", ALLOWED_OUT + DENIED_OUT)
     inn = lab.probe("wan", ALLOWED_IN + DENIED_IN)
-    assert dict(zip(map(str, ALLOWED_OUT + DENIED_OUT), out)) == {
+    assert dict(zip(map(str, ALLOWED_OUT + DENIED_OUT), out, strict=True)) == {
         **{str(c): True for c in ALLOWED_OUT}, **{str(c): False for c in DENIED_OUT}
     }
-    assert dict(zip(map(str, ALLOWED_IN + DENIED_IN), inn)) == {
+    assert dict(zip(map(str, ALLOWED_IN + DENIED_IN), inn, strict=True)) == {
         **{str(c): True for c in ALLOWED_IN}, **{str(c): False for c in DENIED_IN}
     }
     # denied packets were counted by the log rule

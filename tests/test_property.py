@@ -13,8 +13,7 @@ from pathlib import Path
 
 import fastjsonschema
 import yaml
-from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from egress.check import validate
 from egress.diagnostics import CATALOGUE, ERROR

@@ -18,16 +18,15 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from egress.check import validate
 from egress.cli import main
 from egress.flows import resolve
 from egress.load import policy_files
+from egress.model import PortRange
 from egress.targets import TARGETS
 from egress.targets.squid import acl_name, domain_entries, merged_ports, render
-from egress.model import PortRange
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONF = ROOT / "examples" / "squid" / "squid.conf"

@@ -411,7 +411,7 @@ def test_plain_http_is_refused_to_zones_without_the_grant(setting):
 
 def test_a_closed_stage_refuses_everything(setting):
     for url in ("http://allowed.example:443/", "http://www.exact.example:443/"):
-        connect, http, body = curl(setting, url, port=PORT_CLOSED)
+        connect, http, _body = curl(setting, url, port=PORT_CLOSED)
         assert connect == "403", (url, connect, http, explain(setting, "closed"))
     _, http, _ = curl(setting, "http://crl.allowed-ca.example/", port=PORT_CLOSED, tunnel=False)
     assert http == "403"
@@ -435,7 +435,7 @@ def test_peek_splices_a_matching_server_name(setting):
         {"target": "www.tls-a.example:9443", "sni": "www.tls-a.example"},
         {"target": "www.tls-b.example:9443", "sni": "www.tls-b.example"},
     ])
-    for result, name in zip(results, ["tls-a.example", "www.tls-a.example", "www.tls-b.example"]):
+    for result, name in zip(results, ["tls-a.example", "www.tls-a.example", "www.tls-b.example"], strict=True):
         assert result["connect"] == 200 and result["body"], (name, result, explain(setting, "peek"))
         assert f"tls-server sni={name} from={PROXY4}" in result["body"], result
 

@@ -181,7 +181,9 @@ def _comment(text) -> str:
 def _acl_lines(name: str, kind: str, values: list[str], options: str = "") -> list[str]:
     """`acl NAME KIND [OPTIONS] VALUES...`, split so that no line grows long."""
     head = f"acl {name} {kind}" + (f" {options}" if options else "")
-    lines, chunk, size = [], [], 0
+    lines: list[str] = []
+    chunk: list[str] = []
+    size = 0
     for value in values:
         if chunk and size + len(value) + 1 > LINE_BUDGET:
             lines.append(f"{head} {' '.join(chunk)}")
@@ -262,6 +264,44 @@ def _grant_comment(flow: Flow) -> list[str]:
     return lines
 
 
+def _zone_acls(flows: StageFlows, zones: dict) -> list[str]:
+    """One `src` acl per client zone, its networks collapsed."""
+    out = ["", "# -- zones: the clients, by source address (networks collapsed, none inside another)"]
+    for zone_name in sorted(zones):
+        zone = flows.policy.zones.get(zone_name)
+        if zone is not None and zone.description:
+            out.append(f"# zone {zone_name}: {_comment(zone.description)}")
+        cidrs = [str(c) for c in zones[zone_name].iter_cidrs()]
+        if not cidrs:
+            raise ValueError(f"zone '{zone_name}' has no address")
+        out += _acl_lines(acl_name("z", zone_name), "src", cidrs)
+    return out
+
+
+def _service_acls(flows: StageFlows, services: dict) -> tuple[dict[str, list[str]], list[str]]:
+    """(the dstdomain entries of each proxied service, the acl lines that declare them)."""
+    out = [
+        "",
+        "# -- services: the destinations, by name. `.name` is the name and every name below it;",
+        "# -n: no reverse DNS, so a URL written with an IP address never matches a name.",
+    ]
+    entries = {}
+    for service_name in sorted(services):
+        flow = services[service_name]
+        entries[service_name] = domain_entries(flow.hosts, flow.domains)
+        if not entries[service_name]:
+            raise ValueError(f"service '{service_name}' is proxied but has no host or domain")
+        service = flows.policy.services.get(service_name)
+        about = []
+        if service is not None and service.description:
+            about.append(_comment(service.description))
+        if service is not None and service.owner:
+            about.append(f"owner: {_comment(service.owner)}")
+        out.append(f"# service {service_name}" + (f": {'; '.join(about)}" if about else ""))
+        out += _acl_lines(acl_name("s", service_name), "dstdomain", entries[service_name], "-n")
+    return entries, out
+
+
 def render(flows: StageFlows) -> str:
     """The text of `squid-egress.conf` for the proxied flows of one stage."""
     proxied = _proxied(flows)
@@ -287,35 +327,9 @@ def render(flows: StageFlows) -> str:
     all_ports = merged_ports(p for f in proxied for p in f.ports)
     tls_ports = _without(all_ports, HTTP_PORT)
 
-    out += ["", "# -- zones: the clients, by source address (networks collapsed, none inside another)"]
-    for zone_name in sorted(zones):
-        zone = flows.policy.zones.get(zone_name)
-        if zone is not None and zone.description:
-            out.append(f"# zone {zone_name}: {_comment(zone.description)}")
-        cidrs = [str(c) for c in zones[zone_name].iter_cidrs()]
-        if not cidrs:
-            raise ValueError(f"zone '{zone_name}' has no address")
-        out += _acl_lines(acl_name("z", zone_name), "src", cidrs)
-
-    out += [
-        "",
-        "# -- services: the destinations, by name. `.name` is the name and every name below it;",
-        "# -n: no reverse DNS, so a URL written with an IP address never matches a name.",
-    ]
-    entries = {}
-    for service_name in sorted(services):
-        flow = services[service_name]
-        entries[service_name] = domain_entries(flow.hosts, flow.domains)
-        if not entries[service_name]:
-            raise ValueError(f"service '{service_name}' is proxied but has no host or domain")
-        service = flows.policy.services.get(service_name)
-        about = []
-        if service is not None and service.description:
-            about.append(_comment(service.description))
-        if service is not None and service.owner:
-            about.append(f"owner: {_comment(service.owner)}")
-        out.append(f"# service {service_name}" + (f": {'; '.join(about)}" if about else ""))
-        out += _acl_lines(acl_name("s", service_name), "dstdomain", entries[service_name], "-n")
+    out += _zone_acls(flows, zones)
+    entries, service_lines = _service_acls(flows, services)
+    out += service_lines
 
     out += ["", "# -- ports: every proxied port, those that may be CONNECTed to (not 80), each grant's"]
     out += _acl_lines(SAFE_PORTS, "port", _port_text(all_ports))
