@@ -8,28 +8,19 @@ inside a network namespace made for the test."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
-from test_apply import (  # noqa: F401 - fixtures and the guard that keeps nft out of this namespace
-    ALLOW_LOOPBACK,
-    EGRESS,
-    _fetch,
-    audit,
-    egress,
-    live_squid,
-    netns,
-    nft_list,
-    nft_refuses_the_root_namespace,
-    ruleset,
-    wait_until,
-    write_bundle,
-)
+import test_apply
+from test_apply import ALLOW_LOOPBACK, EGRESS, audit, egress, nft_list, ruleset, wait_until, write_bundle
+
+# the fixtures of tests/test_apply.py, and its guard that keeps nft out of this namespace
+netns = test_apply.netns
+live_squid = test_apply.live_squid
+nft_refuses_the_root_namespace = test_apply.nft_refuses_the_root_namespace
 
 nft_system = pytest.mark.system("nft", "ip")
 
