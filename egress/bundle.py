@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -42,6 +41,7 @@ from pathlib import Path
 from egress import __version__
 from egress.atomic import fsync_dir, write_new
 from egress.flows import StageFlows
+from egress.manifest import MANIFEST, Manifest
 from egress.targets import TARGETS
 
 MARKER = ".egress-bundle"
@@ -87,17 +87,16 @@ def render_stage(flows: StageFlows) -> dict[str, bytes]:
 
 
 def manifest(flows: StageFlows, files: dict[str, bytes], revision: str) -> bytes:
-    doc = {
-        "policy": flows.policy.name,
-        "revision": revision,
-        "stage": flows.stage.id,
-        "stage_title": flows.stage.title,
-        "language_version": flows.policy.version,
-        "compiler_version": __version__,
-        "at": flows.at.isoformat(),
-        "files": {name: sha256(data) for name, data in sorted(files.items())},
-    }
-    return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
+    return Manifest(
+        policy=flows.policy.name,
+        revision=revision,
+        stage=flows.stage.id,
+        stage_title=flows.stage.title,
+        language_version=flows.policy.version,
+        compiler_version=__version__,
+        at=flows.at.isoformat(),
+        files={name: sha256(data) for name, data in sorted(files.items())},
+    ).to_bytes()
 
 
 def marker(policy: str, stage_ids: Iterable[str]) -> bytes:
@@ -128,7 +127,7 @@ def write_bundle(out: str, stages: list[StageFlows], revision: str,
     try:
         for flows in stages:
             files = render_stage(flows)
-            files["manifest.json"] = manifest(flows, files, revision)
+            files[MANIFEST] = manifest(flows, files, revision)
             folder = staging / flows.stage.id
             folder.mkdir()
             for name, data in files.items():

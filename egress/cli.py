@@ -550,7 +550,7 @@ def expiring_command(policy, within, stage_id, fmt, exit_code, at):
 
 
 # --------------------------------------------------------------------------- push to firewalls
-# apply / confirm / rollback / status: thin wrappers over egress.apply (see its docstring).
+# apply / confirm / rollback / status: thin wrappers over the egress.firewall package.
 
 STATE_DIR_OPTION = click.option(
     "--state-dir", envvar="EGRESS_STATE_DIR", default="/var/lib/egress", show_default=True,
@@ -559,9 +559,13 @@ STATE_DIR_OPTION = click.option(
          "(env EGRESS_STATE_DIR).")
 
 
+def _warn(message: str) -> None:
+    click.echo(message, err=True)
+
+
 def _firewall(action, *args, **kwargs):
-    """Run an egress.apply action; its errors become one line and an exit code."""
-    from egress.apply import ApplyError
+    """Run a firewall action; its errors become one line and an exit code."""
+    from egress.firewall.errors import ApplyError
 
     try:
         return action(*args, **kwargs)
@@ -645,11 +649,11 @@ def apply_command(bundle, confirm_timeout, no_wait, squid_include, squid_conf, l
     nft -c or squid -k parse failure, a confirmation already pending) or rolled
     back; 2 wrong usage, unreadable bundle, not root, wrong network namespace.
     """
-    from egress.apply import ApplyOptions, apply
+    from egress.firewall.transaction import ApplyOptions, apply
 
     options = ApplyOptions(confirm_timeout=confirm_timeout, wait=not no_wait, squid_include=squid_include,
                            squid_conf=squid_conf, lock_timeout=lock_timeout)
-    code = _firewall(apply, bundle, state_dir, options, say=click.echo)
+    code = _firewall(apply, bundle, state_dir, options, say=click.echo, warn=_warn)
     sys.exit(code)
 
 
@@ -667,9 +671,9 @@ def confirm_command(state_dir):
       egress confirm
       ssh fw1 sudo egress confirm
     """
-    from egress.apply import confirm
+    from egress.firewall.transaction import confirm
 
-    sys.exit(_firewall(confirm, state_dir, say=click.echo))
+    sys.exit(_firewall(confirm, state_dir, say=click.echo, warn=_warn))
 
 
 @main.command("rollback")
@@ -687,9 +691,9 @@ def rollback_command(state_dir):
       egress rollback
       egress status && egress rollback
     """
-    from egress.apply import rollback
+    from egress.firewall.transaction import rollback
 
-    sys.exit(_firewall(rollback, state_dir, say=click.echo))
+    sys.exit(_firewall(rollback, state_dir, say=click.echo, warn=_warn))
 
 
 @main.command("status")
@@ -709,13 +713,25 @@ def status_command(fmt, state_dir):
     """
     import json
 
-    from egress.apply import format_status, status
+    from egress.firewall.render import format_status
+    from egress.firewall.status import status
 
     doc = _firewall(status, state_dir)
     if fmt == "json":
         click.echo(json.dumps(doc, indent=2, sort_keys=True))
     else:
         click.echo(format_status(doc), nl=False)
+
+
+@main.command("watchdog", hidden=True)
+@click.option("--state-dir", required=True)
+@click.option("--token", required=True)
+@click.option("--ready-fd", type=int)
+def watchdog_command(state_dir, token, ready_fd):
+    """Internal: the rollback watchdog that `egress apply` starts (egress/firewall/watchdog.py)."""
+    from egress.firewall import watchdog
+
+    sys.exit(watchdog.run(state_dir, token, ready_fd))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,4 +1,4 @@
-"""`egress apply / confirm / rollback / status` (egress/apply.py) and the Ansible example.
+"""`egress apply / confirm / rollback / status` (egress/firewall/) and the Ansible example.
 
 Every apply runs INSIDE a network namespace (`ip netns exec NS egress apply ...`): a
 bare namespace made here, or the `fw` side of the lab fixture for traffic checks. The
@@ -26,7 +26,10 @@ from pathlib import Path
 
 import pytest
 
-from egress import apply as ap
+from egress.firewall import host, verify
+from egress.firewall import nft as nftlib
+from egress.firewall import squid as squidlib
+from egress.firewall.errors import Refused, Unusable
 
 ROOT = Path(__file__).resolve().parent.parent
 MINIMAL = ROOT / "examples" / "minimal" / "policy.yaml"
@@ -225,23 +228,23 @@ def minimal_bundle(tmp_path_factory) -> Path:
 
 def test_manifest_checks(tmp_path):
     bundle = write_bundle(tmp_path / "b", ruleset())
-    ap.verify_bundle(ap.read_manifest(bundle))  # a good bundle passes
+    verify.verify_bundle(verify.read_manifest(bundle))  # a good bundle passes
     (bundle / "egress.nft").write_text(ruleset(ports=(443, 80)))
-    with pytest.raises(ap.Refused, match="sha256 mismatch"):
-        ap.verify_bundle(ap.read_manifest(bundle))
+    with pytest.raises(Refused, match="sha256 mismatch"):
+        verify.verify_bundle(verify.read_manifest(bundle))
     (bundle / "egress.nft").unlink()
-    with pytest.raises(ap.Refused, match="missing"):
-        ap.verify_bundle(ap.read_manifest(bundle))
-    with pytest.raises(ap.Refused, match=r"lists no squid-egress\.conf"):
-        ap.verify_bundle(ap.read_manifest(write_bundle(tmp_path / "c", ruleset())), need_squid=True)
+    with pytest.raises(Refused, match="missing"):
+        verify.verify_bundle(verify.read_manifest(bundle))
+    with pytest.raises(Refused, match=r"lists no squid-egress\.conf"):
+        verify.verify_bundle(verify.read_manifest(write_bundle(tmp_path / "c", ruleset())), need_squid=True)
     (bundle / "manifest.json").write_text("{not json")
-    with pytest.raises(ap.Unusable, match="not JSON"):
-        ap.read_manifest(bundle)
+    with pytest.raises(Unusable, match="not JSON"):
+        verify.read_manifest(bundle)
     (bundle / "manifest.json").write_text('{"files": {"../../etc/passwd": "00"}}')
-    with pytest.raises(ap.Refused, match="outside the bundle"):
-        ap.verify_bundle(ap.read_manifest(bundle))
-    with pytest.raises(ap.Unusable, match="not a bundle folder"):
-        ap.read_manifest(tmp_path / "nowhere")
+    with pytest.raises(Refused, match="outside the bundle"):
+        verify.verify_bundle(verify.read_manifest(bundle))
+    with pytest.raises(Unusable, match="not a bundle folder"):
+        verify.read_manifest(tmp_path / "nowhere")
 
 
 LISTING = """table inet egress {
@@ -266,16 +269,16 @@ LISTING = """table inet egress {
 
 
 def test_listing_helpers():
-    assert "elements" not in ap.strip_elements(LISTING)
-    assert "set allow_v4" in ap.strip_elements(LISTING)
-    sets = ap.dynamic_sets(LISTING)
+    assert "elements" not in nftlib.strip_elements(LISTING)
+    assert "set allow_v4" in nftlib.strip_elements(LISTING)
+    sets = nftlib.dynamic_sets(LISTING)
     assert list(sets) == ["dyn_web_v4"]  # the interval set is static
     saved = LISTING.replace("192.0.2.7 expires 23h59m58s, 192.0.2.8 timeout 1h expires 59m", "192.0.2.1")
-    carried = ap.carry_dynamic_elements(saved, LISTING)
+    carried = nftlib.carry_dynamic_elements(saved, LISTING)
     assert carried.startswith("add element inet egress dyn_web_v4 {")
     assert "192.0.2.7" in carried and "198.51.100" not in carried
     other_type = saved.replace("type ipv4_addr\n\t\ttimeout", "type ipv6_addr\n\t\ttimeout")
-    assert ap.carry_dynamic_elements(other_type, LISTING) == ""
+    assert nftlib.carry_dynamic_elements(other_type, LISTING) == ""
 
 
 def test_squid_parse_output_is_read_not_only_the_exit_code(tmp_path):
@@ -289,23 +292,23 @@ def test_squid_parse_output_is_read_not_only_the_exit_code(tmp_path):
         body = "\n".join(f"echo {shlex.quote('2023/07/01 10:00:00| ' + line)} >&2" for line in lines)
         fake.write_text(f"#!/bin/sh\n{body}\nexit {code}\n")
         fake.chmod(0o755)
-        return ap.Squid(include, None, binary=str(fake))
+        return squidlib.Squid(include, None, binary=str(fake))
 
     read = f"Processing Configuration File: {include} (depth 1)"
     squid_says(read, "Processing: acl error_pages dstdomain .warning.example").parse()
-    with pytest.raises(ap.Refused, match=r"WARNING: 'www\.a\.fr' is a subdomain"):
+    with pytest.raises(Refused, match=r"WARNING: 'www\.a\.fr' is a subdomain"):
         squid_says(read, "WARNING: 'www.a.fr' is a subdomain of '.a.fr'").parse()
-    with pytest.raises(ap.Refused, match="unrecognized"):
+    with pytest.raises(Refused, match="unrecognized"):
         squid_says(read, f"{include}(3): unrecognized: 'nonsense'").parse()
-    with pytest.raises(ap.Refused, match="squid -k parse refused"):
+    with pytest.raises(Refused, match="squid -k parse refused"):
         squid_says(read, code=1).parse()
-    with pytest.raises(ap.Refused, match="did not read"):
+    with pytest.raises(Refused, match="did not read"):
         squid_says("Processing Configuration File: /etc/squid/squid.conf (depth 0)").parse()
     # a warning about the host, given before the change too, is not the include's fault
     host = "WARNING: BCP 177 violation. Detected non-functional IPv6 loopback."
     squid = squid_says(read, host)
     squid.parse(squid.baseline())
-    with pytest.raises(ap.Refused, match="BCP 177"):
+    with pytest.raises(Refused, match="BCP 177"):
         squid.parse()
 
 
@@ -374,7 +377,7 @@ def test_watchdog_rolls_back_when_the_applying_process_is_killed(netns, tmp_path
     assert wait_until(lambda: audit(state)[-1]["action"] == "rollback", 5)
     last = audit(state)[-1]
     assert (last["action"], last["result"], last["automatic"]) == ("rollback", "ok", True)
-    assert not ap.pid_alive(pending["watchdog_pid"]) or wait_until(lambda: not ap.pid_alive(pending["watchdog_pid"]), 5)
+    assert not host.pid_alive(pending["watchdog_pid"]) or wait_until(lambda: not host.pid_alive(pending["watchdog_pid"]), 5)
 
 
 @nft_system
@@ -615,7 +618,7 @@ def test_real_bundles_of_every_stage_apply_in_turn(netns, tmp_path):
         listings[stage] = nft(ns, "-s", "list", "table", "inet", "egress")
         assert status(ns, state)["loaded"]["stage"] == stage
     assert egress(ns, state, "rollback").returncode == 0
-    assert ap.strip_elements(nft(ns, "-s", "list", "table", "inet", "egress")) == ap.strip_elements(listings[stages[-2]])
+    assert nftlib.strip_elements(nft(ns, "-s", "list", "table", "inet", "egress")) == nftlib.strip_elements(listings[stages[-2]])
     assert status(ns, state)["loaded"]["stage"] == stages[-2]
     # a stage loads over a table restored from its listing (rollback, fix, push again)
     for stage in (stages[-1], stages[0]):

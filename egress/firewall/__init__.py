@@ -1,0 +1,29 @@
+"""The firewall side: push a compiled stage to this firewall, and take it back unless it
+is confirmed.
+
+`egress apply BUNDLE/<stage>` is run as root on the firewall (or inside the firewall's
+network namespace). It works like `iptables-apply` or Junos `commit confirmed`: the new
+ruleset is loaded, and unless `egress confirm` is run before a deadline, the ruleset that
+was in force before is put back by itself. A push that cuts the operator off therefore
+heals itself.
+
+One job per module:
+
+    errors.py       the failures, with the exit codes of the CLI contract
+    host.py         clocks, boot id, network namespace, user, root, live pids
+    files.py        atomic writes
+    verify.py       a stage folder: manifest (egress/manifest.py) and sha256 of every file
+    nft.py          the nft program, queried with `nft -j`; text listings as snapshots; scope check
+    squid.py        the Squid include: write, `squid -k parse`, `squid -k reconfigure`
+    state.py        typed, frozen state and snapshot records, checked against a JSON schema
+    store.py        the state directory: lock, state.json, snapshot folders
+    audit.py        audit.jsonl lines (returned, never printed)
+    session.py      what every command works with: store, nft, where to report
+    snapshots.py    save what is in force; put it back
+    rollback.py     restore a snapshot, then record it (state, then audit)
+    watchdog.py     the detached process that rolls back at the deadline
+    countdown.py    the foreground wait of `egress apply`
+    transaction.py  apply, confirm, rollback
+    status.py       `egress status` as data
+    render.py       `egress status` and ruleset names as text
+"""

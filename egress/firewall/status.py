@@ -1,0 +1,85 @@
+"""`egress status` as data: what is loaded, whether a confirmation is pending, what a
+rollback would restore (render.py turns it into text; the CLI prints it as JSON too).
+Reads only: it never takes the lock and never changes anything.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from egress.firewall import host
+from egress.firewall.errors import ApplyError
+from egress.firewall.nft import Nft
+from egress.firewall.store import Store
+
+_LOADED_KEYS = ("policy", "stage", "stage_title", "revision", "sha256", "applied_at", "applied_by", "bundle",
+                "squid_include")
+
+
+def status(state_dir: str | os.PathLike) -> dict[str, Any]:
+    store = Store(state_dir)
+    nft = Nft()
+    state = store.read()
+    result: dict[str, Any] = {"state_dir": str(store.dir), "netns": host.netns_id(), "table": None, "matches": None,
+                              "loaded": None, "pending": None, "rollback": None, "last": None, "notes": []}
+    notes = result["notes"]
+    try:
+        result["table"] = "present" if nft.has_table() else "absent"
+    except ApplyError as err:
+        notes.append(f"cannot list table inet egress: {err}")
+    if state is None:
+        if result["table"] == "present":
+            notes.append("table inet egress was not loaded by egress (no record in the state directory)")
+        return result
+    if state.boot_id != host.boot_id():
+        notes.append("the state directory holds records of a previous boot (ignored)")
+        return result
+    if state.netns != host.netns_id():
+        notes.append(f"the state directory belongs to network namespace {state.netns}")
+        return result
+    current = state.current
+    if current:
+        result["loaded"] = {k: getattr(current, k) for k in _LOADED_KEYS}
+        if result["table"] == "present" and current.fingerprint:
+            try:
+                fingerprint = nft.fingerprint()
+            except ApplyError:
+                fingerprint = None
+            result["matches"] = fingerprint == current.fingerprint
+            if not result["matches"]:
+                notes.append("table inet egress has changed since egress loaded it")
+        elif result["table"] == "absent":
+            result["matches"] = False
+            notes.append("egress loaded a table inet egress, but there is none now")
+    elif result["table"] == "present":
+        notes.append("table inet egress was not loaded by egress")
+
+    def restores(snap_id: str) -> dict[str, Any] | None:
+        try:
+            snapshot = store.read_snapshot(snap_id)
+        except ApplyError:
+            return None
+        restored = snapshot.restores
+        return {"table": snapshot.table, **(restored.summary() if restored else {})}
+
+    pending = state.pending
+    if pending:
+        left = pending.deadline_boottime - host.boottime()
+        running = host.pid_alive(pending.watchdog_pid)
+        result["pending"] = {
+            "deadline": pending.deadline,
+            "seconds_left": max(0, round(left, 1)),
+            "overdue": left <= 0,
+            "since": pending.since,
+            "by": pending.by,
+            "watchdog_pid": pending.watchdog_pid,
+            "watchdog_running": running,
+            "restores": restores(pending.snapshot),
+        }
+        if not running:
+            notes.append("the watchdog is not running: run `egress confirm` or `egress rollback`")
+    elif state.undo:
+        result["rollback"] = {"restores": restores(state.undo)}
+    result["last"] = state.last.to_json() if state.last else None
+    return result

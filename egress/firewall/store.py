@@ -1,0 +1,144 @@
+"""The state directory: its lock, `state.json`, the snapshots folder, the file paths.
+
+    lock                  flock(2) taken by apply, confirm, rollback and the watchdog
+    state.json            the one record of what egress loaded (see state.py)
+    snapshots/<id>/       what was in force before an apply (see snapshots.py)
+    audit.jsonl           one JSON line per apply, confirm and rollback (see audit.py)
+    watchdog.log          what the watchdogs did
+
+Safety rules: the state records the network namespace and the boot it was written in. A
+command run in another network namespace of the same boot refuses to touch it (a
+rollback must never load a ruleset into the wrong namespace). After a reboot the records
+are void (the kernel ruleset is whatever the boot loaded) and are dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from egress.firewall import host
+from egress.firewall.errors import ApplyError, Refused, Unusable
+from egress.firewall.files import atomic_write
+from egress.firewall.state import Snapshot, State, StateError
+
+DEFAULT_STATE_DIR = "/var/lib/egress"
+
+
+def default_state_dir() -> str:
+    return os.environ.get("EGRESS_STATE_DIR") or DEFAULT_STATE_DIR
+
+
+def empty_state() -> State:
+    return State(netns=host.netns_id(), boot_id=host.boot_id())
+
+
+class Store:
+    """The state directory of one firewall (one network namespace)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.dir = Path(path)
+        self.state_file = self.dir / "state.json"
+        self.audit_file = self.dir / "audit.jsonl"
+        self.snapshots = self.dir / "snapshots"
+        self.watchdog_log = self.dir / "watchdog.log"
+        self.note: str | None = None  # a remark for the next audit line (void records dropped)
+
+    def ensure(self) -> None:
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.snapshots.mkdir(exist_ok=True, mode=0o700)
+        except OSError as err:
+            raise Unusable(f"{self.dir}: cannot create the state directory: {err.strerror or err}") from None
+
+    # -- lock --------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def locked(self, what: str, timeout: float | None = 10.0) -> Iterator[None]:
+        """flock STATE/lock; waits up to `timeout` seconds (None: for ever)."""
+        self.ensure()
+        fd = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            start = time.monotonic()
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if timeout is not None and time.monotonic() - start >= timeout:
+                        holder = ""
+                        with contextlib.suppress(OSError):
+                            holder = os.pread(fd, 200, 0).decode(errors="replace").strip()
+                        raise Refused(
+                            f"another egress command holds {self.dir / 'lock'}"
+                            + (f" ({holder})" if holder else "") + "; try again when it has finished") from None
+                    time.sleep(0.05)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{what} by pid {os.getpid()} since {host.utc_now()}\n".encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    # -- state -------------------------------------------------------------
+
+    def read(self) -> State | None:
+        """The state as written, without the boot and namespace rules; None if there is none."""
+        try:
+            raw = self.state_file.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise Unusable(f"{self.state_file}: unreadable state ({err}); move it aside to start afresh") from None
+        try:
+            return State.from_json(json.loads(raw))
+        except (ValueError, StateError) as err:
+            raise Unusable(f"{self.state_file}: unreadable state ({err}); move it aside to start afresh") from None
+
+    def load(self, check_netns: bool = True) -> State:
+        """The state, with the namespace rule applied. Records of another boot are void
+        and dropped (noted for the next audit line)."""
+        state = self.read()
+        if state is None:
+            return empty_state()
+        if state.boot_id != host.boot_id():
+            if state.current or state.pending:
+                self.note = "records of a previous boot dropped"
+            return empty_state()
+        if check_netns and state.netns != host.netns_id():
+            raise Unusable(
+                f"{self.dir} belongs to network namespace {state.netns}, and this command runs in "
+                f"{host.netns_id()}: run it in the firewall's namespace (ip netns exec NS egress ...) "
+                "or give another --state-dir")
+        return state
+
+    def save(self, state: State) -> State:
+        """Write the state atomically, stamped with this namespace and boot; returns it."""
+        state = dataclasses.replace(state, netns=host.netns_id(), boot_id=host.boot_id())
+        atomic_write(self.state_file, state.to_bytes())
+        return state
+
+    # -- snapshots ---------------------------------------------------------
+
+    def snapshot_dir(self, snap_id: str) -> Path:
+        return self.snapshots / snap_id
+
+    def read_snapshot(self, snap_id: str) -> Snapshot:
+        folder = self.snapshot_dir(snap_id)
+        try:
+            return Snapshot.from_json(json.loads((folder / "meta.json").read_bytes()))
+        except (OSError, ValueError) as err:
+            raise ApplyError(f"{folder}: the saved ruleset is unreadable ({err}); cannot roll back") from None
+
+    def drop_snapshots(self, keep: set[str]) -> None:
+        if not self.snapshots.is_dir():
+            return
+        for entry in self.snapshots.iterdir():
+            if entry.name not in keep:
+                shutil.rmtree(entry, ignore_errors=True)

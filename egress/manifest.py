@@ -1,0 +1,56 @@
+"""`manifest.json`: what a stage folder of a bundle holds, written by compile, read by apply.
+
+One type for both sides, so that what `egress compile` writes and what `egress apply`
+checks cannot drift apart. The sha256 of every file of the folder is the integrity
+check of the bundle; the other fields say what the folder is (policy, stage, source
+revision, compiler) and are recorded by the firewall side in its state and audit log.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+MANIFEST = "manifest.json"
+
+_TEXT_FIELDS = ("policy", "revision", "stage", "stage_title", "compiler_version", "at")
+
+
+class ManifestError(ValueError):
+    """The document is not a bundle manifest (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    files: dict[str, str] = field(default_factory=dict)  # file name -> sha256 (hex)
+    policy: str | None = None
+    revision: str | None = None
+    stage: str | None = None
+    stage_title: str | None = None
+    language_version: int | None = None
+    compiler_version: str | None = None
+    at: str | None = None
+
+    def to_bytes(self) -> bytes:
+        """The file's bytes: sorted keys, two-space indent, a final newline (deterministic)."""
+        doc = asdict(self)
+        doc["files"] = dict(sorted(self.files.items()))
+        return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Manifest:
+        """Parse and check the shape; ManifestError says what is wrong."""
+        try:
+            doc = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as err:
+            raise ManifestError(f"not JSON: {err}") from None
+        files = doc.get("files") if isinstance(doc, dict) else None
+        if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
+            raise ManifestError("not a bundle manifest (no `files` map of name -> sha256)")
+        for key in _TEXT_FIELDS:
+            if doc.get(key) is not None and not isinstance(doc[key], str):
+                raise ManifestError(f"not a bundle manifest (`{key}` is not a string)")
+        version = doc.get("language_version")
+        if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+            raise ManifestError("not a bundle manifest (`language_version` is not an integer)")
+        return cls(files=dict(files), language_version=version, **{k: doc.get(k) for k in _TEXT_FIELDS})
