@@ -2,6 +2,7 @@
 
     snapshots/<id>/ruleset.nft    reload script of table inet egress (absent: there was none)
     snapshots/<id>/squid-include  the include file in place (with --squid-include, if any)
+    snapshots/<id>/dnsmasq-include the dnsmasq feed in place (with --dnsmasq-include, if any)
     snapshots/<id>/meta.json      what it holds (state.Snapshot)
 
 What a rollback restores: the table `inet egress` exactly as listed at the moment of the
@@ -11,7 +12,8 @@ dropped on purpose when the policy revision differs: they were added under the
 rolled-back stage, whose hosts may not be allowed by the restored one. dnsmasq adds the
 addresses of the restored stage's hosts again at the next lookup. With `--squid-include`
 the include file is put back as it was and Squid reconfigured; if there was none, a
-closed include (`http_access deny all`) takes its place.
+closed include (`http_access deny all`) takes its place. With `--dnsmasq-include` the feed
+is put back as it was (an empty feed if there was none) and dnsmasq restarted.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ import shutil
 from pathlib import Path
 
 from egress.firewall import host
+from egress.firewall.dnsmasq import EMPTY_FEED, Dnsmasq
 from egress.firewall.errors import ApplyError, Refused, first_lines
 from egress.firewall.files import atomic_write
 from egress.firewall.nft import Nft, carry_dynamic_elements, restore_script
 from egress.firewall.squid import CLOSED_INCLUDE, Squid
-from egress.firewall.state import Record, Snapshot, SquidSaved
+from egress.firewall.state import DnsmasqSaved, Record, Snapshot, SquidSaved
 from egress.firewall.store import Store
 
 
@@ -34,7 +37,8 @@ def new_id() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
-def take(store: Store, nft: Nft, squid: Squid | None, current: Record | None) -> Snapshot:
+def take(store: Store, nft: Nft, squid: Squid | None, current: Record | None,
+         dnsmasq: Dnsmasq | None = None) -> Snapshot:
     """Save what is in force into snapshots/<id>/ and check that it reloads."""
     snap_id = new_id()
     folder = store.snapshot_dir(snap_id)
@@ -57,8 +61,15 @@ def take(store: Store, nft: Nft, squid: Squid | None, current: Record | None) ->
                            existed=data is not None)
         if data is not None:
             atomic_write(folder / "squid-include", data)
+    feed = None
+    if dnsmasq is not None:
+        data = dnsmasq.read()
+        feed = DnsmasqSaved(include=str(dnsmasq.include), conf=str(dnsmasq.conf) if dnsmasq.conf else None,
+                            restart=dnsmasq.restart_command, existed=data is not None)
+        if data is not None:
+            atomic_write(folder / "dnsmasq-include", data)
     snapshot = Snapshot(id=snap_id, taken_at=taken_at, table=listing is not None,
-                        current=current if listing is not None else None, squid=saved)
+                        current=current if listing is not None else None, squid=saved, dnsmasq=feed)
     atomic_write(folder / "meta.json", snapshot.to_bytes())
     return snapshot
 
@@ -98,6 +109,13 @@ def restore(store: Store, nft: Nft, snapshot: Snapshot, rolled_back: Record | No
             squid.reconfigure()
         except (ApplyError, OSError) as err:
             problems.append(f"squid: {err}")
+    if snapshot.dnsmasq:
+        kept = snapshot.dnsmasq
+        dnsmasq = Dnsmasq(Path(kept.include), Path(kept.conf) if kept.conf else None, kept.restart)
+        try:
+            dnsmasq.restore((folder / "dnsmasq-include").read_bytes() if kept.existed else EMPTY_FEED)
+        except (ApplyError, OSError) as err:
+            problems.append(f"dnsmasq: {err}")
     return nft_ok, problems
 
 
