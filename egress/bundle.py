@@ -42,7 +42,7 @@ from pathlib import Path
 from egress import __version__
 from egress.atomic import fsync_dir, write_new
 from egress.flows import StageFlows
-from egress.manifest import MANIFEST, Manifest
+from egress.manifest import MANIFEST, Manifest, ManifestError
 from egress.targets import TARGETS
 
 MARKER = ".egress-bundle"
@@ -259,10 +259,14 @@ def _is_stage_folder(path: Path, name: str) -> bool:
     """A real folder holding an egress manifest for stage `name` and only the files it lists."""
     if path.is_symlink() or not path.is_dir():
         return False
-    doc = _json(path / "manifest.json")
-    if doc is None or doc.get("stage") != name or not isinstance(doc.get("files"), dict):
+    data = _read_small(path / MANIFEST)
+    try:
+        manifest = Manifest.from_bytes(data) if data is not None else None
+    except ManifestError:
         return False
-    return set(os.listdir(path)) <= {"manifest.json", *doc["files"]}
+    if manifest is None or manifest.stage != name:
+        return False
+    return set(os.listdir(path)) <= {MANIFEST, *manifest.files}
 
 
 def _is_bundle(path: Path) -> bool:

@@ -1,4 +1,4 @@
-"""Semantic checks: the rules of DESIGN.md section 2 that a schema cannot express.
+"""Semantic checks: the rules of the language (docs/policy-language.md) that a schema cannot express.
 
 `check(policy, at)` returns every diagnostic at once. Each rule is one small function
 over the model, registered in `RULES`; a rule never raises on a partial model (a value
@@ -194,6 +194,19 @@ def rule_reasons(policy: Policy, at: dt.date):
                 yield diag(grant.pos, "E141", f"grant '{grant.id}' has no `reason:`; the crisis cell must see why it opens")
 
 
+DRAFT_PLACEHOLDER = "<fill in"
+"""What `egress blocked --as-stage` writes where a person must decide (egress.observe.draft)."""
+
+
+def rule_placeholders(policy: Policy, at: dt.date):
+    for grant in policy_grants(policy):
+        for key in ("reason", "approved_by", "requested_by", "ticket"):
+            value = getattr(grant, key)
+            if isinstance(value, str) and DRAFT_PLACEHOLDER in value.lower():
+                yield diag(grant.pos, "E150", f"grant '{grant.id}' still has the draft placeholder in `{key}:`; "
+                                              "a person must fill it in (egress blocked approves nothing)")
+
+
 def rule_revokes(policy: Policy, at: dt.date):
     stage_of: dict[str, int] = {}
     for stage in policy.stages:
@@ -324,6 +337,7 @@ RULES = (
     rule_proxy,
     rule_direct_names,
     rule_reasons,
+    rule_placeholders,
     rule_revokes,
     rule_expiry,
     rule_broad_destinations,

@@ -80,7 +80,9 @@ def stage_of(policy, stage_id: str):
         return policy.stage(stage_id)
     except KeyError:
         known = ", ".join(s.id for s in policy.stages)
-        raise click.BadParameter(f"no stage '{stage_id}' in {policy.path}; stages: {known}", param_hint="--stage") from None
+        raise click.BadParameter(
+            f"no stage '{stage_id}' in {policy.path}; stages: {known} (or first, last)", param_hint="--stage"
+        ) from None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -153,36 +155,19 @@ def stages(policy, at, fmt):
     """List the stages of a policy with their date, title and grants.
 
     For each stage: the grants it adds, the grants it revokes, and the grants in force
-    there (after revocations and expiries at --at).
+    there (after revocations and expiries at --at); then the grants in force that
+    expire, and until when. `--format json` adds, per stage, the grants in force with
+    their expiry, approver and ticket, and the grants left out as expired.
     """
     import json
 
-    from egress.flows import grants_in_force
+    from egress.stages import render_text, stage_rows
 
-    when = _at(at)
-    model = open_policy(policy, when)
-    rows = []
-    for stage in model.stages:
-        in_force, _, expired = grants_in_force(model, stage.id, when)
-        rows.append({
-            "id": stage.id,
-            "date": stage.date.isoformat() if stage.date else None,
-            "title": stage.title,
-            "added": len(stage.grants),
-            "revoked": len(stage.revoke),
-            "expired": len(expired),
-            "in_force": len(in_force),
-        })
+    rows = stage_rows(open_policy(policy, _at(at)), _at(at))
     if fmt == "json":
-        click.echo(json.dumps(rows, indent=2))
-        return
-    width = max(len(r["id"]) for r in rows) if rows else 5
-    click.echo(f"{'#':>2}  {'stage':<{width}}  {'date':<10}  {'+':>3} {'-':>3} {'exp':>3} {'force':>5}  title")
-    for index, row in enumerate(rows):
-        click.echo(
-            f"{index:>2}  {row['id']:<{width}}  {row['date'] or '-':<10}  {row['added']:>3} {row['revoked']:>3} "
-            f"{row['expired']:>3} {row['in_force']:>5}  {row['title'] or ''}"
-        )
+        click.echo(json.dumps([row.as_json() for row in rows], indent=2))
+    else:
+        click.echo(render_text(rows), nl=False)
 
 
 @main.command()
@@ -337,9 +322,10 @@ def resolve_command(policy, nameserver, timeout):
 
 
 @main.command("diff")
-@click.argument("args", nargs=-1, required=True, metavar="POLICY FROM TO | OLD NEW --stage ID")
+@click.argument("args", nargs=-1, required=True, metavar="POLICY FROM TO | OLD NEW [--stage ID]")
 @click.option("--stage", "stage_id", metavar="ID",
-              help="Compare two versions of a policy (OLD NEW) at this stage. Without it: two stages of one policy.")
+              help="Compare two versions of a policy (OLD NEW) at this stage; `last` (the default for two "
+                   "versions) compares each version's own last stage, `first` their first.")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True,
               help="text: a summary line, then + opened and - closed flows by grant; markdown: a table for a "
                    "merge-request comment or the crisis cell's minutes; json: the contract object.")
@@ -352,9 +338,12 @@ def diff_command(args, stage_id, fmt, exit_code, stage_dates, at):
     """Show what a stage, or a new version of a policy, opens and closes.
 
     \b
-    Two forms, told apart by --stage:
+    Two forms, told apart by the number of arguments:
       egress diff POLICY FROM TO            stage TO compared with stage FROM
-      egress diff OLD NEW --stage ID        version NEW compared with version OLD, at stage ID
+      egress diff OLD NEW [--stage ID]      version NEW compared with version OLD, at stage ID;
+                                            without --stage: NEW's last stage with OLD's last
+    FROM, TO and ID also take `first` and `last`, so that a CI job keeps comparing the
+    latest stages when a change adds one.
 
     OLD and NEW are policy files or `git:REV:PATH`: the policy at PATH (from the top of
     the repository that holds the current directory; `./PATH` from the current
@@ -372,40 +361,43 @@ def diff_command(args, stage_id, fmt, exit_code, stage_dates, at):
     Examples:
       egress diff policies/chu-rennes-2023/policy.yaml s3-continuity-sites s4-outbound-mail
       egress diff policy.yaml s0-isolation s6-online-booking --format markdown
+      egress diff policy.yaml first last
       egress diff git:origin/main:policies/chu-rennes-2023/policy.yaml \\
-                  policies/chu-rennes-2023/policy.yaml --stage s4-outbound-mail --exit-code
+                  policies/chu-rennes-2023/policy.yaml --exit-code
     """
     import contextlib
 
     from egress import diff as diffs
 
     when = _at(at)
-    if stage_id is not None:
-        if len(args) != 2:
-            raise click.UsageError(f"with --stage, give two versions: OLD NEW (got {len(args)} argument{'s' * (len(args) != 1)})")
-        if stage_dates:
-            raise click.UsageError("--stage-dates is for two stages of one policy (POLICY FROM TO)")
-    elif len(args) != 3:
-        raise click.UsageError("give POLICY FROM TO (two stages of one policy) or OLD NEW --stage ID (two versions)")
+    if stage_id is not None and len(args) != 2:
+        raise click.UsageError(f"with --stage, give two versions: OLD NEW (got {len(args)} argument{'s' * (len(args) != 1)})")
+    if len(args) not in (2, 3):
+        raise click.UsageError("give POLICY FROM TO (two stages of one policy) or OLD NEW [--stage ID] (two versions)")
+    if len(args) == 2 and stage_dates:
+        raise click.UsageError("--stage-dates is for two stages of one policy (POLICY FROM TO)")
     with contextlib.ExitStack() as stack:
-        if stage_id is None:
+        if len(args) == 3:
             path, from_id, to_id = args
             model = open_policy(path, when)
             known = [s.id for s in model.stages]
             for hint, value in (("FROM", from_id), ("TO", to_id)):
-                if value not in known:
-                    raise click.BadParameter(f"no stage '{value}' in {path}; stages: {', '.join(known)}", param_hint=hint)
-            result = diffs.stage_diff(model, from_id, to_id, when, stage_dates)
+                try:
+                    model.stage(value)
+                except KeyError:
+                    raise click.BadParameter(
+                        f"no stage '{value}' in {path}; stages: {', '.join(known)} (or first, last)", param_hint=hint
+                    ) from None
+            result = diffs.stage_diff(model, model.stage(from_id).id, model.stage(to_id).id, when, stage_dates)
         else:
+            stage_id = stage_id or "last"
             old = _open_version(args[0], when, stack)
             new = _open_version(args[1], when, stack)
             try:
                 result = diffs.version_diff(old, new, stage_id, when, args[0], args[1])
             except KeyError:
                 stage_of(new, stage_id)  # raises with the list of stages
-            for spec, model in zip(args, (old, new), strict=True):
-                if stage_id not in {s.id for s in model.stages}:
-                    click.echo(f"note: {spec} has no stage '{stage_id}': nothing counts as open there", err=True)
+            _say_compared_stages(args, (old, new), stage_id)
     if fmt == "json":
         import json
 
@@ -416,6 +408,20 @@ def diff_command(args, stage_id, fmt, exit_code, stage_dates, at):
         click.echo(diffs.render_text(result, color=sys.stdout.isatty()), nl=False)
     if exit_code and not result.empty:
         sys.exit(1)
+
+
+def _say_compared_stages(specs, models, stage_id: str) -> None:
+    """On stderr: which stage of each version a version diff compared."""
+    found = []
+    for spec, model in zip(specs, models, strict=True):
+        try:
+            found.append(model.stage(stage_id).id)
+        except KeyError:
+            found.append(None)
+            click.echo(f"note: {spec} has no stage '{stage_id}': nothing counts as open there", err=True)
+    if found[0] and found[1] and found[0] != found[1]:
+        click.echo(f"note: comparing stage {found[1]} of {specs[1]} with stage {found[0]} of {specs[0]} ({stage_id})",
+                   err=True)
 
 
 def _open_version(spec: str, when: dt.date, stack):
@@ -547,6 +553,120 @@ def expiring_command(policy, within, stage_id, fmt, exit_code, at):
         click.echo(agenda_module.render_text(result), nl=False)
     if exit_code and result.items:
         sys.exit(EXIT_INVALID)
+
+
+@main.command("report")
+@click.argument("policy", type=click.Path())
+@click.option("--out", required=True, type=click.Path(dir_okay=False), metavar="FILE.html",
+              help="The HTML file to write (replaced whole, never half-written).")
+@click.option("--stage", "stage_id", default=None, metavar="ID", help="The stage of the matrix and agenda. Default: the last.")
+@click.option("--lang", default="en", show_default=True, metavar="en|fr", help="Language of the labels (policy text is shown as written).")
+@click.option("--at", "at", type=DATE, help="Judge expiries at the start of that day (UTC). Default: now.")
+def report_command(policy, out, stage_id, lang, at):
+    """Write the crisis cell's report: one self-contained HTML file.
+
+    For the chosen stage: what is open (a matrix of services x zones: since which
+    stage, direct or through the proxy, which ports, until when), the timeline of the
+    stages with the flows each opened and closed and the temporary openings, what
+    expires in the next 14 days, and stage by stage what each opened and closed, with
+    reason, approver and ticket. No script, font or image to fetch: it opens on a
+    machine with no network, and prints on A4.
+
+    \b
+    Examples:
+      egress report policies/chu-rennes-2023/policy.yaml --out report.html
+      egress report policy.yaml --out rapport.html --lang fr --stage s4-outbound-mail --at 2023-07-03
+    """
+    from egress import htmlreport
+
+    if lang not in htmlreport.LANGUAGES:
+        raise click.BadParameter(f"'{lang}': known languages are {', '.join(htmlreport.LANGUAGES)}", param_hint="--lang")
+    start = _start(at)
+    model = open_policy(policy, start.date())
+    stage = stage_of(model, stage_id) if stage_id else model.stages[-1]
+    sources = [policy] + [p for p in _sources(model) if p != policy]
+    report = htmlreport.build(model, stage.id, start, sources)
+    try:
+        htmlreport.write(out, htmlreport.render(report, lang))
+    except OSError as err:
+        click.echo(f"egress: cannot write {out}: {err.strerror or err}", err=True)
+        sys.exit(EXIT_USAGE)
+    click.echo(f"wrote {out} ({model.name}, stage {stage.id}, {lang})", err=True)
+
+
+# --------------------------------------------------------------------------- observe
+# blocked / usage: thin wrappers over egress.observe (see its docstring).
+
+
+def _collect(logs, model, proxy_allowed: bool):
+    from egress.observe.inputs import LogError, collect
+    from egress.targets.nftables import log_prefix
+
+    try:
+        return collect(list(logs), log_prefix(model.name), proxy_allowed)
+    except LogError as err:
+        click.echo(f"egress: {err}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+@main.command("blocked")
+@click.argument("policy", type=click.Path())
+@click.argument("logs", nargs=-1, required=True, metavar="LOG...")
+@click.option("--stage", "stage_id", required=True, metavar="ID", help="The stage to judge the blocked flows against.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
+@click.option("--top", type=click.IntRange(min=1), metavar="N", help="Only the first N flows (shown, and drafted).")
+@click.option("--as-stage", "as_stage", metavar="NEW_ID",
+              help="Write instead a YAML draft of a new stage with one grant per flow that a grant can open, "
+                   "its reason, approver and ticket left for a person to fill in (validate refuses them until then).")
+@click.option("--at", "at", type=DATE, help=AT_HELP)
+def blocked_command(policy, logs, stage_id, fmt, top, as_stage, at):
+    """Aggregate denials into blocked flows, and say what would open each.
+
+    LOG files are read whatever their format, told apart by their first lines: ulogd2
+    JSON (the denials sent to the policy's firewall.log_group), kernel log lines
+    (`egress <policy> drop: IN=...`: kern.log, journalctl -k, dmesg), Squid's native
+    access.log (TCP_DENIED lines), dnsmasq log-queries lines (`reply NAME is ADDR`: they
+    put names on the addresses of denials). Plain or gzip, a rotated set, or - for
+    standard input. Lines of another policy's prefix, and bad lines, are counted and
+    reported, never fatal; a file of another format is an error (exit 2).
+
+    A blocked flow is a source zone (or an address in no zone), a destination and a
+    port, with its hits, distinct sources and first and last times; sorted by distinct
+    sources, then hits. Each is judged at --stage: allowed there already, reachable
+    through the proxy, a grant that opens it to other zones, a service that holds it,
+    or nothing in the policy.
+
+    \b
+    Examples:
+      egress blocked policy.yaml --stage last /var/log/ulog/egress.json /var/log/squid/access.log*
+      journalctl -k --since today | egress blocked policy.yaml --stage s3-continuity-sites - dnsmasq.log
+      egress blocked policy.yaml --stage last ulogd.json --top 5 --as-stage s7-from-complaints > draft.yaml
+    """
+    import json
+
+    from egress.observe import render
+    from egress.observe.blocked import blocked
+
+    when = _at(at)
+    model = open_policy(policy, when)
+    stage = stage_of(model, stage_id).id
+    observations = _collect(logs, model, proxy_allowed=False)
+    result = blocked(observations, resolve(model, stage, when))
+    for note in render.input_notes(result.files):
+        click.echo(f"note: {note}", err=True)
+    if as_stage:
+        from egress.observe.draft import DraftError, draft
+
+        try:
+            text = draft(result, model, as_stage, when, top)
+        except DraftError as err:
+            raise click.BadParameter(str(err), param_hint="--as-stage") from None
+        click.echo(text, nl=False)
+        return
+    if fmt == "json":
+        click.echo(json.dumps(render.blocked_json(result, top), indent=2))
+    else:
+        click.echo(render.BLOCKED[fmt](result, top), nl=False)
 
 
 # --------------------------------------------------------------------------- push to firewalls

@@ -43,6 +43,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "E140": ("host missing from the lock file", "run `egress resolve POLICY` and commit the lock file"),
     "E141": ("grant without a reason", "say why in `reason:` (required from stage 1 on)"),
     "E142": ("bad lock file", "regenerate it with `egress resolve POLICY`"),
+    "E150": ("grant left as a draft placeholder", "a person fills in `reason`, `approved_by` and `ticket`"),
     "W101": ("over-broad destination", "list the partner's own networks instead"),
     "W102": ("domain is a public suffix", "name the organisation's domain, not a suffix"),
     "W103": ("zones overlap", "make the zones disjoint, or accept that both zones' grants apply"),

@@ -616,7 +616,9 @@ def stage_diff(policy, from_id: str, to_id: str, at: dt.date, stage_dates: bool 
 def version_diff(old_policy, new_policy, stage_id: str, at: dt.date, label_from: str, label_to: str) -> Diff:
     """What the new version of a policy opens and closes at one stage compared with the
     old one. A stage missing on one side counts as nothing in force there (a new stage
-    opens all it holds); missing on both sides is a KeyError."""
+    opens all it holds); missing on both sides is a KeyError. `last` (or `first`) is
+    each version's own last (first) stage: a version that adds a stage is compared at
+    its new last stage with the old version's last."""
     from egress.flows import resolve
 
     sides: list[StageFlows | None] = []
@@ -631,7 +633,7 @@ def version_diff(old_policy, new_policy, stage_id: str, at: dt.date, label_from:
         raise KeyError(stage_id)
     result = diff(sides[0], sides[1], label_from, label_to, at)
     result.policy = new_policy.name if new_policy.name == old_policy.name else f"{old_policy.name} -> {new_policy.name}"
-    result.stage = stage_id
+    result.stage = next(side.stage.id for side in reversed(sides) if side is not None)
     return result
 
 

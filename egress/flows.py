@@ -6,7 +6,7 @@ addresses already normalised into netaddr `IPSet`s (collapsed, v4 and v6 togethe
 `v4()`/`v6()` split them for targets that need the families apart), and the same
 addresses as sorted integer ranges for targets that work on integers.
 
-Stage resolution follows DESIGN.md section 2: the grants in force at stage N are those
+Stage resolution follows docs/policy-language.md ("Stages are cumulative"): the grants in force at stage N are those
 of stages 0..N minus those revoked at or before N, minus those whose `expires` date is
 before `at`.
 

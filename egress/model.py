@@ -4,6 +4,9 @@ A `Policy` is what `egress.load` builds once the YAML has passed the schema: eve
 value is already parsed (addresses into netaddr networks, ports into `PortRange`,
 dates into `datetime.date`), and every object keeps the `Pos` of its YAML node so that
 a semantic check can point at it. Nothing here knows YAML, files or targets.
+
+The language these classes hold is described key by key in docs/policy-language.md; the
+path from here to the kernel, in docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -17,6 +20,10 @@ from egress.addresses import Network
 
 INTERNET = "internet"
 """Reserved source name: any address outside the zones of the policy."""
+
+STAGE_ALIASES = ("first", "last")
+"""Names every command takes for the first and last stages of a policy, so that a script
+or a CI job keeps meaning "the latest stage" when one is added."""
 
 PROTOCOLS_WITH_PORTS = ("tcp", "udp")
 PROTOCOLS_WITHOUT_PORTS = ("icmp", "icmpv6")
@@ -179,9 +186,13 @@ class Policy:
     pos: Pos
 
     def stage(self, stage_id: str) -> Stage:
+        """The stage of that id; `first` and `last` name the first and last stages
+        (unless a stage has that id). KeyError if there is none."""
         for stage in self.stages:
             if stage.id == stage_id:
                 return stage
+        if stage_id in STAGE_ALIASES and self.stages:
+            return self.stages[0 if stage_id == "first" else -1]
         raise KeyError(stage_id)
 
     @property

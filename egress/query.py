@@ -34,12 +34,13 @@ service holding the destination; a source in no zone.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 
 from netaddr import INET_PTON, AddrFormatError, IPAddress, IPSet
 
-from egress.flows import Flow, StageFlows, resolve
+from egress.flows import Flow, StageFlows, policy_index, resolve
 from egress.model import INTERNET, PortRange
 
 NAME_RE = re.compile(r"(?=.{1,253}\Z)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
@@ -205,14 +206,14 @@ class _Judge:
         self.src = src
         self.dst = dst
         self.port = port
-        self.zones = {name: IPSet(zone.addresses) for name, zone in self.policy.zones.items()}
+        context = _context(self.policy)
+        self.zones = context.zones
         self.src_zones = [name for name, addresses in self.zones.items() if src in addresses]
         self.dst_zones = [name for name, addresses in self.zones.items() if isinstance(dst, IPAddress) and dst in addresses]
-        order = [g.id for s in self.policy.stages for g in s.grants]
-        self.order = {gid: i for i, gid in enumerate(order)}
+        self.order = context.order
         self.reasons: list[str] = []
         self.hint: str | None = None
-        self._all: tuple[Flow, ...] | None = None
+        self._context = context
 
     # -- results
 
@@ -266,13 +267,7 @@ class _Judge:
 
     def all_flows(self) -> tuple[Flow, ...]:
         """The flows of every grant of every stage, revoked and expired ones included."""
-        if self._all is None:
-            stages = tuple(dataclasses.replace(s, revoke=()) for s in self.policy.stages)
-            unrevoked = dataclasses.replace(self.policy, stages=stages)
-            import datetime as dt
-
-            self._all = resolve(unrevoked, stages[-1].id, dt.date.min).flows
-        return self._all
+        return self._context.all_flows(self.policy)
 
     def _status(self, grant_id: str) -> str | None:
         """Why a grant is not in force here, or None if it is."""
@@ -502,6 +497,35 @@ class _Judge:
                 self.reasons.append(f"grant {gid} allows {name} from zone{'s' * (len(sources) > 1)} {', '.join(sources)}, not from {zone}")
             if not grants:
                 self.reasons.append(f"no grant from zone {zone} to a service naming {name}")
+
+
+class _Context:
+    """What every query on a policy shares, built once per policy (kept in its
+    `PolicyIndex.memo`): the zones as sets, the order of the grants, and the flows of
+    every grant, for the reasons of denials. `egress blocked` asks thousands of queries
+    of one policy; rebuilding these for each cost milliseconds."""
+
+    def __init__(self, policy):
+        self.zones = {name: IPSet(zone.addresses) for name, zone in policy.zones.items()}
+        order = [g.id for s in policy.stages for g in s.grants]
+        self.order = {gid: i for i, gid in enumerate(order)}
+        self._all: tuple[Flow, ...] | None = None
+
+    def all_flows(self, policy) -> tuple[Flow, ...]:
+        """(The context holds no reference to its policy: see `PolicyIndex`.)"""
+        if self._all is None:
+            stages = tuple(dataclasses.replace(s, revoke=()) for s in policy.stages)
+            unrevoked = dataclasses.replace(policy, stages=stages)
+            self._all = resolve(unrevoked, stages[-1].id, dt.date.min).flows
+        return self._all
+
+
+def _context(policy) -> _Context:
+    memo = policy_index(policy).memo
+    found = memo.get(__name__)
+    if not isinstance(found, _Context):
+        found = memo[__name__] = _Context(policy)
+    return found
 
 
 def _covers(ports, port: PortRange) -> bool:

@@ -44,8 +44,11 @@ PACKAGES = {
     "dnsmasq": "dnsmasq-base",
     "squid": "squid-openssl",
     "curl": "curl",
+    "ulogd": "ulogd2",  # its JSON output plugin is the package ulogd2-json (tests/test_observe_live.py)
     "ansible-playbook": "ansible-core",  # only for the tests of examples/ansible
     "ssh-keygen": "openssh-client",  # only for signed bundles (egress/firewall/signing.py)
+    "chromium": "chromium",  # only for the browser tests of `egress report`
+    "chromedriver": "chromium-driver",
 }
 ALL_PROGRAMS = ("nft", "ip", "dnsmasq", "squid", "curl")
 LAB_PROGRAMS = ("ip", "nft")

@@ -26,9 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from egress.firewall import host, verify
-from egress.firewall import nft as nftlib
-from egress.firewall import squid as squidlib
+from egress.firewall import host, nft as nftlib, squid as squidlib, verify
 from egress.firewall.errors import Refused, Unusable
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -126,6 +126,7 @@ CASES = [
     ("E138", ("      - domain: example.org", "      - domain: example.org\n      - address: 198.51.100.0/24"), "198.51.100.0/24"),
     ("E139", ("        to: web\n        via: proxy\n", "        to: web\n"), "id: g-web"),
     ("E141", ("        reason: Partner flow\n", ""), "id: g-partner"),
+    ("E150", ("        reason: Partner flow", '        reason: "<fill in: why this flow must open>"'), "id: g-partner"),
     ("W101", ("address: 203.0.113.0/24", "address: 0.0.0.0/0"), "0.0.0.0/0"),
     ("W102", ("domain: example.org", "domain: gouv.fr"), "gouv.fr"),
     ("W103", ("addresses: [192.0.2.25]", "addresses: [10.0.0.128/25]"), "dmz:"),

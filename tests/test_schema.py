@@ -1,6 +1,6 @@
 """The JSON Schema of the policy language (schemas/policy-v1.schema.json).
 
-The schema is contract (DESIGN.md section 2): these tests pin what it accepts, what it
+The schema is contract (docs/policy-language.md): these tests pin what it accepts, what it
 refuses, and where jsonschema reports each refusal (`absolute_path`), which the loader
 turns into a YAML position. The loader validates the document after `include:` files
 are merged, with YAML dates already turned into "YYYY-MM-DD" strings, so the documents
@@ -26,7 +26,7 @@ ANNOTATIONS = {"description", "title", "default", "examples", "$comment", "depre
 
 
 def example() -> dict:
-    """The example policy of DESIGN.md section 2, as the loader hands it to the schema."""
+    """The example policy of the language's design (docs/policy-language.md), as the loader hands it to the schema."""
     return {
         "egress": 1,
         "policy": "chu-example",

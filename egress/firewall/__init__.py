@@ -11,7 +11,6 @@ One job per module:
 
     errors.py       the failures, with the exit codes of the CLI contract
     host.py         clocks, boot id, network namespace, user, root, live pids
-    files.py        atomic writes
     verify.py       a stage folder: manifest (egress/manifest.py) and sha256 of every file
     nft.py          the nft program, queried with `nft -j`; text listings as snapshots; scope check
     squid.py        the Squid include: write, `squid -k parse`, `squid -k reconfigure`

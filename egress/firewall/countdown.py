@@ -14,15 +14,44 @@ from egress.firewall import host
 from egress.firewall.errors import EXIT_REFUSED, ApplyError
 from egress.firewall.rollback import rollback_pending
 from egress.firewall.session import Session
+from egress.firewall.state import Last
 
 _SIGNALS = {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "SIGTERM",
             signal.SIGHUP: "the terminal went away (SIGHUP)"}
 
 
-def wait_for_confirmation(session: Session, token: str, poll: float = 0.2) -> int:
-    """Wait for the confirmation of the apply `token`; returns the exit code."""
+def _settled(session: Session, last: Last | None, token: str) -> int:
+    """The pending apply was settled by another command: report how."""
+    if last and last.token == token and last.outcome == "confirmed":
+        session.say(f"confirmed by {last.by} at {last.at}")
+        return 0
+    session.say(f"rolled back: {(last.reason if last else None) or 'by another command'}")
+    return EXIT_REFUSED
+
+
+def _read_answer(timeout: float) -> str | None:
+    """"yes", "end" (end of input), or None (nothing, or another answer) from the terminal."""
+    if not select.select([sys.stdin], [], [], timeout)[0]:
+        return None
+    line = sys.stdin.readline()
+    if line.strip().lower() in ("y", "yes"):
+        return "yes"
+    return "end" if line == "" else None
+
+
+def _confirm_here(session: Session, token: str) -> int:
     from egress.firewall.transaction import confirm_in  # the confirmation typed here
 
+    try:
+        host.require_root()
+        return confirm_in(session, token=token)
+    except ApplyError as err:
+        session.say(f"egress: {err}")
+        return EXIT_REFUSED
+
+
+def wait_for_confirmation(session: Session, token: str, poll: float = 0.2) -> int:
+    """Wait for the confirmation of the apply `token`; returns the exit code."""
     store, say = session.store, session.say
     interactive = sys.stdin.isatty()
     tty = sys.stderr.isatty()
@@ -41,12 +70,7 @@ def wait_for_confirmation(session: Session, token: str, poll: float = 0.2) -> in
             if not pending or pending.token != token:
                 if tty:
                     sys.stderr.write("\n")
-                last = state.last
-                if last and last.token == token and last.outcome == "confirmed":
-                    say(f"confirmed by {last.by} at {last.at}")
-                    return 0
-                say(f"rolled back: {(last.reason if last else None) or 'by another command'}")
-                return EXIT_REFUSED
+                return _settled(session, state.last, token)
             remaining = pending.deadline_boottime - host.boottime()
             if reason["why"] or remaining <= 0:
                 if tty:
@@ -67,20 +91,12 @@ def wait_for_confirmation(session: Session, token: str, poll: float = 0.2) -> in
                 say(f"waiting for confirmation: {seconds} s left ({prompt})")
                 last_shown = seconds
             if interactive:
-                ready = select.select([sys.stdin], [], [], min(poll, remaining))[0]
-                if ready:
-                    line = sys.stdin.readline()
-                    if line.strip().lower() in ("y", "yes"):
-                        if tty:
-                            sys.stderr.write("\n")
-                        try:
-                            host.require_root()
-                            return confirm_in(session, token=token)
-                        except ApplyError as err:
-                            say(f"egress: {err}")
-                            return EXIT_REFUSED
-                    if line == "":
-                        interactive = False  # end of input: wait for the deadline
+                answer = _read_answer(min(poll, remaining))
+                if answer == "yes":
+                    if tty:
+                        sys.stderr.write("\n")
+                    return _confirm_here(session, token)
+                interactive = answer != "end"  # end of input: wait for the deadline
             else:
                 time.sleep(min(poll, max(remaining, 0.01)))
     finally:

@@ -112,10 +112,9 @@ class Dnsmasq:
             st = self.include.stat()
         except FileNotFoundError:
             st = None
-        if not self.include.parent.is_dir():
-            raise Unusable(f"--dnsmasq-include {self.include}: no folder {self.include.parent}")
+        self.include.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(self.include, data, mode=(st.st_mode & 0o7777) if st else 0o644,
-                     owner=(st.st_uid, st.st_gid) if st else None)
+                         owner=(st.st_uid, st.st_gid) if st else None)
 
     def _run(self, argv: list[str], what: str) -> subprocess.CompletedProcess:
         try:

@@ -17,11 +17,11 @@ from egress.firewall.errors import Unusable
 
 
 def utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def iso_in(seconds: float) -> str:
-    when = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=seconds)
+    when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
     return when.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 

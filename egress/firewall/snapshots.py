@@ -23,10 +23,10 @@ import secrets
 import shutil
 from pathlib import Path
 
+from egress.atomic import write_atomically
 from egress.firewall import host
 from egress.firewall.dnsmasq import EMPTY_FEED, Dnsmasq
 from egress.firewall.errors import ApplyError, Refused, first_lines
-from egress.firewall.files import atomic_write
 from egress.firewall.nft import Nft, carry_dynamic_elements, restore_script
 from egress.firewall.squid import CLOSED_INCLUDE, Squid
 from egress.firewall.state import DnsmasqSaved, Record, Snapshot, SquidSaved
@@ -34,7 +34,7 @@ from egress.firewall.store import Store
 
 
 def new_id() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
 def take(store: Store, nft: Nft, squid: Squid | None, current: Record | None,
@@ -47,7 +47,7 @@ def take(store: Store, nft: Nft, squid: Squid | None, current: Record | None,
     listing = nft.list_table()
     if listing is not None:
         script = folder / "ruleset.nft"
-        atomic_write(script, restore_script(listing, taken_at).encode())
+        write_atomically(script, restore_script(listing, taken_at).encode(), mode=0o600)
         cp = nft.run("-c", "-f", str(script), check=False)
         if cp.returncode:
             shutil.rmtree(folder, ignore_errors=True)
@@ -60,17 +60,17 @@ def take(store: Store, nft: Nft, squid: Squid | None, current: Record | None,
         saved = SquidSaved(include=str(squid.include), conf=str(squid.conf) if squid.conf else None,
                            existed=data is not None)
         if data is not None:
-            atomic_write(folder / "squid-include", data)
+            write_atomically(folder / "squid-include", data, mode=0o600)
     feed = None
     if dnsmasq is not None:
         data = dnsmasq.read()
         feed = DnsmasqSaved(include=str(dnsmasq.include), conf=str(dnsmasq.conf) if dnsmasq.conf else None,
                             restart=dnsmasq.restart_command, existed=data is not None)
         if data is not None:
-            atomic_write(folder / "dnsmasq-include", data)
+            write_atomically(folder / "dnsmasq-include", data, mode=0o600)
     snapshot = Snapshot(id=snap_id, taken_at=taken_at, table=listing is not None,
                         current=current if listing is not None else None, squid=saved, dnsmasq=feed)
-    atomic_write(folder / "meta.json", snapshot.to_bytes())
+    write_atomically(folder / "meta.json", snapshot.to_bytes(), mode=0o600)
     return snapshot
 
 
@@ -131,7 +131,7 @@ def _merged_script(nft: Nft, script: Path, saved: Record | None, rolled_back: Re
         if not extra:
             return None
         merged = script.with_name("ruleset-merged.nft")
-        atomic_write(merged, (text + "# elements that dnsmasq added to the dynamic sets since, kept\n" + extra).encode())
+        write_atomically(merged, (text + "# elements that dnsmasq added to the dynamic sets since, kept\n" + extra).encode(), mode=0o600)
         return merged if nft.run("-c", "-f", str(merged), check=False).returncode == 0 else None
     except (ApplyError, OSError):
         return None

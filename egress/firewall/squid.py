@@ -17,8 +17,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from egress.atomic import write_atomically
 from egress.firewall.errors import ApplyError, Refused, Unusable, first_lines
-from egress.firewall.files import atomic_write
 from egress.firewall.paths import plain_path
 
 #: What a rollback installs when no include was in place before the apply: removing the
@@ -66,8 +66,9 @@ class Squid:
             st = self.include.stat()
         except FileNotFoundError:
             st = None
-        atomic_write(self.include, data, mode=(st.st_mode & 0o7777) if st else 0o644,
-                     owner=(st.st_uid, st.st_gid) if st else None)
+        self.include.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(self.include, data, mode=(st.st_mode & 0o7777) if st else 0o644,
+                         owner=(st.st_uid, st.st_gid) if st else None)
 
     def check(self) -> tuple[int, list[str], bool, str]:
         """`squid -k parse`: (exit code, problem lines, whether the include was read, output)."""

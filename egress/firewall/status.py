@@ -11,10 +11,32 @@ from typing import Any
 from egress.firewall import host
 from egress.firewall.errors import ApplyError
 from egress.firewall.nft import Nft
+from egress.firewall.state import Record
 from egress.firewall.store import Store
 
 _LOADED_KEYS = ("policy", "stage", "stage_title", "revision", "sha256", "applied_at", "applied_by", "bundle",
                 "squid_include")
+
+
+def _loaded(result: dict[str, Any], current: Record | None, nft: Nft) -> None:
+    """What egress loaded, and whether the table in the kernel is still that one."""
+    notes = result["notes"]
+    if not current:
+        if result["table"] == "present":
+            notes.append("table inet egress was not loaded by egress")
+        return
+    result["loaded"] = {k: getattr(current, k) for k in _LOADED_KEYS}
+    if result["table"] == "present" and current.fingerprint:
+        try:
+            fingerprint = nft.fingerprint()
+        except ApplyError:
+            fingerprint = None
+        result["matches"] = fingerprint == current.fingerprint
+        if not result["matches"]:
+            notes.append("table inet egress has changed since egress loaded it")
+    elif result["table"] == "absent":
+        result["matches"] = False
+        notes.append("egress loaded a table inet egress, but there is none now")
 
 
 def status(state_dir: str | os.PathLike) -> dict[str, Any]:
@@ -38,23 +60,7 @@ def status(state_dir: str | os.PathLike) -> dict[str, Any]:
     if state.netns != host.netns_id():
         notes.append(f"the state directory belongs to network namespace {state.netns}")
         return result
-    current = state.current
-    if current:
-        result["loaded"] = {k: getattr(current, k) for k in _LOADED_KEYS}
-        if result["table"] == "present" and current.fingerprint:
-            try:
-                fingerprint = nft.fingerprint()
-            except ApplyError:
-                fingerprint = None
-            result["matches"] = fingerprint == current.fingerprint
-            if not result["matches"]:
-                notes.append("table inet egress has changed since egress loaded it")
-        elif result["table"] == "absent":
-            result["matches"] = False
-            notes.append("egress loaded a table inet egress, but there is none now")
-    elif result["table"] == "present":
-        notes.append("table inet egress was not loaded by egress")
-
+    _loaded(result, state.current, nft)
     def restores(snap_id: str) -> dict[str, Any] | None:
         try:
             snapshot = store.read_snapshot(snap_id)

@@ -24,9 +24,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from egress.atomic import write_atomically
 from egress.firewall import host
 from egress.firewall.errors import ApplyError, Refused, Unusable
-from egress.firewall.files import atomic_write
 from egress.firewall.state import Snapshot, State, StateError
 
 DEFAULT_STATE_DIR = "/var/lib/egress"
@@ -121,7 +121,7 @@ class Store:
     def save(self, state: State) -> State:
         """Write the state atomically, stamped with this namespace and boot; returns it."""
         state = dataclasses.replace(state, netns=host.netns_id(), boot_id=host.boot_id())
-        atomic_write(self.state_file, state.to_bytes())
+        write_atomically(self.state_file, state.to_bytes(), mode=0o600)
         return state
 
     # -- snapshots ---------------------------------------------------------

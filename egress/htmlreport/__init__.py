@@ -1,0 +1,109 @@
+"""The crisis cell's report: one self-contained HTML file (`egress report`).
+
+`data.build` computes what the report shows from the flows, the diff and the agenda;
+`timeline.layout` places the stages and temporary openings on a date axis; `render`
+lays both out with the Jinja2 templates of `templates/` (autoescaped: policy text is
+shown as written, never read as HTML) in one of the languages of `labels`.
+
+The file stands alone, because hospital networks are cut off and the report is mailed
+around: CSS and SVG inline, no script, no font, image or link to fetch (the favicon is
+an empty data: URL so that a browser does not ask for one). It prints on A4 with the
+policy, stage and date at the top of each page. The same inputs give the same bytes:
+nothing in it depends on the clock except through `--at`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from functools import cache
+
+import jinja2
+
+from egress import expiring
+from egress.atomic import write_atomically
+from egress.htmlreport import data, labels, timeline
+from egress.htmlreport.data import Report, build
+
+__all__ = ["LANGUAGES", "Report", "build", "render", "write"]
+
+LANGUAGES = labels.LANGUAGES
+
+
+@cache
+def _environment(lang: str) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("egress.htmlreport", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=False,
+        keep_trailing_newline=True,
+    )
+    words = labels.LABELS[lang]
+    env.filters.update(
+        day=lambda d: labels.date_text(d, lang),
+        short=lambda d: labels.short_date(d, lang),
+        instant=instant_text,
+        day_of=lambda value: expiry_text(value, lang),
+        soon=lambda delta: soon_text(delta, words),
+        shorten=shorten,
+        css_string=css_string,
+    )
+    return env
+
+
+def instant_text(value: dt.datetime) -> str:
+    """An instant, unambiguous (with its offset)."""
+    return expiring.show_instant(value)
+
+
+def expiry_text(value, lang: str) -> str:
+    """A grant's `expires` as written: a date is the day it ends with, an instant itself."""
+    if isinstance(value, dt.datetime):
+        return instant_text(value)
+    return labels.date_text(value, lang)
+
+
+def soon_text(delta: dt.timedelta, words: dict[str, str]) -> str:
+    hours = int(delta.total_seconds() // 3600)
+    if hours >= 48:
+        return words["in_days"].format(n=hours // 24)
+    return words["in_hours"].format(n=max(hours, 0))
+
+
+def shorten(items, limit: int, more: str) -> str:
+    """The first `limit` items, then how many more (the report is read, not grepped)."""
+    items = list(items)
+    if len(items) <= limit:
+        return ", ".join(items)
+    return ", ".join(items[:limit]) + f" … (+{len(items) - limit} {more})"
+
+
+def css_string(text: str) -> jinja2.utils.markupsafe.Markup:
+    """A CSS string literal for `@page` headers: anything but plain characters is a
+    hex escape, so no value can close the string or the rule."""
+    escaped = re.sub(r"[^A-Za-z0-9 .,:_#/()+-]", lambda m: f"\\{ord(m.group(0)):x} ", text)
+    return jinja2.utils.markupsafe.Markup(f'"{escaped}"')
+
+
+def render(report: Report, lang: str = "en") -> str:
+    """The report as one HTML document."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"unknown language '{lang}' (known: {', '.join(LANGUAGES)})")
+    stage = report.stage.stage
+    header = f"{report.policy.name} · {stage.id} · {instant_text(report.start)}"
+    return _environment(lang).get_template("report.html.j2").render(
+        report=report,
+        lang=lang,
+        t=labels.LABELS[lang],
+        page_header=header,
+        timeline=timeline.layout(report.history, report.temporary, report.start.date()),
+        agenda_days=data.AGENDA_DAYS,
+        table_rows_open=data.TABLE_ROWS_OPEN,
+        destinations_shown=data.DESTINATIONS_SHOWN,
+    )
+
+
+def write(path: str, html: str) -> None:
+    """Write the file whole or not at all (egress.atomic: a temporary file, then a rename)."""
+    write_atomically(path, html, mode=0o644)

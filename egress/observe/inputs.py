@@ -1,0 +1,159 @@
+"""Log files in: plain or gzip (told by the magic bytes, not the name), or `-` for standard
+input, each sniffed for its format from its first lines.
+
+A rotated set (`access.log access.log.1 access.log.2.gz`) is just several files: each is
+opened and sniffed on its own, and since the observations keep the first and last time of
+each flow, the order of the files does not matter.
+
+A file whose first lines match no format we read is an error naming the file (exit 2): a
+wrong file given by mistake must not pass for "nothing blocked". An empty file is not an
+error (a log rotated a minute ago is empty); it is reported as such.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import itertools
+import os
+import sys
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from egress.observe import squid, syslog, ulogd
+
+SNIFF_LINES = 50
+"""How many non-blank lines may be read to recognise a format."""
+
+FORMATS = {
+    "ulogd2-json": ulogd,
+    "squid": squid,
+    "syslog": syslog,
+}
+"""Format name -> parser module, in sniffing order (the most specific first)."""
+
+KNOWN = "ulogd2 JSON, kernel or dnsmasq log lines (syslog, journalctl, dmesg), Squid access.log (native format)"
+
+
+class LogError(Exception):
+    """A log cannot be used (unreadable, or of no format we read): exit 2."""
+
+
+@dataclass
+class Log:
+    """One opened log: its name as given, its format, its lines, and the time that dates
+    year-less timestamps (the file's modification time, or now for standard input)."""
+
+    name: str
+    format: str
+    lines: Iterator[str]
+    reference: float
+    truncated: str | None = None
+
+    def close(self) -> None:
+        close = getattr(self.lines, "close", None)
+        if close:
+            close()
+
+
+def open_log(path: str) -> Log:
+    """Open and sniff one log. `LogError` if it cannot be read or has no known format."""
+    name = "<stdin>" if path == "-" else path
+    try:
+        if path == "-":
+            raw = sys.stdin.buffer
+            reference = time.time()
+        else:
+            raw = open(path, "rb")  # noqa: SIM115 - closed by Log.close / the reader
+            reference = os.fstat(raw.fileno()).st_mtime
+    except OSError as err:
+        raise LogError(f"{name}: cannot read: {err.strerror or err}") from None
+    binary = _maybe_gzip(raw, name)
+    text = io.TextIOWrapper(binary, encoding="utf-8", errors="replace", newline=None)
+    head: list[str] = []
+    found = None
+    cut = None
+    try:
+        for line in text:
+            head.append(line)
+            if line.strip():
+                found = sniff(line)
+                if found or sum(1 for h in head if h.strip()) >= SNIFF_LINES:
+                    break
+    except (OSError, EOFError, zlib.error) as err:
+        if not head:
+            raise LogError(f"{name}: cannot read: {err}") from None
+        cut = f"{name}: compressed data ends early or is corrupt ({err}); the lines before it count"
+    if not any(h.strip() for h in head):
+        return Log(name, "empty", iter(()), reference)
+    if found is None:
+        first = next(h for h in head if h.strip()).strip()
+        shown = first[:60] + ("..." if len(first) > 60 else "")
+        raise LogError(f"{name}: not a log that egress reads (expected {KNOWN}); it starts {shown!r}")
+    log = Log(name, found, iter(()), reference, cut)
+    log.lines = iter(head) if cut else _guarded(itertools.chain(head, text), log)
+    return log
+
+
+def sniff(line: str) -> str | None:
+    """The format whose lines look like `line`, or None."""
+    for name, module in FORMATS.items():
+        if module.sniff(line):
+            return name
+    return None
+
+
+def _maybe_gzip(raw, name: str):
+    peek = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
+    if peek == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    return raw
+
+
+def _guarded(lines, log: Log) -> Iterator[str]:
+    """The lines; a corrupt or truncated gzip stream (a file rotated while being written)
+    ends the file: the lines read so far count, and `log.truncated` says why it ended."""
+    try:
+        yield from lines
+    except (OSError, EOFError, zlib.error) as err:
+        log.truncated = f"{log.name}: compressed data ends early or is corrupt ({err}); the lines before it count"
+
+
+def collect(paths: list[str], policy_prefix: str, proxy_allowed: bool = False, say=None):
+    """Read every log into one `Observations`.
+
+    Every file is opened and sniffed first, so that a file of another format stops the
+    command (`LogError`) before any work. `policy_prefix` is the log prefix of the
+    policy's denials; `proxy_allowed` keeps the proxy's allowed requests too (usage).
+    `say` gets a one-line note for a file that ended early."""
+    from egress.observe.observations import FileReport, Observations
+
+    if paths.count("-") > 1:
+        raise LogError("standard input (-) can be given once")
+    logs = []
+    try:
+        for path in paths:
+            logs.append(open_log(path))
+    except LogError:
+        for log in logs:
+            log.close()
+        raise
+    observations = Observations()
+    for log in logs:
+        report = FileReport(log.name, log.format)
+        module = FORMATS.get(log.format)
+        if module is None:
+            observations.files.append(report)
+            continue
+        try:
+            parsed = module.read(log.lines, policy_prefix, report, proxy_allowed)
+        finally:
+            log.close()
+        if log.truncated:
+            report.truncated = log.truncated
+            if say:
+                say(log.truncated)
+        observations.merge(report, parsed, module.clock(log.reference))
+    return observations

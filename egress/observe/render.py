@@ -1,0 +1,135 @@
+"""Rendering of `egress blocked` and `egress usage`: text for the terminal, markdown for
+the crisis cell's minutes, JSON for scripts. One function per format; the library
+computes, this module only lays out."""
+
+from __future__ import annotations
+
+from egress.observe.clock import iso
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _seen(first, last) -> str:
+    a, b = iso(first), iso(last)
+    if a is None and b is None:
+        return "time unknown"
+    if a == b:
+        return f"at {a}"
+    return f"{a or '?'} .. {b or '?'}"
+
+
+def _to(flow) -> str:
+    if flow.origin == "firewall" and flow.name:
+        more = f", +{len(flow.names) - 1}" if len(flow.names) > 1 else ""
+        return f"{flow.destination} ({flow.name}{more})"
+    return flow.destination
+
+
+def input_notes(files) -> list[str]:
+    """One line per file that needs a word: bad lines, other policies, empty, cut short."""
+    notes = []
+    for f in files:
+        if f.format == "empty":
+            notes.append(f"{f.name}: empty")
+        if f.bad:
+            notes.append(f"{f.name}: {_plural(f.bad, 'bad line')} ignored (first at line {f.first_bad})")
+        for policy, count in sorted(f.foreign.items()):
+            notes.append(f"{f.name}: {_plural(count, 'line')} of another policy ('{policy}') ignored")
+        if f.truncated:
+            notes.append(f.truncated)
+    return notes
+
+
+def _read_summary(files) -> str:
+    lines = sum(f.lines for f in files)
+    parts = [f"{_plural(sum(f.denials for f in files), 'firewall denial')}",
+             f"{_plural(sum(f.requests for f in files), 'proxy refusal')}",
+             f"{_plural(sum(f.answers for f in files), 'resolver answer')}"]
+    bad = sum(f.bad for f in files)
+    return f"read {_plural(lines, 'line')} of {_plural(len(files), 'file')}: {', '.join(parts)}" + (
+        f", {_plural(bad, 'bad line')}" if bad else "")
+
+
+# ----------------------------------------------------------------------------- blocked
+
+
+def blocked_json(result, top: int | None = None) -> dict:
+    flows = result.flows[:top] if top else result.flows
+    return {
+        "policy": result.policy,
+        "stage": result.stage,
+        "at": result.at,
+        "summary": {
+            "flows": len(result.flows),
+            "hits": sum(f.hits for f in result.flows),
+        },
+        "flows": [
+            {
+                "origin": f.origin,
+                "source_zone": f.zone,
+                "source": f.source,
+                "destination": f.destination,
+                "address": f.address,
+                "name": f.name,
+                "names": f.names,
+                "port": f.port,
+                "hits": f.hits,
+                "sources": f.sources,
+                "first_seen": iso(f.first),
+                "last_seen": iso(f.last),
+                "decision": f.decision,
+                "reasons": f.reasons,
+                "suggestion": f.suggestion.as_json() if f.suggestion else None,
+            }
+            for f in flows
+        ],
+        "inputs": [f.as_json() for f in result.files],
+    }
+
+
+def blocked_text(result, top: int | None = None) -> str:
+    flows = result.flows[:top] if top else result.flows
+    hits = sum(f.hits for f in result.flows)
+    out = [f"blocked at stage {result.stage} of {result.policy} (judged at {result.at}): "
+           f"{_plural(len(result.flows), 'flow')}, {_plural(hits, 'hit')}"
+           + (f"; the first {len(flows)} shown" if len(flows) < len(result.flows) else "")]
+    out.append(_read_summary(result.files))
+    for i, f in enumerate(flows, 1):
+        out.append("")
+        out.append(f"{i:>3}. {f.source} -> {_to(f)} {f.port}  [{f.origin}]")
+        out.append(f"     {_plural(f.sources, 'source')}, {_plural(f.hits, 'hit')}, {_seen(f.first, f.last)}")
+        if f.suggestion:
+            out.append(f"     open: {f.suggestion.text}")
+        if f.decision == "deny" and f.reasons:
+            out.append(f"     why:  {f.reasons[0]}")
+            out += [f"           {r}" for r in f.reasons[1:]]
+    return "\n".join(out) + "\n"
+
+
+def _cell(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def blocked_markdown(result, top: int | None = None) -> str:
+    flows = result.flows[:top] if top else result.flows
+    hits = sum(f.hits for f in result.flows)
+    out = [f"### Blocked at stage `{result.stage}` of `{result.policy}`", "",
+           f"{_plural(len(result.flows), 'flow')}, {_plural(hits, 'hit')} (judged at {result.at}); "
+           f"{_read_summary(result.files)}.", ""]
+    if not flows:
+        return "\n".join(out + ["Nothing blocked.", ""])
+    out += ["| # | from | to | port | via | sources | hits | first seen | last seen | what would open it |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    for i, f in enumerate(flows, 1):
+        out.append("| " + " | ".join(_cell(c) for c in (
+            i, f.source, _to(f), f.port, f.origin, f.sources, f.hits, iso(f.first) or "", iso(f.last) or "",
+            f.suggestion.text if f.suggestion else "")) + " |")
+    notes = input_notes(result.files)
+    if notes:
+        out += ["", *[f"- {_cell(n)}" for n in notes]]
+    return "\n".join(out) + "\n"
+
+
+BLOCKED = {"text": blocked_text, "markdown": blocked_markdown}

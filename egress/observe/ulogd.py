@@ -1,0 +1,132 @@
+"""ulogd2 JSON lines: the firewall's denials, as the nftables ruleset sends them to the
+policy's `firewall.log_group` and ulogd2's JSON output plugin writes them (one object per
+line; `examples/ulogd/ulogd.conf`).
+
+The fields used: `oob.prefix` (`egress <policy> drop: `: the policy's own denials; other
+policies' are counted and ignored), `src_ip`, `dest_ip`, `ip.protocol`, `dest_port`, and
+`oob.time.sec` for the time. The JSON plugin writes them as `"key": value` separated by
+`, `: they are found by string search, which is several times faster than decoding the
+whole object; a line that does not have that shape is decoded with `json` instead, and a
+line that is not a JSON object with those fields (cut short, garbage) is a bad line.
+"""
+
+from __future__ import annotations
+
+import json
+
+from egress.observe.clock import epoch
+from egress.observe.observations import FileReport, Parsed
+
+PROTOCOLS = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}
+_PREFIX = '"oob.prefix": "'
+_SRC = '"src_ip": "'
+_DST = '"dest_ip": "'
+_PROTO = '"ip.protocol": '
+_DPORT = '"dest_port": '
+_TIME = '"oob.time.sec": '
+
+
+def sniff(line: str) -> bool:
+    text = line.lstrip()
+    return text.startswith("{") and ('"oob.prefix"' in text or '"src_ip"' in text or '"dest_ip"' in text)
+
+
+def clock(reference: float):
+    return epoch
+
+
+def _text(line: str, key: str) -> str | None:
+    i = line.find(key)
+    if i < 0:
+        return None
+    i += len(key)
+    j = line.find('"', i)
+    return line[i:j] if j >= 0 else None
+
+
+def _number(line: str, key: str) -> str | None:
+    i = line.find(key)
+    if i < 0:
+        return None
+    i += len(key)
+    j = line.find(",", i)
+    if j < 0:
+        j = line.find("}", i)
+        if j < 0:
+            return None
+    return line[i:j].strip()
+
+
+def read(lines, policy_prefix: str, report: FileReport, proxy_allowed: bool = False) -> Parsed:
+    """Denials of the policy whose log prefix is `policy_prefix`."""
+    parsed = Parsed()
+    denials = parsed.denials
+    foreign = report.foreign
+    number = 0
+    for number, line in enumerate(lines, 1):
+        i = line.find(_PREFIX)
+        if i < 0 or not line.rstrip().endswith("}"):
+            fields = _decoded(line)
+            if fields is None:
+                if line.strip():
+                    report.bad_line(number)
+                continue
+            prefix, src, dst, proto, port, when = fields
+        else:
+            i += 15
+            prefix = line[i:line.find('"', i)]
+            if prefix != policy_prefix:
+                _other(prefix, foreign, report)
+                continue
+            src = _text(line, _SRC)
+            dst = _text(line, _DST)
+            proto = _number(line, _PROTO)
+            port = _number(line, _DPORT)
+            when = _number(line, _TIME)
+        if prefix != policy_prefix:
+            _other(prefix, foreign, report)
+            continue
+        if not src or not dst or proto is None:
+            report.bad_line(number)
+            continue
+        name = PROTOCOLS.get(proto) or f"ip/{proto}"
+        if name in ("tcp", "udp"):
+            if not port or not port.isdigit():
+                report.bad_line(number)
+                continue
+            key: tuple[str, str, str, int | None] = (src, dst, name, int(port))
+        else:
+            key = (src, dst, name, None)
+        report.denials += 1
+        seen = denials.get(key)
+        if seen is None:
+            denials[key] = [1, when, when]
+        else:
+            seen[0] += 1
+            seen[2] = when
+    report.lines = number
+    return parsed
+
+
+def _other(prefix: str | None, foreign: dict, report: FileReport) -> None:
+    if prefix and prefix.startswith("egress ") and prefix.endswith(" drop: "):
+        policy = prefix[7:-7]
+        foreign[policy] = foreign.get(policy, 0) + 1
+    else:
+        report.other += 1
+
+
+def _decoded(line: str):
+    """(prefix, src, dst, proto, port, time) from a JSON object line, or None."""
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict) or not ("src_ip" in obj or "oob.prefix" in obj):
+        return None
+
+    def text(key):
+        value = obj.get(key)
+        return None if value is None else str(value)
+
+    return text("oob.prefix"), text("src_ip"), text("dest_ip"), text("ip.protocol"), text("dest_port"), text("oob.time.sec")
