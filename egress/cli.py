@@ -669,6 +669,46 @@ def blocked_command(policy, logs, stage_id, fmt, top, as_stage, at):
         click.echo(render.BLOCKED[fmt](result, top), nl=False)
 
 
+@main.command("usage")
+@click.argument("policy", type=click.Path())
+@click.argument("access_logs", nargs=-1, metavar="[ACCESS_LOG...]")
+@click.option("--stage", "stage_id", required=True, metavar="ID", help="The stage whose grants are counted.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
+@click.option("--at", "at", type=DATE, help=AT_HELP)
+def usage_command(policy, access_logs, stage_id, fmt, at):
+    """Say which grants of a stage carried traffic, and which carried none.
+
+    ACCESS_LOG files are Squid access.logs (native format; plain, gzip, or - for
+    standard input): each allowed request is attributed to the grants that allow it at
+    --stage, as `egress query` judges it. The grants in force with no traffic are the
+    candidates to revoke at the next stage; a grant no source observes (a direct grant
+    when only the proxy's log is read) is listed as not observed, never as unused.
+
+    \b
+    Examples:
+      egress usage policy.yaml --stage last /var/log/squid/access.log*
+      egress usage policy.yaml --stage s3-continuity-sites access.log --format markdown
+    """
+    import json
+
+    from egress.observe import render
+    from egress.observe.usage import usage
+
+    when = _at(at)
+    model = open_policy(policy, when)
+    stage = stage_of(model, stage_id).id
+    if not access_logs:
+        raise click.UsageError("give the proxy's access.log files")
+    observations = _collect(access_logs, model, proxy_allowed=True)
+    result = usage(observations, resolve(model, stage, when), proxy_read=bool(access_logs))
+    for note in render.input_notes(result.files):
+        click.echo(f"note: {note}", err=True)
+    if fmt == "json":
+        click.echo(json.dumps(render.usage_json(result), indent=2))
+    else:
+        click.echo(render.USAGE[fmt](result), nl=False)
+
+
 # --------------------------------------------------------------------------- push to firewalls
 # apply / confirm / rollback / status: thin wrappers over the egress.firewall package.
 

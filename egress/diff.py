@@ -49,6 +49,7 @@ grant in force on both sides is reported in `changed`, even when its reach is th
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
@@ -299,6 +300,12 @@ def boxes_minus(boxes: list[Box], others: list[Box]) -> list[Box]:
 Key = tuple  # (grant id, direction, via, source name, target name)
 
 
+_BOXES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+"""The box of each `Flow`. Flows are immutable and the same objects at every stage where
+their grant is in force (flows.PolicyIndex), so diffing several stages of a policy (the
+report diffs each stage with the one before) converts each flow once."""
+
+
 def atoms(flows: StageFlows) -> dict[Key, list[Box]]:
     """The boxes of every flow, by key. The addresses of a zone or service are converted once."""
     cache: dict[tuple, tuple[int, Ranges]] = {}
@@ -317,10 +324,12 @@ def atoms(flows: StageFlows) -> dict[Key, list[Box]]:
     out: dict[Key, list[Box]] = {}
     for flow in flows.flows:
         key = (flow.grant.id, flow.direction, flow.via, flow.source, flow.target)
-        names = frozenset([("host", h) for h in flow.hosts] + [("domain", d) for d in flow.domains])
-        src = conv(flow.src, "src", flow.direction, flow.via, flow.source)
-        dst = conv(flow.dst, "dst", flow.direction, flow.via, flow.target)
-        box = Box(src, dst, names, port_ranges(flow.ports))
+        box = _BOXES.get(flow)
+        if box is None:
+            names = frozenset([("host", h) for h in flow.hosts] + [("domain", d) for d in flow.domains])
+            src = conv(flow.src, "src", flow.direction, flow.via, flow.source)
+            dst = conv(flow.dst, "dst", flow.direction, flow.via, flow.target)
+            box = _BOXES[flow] = Box(src, dst, names, port_ranges(flow.ports))
         if box:
             boxes = out.setdefault(key, [])
             if box not in boxes:
@@ -443,8 +452,12 @@ def _order(flows: StageFlows | None) -> dict[str, int]:
     return {g.id: i for i, g in enumerate(g for s in flows.policy.stages for g in s.grants)}
 
 
-def diff(old: StageFlows | None, new: StageFlows | None, label_from: str, label_to: str, at: dt.date | None = None) -> Diff:
-    """What `new` opens and closes compared with `old` (None: nothing in force)."""
+def diff(old: StageFlows | None, new: StageFlows | None, label_from: str, label_to: str, at: dt.date | None = None,
+         net: bool = True) -> Diff:
+    """What `new` opens and closes compared with `old` (None: nothing in force).
+
+    With `net=False`, `net_opened` and `net_closed` are left empty: for callers that show
+    the per-grant pieces only (the HTML report), which skips most of the cost."""
     old_atoms = atoms(old) if old else {}
     new_atoms = atoms(new) if new else {}
     old_grants = {g.id: g for g in old.grants} if old else {}
@@ -467,8 +480,9 @@ def diff(old: StageFlows | None, new: StageFlows | None, label_from: str, label_
         for box in boxes_minus(boxes, after):
             result.closed.append(Piece(key, box, _whole(box, boxes), grant, status, detail))
 
-    result.net_opened = _net(result.opened, old_atoms)
-    result.net_closed = _net(result.closed, new_atoms)
+    if net:
+        result.net_opened = _net(result.opened, old_atoms)
+        result.net_closed = _net(result.closed, new_atoms)
 
     for grant_id in sorted(set(old_grants) & set(new_grants), key=_order(new).__getitem__):
         changes = _metadata_changes(old_grants[grant_id], new_grants[grant_id])

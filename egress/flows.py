@@ -21,6 +21,7 @@ are shared, so nothing may change them in place.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,8 +29,7 @@ from dataclasses import dataclass
 from netaddr import IPSet
 
 from egress.model import INTERNET, Grant, Policy, PortRange, Stage
-
-EVERYWHERE = ("0.0.0.0/0", "::/0")
+from egress.special import INTERNET_SPACE, NOT_INTERNET
 
 Ranges = tuple[tuple[int, int, int], ...]
 """(version, first, last) integer ranges, sorted, disjoint and not touching (adjacent
@@ -183,10 +183,20 @@ class PolicyIndex:
         return self._sets[key]
 
     def internet(self) -> tuple[IPSet, Ranges]:
-        """Every address outside the zones."""
+        """The public address space outside the zones: what `internet` means.
+
+        Not "every address outside the zones": private-use, shared, loopback,
+        link-local, multicast, unspecified and reserved space are left out
+        (`egress.special`, with the RFC of each range), so that the proxy zone cannot
+        reach 10.99.0.5 or 169.254.169.254 for a name that resolves there, and an
+        ingress grant from `internet` admits no such source. The documentation ranges
+        stay in. This is the one place where `internet` is computed: the nftables
+        sets and `query` both read it.
+        """
         key = ("internet", "")
         if key not in self._sets:
-            addresses = IPSet(EVERYWHERE) - IPSet(a for zone in self._zones.values() for a in zone.addresses)
+            zones = IPSet(a for zone in self._zones.values() for a in zone.addresses)
+            addresses = _public_space() - zones
             ranges = tuple((r.version, r.first, r.last) for r in addresses.iter_ipranges())
             self._sets[key] = (addresses, ranges)
         return self._sets[key]
@@ -249,6 +259,12 @@ class PolicyIndex:
                     src_ranges=src_ranges,
                     dst_ranges=dst_ranges,
                 )
+
+
+@functools.cache
+def _public_space() -> IPSet:
+    """`special.INTERNET_SPACE` minus `special.NOT_INTERNET` (a shared constant: copy before changing)."""
+    return IPSet(INTERNET_SPACE) - IPSet(r.network for r in NOT_INTERNET)
 
 
 _INDEXES: dict[int, PolicyIndex] = {}

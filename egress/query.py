@@ -9,10 +9,12 @@ Addresses (`--dst` is an IP address): the firewall's view.
 - egress, direct: the source is in a zone of a direct flow, the destination in its
   addresses (service addresses, lock-file addresses of its hosts), the port in its ports;
 - ingress: the destination is in the zone of an ingress flow, the source in its
-  sources (`internet`: any address outside the zones; a partner service: its addresses);
+  sources (`internet`: the public address space outside the zones, see `egress.special`;
+  a partner service: its addresses);
 - the proxy's own flows, which the firewall opens for `via: proxy` grants: a source zone
   of a proxied grant may reach the proxy zone's addresses on `tcp/<proxy.port>`; the
-  proxy zone may reach any address outside the zones on the tcp ports of the proxied
+  proxy zone may reach any internet address (`flows.PolicyIndex.internet`: public, outside
+  the zones) on the tcp ports of the proxied
   grants in force (Squid, not the firewall, then checks the names). Both are answered
   `via: direct` (they are plain firewall openings) with the proxied grant that needs them.
 - a zone with proxied grants does NOT reach web addresses directly: an address that no
@@ -42,6 +44,7 @@ from netaddr import INET_PTON, AddrFormatError, IPAddress, IPSet
 
 from egress.flows import Flow, StageFlows, policy_index, resolve
 from egress.model import INTERNET, PortRange
+from egress.special import not_internet
 
 NAME_RE = re.compile(r"(?=.{1,253}\Z)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
 """A host name: LDH labels, at least two, the last (the top-level domain) starting with a
@@ -320,11 +323,11 @@ class _Judge:
                     out.append(_Match(flow, "direct", f"{self.src} is in zone {flow.source}, which reaches the proxy "
                                                       f"(zone {proxy.zone}, tcp/{proxy.port}) for grant {flow.grant.id} (via: proxy)",
                                       flow.source, proxy.zone))
-        if proxy.zone in self.src_zones and not self.dst_zones:
+        if proxy.zone in self.src_zones and self.dst in policy_index(self.policy).internet()[0]:
             for flow in proxied:
                 if _covers([p for p in flow.ports if p.proto == "tcp"], self.port):
-                    out.append(_Match(flow, "direct", f"{self.src} is in the proxy zone {proxy.zone}, which reaches any address "
-                                                      f"outside the zones on {self.port} for grant {flow.grant.id}; Squid checks the names",
+                    out.append(_Match(flow, "direct", f"{self.src} is in the proxy zone {proxy.zone}, which reaches any internet "
+                                                      f"address (public, outside the zones) on {self.port} for grant {flow.grant.id}; Squid checks the names",
                                       proxy.zone, INTERNET))
         return out
 
@@ -388,8 +391,13 @@ class _Judge:
         proxy = self.policy.proxy
         if proxy is not None and proxy.zone in self.src_zones:
             web = sorted({p for f in self.flows.flows if f.via == "proxy" for p in f.ports if p.proto == "tcp"})
-            if web:
-                self.reasons.append(f"the proxy zone {proxy.zone} reaches addresses outside the zones on "
+            special = not_internet(str(dst))
+            if special is not None:
+                self.reasons.append(
+                    f"{dst} is not internet: {special.network} is {special.what} ({special.rfc}); the proxy zone "
+                    f"{proxy.zone} reaches the internet only (a private destination must be named in a service)")
+            elif web:
+                self.reasons.append(f"the proxy zone {proxy.zone} reaches internet addresses on "
                                     f"{_ports_text(web)} only (the ports of the proxied grants in force)")
             else:
                 self.reasons.append(f"the proxy zone {proxy.zone} reaches nothing outside: no proxied grant is in force")

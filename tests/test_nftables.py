@@ -477,15 +477,20 @@ def test_comment_truncation():
 def test_ingress_from_internet_and_partner():
     text = render(shape("ingress"))
     inbound = set_elements(text, "in_mail_v4")
-    # the internet is everything outside the zones, on tcp/25 only
-    assert inbound[0] == "0.0.0.0-192.0.2.23 . tcp . 25"
-    assert inbound[-1] == "192.0.2.112-255.255.255.255 . tcp . 25"
+    # the internet is the public space outside the zones (no private, loopback, link-local,
+    # multicast or reserved source), on tcp/25 only
+    assert inbound[0] == "1.0.0.0-9.255.255.255 . tcp . 25"
+    assert "169.255.0.0-172.15.255.255 . tcp . 25" in inbound
+    assert inbound[-1] == "198.20.0.0-223.255.255.255 . tcp . 25"
+    assert "192.0.2.32-192.0.2.103 . tcp . 25" in inbound  # documentation ranges stay in
     assert not any(e.startswith("192.0.2.24") for e in inbound)
     assert set_elements(text, "in_dicom_v4") == ["198.51.100.64/28 . tcp . 104"]
     assert chain_rules(text, "in_dicom") == [
         'ip saddr . meta l4proto . th dport @in_dicom_v4 counter accept comment "grant images-in"'
     ]
-    assert set_elements(text, "in_mail_v6")[0] == "::-2001:db8:35:24:ffff:ffff:ffff:ffff . tcp . 25"
+    assert set_elements(text, "in_mail_v6")[:2] == [
+        "2000::/16 . tcp . 25", "2001:200::-2001:db8:35:24:ffff:ffff:ffff:ffff . tcp . 25",
+    ]
 
 
 def test_proxy_grant():
@@ -493,10 +498,14 @@ def test_proxy_grant():
     # the workstations reach only the proxy, on its port
     assert set_elements(text, "out_ws_v4") == ["10.0.0.3 . tcp . 3128"]
     assert set_elements(text, "out_ws_v6") == ["fd00::3 . tcp . 3128"]
-    # the proxy reaches every address outside the zones on the web ports of the service
+    # the proxy reaches the internet (public space outside the zones) on the web ports of
+    # the service: not the zones, nor private, link-local, loopback or reserved space
     out_proxy = set_elements(text, "out_proxy_v4")
-    assert "0.0.0.0-10.0.0.2 . tcp . 80" in out_proxy and "10.101.0.0-255.255.255.255 . tcp . 443" in out_proxy
-    assert not any(e.startswith("10.100.") for e in out_proxy)
+    assert out_proxy[:2] == ["1.0.0.0-9.255.255.255 . tcp . 80", "1.0.0.0-9.255.255.255 . tcp . 443"]
+    assert "11.0.0.0-100.63.255.255 . tcp . 443" in out_proxy
+    assert out_proxy[-1] == "198.20.0.0-223.255.255.255 . tcp . 443"
+    assert not any(e.startswith(("10.", "127.", "169.254.", "192.168.")) for e in out_proxy)
+    assert set_elements(text, "out_proxy_v6")[0] == "2000::/16 . tcp . 80"
     # no dynamic rule for a proxied host: the proxy checks the names
     assert not any("@dyn_" in r for r in chain_rules(text, "out_ws"))
     assert "flush set inet egress dyn_sites_v4" in text

@@ -235,6 +235,10 @@ WEB, WEB6 = "198.51.100.80", "2001:db8:80::80"  # some web site, reached by the 
 SENDER, SENDER6 = "198.51.100.25", "2001:db8:25::25"  # a mail server of the internet
 CDN_LOCKED, CDN_LOCKED6 = "203.0.113.98", "2001:db8:98::98"  # the lock file's address
 CDN_NEW, CDN_NEW6 = "203.0.113.99", "2001:db8:99::99"  # what DNS answers today
+# Special space on the wan side: not "internet", so the proxy does not reach it and an
+# ingress grant from internet does not admit it (issue 10 item 17).
+PRIVATE_WEB, SHARED_WEB, ULA_WEB6 = "192.168.1.80", "100.64.0.80", "fd99::80"  # (the lab refuses link-local)
+PRIVATE_SENDER, ULA_SENDER6 = "172.16.5.25", "fd98::25"
 
 
 def traffic_policy():
@@ -267,7 +271,8 @@ def traffic_policy():
 def setup_traffic_lab(lab):
     lab.add_lan(LAB, LAB6, IMAGING, IMAGING6, NOZONE, NOZONE6, PROXY_OUT, PROXY_OUT6)
     lab.add_wan(PARTNER, PARTNER6, NTP, NTP6, PING, PING6, WEB, WEB6, SENDER, SENDER6,
-                PROXY_IN, PROXY_IN6, CDN_LOCKED, CDN_LOCKED6, CDN_NEW, CDN_NEW6)
+                PROXY_IN, PROXY_IN6, CDN_LOCKED, CDN_LOCKED6, CDN_NEW, CDN_NEW6,
+                PRIVATE_WEB, SHARED_WEB, ULA_WEB6, PRIVATE_SENDER, ULA_SENDER6)
     lab.listen("wan", [443, 80, 22, 3128, "udp/123"])
     lab.listen("lan", [25, 22])
 
@@ -301,6 +306,9 @@ DENIED_OUT = [
     (PROXY_OUT6, WEB6, "tcp", 80),
     (LAB, CDN_NEW, "tcp", 443),  # not resolved by dnsmasq yet
     (LAB6, CDN_NEW6, "tcp", 443),
+    (PROXY_OUT, PRIVATE_WEB, "tcp", 443),  # the proxy reaches the internet, not private space
+    (PROXY_OUT, SHARED_WEB, "tcp", 443),
+    (PROXY_OUT6, ULA_WEB6, "tcp", 443),
 ]
 ALLOWED_IN = [(SENDER, LAB, "tcp", 25), (SENDER6, LAB6, "tcp", 25)]
 DENIED_IN = [
@@ -308,6 +316,8 @@ DENIED_IN = [
     (SENDER6, LAB6, "tcp", 22),
     (SENDER, IMAGING, "tcp", 25),  # wrong zone
     (SENDER6, IMAGING6, "tcp", 25),
+    (PRIVATE_SENDER, LAB, "tcp", 25),  # private space is not "internet"
+    (ULA_SENDER6, LAB6, "tcp", 25),
 ]
 
 

@@ -362,3 +362,33 @@ def test_draft_stage_fails_validate_until_filled_then_diff_shows_exactly_the_cho
         ("workstations", ("www.other.example",), ("tcp/443",), "proxy"),
     ]
     assert doc["closed"] == []
+
+
+# -- usage ----------------------------------------------------------------------------
+
+
+def test_usage_from_the_proxy_log(tmp_path, policy):
+    allowed = "TCP_TUNNEL/200"
+    (tmp_path / "access.log").write_text(
+        squid("10.100.0.7", "www.allowed.example:443", action=allowed, sec=1796131000) * 3
+        + squid("10.100.0.8", "deep.www.allowed.example:443", action=allowed, sec=1796131100)
+        + squid("10.100.0.7", "www.other.example:443")                             # refused: not usage
+        + squid("10.30.0.5", "www.allowed.example:443", action=allowed)            # no grant of the stage allows it
+        + squid("10.100.0.7", "http://www.allowed.example/x", method="GET", action="TCP_MISS/200"))  # port 80: none
+    result = run("usage", policy, tmp_path / "access.log", "--stage", "s1-open", "--at", AT, "--format", "json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    grants = {g["grant"]: g for g in doc["grants"]}
+    assert (grants["web"]["proxy_requests"], grants["web"]["used"], grants["web"]["proxy_last_seen"]) == (
+        4, True, "2026-12-01T13:18:20Z")
+    assert (grants["partner-lab"]["observed"], grants["partner-lab"]["packets"]) == (False, None)  # direct: not observed
+    assert doc["summary"] == {"grants": 2, "used": 1, "unused": 0, "not_observed": 1}
+    assert sorted((u["client"], u["host"], u["port"], u["hits"]) for u in doc["unattributed"]) == [
+        ("10.100.0.7", "www.allowed.example", "tcp/80", 1), ("10.30.0.5", "www.allowed.example", "tcp/443", 1)]
+    text = run("usage", policy, tmp_path / "access.log", "--stage", "s1-open", "--at", AT).stdout
+    assert "not observed (give the proxy's access.log, or the firewall's counters): partner-lab" in text
+    # nothing through the proxy: the proxied grant is unused, a candidate to revoke
+    (tmp_path / "quiet.log").write_text(squid("10.100.0.7", "www.other.example:443"))
+    quiet = run("usage", policy, tmp_path / "quiet.log", "--stage", "s1-open", "--at", AT, "--format", "markdown")
+    assert "| web | s1-open | workstations | sites | proxy | 0 | - | - |  | **no** |" in quiet.stdout
+    assert run("usage", policy, "--stage", "s1-open", "--at", AT).exit_code == 2

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -98,27 +99,12 @@ def folder():
 
 @pytest.mark.system("ip", "nft", "ulogd")
 def test_ulogd2_json_of_refused_connections(lab, folder):
-    require_ulogd_json()
-    policy_path = folder / "policy.yaml"
-    policy_path.write_text(POLICY)
-    policy, diagnostics = validate(str(policy_path), dt.date(2024, 1, 1))
-    assert policy is not None and not [d for d in diagnostics if d.severity == "error"]
+    policy_path, flows = load_policy(folder, POLICY, "s1-partner")
     lab.add_lan("10.100.0.5", "10.100.0.6", "fd00:100::5", "10.30.0.5")
     lab.add_wan(["198.51.100.10", "198.51.100.20", "198.51.100.99", "2001:db8:51::10"])
     lab.listen("wan", [443, 8443, 22, "udp/53"])
-    lab.load(nftables.render(resolve(policy, "s1-partner", dt.date(2024, 1, 1))))
-
-    conf = (ROOT / "examples/ulogd/ulogd.conf").read_text()
-    assert "group=0" in conf and 'file="/var/log/ulog/egress.json"' in conf
-    log = folder / "egress.json"
-    conf = conf.replace("group=0", f"group={GROUP}").replace("/var/log/ulog/egress.json", str(log))
-    conf = conf.replace("/var/log/ulog/ulogd.log", str(folder / "ulogd.log"))
-    (folder / "ulogd.conf").write_text(conf)
-    ulogd = lab.spawn("fw", ["ulogd", "-c", str(folder / "ulogd.conf")], name="ulogd")
-    deadline = time.monotonic() + 10
-    while "entering main loop" not in (folder / "ulogd.log").read_text(errors="replace") if (folder / "ulogd.log").exists() else True:
-        assert time.monotonic() < deadline and ulogd.poll() is None, lab.log(ulogd)
-        time.sleep(0.05)
+    lab.load(nftables.render(flows))
+    log, ulogd = start_ulogd(lab, folder)
 
     allowed = ("10.30.0.5", "198.51.100.10", "tcp", 443)
     refused = [
@@ -154,3 +140,199 @@ def test_ulogd2_json_of_refused_connections(lab, folder):
     now = time.time()
     seen = dt.datetime.strptime(first["last_seen"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC).timestamp()
     assert now - 120 < seen <= now + 1
+
+
+def start_ulogd(lab, folder: Path) -> tuple[Path, object]:
+    """ulogd2 in the firewall namespace with examples/ulogd/ulogd.conf (group GROUP,
+    files in `folder`), once it reads the group. (The JSON file, the process.)"""
+    require_ulogd_json()
+    conf = (ROOT / "examples/ulogd/ulogd.conf").read_text()
+    log = folder / "egress.json"
+    conf = conf.replace("group=0", f"group={GROUP}").replace("/var/log/ulog/egress.json", str(log))
+    conf = conf.replace("/var/log/ulog/ulogd.log", str(folder / "ulogd.log"))
+    (folder / "ulogd.conf").write_text(conf)
+    ulogd = lab.spawn("fw", ["ulogd", "-c", str(folder / "ulogd.conf")], name="ulogd")
+    deadline = time.monotonic() + 10
+    own_log = folder / "ulogd.log"
+    while "entering main loop" not in (own_log.read_text(errors="replace") if own_log.exists() else ""):
+        assert time.monotonic() < deadline and ulogd.poll() is None, lab.log(ulogd)
+        time.sleep(0.05)
+    return log, ulogd
+
+
+def load_policy(folder: Path, text: str, stage: str):
+    path = folder / "policy.yaml"
+    path.write_text(text)
+    policy, diagnostics = validate(str(path), dt.date(2024, 1, 1))
+    assert policy is not None and not [d for d in diagnostics if d.severity == "error"], diagnostics
+    return path, resolve(policy, stage, dt.date(2024, 1, 1))
+
+
+@pytest.mark.system("ip", "nft", "ulogd", "dnsmasq")
+def test_dnsmasq_names_the_address_the_firewall_refused(lab, folder):
+    """A client asks dnsmasq (log-queries) for portal.partner.example, then connects to
+    the answer, which the stage does not open: the blocked flow carries the name."""
+    policy_path, flows = load_policy(folder, POLICY, "s1-partner")
+    lab.add_lan("10.100.0.5")
+    lab.add_wan(["198.51.100.99"])
+    lab.listen("wan", [443])
+    lab.load(nftables.render(flows))
+    log, _ = start_ulogd(lab, folder)
+
+    upstream_port, port = 5354, 5353
+    dns_log = folder / "dnsmasq.log"
+    common = ["--no-resolv", "--no-hosts", "--listen-address=127.0.0.1", "--bind-interfaces",
+              "--keep-in-foreground", "--user=root", "--pid-file="]
+    lab.spawn("fw", ["dnsmasq", *common, "--log-facility=-", f"--port={upstream_port}",
+                     "--address=/portal.partner.example/198.51.100.99"], name="dnsmasq-upstream")
+    resolver = lab.spawn("fw", ["dnsmasq", *common, f"--port={port}", f"--server=127.0.0.1#{upstream_port}",
+                                "--log-queries", f"--log-facility={dns_log}"], name="dnsmasq")
+    script = ("import dns.message, dns.query\n"
+              "q = dns.message.make_query('portal.partner.example', 'A')\n"
+              f"r = dns.query.udp(q, '127.0.0.1', port={port}, timeout=3)\n"
+              "print(' '.join(str(rr) for rrset in r.answer for rr in rrset))\n")
+    deadline = time.monotonic() + 10
+    while not (dns_log.exists() and "started" in dns_log.read_text()):
+        assert time.monotonic() < deadline and resolver.poll() is None, lab.log(resolver)
+        time.sleep(0.05)
+    answer = lab.run("fw", sys.executable, "-c", script, check=True).stdout.strip()
+    assert answer == "198.51.100.99"
+    assert "reply portal.partner.example is 198.51.100.99" in dns_log.read_text()
+
+    assert lab.probe("lan", [("10.100.0.5", "198.51.100.99", "tcp", 443)], timeout=0.4) == [False]
+    assert len(wait_lines(log, 1)) == 1
+
+    result = run("blocked", policy_path, log, dns_log, "--stage", "s1-partner", "--at", AT, "--format", "json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    [flow] = doc["flows"]
+    assert (flow["source"], flow["destination"], flow["name"], flow["port"], flow["hits"]) == (
+        "workstations", "198.51.100.99", "portal.partner.example", "tcp/443", 1)
+    assert [i["format"] for i in doc["inputs"]] == ["ulogd2-json", "syslog"]
+    assert doc["inputs"][1]["dns_answers"] >= 1 and doc["inputs"][1]["bad"] == 0
+    text = run("blocked", policy_path, log, dns_log, "--stage", "s1-partner", "--at", AT).stdout
+    assert "workstations -> 198.51.100.99 (portal.partner.example) tcp/443  [firewall]" in text
+
+
+PROXY_POLICY = """\
+egress: 1
+policy: observe-proxy
+zones:
+  proxy:
+    addresses: [10.0.0.3]
+  workstations:
+    addresses: [10.100.0.0/24]
+  lab:
+    addresses: [10.30.0.0/24]
+proxy: {zone: proxy, port: 3128}
+services:
+  sites:
+    destinations: [{domain: allowed.example}]
+    ports: [tcp/443, tcp/8443]
+  journals:
+    destinations: [{host: www.journal.example}]
+    ports: [tcp/443]
+  spare:
+    destinations: [{host: spare.example}]
+    ports: [tcp/443]
+stages:
+  - id: s0-closed
+    grants: []
+  - id: s1-web
+    grants:
+      - id: lab-web
+        from: lab
+        to: sites
+        ports: [tcp/443]
+        via: proxy
+        reason: Reference sites for the lab
+      - id: spare-web
+        from: lab
+        to: spare
+        via: proxy
+        reason: A site nobody uses
+"""
+
+
+@pytest.mark.system("ip", "squid", "curl")
+def test_squid_refusals_and_usage(lab, folder):
+    """A live squid with the stage's include: what it refuses is found by name with what
+    would open it; what it lets through is credited to its grant; a grant without
+    requests is unused."""
+    import os
+    import pwd
+
+    from egress.targets.squid import render as squid_render
+
+    policy_path, flows = load_policy(folder, PROXY_POLICY, "s1-web")
+    lab.add_lan("10.0.0.3", "10.100.0.5", "10.100.0.6", "10.30.0.5")
+    lab.add_wan(["198.51.100.10"])
+    lab.listen("wan", [443, 8443])
+    squid_dir = folder / "squid"
+    squid_dir.mkdir()
+    (squid_dir / "hosts").write_text("198.51.100.10 www.allowed.example www.journal.example www.unknown.example\n")
+    (squid_dir / "squid-egress.conf").write_text(squid_render(flows))
+    access = squid_dir / "access.log"
+    (squid_dir / "squid.conf").write_text("\n".join([
+        "http_port 10.0.0.3:3128", "tcp_outgoing_address 10.0.0.3", f"hosts_file {squid_dir}/hosts",
+        "dns_nameservers 127.0.0.1", f"pid_filename {squid_dir}/squid.pid", f"cache_log {squid_dir}/cache.log",
+        f"access_log stdio:{access} squid", "cache deny all", f"coredump_dir {squid_dir}", "pinger_enable off",
+        "shutdown_lifetime 0 seconds", "visible_hostname egress-observe-test", f"include {squid_dir}/squid-egress.conf", ""]))
+    user = pwd.getpwnam("proxy")
+    folder.chmod(0o755)
+    for path in (squid_dir, *squid_dir.iterdir()):
+        os.chown(path, user.pw_uid, user.pw_gid)
+    squid = lab.spawn("lan", ["squid", "-N", "-f", str(squid_dir / "squid.conf")], name="squid")
+    deadline = time.monotonic() + 30
+    while "Accepting HTTP Socket connections" not in ((squid_dir / "cache.log").read_text(errors="replace")
+                                                      if (squid_dir / "cache.log").exists() else ""):
+        assert time.monotonic() < deadline and squid.poll() is None, lab.log(squid)
+        time.sleep(0.05)
+
+    def connect(src: str, target: str) -> str:
+        cp = lab.run("lan", "curl", "-sS", "--max-time", "8", "--interface", src, "--proxytunnel",
+                     "-x", "http://10.0.0.3:3128", "-o", "/dev/null", "-w", "%{http_connect}", f"http://{target}/",
+                     timeout=30)
+        return cp.stdout.strip()
+
+    cases = [
+        ("10.30.0.5", "www.allowed.example:443", "200"),
+        ("10.30.0.5", "www.allowed.example:443", "200"),
+        ("10.100.0.5", "www.allowed.example:443", "403"),
+        ("10.100.0.6", "www.allowed.example:443", "403"),
+        ("10.100.0.5", "www.journal.example:443", "403"),
+        ("10.30.0.5", "www.allowed.example:8443", "403"),
+        ("10.30.0.5", "www.unknown.example:443", "403"),
+    ]
+    for src, target, code in cases:
+        assert connect(src, target) == code, (src, target, lab.log(squid))
+    deadline = time.monotonic() + 10
+    while len(access.read_text().splitlines() if access.exists() else []) < len(cases):
+        assert time.monotonic() < deadline, access.read_text() if access.exists() else "no access.log"
+        time.sleep(0.1)
+
+    result = run("blocked", policy_path, access, "--stage", "s1-web", "--at", AT, "--format", "json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    got = {(f["source"], f["destination"], f["port"]): (f["sources"], f["hits"], f["suggestion"]["kind"],
+                                                         f["suggestion"]["text"]) for f in doc["flows"]}
+    assert got == {
+        ("workstations", "www.allowed.example", "tcp/443"): (
+            2, 2, "add-zone", "grant lab-web already opens this to zone lab: add zone workstations"),
+        ("workstations", "www.journal.example", "tcp/443"): (
+            1, 1, "service", "service journals names www.journal.example but no grant reaches it from workstations on tcp/443"),
+        ("lab", "www.allowed.example", "tcp/8443"): (
+            1, 1, "add-port", "grant lab-web reaches sites from lab on tcp/443, not tcp/8443"),
+        ("lab", "www.unknown.example", "tcp/443"): (
+            1, 1, "new-service", "nothing in the policy holds or names this: a new service"),
+    }
+    assert doc["flows"][0]["destination"] == "www.allowed.example"  # the most sources first
+    assert doc["inputs"][0]["proxy_refusals"] == 5 and doc["inputs"][0]["bad"] == 0
+
+    used = run("usage", policy_path, access, "--stage", "s1-web", "--at", AT, "--format", "json")
+    assert used.exit_code == 0, used.output
+    report = {g["grant"]: g for g in json.loads(used.stdout)["grants"]}
+    assert (report["lab-web"]["proxy_requests"], report["lab-web"]["used"]) == (2, True)
+    assert (report["spare-web"]["proxy_requests"], report["spare-web"]["used"], report["spare-web"]["observed"]) == (0, False, True)
+    text = run("usage", policy_path, access, "--stage", "s1-web", "--at", AT).stdout
+    assert "unused (candidates to revoke at the next stage):\n  spare-web (stage s1-web, lab -> spare, proxy)" in text

@@ -137,11 +137,93 @@ def test_the_proxy_plumbing_is_judged_as_the_firewall_opens_it():
     assert answer["target"] == "proxy" and "continuity-web" in answer["grants"]
     answer = allows(S3, "192.0.2.10", "198.51.100.250", "tcp/443", "mail-av-updates", "direct")
     assert answer["source"] == "proxy" and answer["target"] == "internet"
-    denies(S3, "192.0.2.10", "198.51.100.250", "tcp/22", "the proxy zone proxy reaches addresses outside the zones on tcp/80, tcp/443 only")
+    denies(S3, "192.0.2.10", "198.51.100.250", "tcp/22", "the proxy zone proxy reaches internet addresses on tcp/80, tcp/443 only")
     denies(S3, "10.20.0.1", "192.0.2.9", "tcp/3128", "zone imaging has no proxied grant in force")
     denies(S3, "10.100.0.1", "192.0.2.9", "tcp/22", "reaches the proxy on tcp/3128 only, not tcp/22")
     denies(S0 := "s0-isolation", "10.100.1.2", "192.0.2.9", "tcp/3128", "no proxied grant in force")
     assert S0
+
+
+@pytest.mark.parametrize("dst, special", [
+    ("169.254.169.254", "169.254.0.0/16 is link-local"),
+    ("10.99.0.5", "10.0.0.0/8 is private-use"),
+    ("192.168.1.1", "192.168.0.0/16 is private-use"),
+    ("172.16.0.1", "172.16.0.0/12 is private-use"),
+    ("100.64.0.1", "100.64.0.0/10 is shared address space"),
+    ("127.0.0.1", "127.0.0.0/8 is loopback"),
+    ("224.0.0.251", "224.0.0.0/4 is multicast"),
+    ("0.0.0.0", "0.0.0.0/8 is \"this network\""),
+    ("255.255.255.255", "240.0.0.0/4 is reserved"),
+    ("fe80::1", "fe80::/10 is link-local"),
+    ("fd00::1", "fc00::/7 is unique local"),
+    ("::1", "::1/128 is loopback"),
+    ("::ffff:10.0.0.1", "::ffff:0:0/96 is IPv4-mapped"),
+    ("2002:a00:1::1", "2002::/16 is 6to4"),
+    ("ff02::1", "ff00::/8 is multicast"),
+])
+def test_the_proxy_does_not_reach_special_space(dst, special):
+    """Issue 10 item 17: "internet" behind the proxy is public space: a name under an
+    allowed domain that resolves to a private or link-local address is not reachable."""
+    answer = denies(S3, "192.0.2.10" if "." in dst and ":" not in dst else "2001:db8:35:8::10", dst, "tcp/443",
+                    f"{dst} is not internet: {special}")
+    assert "a private destination must be named in a service" in "\n".join(answer["reasons"])
+
+
+@pytest.mark.parametrize("dst", ["198.51.100.250", "203.0.113.9", "192.0.2.200", "8.8.8.8", "2001:db8:ffff::1", "2a00:1450::1"])
+def test_the_proxy_reaches_public_and_documentation_space(dst):
+    src = "2001:db8:35:8::10" if ":" in dst else "192.0.2.10"
+    assert allows(S3, src, dst, "tcp/443", "mail-av-updates", "direct")["target"] == "internet"
+
+
+@pytest.mark.parametrize("src", ["10.99.0.5", "192.168.1.1", "169.254.1.1", "127.0.0.1", "fe80::1", "fd00::5"])
+def test_ingress_from_internet_admits_no_special_source(src):
+    dst = "2001:db8:35:25::1" if ":" in src else "192.0.2.25"
+    denies(S1, src, dst, "tcp/25", "no grant admits")
+
+
+PRIVATE_PARTNER = """\
+egress: 1
+policy: private-partner
+zones:
+  lab: {addresses: [10.30.0.0/24]}
+  proxy: {addresses: [10.0.0.3]}
+proxy: {zone: proxy, port: 3128}
+services:
+  partner-link:
+    description: A partner reached over a private link
+    destinations: [{address: 172.20.5.0/24}]
+    ports: [tcp/443]
+  web:
+    destinations: [{domain: example.org}]
+    ports: [tcp/443]
+stages:
+  - id: s0
+    grants: []
+  - id: s1
+    grants:
+      - id: partner
+        from: lab
+        to: partner-link
+        reason: results over the private link
+      - id: proxy-to-partner
+        from: proxy
+        to: partner-link
+        reason: the partner's web site over the private link
+      - id: web
+        from: lab
+        to: web
+        via: proxy
+        reason: web
+"""
+
+
+def test_a_private_destination_named_in_a_service_is_reached(tmp_path):
+    path = tmp_path / "policy.yaml"
+    path.write_text(PRIVATE_PARTNER)
+    allows("s1", "10.30.0.5", "172.20.5.9", "tcp/443", "partner", "direct", policy=str(path))
+    allows("s1", "10.0.0.3", "172.20.5.9", "tcp/443", "proxy-to-partner", "direct", policy=str(path))
+    denies("s1", "10.0.0.3", "172.20.6.9", "tcp/443", "172.16.0.0/12 is private-use", policy=str(path))
+    allows("s1", "10.0.0.3", "198.51.100.1", "tcp/443", "web", "direct", policy=str(path))
 
 
 # -- deny, by reason ---------------------------------------------------------------------------

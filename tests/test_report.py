@@ -234,3 +234,10 @@ def test_a_large_matrix_is_summarised_with_every_open_flow_listed(tmp_path):
     listed = re.findall(r'<tr data-row="([^"]+)" data-zone="([^"]+)">', html)
     expected = sorted((f.target, f.source) if f.direction == "egress" else (f.source, f.target) for f in flows.flows)
     assert sorted(listed) == expected
+
+
+def test_stage_first_and_last(tmp_path):
+    first = report_text(tmp_path, SHIPPED, "--at", AT, "--stage", "first")
+    assert "What is open: <span class=\"id\">s0-isolation</span>" in first and 'data-open="1"' not in first
+    last = report_text(tmp_path, SHIPPED, "--at", AT, "--stage", "last")
+    assert last == report_text(tmp_path, SHIPPED, "--at", AT)

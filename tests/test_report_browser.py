@@ -141,7 +141,7 @@ def probe(policy, row: str, zone: str, port: str | None = None) -> tuple[str, st
     """A (src, dst, port) that stands for the cell: a zone address and the service's
     first destination (a name for the proxy's view), or the other way for ingress."""
     if row == INTERNET:
-        return "198.18.7.7", first_host(policy.zones[zone].addresses), port or "tcp/25"
+        return "198.51.100.7", first_host(policy.zones[zone].addresses), port or "tcp/25"
     service = policy.services[row]
     d = service.destinations[0]
     dst = str(IPAddress(d.network.first, d.network.version)) if d.kind == "address" else (
@@ -176,7 +176,7 @@ def test_matrix_has_exactly_the_open_cells_of_the_flows(browser, tmp_path, stage
             if entry.direction == "egress":
                 src, dst, port = probe(policy, row, zone, port)
             else:
-                src = "198.18.7.7" if row == INTERNET else first_host([policy.services[row].destinations[0].network])
+                src = "198.51.100.7" if row == INTERNET else first_host([policy.services[row].destinations[0].network])
                 dst = first_host(policy.zones[zone].addresses)
             answer = query(flows, src, dst, port)
             assert answer.allowed and set(answer.grants) & grants_by_cell[(row, zone)], (row, zone, answer.text())

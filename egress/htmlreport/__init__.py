@@ -46,7 +46,6 @@ def _environment(lang: str) -> jinja2.Environment:
         instant=instant_text,
         day_of=lambda value: expiry_text(value, lang),
         soon=lambda delta: soon_text(delta, words),
-        shorten=shorten,
         css_string=css_string,
     )
     return env
@@ -71,14 +70,6 @@ def soon_text(delta: dt.timedelta, words: dict[str, str]) -> str:
     return words["in_hours"].format(n=max(hours, 0))
 
 
-def shorten(items, limit: int, more: str) -> str:
-    """The first `limit` items, then how many more (the report is read, not grepped)."""
-    items = list(items)
-    if len(items) <= limit:
-        return ", ".join(items)
-    return ", ".join(items[:limit]) + f" … (+{len(items) - limit} {more})"
-
-
 def css_string(text: str) -> jinja2.utils.markupsafe.Markup:
     """A CSS string literal for `@page` headers: anything but plain characters is a
     hex escape, so no value can close the string or the rule."""
@@ -100,7 +91,7 @@ def render(report: Report, lang: str = "en") -> str:
         timeline=timeline.layout(report.history, report.temporary, report.start.date()),
         agenda_days=data.AGENDA_DAYS,
         table_rows_open=data.TABLE_ROWS_OPEN,
-        destinations_shown=data.DESTINATIONS_SHOWN,
+        row=data.piece_row,
     )
 
 

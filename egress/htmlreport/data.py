@@ -175,11 +175,44 @@ def stage_history(policy: Policy, at: dt.date) -> list[StageHistory]:
     for stage in policy.stages:
         flows = resolve(policy, stage.id, stage.date or at)
         label_from = previous.stage.id if previous else "-"
-        d = diffs.diff(previous, flows, label_from, stage.id, None)
+        d = diffs.diff(previous, flows, label_from, stage.id, None, net=False)
         d.policy = policy.name
         out.append(StageHistory(stage.index, stage.id, stage.title, stage.date, d))
         previous = flows
     return out
+
+
+def piece_row(piece: diffs.Piece) -> dict:
+    """What a stage table shows of one opened or closed piece: the fields of
+    `Piece.as_flow()`, with only the first `DESTINATIONS_SHOWN` destinations written out
+    and the rest counted (ranges and names), because writing every range of a large
+    service as CIDR text would be most of the cost of the report."""
+    box = piece.box
+    grant_id, direction, via, source, target = piece.key
+    destinations, more = _first(box.dst, diffs.name_strings(box.names), DESTINATIONS_SHOWN)
+    sources, more_sources = ([], 0) if piece.whole_src else _first(box.src, [], 4)
+    return {
+        "grant": grant_id, "from": source, "to": target, "via": via, "direction": direction,
+        "ports": diffs.port_strings(box.ports),
+        "destinations": destinations, "more": more,
+        "sources": sources, "more_sources": more_sources,
+    }
+
+
+def _first(ranges, names: list[str], limit: int) -> tuple[list[str], int]:
+    """The first `limit` addresses (as CIDRs) then names, and how many are left out."""
+    shown: list[str] = []
+    hidden = 0
+    for i, one in enumerate(ranges):
+        if len(shown) >= limit:
+            hidden += len(ranges) - i
+            break
+        texts = diffs.cidrs((one,))
+        taken = texts[: limit - len(shown)]
+        shown += taken
+        hidden += len(texts) - len(taken)
+    taken = names[: max(limit - len(shown), 0)]
+    return shown + taken, hidden + len(names) - len(taken)
 
 
 def temporary_openings(policy: Policy, history: list[StageHistory]) -> list[Temporary]:

@@ -31,7 +31,8 @@ class FileReport:
     format: str
     lines: int = 0
     denials: int = 0
-    requests: int = 0
+    refusals: int = 0  # proxy requests refused (TCP_DENIED)
+    allowed: int = 0  # proxy requests let through (read for usage only)
     answers: int = 0
     other: int = 0
     bad: int = 0
@@ -50,7 +51,8 @@ class FileReport:
             "format": self.format,
             "lines": self.lines,
             "denials": self.denials,
-            "proxy_requests": self.requests,
+            "proxy_refusals": self.refusals,
+            "proxy_allowed": self.allowed,
             "dns_answers": self.answers,
             "other": self.other,
             "bad": self.bad,
@@ -120,7 +122,10 @@ class Observations:
         for (client, host, port, allowed), (hits, first, last) in parsed.requests.items():
             a = canonical(client)
             if a is None:
-                report.requests -= hits
+                if allowed:
+                    report.allowed -= hits
+                else:
+                    report.refusals -= hits
                 report.bad += hits
                 continue
             _add(self.requests, (a, host, port, allowed), hits, clock(first), clock(last))

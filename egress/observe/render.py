@@ -45,7 +45,7 @@ def input_notes(files) -> list[str]:
 def _read_summary(files) -> str:
     lines = sum(f.lines for f in files)
     parts = [f"{_plural(sum(f.denials for f in files), 'firewall denial')}",
-             f"{_plural(sum(f.requests for f in files), 'proxy refusal')}",
+             f"{_plural(sum(f.refusals for f in files), 'proxy refusal')}",
              f"{_plural(sum(f.answers for f in files), 'resolver answer')}"]
     bad = sum(f.bad for f in files)
     return f"read {_plural(lines, 'line')} of {_plural(len(files), 'file')}: {', '.join(parts)}" + (
@@ -133,3 +133,102 @@ def blocked_markdown(result, top: int | None = None) -> str:
 
 
 BLOCKED = {"text": blocked_text, "markdown": blocked_markdown}
+
+
+# ------------------------------------------------------------------------------- usage
+
+
+def _count(value) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def usage_json(result) -> dict:
+    return {
+        "policy": result.policy,
+        "stage": result.stage,
+        "at": result.at,
+        "counters": result.counters,
+        "summary": {
+            "grants": len(result.grants),
+            "used": sum(g.used for g in result.grants),
+            "unused": len(result.unused),
+            "not_observed": sum(not g.observed for g in result.grants),
+        },
+        "grants": [
+            {
+                "grant": g.grant,
+                "stage": g.stage,
+                "via": g.via,
+                "direction": g.direction,
+                "from": g.sources,
+                "to": g.targets,
+                "used": g.used,
+                "observed": g.observed,
+                "proxy_requests": g.proxy_hits,
+                "proxy_first_seen": iso(g.proxy_first),
+                "proxy_last_seen": iso(g.proxy_last),
+                "packets": g.packets,
+                "bytes": g.bytes,
+            }
+            for g in result.grants
+        ],
+        "unattributed": [
+            {"client": client, "host": host, "port": f"tcp/{port}", "hits": seen.hits,
+             "first_seen": iso(seen.first), "last_seen": iso(seen.last)}
+            for (client, host, port), seen in sorted(result.unattributed.items(), key=lambda i: (-i[1].hits, i[0]))
+        ],
+        "inputs": [f.as_json() for f in result.files],
+    }
+
+
+def _usage_head(result) -> str:
+    used = sum(g.used for g in result.grants)
+    return (f"usage at stage {result.stage} of {result.policy} (judged at {result.at}): "
+            f"{_plural(len(result.grants), 'grant')} in force, {used} used, {len(result.unused)} unused"
+            + (f", {sum(not g.observed for g in result.grants)} not observed" if any(not g.observed for g in result.grants) else ""))
+
+
+def _sources_read(result) -> str:
+    requests = sum(f.allowed for f in result.files)
+    parts = [f"{_plural(requests, 'allowed proxy request')} from {_plural(len(result.files), 'file')}"] if result.files else []
+    if result.counters:
+        parts.append(f"firewall counters from {result.counters}")
+    return "read: " + ("; ".join(parts) if parts else "nothing")
+
+
+def usage_text(result) -> str:
+    out = [_usage_head(result), _sources_read(result), ""]
+    width = max([len(g.grant) for g in result.grants] + [5])
+    out.append(f"  {'grant':<{width}}  {'via':<6}  {'requests':>9}  {'packets':>9}  {'bytes':>12}  last request")
+    for g in result.grants:
+        out.append(f"  {g.grant:<{width}}  {g.via:<6}  {_count(g.proxy_hits):>9}  {_count(g.packets):>9}  "
+                   f"{_count(g.bytes):>12}  {iso(g.proxy_last) or '-'}")
+    if result.unused:
+        out += ["", "unused (candidates to revoke at the next stage):"]
+        for g in result.unused:
+            out.append(f"  {g.grant} (stage {g.stage}, {', '.join(g.sources)} -> {', '.join(g.targets)}, {g.via}): "
+                       + ("no request through the proxy" if g.via == "proxy" else "no packet since the ruleset was loaded"))
+    blind = [g.grant for g in result.grants if not g.observed]
+    if blind:
+        out += ["", "not observed (give the proxy's access.log, or the firewall's counters): " + ", ".join(blind)]
+    if result.unattributed:
+        hits = sum(s.hits for s in result.unattributed.values())
+        out += ["", f"allowed by the proxy but by no grant of this stage: {_plural(hits, 'request')}"]
+        for (client, host, port), seen in sorted(result.unattributed.items(), key=lambda i: (-i[1].hits, i[0]))[:10]:
+            out.append(f"  {client} -> {host} tcp/{port}: {_plural(seen.hits, 'request')}")
+    return "\n".join(out) + "\n"
+
+
+def usage_markdown(result) -> str:
+    out = [f"### Usage at stage `{result.stage}` of `{result.policy}`", "", _usage_head(result) + ";", _sources_read(result) + ".", "",
+           "| grant | stage | from | to | via | proxy requests | packets | bytes | last request | used |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+    for g in result.grants:
+        used = "yes" if g.used else ("**no**" if g.observed else "not observed")
+        out.append("| " + " | ".join(_cell(c) for c in (
+            g.grant, g.stage, ", ".join(g.sources), ", ".join(g.targets), g.via, _count(g.proxy_hits),
+            _count(g.packets), _count(g.bytes), iso(g.proxy_last) or "", used)) + " |")
+    return "\n".join(out) + "\n"
+
+
+USAGE = {"text": usage_text, "markdown": usage_markdown}

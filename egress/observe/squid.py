@@ -87,7 +87,10 @@ def read(lines, policy_prefix: str, report: FileReport, proxy_allowed: bool = Fa
         if found is None:
             report.bad_line(number)
             continue
-        report.requests += 1
+        if allowed:
+            report.allowed += 1
+        else:
+            report.refusals += 1
         key = (parts[2], found[0], found[1], allowed)
         seen = requests.get(key)
         if seen is None:

@@ -76,8 +76,8 @@ What goes into the sets
   destination addresses (address destinations and the lock-file addresses of its
   hosts) x its ports into `out_<C>_vN`; its hosts also into the dynamic rule of (C, S);
 - proxied egress flow (`via: proxy`): for each class C in Z, the proxy zone's
-  addresses x `tcp . <proxy.port>`; for each class P of the proxy zone, every address
-  outside the zones (what `internet` means) x the flow's tcp ports: the proxy, not the
+  addresses x `tcp . <proxy.port>`; for each class P of the proxy zone, the internet
+  (`flows.PolicyIndex.internet`: public space outside the zones) x the flow's tcp ports: the proxy, not the
   firewall, checks the names. The proxy is not opened towards the hospital's own zones;
 - ingress flow from `internet` or a partner service to zone Z: for each class C in Z,
   the flow's source addresses x its ports into `in_<C>_vN`;
