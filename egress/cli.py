@@ -865,23 +865,31 @@ def confirm_command(state_dir):
 
 
 @main.command("rollback")
+@click.option("--allow-no-table", is_flag=True,
+              help="Where no table inet egress was in force before the apply, delete the table (no filtering "
+                   "by egress at all) instead of loading the deny-all table.")
 @STATE_DIR_OPTION
-def rollback_command(state_dir):
+def rollback_command(allow_no_table, state_dir):
     """Restore the ruleset that was in force before the last apply.
 
     During a pending apply: rolls back now. After a confirmation: puts back what the
-    last apply replaced (table inet egress as it was then, or no table; the Squid
-    include and the dnsmasq feed too if the apply installed them, dnsmasq restarted), once. Exit 1 when there is nothing to
-    roll back.
+    last apply replaced (table inet egress as it was then; the Squid include and the
+    dnsmasq feed too if the apply installed them, dnsmasq restarted), once. Exit 1 when there is nothing to roll back.
+
+    Fail closed: where there was no table inet egress before the apply, the rollback
+    loads a deny-all table (the same hooks, policy drop, only established/related
+    connections and ICMP errors pass) instead of leaving no filtering at all; give
+    --allow-no-table to delete the table instead.
 
     \b
     Examples:
       egress rollback
       egress status && egress rollback
+      egress rollback --allow-no-table     # back to no table inet egress at all
     """
     from egress.firewall.transaction import rollback
 
-    sys.exit(_firewall(rollback, state_dir, say=click.echo, warn=_warn))
+    sys.exit(_firewall(rollback, state_dir, say=click.echo, warn=_warn, allow_no_table=allow_no_table))
 
 
 @main.command("status")

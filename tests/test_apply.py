@@ -145,6 +145,16 @@ def nft_list(ns: str) -> str | None:
     return cp.stdout if cp.returncode == 0 else None
 
 
+def is_deny_all(listing: str | None) -> bool:
+    """The fail-closed table: policy drop, and no rule that accepts anything but
+    established/related connections, ICMP errors (and loopback on the output hook)."""
+    if listing is None or "policy drop" not in listing:
+        return False
+    accepts = [line.strip() for line in listing.splitlines() if line.strip().endswith("accept")]
+    return all(line.startswith(("ct state established,related", "icmp type", "icmpv6 type", 'oifname "lo"'))
+               for line in accepts)
+
+
 def nft(ns: str, *args: str) -> str:
     cp = subprocess.run(["ip", "netns", "exec", ns, "nft", *args], capture_output=True, text=True)
     assert cp.returncode == 0, cp.stderr
@@ -390,10 +400,10 @@ def test_watchdog_rolls_back_with_no_wait_and_rollback_on_demand(netns, tmp_path
     one = write_bundle(tmp_path / "s1", ruleset((443,)), stage="s1")
     two = write_bundle(tmp_path / "s2", ruleset((443, 80)), stage="s2")
 
-    # first apply on a namespace without the table: rolling back means deleting it
+    # first apply on a namespace without the table: rolling back loads the deny-all table
     assert egress(ns, state, "apply", str(one), "--no-wait", "--confirm-timeout", "2").returncode == 0
     assert nft_list(ns) is not None
-    assert wait_until(lambda: nft_list(ns) is None, 15)
+    assert wait_until(lambda: is_deny_all(nft_list(ns)), 15)
 
     assert egress(ns, state, "apply", str(one), "--no-wait").returncode == 0
     assert egress(ns, state, "confirm").returncode == 0
@@ -472,7 +482,7 @@ def test_sigterm_to_the_watchdog_rolls_back_at_once(netns, tmp_path):
     assert egress(ns, state, "apply", str(one), "--no-wait", "--confirm-timeout", "600").returncode == 0
     pid = status(ns, state)["pending"]["watchdog_pid"]
     os.kill(pid, signal.SIGTERM)
-    assert wait_until(lambda: nft_list(ns) is None, 10)
+    assert wait_until(lambda: is_deny_all(nft_list(ns)), 10)
     assert wait_until(lambda: audit(state)[-1]["action"] == "rollback", 5)
     assert "watchdog received SIGTERM" in audit(state)[-1]["detail"]
     assert status(ns, state)["pending"] is None
@@ -549,14 +559,14 @@ def test_audit_and_status(netns, tmp_path):
     assert doc["loaded"]["sha256"] == json.loads((one / "manifest.json").read_text())["files"]["egress.nft"]
     pending = doc["pending"]
     assert 50 < pending["seconds_left"] <= 60 and pending["watchdog_running"] and pending["by"] == "alice"
-    assert pending["deadline"].endswith("Z") and pending["restores"] == {"table": False}
+    assert pending["deadline"].endswith("Z") and pending["restores"] == {"table": False, "deny_all": True}
     text = egress(ns, state, "status").stdout
     assert "CONFIRMATION PENDING" in text and "test-policy stage s1" in text and "Stage one" in text
 
     assert egress(ns, state, "confirm", env={"SUDO_USER": "bob"}).returncode == 0
     nft(ns, "add", "rule", "inet", "egress", "forward", "tcp", "dport", "22", "accept")  # a hand edit
     doc = status(ns, state)
-    assert doc["pending"] is None and doc["rollback"] == {"restores": {"table": False}}
+    assert doc["pending"] is None and doc["rollback"] == {"restores": {"table": False, "deny_all": True}}
     assert doc["matches"] is False and any("changed" in n for n in doc["notes"])
 
     lines = audit(state)
@@ -755,7 +765,7 @@ def test_squid_include_installed_reconfigured_and_rolled_back(netns, tmp_path, l
     assert cp.returncode == 0, cp.stdout + cp.stderr
     assert include.read_bytes() == (good / "squid-egress.conf").read_bytes()
     assert wait_until(lambda: fetch() == "200", 15)  # squid -k reconfigure took effect
-    assert egress(ns, state, "rollback").returncode == 0
+    assert egress(ns, state, "rollback", "--allow-no-table").returncode == 0
     assert include.read_bytes() == old
     assert wait_until(lambda: fetch() == "403", 15)
     assert nft_list(ns) is None
@@ -859,3 +869,64 @@ def test_ansible_push_stage_applies_and_confirms(netns, tmp_path, minimal_bundle
     assert cp.returncode != 0
     assert "sha256 mismatch" in cp.stdout
     assert nft_list(ns) == before
+
+
+# --------------------------------------------------------------------------- fail closed (issue 10)
+
+
+def test_a_first_apply_rolls_back_to_a_deny_all_table(lab, minimal_bundle, tmp_path):
+    """Issue 10 item 2: the rollback of a first apply (no table before) must not open the
+    perimeter: a deny-all table of the same hook takes the place of "no table"."""
+    state = tmp_path / "state"
+    fw = lab.ns("fw")
+    lab.add_lan("10.30.0.10")
+    lab.add_wan("203.0.113.20")
+    lab.listen("wan", [443])
+    flow = ("10.30.0.10", "203.0.113.20", "tcp", 443)
+    assert lab.probe("lan", [flow]) == [True]  # no ruleset yet
+
+    cp = egress(fw, state, "apply", str(minimal_bundle / "s1-partner-results"), "--no-wait", "--confirm-timeout", "2")
+    assert cp.returncode == 0, cp.stderr
+    assert lab.probe("lan", [flow]) == [True]  # s1 opens it
+    assert wait_until(lambda: (audit(state) or [{}])[-1].get("action") == "rollback", 15)
+    assert lab.probe("lan", [flow]) == [False]  # closed, not "no table at all"
+    assert is_deny_all(nft_list(fw)) and "hook forward" in nft_list(fw)
+    last = audit(state)[-1]
+    assert last["automatic"] is True and last["deny_all"] is True and "deny-all" in last["detail"]
+    doc = status(fw, state)
+    assert doc["loaded"]["deny_all"] is True and doc["loaded"]["policy"] == "minimal-lab" and doc["matches"] is True
+    assert "deny-all table inet egress" in egress(fw, state, "status").stdout
+
+
+@nft_system
+def test_bare_rollback_never_ends_with_no_table(netns, tmp_path):
+    """`egress rollback` of a first apply loads the deny-all table; only
+    --allow-no-table deletes the table."""
+    ns, state = netns(), tmp_path / "state"
+    one = write_bundle(tmp_path / "s1", ruleset(), stage="s1")
+    assert egress(ns, state, "apply", str(one), "--no-wait").returncode == 0
+    cp = egress(ns, state, "rollback")  # pending
+    assert cp.returncode == 0 and "deny-all" in cp.stdout, cp.stdout + cp.stderr
+    assert is_deny_all(nft_list(ns))
+    cp = egress(ns, state, "rollback")
+    assert cp.returncode == 1 and "nothing to roll back" in cp.stderr
+    assert is_deny_all(nft_list(ns))
+
+    ns, state = netns(), tmp_path / "state2"
+    assert egress(ns, state, "apply", str(one), "--no-wait").returncode == 0
+    assert egress(ns, state, "confirm").returncode == 0
+    assert "deny-all" in egress(ns, state, "status").stdout  # what the undo would restore
+    cp = egress(ns, state, "rollback")  # after the confirmation
+    assert cp.returncode == 0 and is_deny_all(nft_list(ns)), cp.stderr
+    # an apply over the deny-all table, then its rollback: the deny-all table comes back
+    assert egress(ns, state, "apply", str(one), "--no-wait").returncode == 0
+    assert not is_deny_all(nft_list(ns))
+    assert egress(ns, state, "rollback").returncode == 0
+    assert is_deny_all(nft_list(ns)) and status(ns, state)["loaded"]["deny_all"] is True
+
+    ns, state = netns(), tmp_path / "state3"
+    assert egress(ns, state, "apply", str(one), "--no-wait").returncode == 0
+    assert egress(ns, state, "confirm").returncode == 0
+    cp = egress(ns, state, "rollback", "--allow-no-table")
+    assert cp.returncode == 0 and nft_list(ns) is None, cp.stderr
+    assert audit(state)[-1]["deny_all"] is False

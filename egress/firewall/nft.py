@@ -150,6 +150,39 @@ def carry_dynamic_elements(saved_listing: str, live_listing: str) -> str:
     return "".join(lines)
 
 
+# --------------------------------------------------------------------------- deny-all (fail closed)
+
+_DROP_CHAIN_RE = re.compile(
+    r"chain\s+(?P<name>[\w-]+)\s*\{\s*type\s+filter\s+hook\s+(?P<hook>\w+)\s+priority\s+(?P<prio>[^;]+?)\s*;"
+    r"\s*policy\s+drop\s*;")
+
+
+def deny_all_script(ruleset: str, why: str) -> str:
+    """A table inet egress that lets nothing new through: the base chains of `ruleset`
+    (those with policy drop, on the same hooks and priorities) holding only what any
+    egress stage keeps: established/related connections and the ICMP errors (plus
+    neighbour discovery and loopback on the output hook, the firewall's own traffic).
+
+    It stands in for "no table" wherever a rollback would otherwise leave the perimeter
+    without filtering. A ruleset without such a chain gets the forward hook."""
+    from egress.targets.nftables import ICMP_V4, ICMP_V6, ICMP_V6_LOCAL
+
+    chains = {m["name"]: (m["hook"], m["prio"].strip()) for m in _DROP_CHAIN_RE.finditer(ruleset)}
+    lines = [f"# egress: deny-all table ({why}).", "# Loading it with `nft -f` replaces table inet egress atomically.",
+             f"table {TABLE_NAME}", f"delete table {TABLE_NAME}", f"table {TABLE_NAME} {{"]
+    for name, (hook, prio) in sorted(chains.items()) or [("forward", ("forward", "filter"))]:
+        icmp6 = ICMP_V6 + (ICMP_V6_LOCAL if hook == "output" else ())
+        lines += [f"\tchain {name} {{",
+                  f"\t\ttype filter hook {hook} priority {prio}; policy drop;",
+                  "\t\tct state established,related accept",
+                  "\t\tct state invalid drop",
+                  *(['\t\toifname "lo" accept'] if hook == "output" else []),
+                  f"\t\ticmp type {{ {', '.join(ICMP_V4)} }} accept",
+                  f"\t\ticmpv6 type {{ {', '.join(icmp6)} }} accept",
+                  "\t}"]
+    return "\n".join([*lines, "}"]) + "\n"
+
+
 # --------------------------------------------------------------------------- scope (scratch namespace)
 
 _SENTINEL = "table ip egress_sentinel {}\ntable inet egress_sentinel {}\n"

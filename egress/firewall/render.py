@@ -18,6 +18,9 @@ def describe(record: Record | dict | None, table: bool = True) -> str:
         return "no table inet egress"
     if not record:
         return "a table inet egress not loaded by egress"
+    if (record.deny_all if isinstance(record, Record) else record.get("deny_all")):
+        policy = record.policy if isinstance(record, Record) else record.get("policy")
+        return f"a deny-all table inet egress (fail closed: the first apply of {policy} was rolled back)"
     doc = record.summary() if isinstance(record, Record) else record
     title = f' "{doc["stage_title"]}"' if doc.get("stage_title") else ""
     return f"{doc.get('policy')} stage {doc.get('stage')}{title} (egress.nft sha256 {str(doc.get('sha256'))[:12]})"
@@ -26,6 +29,9 @@ def describe(record: Record | dict | None, table: bool = True) -> str:
 def restores_text(restores: dict | None) -> str:
     if restores is None:
         return "(snapshot unreadable)"
+    if restores.get("deny_all"):
+        return ("a deny-all table inet egress (no table was in force before; "
+                "`egress rollback --allow-no-table` deletes the table instead)")
     if not restores.get("table"):
         return "no table inet egress (the table is deleted)"
     if restores.get("policy"):
@@ -37,7 +43,10 @@ def format_status(doc: dict[str, Any]) -> str:
     lines = [f"state directory: {doc['state_dir']} (network namespace {doc['netns']})"]
     loaded = doc.get("loaded")
     table = doc.get("table")
-    if loaded:
+    if loaded and loaded.get("deny_all"):
+        lines.append(f"in force: {describe(loaded)}")
+        lines.append(f"          loaded {loaded.get('applied_at')}; nothing new passes until a stage is applied")
+    elif loaded:
         lines.append(f"in force: {describe(loaded)}")
         lines.append(f"          sha256 {loaded['sha256']}")
         lines.append(f"          applied {loaded.get('applied_at')} by {loaded.get('applied_by')} from {loaded.get('bundle')}")

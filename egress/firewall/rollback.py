@@ -15,7 +15,7 @@ from egress.firewall.errors import ApplyError
 from egress.firewall.render import describe
 from egress.firewall.session import Session
 from egress.firewall.snapshots import restore
-from egress.firewall.state import Last, Pending, State
+from egress.firewall.state import Last, Pending, Record, State
 
 
 def rollback_pending(session: Session, token: str | None, reason: str, automatic: bool) -> bool:
@@ -31,13 +31,18 @@ def rollback_pending(session: Session, token: str | None, reason: str, automatic
 
 
 def do_rollback(session: Session, state: State, snap_id: str, new_undo: str | None, reason: str,
-                automatic: bool, pending: Pending | None = None) -> bool:
-    """Restore snapshot `snap_id` (the lock is held), then save the state and audit it."""
+                automatic: bool, pending: Pending | None = None, allow_no_table: bool = False) -> bool:
+    """Restore snapshot `snap_id` (the lock is held), then save the state and audit it.
+    Only an explicit `allow_no_table` (never an automatic rollback) may end with no table."""
     store = session.store
     snapshot = store.read_snapshot(snap_id)
     rolled_back = pending.record if pending else state.current
-    nft_ok, problems = restore(store, session.nft, snapshot, rolled_back)
+    outcome = restore(store, session.nft, snapshot, rolled_back, allow_no_table=allow_no_table and not automatic)
+    nft_ok, problems = outcome.nft_ok, outcome.problems
     restored = snapshot.restores
+    if outcome.loaded == "deny-all":
+        restored = _deny_all_record(session, rolled_back)
+        reason += "; no table was in force before: a deny-all table was loaded (fail closed)"
     if nft_ok:  # the firewall is back; a Squid problem is reported, not retried
         state = dataclasses.replace(
             state, current=restored, pending=None, undo=new_undo,
@@ -48,8 +53,20 @@ def do_rollback(session: Session, state: State, snap_id: str, new_undo: str | No
     result = "error" if problems else "ok"
     detail = reason + (": " + "; ".join(problems) if problems else "")
     session.audit("rollback", result, rolled_back, detail, automatic=automatic,
-                  restored=restored.summary() if restored else None, restored_table=snapshot.table)
+                  restored=restored.summary() if restored else None, restored_table=snapshot.table,
+                  deny_all=outcome.loaded == "deny-all")
     if problems:
         raise ApplyError(f"rollback {'incomplete' if nft_ok else 'FAILED'} ({reason}): " + "; ".join(problems))
-    session.say(f"rolled back ({reason}): {describe(restored, snapshot.table)} is in force again")
+    shown = describe(restored, outcome.loaded != "none")
+    session.say(f"rolled back ({reason}): {shown} is in force" + ("" if outcome.loaded == "deny-all" else " again"))
     return True
+
+
+def _deny_all_record(session: Session, rolled_back: Record | None) -> Record:
+    """The record of a deny-all table loaded in place of "no table"."""
+    try:
+        fingerprint = session.nft.fingerprint()
+    except ApplyError:
+        fingerprint = None
+    return Record(policy=rolled_back.policy if rolled_back else None, deny_all=True, applied_at=host.utc_now(),
+                  applied_by=host.current_user(), fingerprint=fingerprint)

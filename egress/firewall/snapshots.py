@@ -1,13 +1,17 @@
 """Snapshots: what was in force before an apply, saved so that a rollback can put it back.
 
     snapshots/<id>/ruleset.nft    reload script of table inet egress (absent: there was none)
+    snapshots/<id>/deny-all.nft   when there was none: the deny-all table that a rollback loads
     snapshots/<id>/squid-include  the include file in place (with --squid-include, if any)
     snapshots/<id>/dnsmasq-include the dnsmasq feed in place (with --dnsmasq-include, if any)
     snapshots/<id>/meta.json      what it holds (state.Snapshot)
 
 What a rollback restores: the table `inet egress` exactly as listed at the moment of the
 apply, including the elements of its sets *at that moment*, the counters too; or no table
-at all if there was none. Elements that dnsmasq added to dynamic sets after the apply are
+at all if there was none *only* when asked explicitly (`egress rollback --allow-no-table`):
+otherwise, and always for an automatic rollback, a deny-all table (nft.deny_all_script,
+built from the applied bundle's own base chains) takes the place of "nothing", so that a
+rollback never leaves the perimeter without filtering. Elements that dnsmasq added to dynamic sets after the apply are
 dropped on purpose when the policy revision differs: they were added under the
 rolled-back stage, whose hosts may not be allowed by the restored one. dnsmasq adds the
 addresses of the restored stage's hosts again at the next lookup. With `--squid-include`
@@ -21,13 +25,14 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from egress.atomic import write_atomically
 from egress.firewall import host
 from egress.firewall.dnsmasq import EMPTY_FEED, Dnsmasq
 from egress.firewall.errors import ApplyError, Refused, first_lines
-from egress.firewall.nft import Nft, carry_dynamic_elements, restore_script
+from egress.firewall.nft import Nft, carry_dynamic_elements, deny_all_script, restore_script
 from egress.firewall.squid import CLOSED_INCLUDE, Squid
 from egress.firewall.state import DnsmasqSaved, Record, Snapshot, SquidSaved
 from egress.firewall.store import Store
@@ -37,9 +42,23 @@ def new_id() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
-def take(store: Store, nft: Nft, squid: Squid | None, current: Record | None,
+DENY_ALL_WHY = "fail closed: no table inet egress was in force before the apply that was rolled back"
+
+
+@dataclass(frozen=True)
+class Restored:
+    """What a restore did: `loaded` is "table" (the saved one), "deny-all" or "none"."""
+
+    nft_ok: bool
+    problems: list[str]
+    loaded: str
+
+
+def take(store: Store, nft: Nft, squid: Squid | None, current: Record | None, ruleset: str = "",
          dnsmasq: Dnsmasq | None = None) -> Snapshot:
-    """Save what is in force into snapshots/<id>/ and check that it reloads."""
+    """Save what is in force into snapshots/<id>/ and check that it reloads. When there is
+    no table, the deny-all table built from `ruleset` (the text of the egress.nft being
+    applied) is saved and checked instead."""
     snap_id = new_id()
     folder = store.snapshot_dir(snap_id)
     folder.mkdir(parents=True, mode=0o700)
@@ -54,6 +73,13 @@ def take(store: Store, nft: Nft, squid: Squid | None, current: Record | None,
             raise Refused(
                 "the ruleset in force cannot be saved for a rollback (nft does not reload its own listing: "
                 f"{first_lines(cp.stderr)}); nothing was changed")
+    else:
+        script = folder / "deny-all.nft"
+        write_atomically(script, deny_all_script(ruleset, DENY_ALL_WHY).encode(), mode=0o600)
+        cp = nft.run("-c", "-f", str(script), check=False)
+        if cp.returncode:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise Refused(f"the deny-all table for a rollback does not load ({first_lines(cp.stderr)}); nothing was changed")
     saved = None
     if squid is not None:
         data = squid.read()
@@ -69,14 +95,17 @@ def take(store: Store, nft: Nft, squid: Squid | None, current: Record | None,
         if data is not None:
             write_atomically(folder / "dnsmasq-include", data, mode=0o600)
     snapshot = Snapshot(id=snap_id, taken_at=taken_at, table=listing is not None,
-                        current=current if listing is not None else None, squid=saved, dnsmasq=feed)
+                        current=current if listing is not None else None, squid=saved, deny_all=listing is None,
+                        dnsmasq=feed)
     write_atomically(folder / "meta.json", snapshot.to_bytes(), mode=0o600)
     return snapshot
 
 
-def restore(store: Store, nft: Nft, snapshot: Snapshot, rolled_back: Record | None = None) -> tuple[bool, list[str]]:
+def restore(store: Store, nft: Nft, snapshot: Snapshot, rolled_back: Record | None = None,
+            allow_no_table: bool = False) -> Restored:
     """Put a snapshot back: the nftables table first (the part that matters most), then
-    the Squid include. Returns (nftables restored, problems).
+    the Squid include. A snapshot of "no table" loads the deny-all table, unless
+    `allow_no_table` (then the table is deleted).
 
     When the table being replaced and the snapshot come from the same policy revision
     (same services, so a dynamic set `dyn_<service>` holds the addresses of the same
@@ -88,13 +117,16 @@ def restore(store: Store, nft: Nft, snapshot: Snapshot, rolled_back: Record | No
     folder = store.snapshot_dir(snapshot.id)
     problems = []
     nft_ok = True
+    loaded = "table" if snapshot.table else "none" if allow_no_table else "deny-all"
     try:
         if snapshot.table:
             script = folder / "ruleset.nft"
             merged = _merged_script(nft, script, snapshot.current, rolled_back)
             nft.load(merged or script)
-        else:
+        elif allow_no_table:
             nft.delete_table()
+        else:
+            nft.load(_deny_all(folder, snapshot))
     except ApplyError as err:
         nft_ok = False
         problems.append(f"nftables: {err}")
@@ -116,7 +148,16 @@ def restore(store: Store, nft: Nft, snapshot: Snapshot, rolled_back: Record | No
             dnsmasq.restore((folder / "dnsmasq-include").read_bytes() if kept.existed else EMPTY_FEED)
         except (ApplyError, OSError) as err:
             problems.append(f"dnsmasq: {err}")
-    return nft_ok, problems
+    return Restored(nft_ok, problems, loaded)
+
+
+def _deny_all(folder: Path, snapshot: Snapshot) -> Path:
+    """The snapshot's deny-all script; a generic one (forward hook) for a snapshot saved
+    without it, by an older egress."""
+    script = folder / "deny-all.nft"
+    if not snapshot.deny_all:
+        write_atomically(script, deny_all_script("", DENY_ALL_WHY).encode(), mode=0o600)
+    return script
 
 
 def _merged_script(nft: Nft, script: Path, saved: Record | None, rolled_back: Record | None) -> Path | None:

@@ -47,6 +47,7 @@ class Record:
     dnsmasq_conf: str | None = None
     signer: str | None = None  # who signed the manifest (apply --allowed-signers)
     fingerprint: str | None = None
+    deny_all: bool = False  # the fail-closed table that stands in for "no table" (snapshots.py)
 
     @classmethod
     def of_bundle(cls, manifest: Manifest, sha256: str | None, bundle: str) -> Record:
@@ -151,6 +152,7 @@ class Snapshot:
     table: bool  # False: there was no table inet egress
     current: Record | None  # the record of the table in force, if egress loaded it
     squid: SquidSaved | None = None
+    deny_all: bool = False  # deny-all.nft: what a rollback loads instead of "no table"
     dnsmasq: DnsmasqSaved | None = None
 
     def to_bytes(self) -> bytes:
@@ -160,7 +162,7 @@ class Snapshot:
     def from_json(cls, doc: Any) -> Snapshot:
         _check(doc, "snapshot")
         return cls(id=doc["id"], taken_at=doc["taken_at"], table=doc["table"], current=_record(doc["current"]),
-                   squid=SquidSaved(**doc["squid"]) if doc["squid"] else None,
+                   squid=SquidSaved(**doc["squid"]) if doc["squid"] else None, deny_all=doc.get("deny_all", False),
                    dnsmasq=DnsmasqSaved(**doc["dnsmasq"]) if doc.get("dnsmasq") else None)
 
     @property

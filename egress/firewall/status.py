@@ -15,7 +15,7 @@ from egress.firewall.state import Record
 from egress.firewall.store import Store
 
 _LOADED_KEYS = ("policy", "stage", "stage_title", "revision", "sha256", "applied_at", "applied_by", "bundle",
-                "squid_include")
+                "squid_include", "deny_all")
 
 
 def _loaded(result: dict[str, Any], current: Record | None, nft: Nft) -> None:
@@ -67,7 +67,9 @@ def status(state_dir: str | os.PathLike) -> dict[str, Any]:
         except ApplyError:
             return None
         restored = snapshot.restores
-        return {"table": snapshot.table, **(restored.summary() if restored else {})}
+        if not snapshot.table:  # a deny-all table, not "nothing" (see snapshots.py)
+            return {"table": False, "deny_all": True}
+        return {"table": True, **(restored.summary() if restored else {})}
 
     pending = state.pending
     if pending:

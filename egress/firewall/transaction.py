@@ -151,7 +151,7 @@ def _apply_locked(session: Session, bundle: Bundle, contents: dict[str, bytes], 
         check_scope(nft_file, say)
         say("nft -c: ok; scope: table inet egress only")
         current = state.current
-        snapshot = snapshots.take(store, nft, squid, current, dnsmasq)
+        snapshot = snapshots.take(store, nft, squid, current, nft_file.read_text(errors="replace"), dnsmasq)
         say(f"saved for rollback: {describe(current, snapshot.table)}")
         token = secrets.token_hex(16)
         timeout = float(options.confirm_timeout)
@@ -224,7 +224,7 @@ def _switch(session: Session, squid: Squid | None, dnsmasq: Dnsmasq | None, cont
         if dnsmasq:
             dnsmasq.restart()
     except ApplyError as err:
-        _, problems = snapshots.restore(session.store, session.nft, snapshot, record)
+        problems = snapshots.restore(session.store, session.nft, snapshot, record).problems
         raise ApplyError(f"{err}; the previous ruleset and includes were put back"
                          + (f" (with problems: {'; '.join(problems)})" if problems else "")) from None
 
@@ -267,8 +267,9 @@ def confirm_in(session: Session, token: str | None = None) -> int:
     return 0
 
 
-def rollback(state_dir: str | os.PathLike, say: Say = print, warn: Say = to_stderr) -> int:
-    """Roll back the pending apply now, or else the last confirmed one (once)."""
+def rollback(state_dir: str | os.PathLike, say: Say = print, warn: Say = to_stderr, allow_no_table: bool = False) -> int:
+    """Roll back the pending apply now, or else the last confirmed one (once). Where no
+    table was in force before, a deny-all table is loaded, unless `allow_no_table`."""
     host.require_root()
     session = Session(Store(state_dir), say=say, warn=warn)
     store = session.store
@@ -277,10 +278,11 @@ def rollback(state_dir: str | os.PathLike, say: Say = print, warn: Say = to_stde
         pending = state.pending
         if pending:
             do_rollback(session, state, pending.snapshot, pending.undo_before,
-                        "on demand, before confirmation", False, pending=pending)
+                        "on demand, before confirmation", False, pending=pending, allow_no_table=allow_no_table)
             return 0
         if state.undo:
-            do_rollback(session, state, state.undo, None, "on demand, after confirmation", False)
+            do_rollback(session, state, state.undo, None, "on demand, after confirmation", False,
+                        allow_no_table=allow_no_table)
             return 0
         session.audit("rollback", "refused", state.current, "nothing to roll back")
         raise Refused("nothing to roll back: no apply is pending and the last one was already undone "
