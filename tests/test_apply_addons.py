@@ -272,7 +272,7 @@ def test_dnsmasq_feed_installed_restarted_and_rolled_back(live_dnsmasq, tmp_path
     cp = egress(ns, state, "rollback")
     assert cp.returncode == 0, cp.stdout + cp.stderr
     assert feed.read_bytes() == old and _restarts(folder) == 2
-    assert nft_list(ns) is None
+    assert "dyn_web_v4" not in nft_list(ns)  # fail closed: the deny-all table, not the stage's
     assert wait_until(lambda: _resolve(ns, "web.example") == WEB_ADDR, 5)  # dnsmasq runs again
 
 
@@ -296,7 +296,7 @@ def test_dnsmasq_failures_put_the_previous_feed_back(live_dnsmasq, tmp_path):
     cp = egress(ns, state, "apply", str(failing), "--no-wait", *args)
     assert cp.returncode == 1, cp.stdout + cp.stderr
     assert "refused to start" in cp.stderr and "put back" in cp.stderr
-    assert feed.read_bytes() == old and nft_list(ns) is None
+    assert feed.read_bytes() == old and "dyn_web_v4" not in (nft_list(ns) or "")  # no table before: deny-all
     assert _restarts(folder) == 2  # the failed restart, then the restart on the old feed
     assert wait_until(lambda: _resolve(ns, "web.example") == WEB_ADDR, 5)
     assert [a["result"] for a in audit(state)] == ["refused", "refused", "error"]
