@@ -12,6 +12,7 @@ import datetime as dt
 
 from egress.diagnostics import Diagnostic, at as diag
 from egress.flows import grants_in_force
+from egress.intervals import covers, merge
 from egress.model import INTERNET, Grant, Policy, PortRange, Pos
 
 SOON = dt.timedelta(days=14)
@@ -44,13 +45,8 @@ def _ports_cover(offered: tuple[PortRange, ...], wanted: PortRange) -> bool:
     """True if the union of `offered` covers `wanted`."""
     if not wanted.has_ports:
         return any(o.proto == wanted.proto for o in offered)
-    next_port = wanted.first
-    for o in sorted(o for o in offered if o.proto == wanted.proto):
-        if o.first <= next_port <= o.last:
-            next_port = o.last + 1
-        if next_port > wanted.last:
-            return True
-    return False
+    ranges = merge((o.first, o.last) for o in offered if o.proto == wanted.proto)
+    return covers(ranges, wanted.first, wanted.last)
 
 
 def direction(policy: Policy, grant: Grant) -> str | None:
@@ -325,6 +321,13 @@ def rule_stage_dates(policy: Policy, at: dt.date):
         last = (stage.date, stage.id)
 
 
+def rule_mark_mask(policy: Policy, at: dt.date):
+    mask = policy.firewall.mark_mask
+    shift = (mask & -mask).bit_length() - 1
+    if (mask >> shift) & ((mask >> shift) + 1):
+        yield diag(policy.pos, "E150", f"firewall.mark_mask 0x{mask:08x} must be contiguous bits (e.g. 0xffff0000)")
+
+
 def policy_grants(policy: Policy):
     return (g for s in policy.stages for g in s.grants)
 
@@ -345,6 +348,7 @@ RULES = (
     rule_redundant_grants,
     rule_unused_services,
     rule_stage_dates,
+    rule_mark_mask,
 )
 
 

@@ -19,6 +19,7 @@ from egress.diagnostics import ERROR, WARNING, has_errors
 from egress.diff import counted
 from egress.flows import resolve
 from egress.load import Unreadable, policy_files
+from egress.targets import TARGETS
 
 EXIT_INVALID = 1
 EXIT_USAGE = 2
@@ -173,7 +174,7 @@ def stages(policy, at, fmt):
 @main.command()
 @click.argument("policy", type=click.Path())
 @click.option("--stage", "stage_id", help="The stage to compile (to standard output).")
-@click.option("--target", type=click.Choice(["nftables", "squid", "dnsmasq"]), help="The file to write, with --stage.")
+@click.option("--target", type=click.Choice(list(TARGETS)), help="The file to write, with --stage.")
 @click.option("--all-stages", is_flag=True, help="Compile every target of every stage into --out.")
 @click.option("--out", type=click.Path(file_okay=False), help="With --all-stages: the bundle folder, replaced atomically; only a folder egress wrote "
                    "(or an empty one) is replaced, other bundles inside it are kept.")
@@ -193,7 +194,6 @@ def compile(policy, stage_id, target, all_stages, out, at):  # shadows the built
     import os
 
     from egress.bundle import BundleError, source_revision, write_bundle
-    from egress.targets import TARGETS
 
     when = _at(at)
     if all_stages == bool(stage_id):
@@ -450,7 +450,8 @@ def _open_version(spec: str, when: dt.date, stack):
 @main.command("query")
 @click.argument("policy", type=click.Path())
 @click.option("--stage", "stage_id", required=True, metavar="ID", help="The stage at which to judge the flow.")
-@click.option("--src", required=True, metavar="ADDR", help="Source address (IPv4 or IPv6).")
+@click.option("--src", required=True, metavar="ADDR|ZONE",
+              help="Source address (IPv4 or IPv6), or a zone name (judged at one of its addresses in no other zone).")
 @click.option("--dst", required=True, metavar="HOST_OR_ADDR",
               help="Destination: an address (judged as the firewall does) or a host name (judged as the proxy does).")
 @click.option("--port", required=True, metavar="PROTO/N", help="tcp/443, udp/53, icmp or icmpv6.")
@@ -462,7 +463,8 @@ def query_command(policy, stage_id, src, dst, port, fmt, at):
 
     The answer is `allow` (exit 0) with the grant and how the flow goes: `direct`
     (the firewall lets it through) or `proxy` (a name that the web proxy lets through
-    for the source's zone); or `deny` (exit 1) with the nearest reasons: the grant that
+    for the source's zone), and the grant's record: its stage, until when it is open,
+    who approved it, its ticket; or `deny` (exit 1) with the nearest reasons: the grant that
     would allow it but was revoked, has expired or comes at a later stage, the ports or
     zones a grant does allow, a source in no zone. Malformed input exits 2.
 
@@ -478,6 +480,7 @@ def query_command(policy, stage_id, src, dst, port, fmt, at):
       egress query policy.yaml --stage s3-continuity-sites --src 10.100.1.2 --dst www.ameli.fr --port tcp/443
       egress query policy.yaml --stage s1-inbound-mail --src 198.51.100.7 --dst 192.0.2.25 --port tcp/25
       egress query policy.yaml --stage s4-outbound-mail --src 10.40.0.9 --dst 203.0.113.20 --port tcp/587 --format json
+      egress query policy.yaml --stage last --src workstations --dst www.ameli.fr --port tcp/443
     """
     from egress.query import QueryInputError, query
 
@@ -496,6 +499,52 @@ def query_command(policy, stage_id, src, dst, port, fmt, at):
         click.echo(answer.text(), nl=False)
     if not answer.allowed:
         sys.exit(EXIT_INVALID)
+
+
+@main.command("reach")
+@click.argument("policy", type=click.Path())
+@click.option("--stage", "stage_id", required=True, metavar="ID", help="The stage to read (also first, last).")
+@click.option("--from", "from_", metavar="ZONE", help="Everything this zone (or `internet`, or a partner service) reaches.")
+@click.option("--to", "to", metavar="ADDR|NAME", help="Everything that reaches this address, host name, zone or service.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--at", "at", type=DATE, help=AT_HELP)
+def reach_command(policy, stage_id, from_, to, fmt, at):
+    """List everything a zone can reach at a stage, or everything that can reach a destination.
+
+    One line per flow: the grant, from -> to, direct or through the proxy, the ports, the
+    destinations, and the grant's expiry. The proxy's own openings (a zone to the proxy,
+    the proxy to the web) are listed too, marked. Read from the same flows as the
+    generated files.
+
+    \b
+    Examples:
+      egress reach policy.yaml --stage last --from workstations
+      egress reach policy.yaml --stage s2-secure-messaging --to 203.0.113.70
+      egress reach policy.yaml --stage last --to www.ameli.fr --format json
+    """
+    import json
+
+    from egress import reach
+    from egress.query import QueryInputError
+
+    if (from_ is None) == (to is None):
+        raise click.UsageError("give --from ZONE or --to ADDR|NAME")
+    when = _at(at)
+    model = open_policy(policy, when)
+    stage_of(model, stage_id)
+    flows = resolve(model, stage_id, when)
+    try:
+        result = reach.reach_from(flows, from_) if from_ is not None else reach.reach_to(flows, to)
+    except KeyError:
+        names = ", ".join(sorted(reach.known_names(flows)))
+        raise click.BadParameter(f"'{from_}' is no zone, service or internet of the policy ({names})",
+                                 param_hint="--from") from None
+    except QueryInputError as err:
+        raise click.BadParameter(str(err), param_hint="--to") from None
+    if fmt == "json":
+        click.echo(json.dumps(result.as_json(), indent=2))
+    else:
+        click.echo(reach.render_text(result), nl=False)
 
 
 def _start(at: dt.datetime | None) -> dt.datetime:
@@ -561,23 +610,30 @@ def expiring_command(policy, within, stage_id, fmt, exit_code, at):
               help="The HTML file to write (replaced whole, never half-written).")
 @click.option("--stage", "stage_id", default=None, metavar="ID", help="The stage of the matrix and agenda. Default: the last.")
 @click.option("--lang", default="en", show_default=True, metavar="en|fr", help="Language of the labels (policy text is shown as written).")
+@click.option("--blocked", "blocked_logs", multiple=True, metavar="LOG",
+              help="Add the most frequent blocked flows of these logs, as `egress blocked` reads them (repeatable).")
+@click.option("--usage", "usage_logs", multiple=True, metavar="ACCESS_LOG",
+              help="Add the grants with no traffic in these proxy access.logs, as `egress usage` reads them (repeatable).")
 @click.option("--at", "at", type=DATE, help="Judge expiries at the start of that day (UTC). Default: now.")
-def report_command(policy, out, stage_id, lang, at):
+def report_command(policy, out, stage_id, lang, blocked_logs, usage_logs, at):
     """Write the crisis cell's report: one self-contained HTML file.
 
     For the chosen stage: what is open (a matrix of services x zones: since which
     stage, direct or through the proxy, which ports, until when), the timeline of the
     stages with the flows each opened and closed and the temporary openings, what
     expires in the next 14 days, and stage by stage what each opened and closed, with
-    reason, approver and ticket. No script, font or image to fetch: it opens on a
-    machine with no network, and prints on A4.
+    reason, approver and ticket. With --blocked and --usage, also the most frequent
+    blocked flows and the grants that carried no traffic. No script, font or image to
+    fetch: it opens on a machine with no network, and prints on A4.
 
     \b
     Examples:
       egress report policies/chu-rennes-2023/policy.yaml --out report.html
       egress report policy.yaml --out rapport.html --lang fr --stage s4-outbound-mail --at 2023-07-03
+      egress report policy.yaml --out report.html --blocked /var/log/ulog/egress.json --usage /var/log/squid/access.log
     """
     from egress import htmlreport
+    from egress.observe import render
 
     if lang not in htmlreport.LANGUAGES:
         raise click.BadParameter(f"'{lang}': known languages are {', '.join(htmlreport.LANGUAGES)}", param_hint="--lang")
@@ -585,7 +641,12 @@ def report_command(policy, out, stage_id, lang, at):
     model = open_policy(policy, start.date())
     stage = stage_of(model, stage_id) if stage_id else model.stages[-1]
     sources = [policy] + [p for p in _sources(model) if p != policy]
-    report = htmlreport.build(model, stage.id, start, sources)
+    denials = _collect(blocked_logs, model, proxy_allowed=False) if blocked_logs else None
+    requests = _collect(usage_logs, model, proxy_allowed=True) if usage_logs else None
+    report = htmlreport.build(model, stage.id, start, sources, denials, requests)
+    for observed in (report.blocked, report.usage):
+        for note in render.input_notes(observed.files) if observed else ():
+            click.echo(f"note: {note}", err=True)
     try:
         htmlreport.write(out, htmlreport.render(report, lang))
     except OSError as err:
@@ -868,8 +929,11 @@ def confirm_command(state_dir):
 @click.option("--allow-no-table", is_flag=True,
               help="Where no table inet egress was in force before the apply, delete the table (no filtering "
                    "by egress at all) instead of loading the deny-all table.")
+@click.option("--if-overdue", is_flag=True,
+              help="Only roll back a pending apply whose deadline has passed (what the deadline timer runs); "
+                   "exit 0 when there is none.")
 @STATE_DIR_OPTION
-def rollback_command(allow_no_table, state_dir):
+def rollback_command(allow_no_table, if_overdue, state_dir):
     """Restore the ruleset that was in force before the last apply.
 
     During a pending apply: rolls back now. After a confirmation: puts back what the
@@ -889,7 +953,8 @@ def rollback_command(allow_no_table, state_dir):
     """
     from egress.firewall.transaction import rollback
 
-    sys.exit(_firewall(rollback, state_dir, say=click.echo, warn=_warn, allow_no_table=allow_no_table))
+    sys.exit(_firewall(rollback, state_dir, say=click.echo, warn=_warn, allow_no_table=allow_no_table,
+                       if_overdue=if_overdue))
 
 
 @main.command("status")

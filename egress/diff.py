@@ -50,13 +50,16 @@ from __future__ import annotations
 
 import datetime as dt
 import weakref
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from netaddr import IPAddress, iprange_to_cidrs
 
-from egress.flows import StageFlows
+from egress import mdescape as md
+from egress.flows import Ranges as FlowRanges, StageFlows
+from egress.intervals import Intervals, intersect, merge, subtract
 from egress.model import Grant, PortRange
+from egress.names import domains_of
 
 # -- interval sets over integers ---------------------------------------------------
 
@@ -69,121 +72,15 @@ PROTO_NAMES = {v: k for k, v in PROTO_INDEX.items()}
 PROTO_SHIFT = 17
 """A port is stored as `protocol index << 17 | port`: the protocols never touch."""
 
-Ranges = tuple  # a sorted tuple of disjoint, non-adjacent (first, last) int pairs
+Ranges = Intervals  # addresses (v6 shifted by V6_OFFSET) or ports (protocol << PROTO_SHIFT)
 
 
-def _coalesce(pairs) -> Ranges:
-    """Sorted (first, last) pairs -> merged Ranges (adjacent and overlapping joined)."""
-    out: list[tuple[int, int]] = []
-    last = None
-    for pair in pairs:
-        if last is not None and pair[0] <= last[1] + 1:
-            if pair[1] > last[1]:
-                last = out[-1] = (last[0], pair[1])
-        else:
-            last = (pair[0], pair[1]) if type(pair) is not tuple else pair
-            out.append(last)
-    return tuple(out)
+def address_ranges(ranges: FlowRanges) -> Ranges:
+    """A flow's `(version, first, last)` ranges -> Ranges (v6 shifted by V6_OFFSET).
 
-
-def ranges_of(pairs) -> Ranges:
-    return _coalesce(sorted(pairs))
-
-
-def r_union(a: Ranges, b: Ranges) -> Ranges:
-    if not a or a == b:
-        return b
-    if not b:
-        return a
-    return _coalesce(sorted(a + b))
-
-
-def _small_large(a: Ranges, b: Ranges) -> bool:
-    """True when `a` is so much smaller than `b` that bisecting `b` beats a merge."""
-    return len(a) * 16 < len(b)
-
-
-def r_inter(a: Ranges, b: Ranges) -> Ranges:
-    if not a or not b:
-        return ()
-    if a == b:
-        return a
-    if _small_large(b, a):
-        a, b = b, a
-    out = []
-    if _small_large(a, b):
-        lasts = [hi for _, hi in b]
-        for lo, hi in a:
-            i = bisect_left(lasts, lo)
-            while i < len(b) and b[i][0] <= hi:
-                out.append((max(lo, b[i][0]), min(hi, b[i][1])))
-                i += 1
-        return tuple(out)
-    i = j = 0
-    while i < len(a) and j < len(b):
-        lo = max(a[i][0], b[j][0])
-        hi = min(a[i][1], b[j][1])
-        if lo <= hi:
-            out.append((lo, hi))
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return tuple(out)
-
-
-def r_minus(a: Ranges, b: Ranges) -> Ranges:
-    if not a or not b:
-        return a
-    if a == b:
-        return ()
-    out = []
-    if _small_large(a, b):
-        lasts = [hi for _, hi in b]
-        for lo, hi in a:
-            i = bisect_left(lasts, lo)
-            while i < len(b) and b[i][0] <= hi:
-                if b[i][0] > lo:
-                    out.append((lo, b[i][0] - 1))
-                lo = b[i][1] + 1
-                i += 1
-            if lo <= hi:
-                out.append((lo, hi))
-        return tuple(out)
-    j = 0
-    for lo, hi in a:
-        while j < len(b) and b[j][1] < lo:
-            j += 1
-        k = j
-        while k < len(b) and b[k][0] <= hi:
-            if b[k][0] > lo:
-                out.append((lo, b[k][0] - 1))
-            lo = max(lo, b[k][1] + 1)
-            if b[k][1] > hi:
-                break
-            k += 1
-        if lo <= hi:
-            out.append((lo, hi))
-    return tuple(out)
-
-
-def r_contains(a: Ranges, value: int) -> bool:
-    i = bisect_right(a, (value, float("inf"))) - 1
-    return i >= 0 and a[i][0] <= value <= a[i][1]
-
-
-def address_ranges(ipset) -> Ranges:
-    """A netaddr IPSet -> Ranges (v6 shifted by V6_OFFSET).
-
-    `iter_cidrs()` sorts IPNetwork objects with Python-level comparisons, which is most
-    of the cost of a 100,000-network set; the set's own (unsorted) networks sorted as
-    integer pairs give the same result several times faster."""
-    cidrs_ = getattr(ipset, "_cidrs", None)
-    if not isinstance(cidrs_, dict):  # pragma: no cover - another netaddr
-        cidrs_ = ipset.iter_cidrs()
-    pairs = [(c.first + V6_OFFSET, c.last + V6_OFFSET) if c.version == 6 else (c.first, c.last) for c in cidrs_]
-    pairs.sort()
-    return _coalesce(pairs)
+    The flow's ranges are sorted v4 first and merged within each version; the shift
+    puts every v6 address above 2**33, so the result is sorted and merged as well."""
+    return tuple((first + V6_OFFSET, last + V6_OFFSET) if version == 6 else (first, last) for version, first, last in ranges)
 
 
 def address_int(address) -> int:
@@ -192,7 +89,7 @@ def address_int(address) -> int:
 
 
 def port_ranges(ports) -> Ranges:
-    return ranges_of(((PROTO_INDEX[p.proto] << PROTO_SHIFT) | p.first, (PROTO_INDEX[p.proto] << PROTO_SHIFT) | p.last) for p in ports)
+    return merge(((PROTO_INDEX[p.proto] << PROTO_SHIFT) | p.first, (PROTO_INDEX[p.proto] << PROTO_SHIFT) | p.last) for p in ports)
 
 
 def cidrs(ranges: Ranges) -> list[str]:
@@ -224,9 +121,7 @@ def covered(name: tuple[str, str], names: Names) -> bool:
     """True if every name `name` stands for is reachable through `names`."""
     if name in names:
         return True
-    value = name[1]
-    labels = value.split(".")
-    return any(("domain", ".".join(labels[i:])) in names for i in range(len(labels)))
+    return any(("domain", domain) in names for domain in domains_of(name[1]))
 
 
 def n_minus(a: Names, b: Names) -> Names:
@@ -268,19 +163,19 @@ class Box:
 
 def box_minus(a: Box, b: Box) -> list[Box]:
     """`a - b` as at most three disjoint boxes (empty ones left out)."""
-    s_in = r_inter(a.src, b.src)
+    s_in = intersect(a.src, b.src)
     if not s_in:
         return [a]
-    d_in, n_in = r_inter(a.dst, b.dst), n_inter(a.names, b.names)
+    d_in, n_in = intersect(a.dst, b.dst), n_inter(a.names, b.names)
     if not d_in and not n_in:
         return [a]
-    p_in = r_inter(a.ports, b.ports)
+    p_in = intersect(a.ports, b.ports)
     if not p_in:
         return [a]
     pieces = [
-        Box(r_minus(a.src, b.src), a.dst, a.names, a.ports),
-        Box(s_in, r_minus(a.dst, b.dst), n_minus(a.names, b.names), a.ports),
-        Box(s_in, d_in, n_in, r_minus(a.ports, b.ports)),
+        Box(subtract(a.src, b.src), a.dst, a.names, a.ports),
+        Box(s_in, subtract(a.dst, b.dst), n_minus(a.names, b.names), a.ports),
+        Box(s_in, d_in, n_in, subtract(a.ports, b.ports)),
     ]
     return [p for p in pieces if p]
 
@@ -307,29 +202,24 @@ report diffs each stage with the one before) converts each flow once."""
 
 
 def atoms(flows: StageFlows) -> dict[Key, list[Box]]:
-    """The boxes of every flow, by key. The addresses of a zone or service are converted once."""
-    cache: dict[tuple, tuple[int, Ranges]] = {}
+    """The boxes of every flow, by key, from the flows' own integer ranges. The flows of
+    one zone or service share one ranges object (flows.PolicyIndex), so each is
+    converted once: kept by name, used while it is the same object."""
+    converted: dict[tuple[str, ...], tuple[FlowRanges, Ranges]] = {}
 
-    def conv(ipset, *key) -> Ranges:
-        # In one StageFlows, the flows of one (direction, via, source) have the same
-        # source addresses, and those of one (direction, via, target) the same
-        # destinations (flows.py builds them from the zone or service alone); the
-        # number of networks guards the assumption.
-        count = len(getattr(ipset, "_cidrs", ())) or -1
-        hit = cache.get(key)
-        if hit is None or hit[0] != count or count == -1:
-            hit = cache[key] = (count, address_ranges(ipset))
+    def conv(ranges: FlowRanges, *key: str) -> Ranges:
+        hit = converted.get(key)
+        if hit is None or hit[0] is not ranges:
+            hit = converted[key] = (ranges, address_ranges(ranges))
         return hit[1]
 
     out: dict[Key, list[Box]] = {}
     for flow in flows.flows:
         key = (flow.grant.id, flow.direction, flow.via, flow.source, flow.target)
-        box = _BOXES.get(flow)
-        if box is None:
-            names = frozenset([("host", h) for h in flow.hosts] + [("domain", d) for d in flow.domains])
-            src = conv(flow.src, "src", flow.direction, flow.via, flow.source)
-            dst = conv(flow.dst, "dst", flow.direction, flow.via, flow.target)
-            box = _BOXES[flow] = Box(src, dst, names, port_ranges(flow.ports))
+        names = frozenset([("host", h) for h in flow.hosts] + [("domain", d) for d in flow.domains])
+        src = conv(flow.src_ranges, "src", flow.direction, flow.via, flow.source)
+        dst = conv(flow.dst_ranges, "dst", flow.direction, flow.via, flow.target)
+        box = Box(src, dst, names, port_ranges(flow.ports))
         if box:
             boxes = out.setdefault(key, [])
             if box not in boxes:
@@ -550,9 +440,8 @@ class _Index:
                 self.exact.setdefault(value, set()).add(i)
                 if kind == "domain":
                     self.domains.setdefault(value, set()).add(i)
-                labels = value.split(".")
-                for j in range(1, len(labels)):
-                    self.below.setdefault(".".join(labels[j:]), set()).add(i)
+                for parent in domains_of(value, strict=True):
+                    self.below.setdefault(parent, set()).add(i)
 
     def candidates(self, box: Box) -> list[Box]:
         groups: set[int] = set()
@@ -565,9 +454,8 @@ class _Index:
         found: set[int] = {i for g in groups for i in self.groups[g]}
         for kind, value in box.names:
             found |= self.exact.get(value, set())
-            labels = value.split(".")
-            for j in range(1, len(labels)):
-                found |= self.domains.get(".".join(labels[j:]), set())
+            for parent in domains_of(value, strict=True):
+                found |= self.domains.get(parent, set())
             if kind == "domain":
                 found |= self.below.get(value, set())
         return [self.boxes[i] for i in sorted(found)]
@@ -723,11 +611,21 @@ def _grouped(pieces: list[Piece]) -> list[tuple[Piece, list[Piece]]]:
     return [(items[0], items) for items in groups.values()]
 
 
+_ANSI = {"red": "31", "green": "32", "yellow": "33"}
+
+
+def _ansi(text: str, fg: str | None = None, bold: bool = False) -> str:
+    """`text` in a terminal colour (ANSI SGR codes, as `click.style` writes them)."""
+    codes = ([f"\x1b[{_ANSI[fg]}m"] if fg else []) + (["\x1b[1m"] if bold else [])
+    return "".join(codes) + text + "\x1b[0m"
+
+
 def render_text(d: Diff, color: bool = False) -> str:
-    import click
+    """The diff as text: a headline, then + opened and - closed flows by grant, metadata
+    changes and net reachability; in colour (ANSI) when `color`."""
 
     def style(text: str, **kw) -> str:
-        return click.style(text, **kw) if color else text
+        return _ansi(text, **kw) if color else text
 
     lines = [style(headline(d), bold=True)]
     if d.empty:
@@ -760,21 +658,15 @@ def render_text(d: Diff, color: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _md(text) -> str:
-    if text is None or text == "":
-        return ""
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def render_markdown(d: Diff) -> str:
     """A table for a merge-request comment or the crisis cell's minutes."""
-    lines = [f"### egress diff: `{_md(d.label_from)}` → `{_md(d.label_to)}`", ""]
+    lines = [f"### egress diff: {md.code(d.label_from, table=False)} → {md.code(d.label_to, table=False)}", ""]
     if d.policy or d.stage or d.at:
         facts = []
         if d.policy:
-            facts.append(f"policy `{_md(d.policy)}`")
+            facts.append(f"policy {md.code(d.policy, table=False)}")
         if d.stage:
-            facts.append(f"stage `{_md(d.stage)}`")
+            facts.append(f"stage {md.code(d.stage, table=False)}")
         if d.at:
             facts.append(f"expiries judged on {d.at.isoformat()}")
         lines += [", ".join(facts), ""]
@@ -801,16 +693,16 @@ def render_markdown(d: Diff) -> str:
                 lines.append(
                     "| " + " | ".join([
                         what,
-                        f"`{_md(f['grant'])}`",
-                        _md(source),
-                        _md(f["to"]),
-                        _md(f["via"]),
-                        _md(", ".join(f["ports"])),
-                        _md(_list(f["destination"])),
-                        _md(f["reason"]),
-                        _md(f["approved_by"]),
-                        _md(f["ticket"]),
-                        _md(f["expires"]),
+                        md.code(f["grant"]),
+                        md.text(source),
+                        md.text(f["to"]),
+                        md.text(f["via"]),
+                        md.text(", ".join(f["ports"])),
+                        md.code(_list(f["destination"])) if f["destination"] else "",
+                        md.text(f["reason"]),
+                        md.text(f["approved_by"]),
+                        md.text(f["ticket"]),
+                        md.text(f["expires"]),
                     ]) + " |"
                 )
         lines.append("")
@@ -819,8 +711,9 @@ def render_markdown(d: Diff) -> str:
         lines.append("|---|---|---|---|")
         for change in d.changed:
             for name, values in change["fields"].items():
-                lines.append(f"| `{_md(change['grant'])}` | {name} | {_md(values['from'])} | {_md(values['to'])} |")
+                lines.append(f"| {md.code(change['grant'])} | {name} | {md.text(values['from'])} | {md.text(values['to'])} |")
         lines.append("")
     for note in d.not_opened:
-        lines.append(f"Note: grant `{_md(note['grant'])}` expired on {note['expires']}; not in force at `{_md(d.label_to)}`.")
+        lines.append(f"Note: grant {md.code(note['grant'], table=False)} expired on {md.text(note['expires'])}; "
+                     f"not in force at {md.code(d.label_to, table=False)}.")
     return "\n".join(lines).rstrip("\n") + "\n"

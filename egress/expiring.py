@@ -17,6 +17,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from egress import mdescape as md
 from egress.flows import Flow, StageFlows
 from egress.model import Grant
 
@@ -166,32 +167,22 @@ def render_text(a: Agenda) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _md(text) -> str:
-    """A table cell: policy text shown as written, nothing in it read as Markdown or HTML."""
-    if text is None or text == "":
-        return ""
-    out = str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-    out = out.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    for char in "`*_[]#~":
-        out = out.replace(char, "\\" + char)
-    return out
-
-
 def render_markdown(a: Agenda) -> str:
-    lines = [f"### egress expiring: `{a.policy}`, stage `{a.stage}`", "", _md(headline(a)) + ".", ""]
+    lines = [f"### egress expiring: {md.code(a.policy, table=False)}, stage {md.code(a.stage, table=False)}", "",
+             md.text(headline(a)) + ".", ""]
     if a.items:
         lines.append("| expires | in | grant | opened at | flows | reason | approved by | ticket |")
         lines.append("|---|---|---|---|---|---|---|---|")
         for item in a.items:
             g = item.grant
-            flows = "<br>".join(_md(_flow_text(f)) for f in item.flows)
+            flows = "<br>".join(md.text(_flow_text(f)) for f in item.flows)
             lines.append("| " + " | ".join([
-                show_instant(item.instant), left(item.instant - a.start)[3:], _md(g.id), _md(g.stage), flows,
-                _md(g.reason), _md(g.approved_by), _md(g.ticket),
+                show_instant(item.instant), left(item.instant - a.start)[3:], md.text(g.id), md.text(g.stage), flows,
+                md.text(g.reason), md.text(g.approved_by), md.text(g.ticket),
             ]) + " |")
         lines.append("")
     else:
         lines += ["Nothing expires in this window.", ""]
     if a.expired:
-        lines.append("Already expired (out of the rules): " + ", ".join(f"{_md(g)} ({show_instant(i)})" for g, i in a.expired) + ".")
+        lines.append("Already expired (out of the rules): " + ", ".join(f"{md.text(g)} ({show_instant(i)})" for g, i in a.expired) + ".")
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -25,9 +25,11 @@ import functools
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 from netaddr import IPSet
 
+from egress.intervals import merge
 from egress.model import INTERNET, Grant, Policy, PortRange, Stage
 from egress.special import INTERNET_SPACE, NOT_INTERNET
 
@@ -46,6 +48,8 @@ class Flow:
     `hosts` and `domains` are the names: for a direct grant the hosts are also fed to
     the resolver (dnsmasq nftset); for a proxied grant the names are what Squid checks.
     `src_ranges` and `dst_ranges` are `src` and `dst` as integer `Ranges`.
+    `serves` is None for the flows of grants; for the proxy's plumbing
+    (`StageFlows.proxy_flows`) it is the proxied flow that the opening serves.
     """
 
     grant: Grant
@@ -60,11 +64,17 @@ class Flow:
     ports: tuple[PortRange, ...]
     src_ranges: Ranges
     dst_ranges: Ranges
+    serves: Flow | None = None
 
 
 @dataclass(frozen=True, eq=False)
 class StageFlows:
-    """The flows in force at one stage, and why the other grants are not."""
+    """The flows in force at one stage, and why the other grants are not.
+
+    `flows` are the flows of the grants in force (what Squid, dnsmasq, the diff read);
+    `proxy_flows` the firewall openings that the proxied ones need (what the nftables
+    ruleset, `query` and `reach` add to the direct flows).
+    """
 
     policy: Policy
     stage: Stage
@@ -73,6 +83,39 @@ class StageFlows:
     grants: tuple[Grant, ...]
     revoked: dict[str, str]  # grant id -> id of the stage that revoked it
     expired: dict[str, dt.date]  # grant id -> its expiry date, for grants left out
+
+    @cached_property
+    def proxy_flows(self) -> tuple[Flow, ...]:
+        """The proxy's plumbing: for each proxied flow (zone Z -> service S, via proxy),
+        two direct egress flows that the firewall must open, with `serves` = that flow:
+
+        - Z -> the proxy zone, on `tcp/<proxy.port>` (`target` is the proxy zone's name);
+        - the proxy zone -> `internet` (the public addresses outside the zones, see
+          `egress.special`), on the tcp ports of the proxied flow (left out when it has
+          none): Squid, not the firewall, then checks the names.
+
+        In the order of `flows`, one pair per proxied flow (not merged: each names its
+        grant). Empty when the policy has no proxy or its zone is unknown (such a policy
+        does not validate: E137, E130).
+        """
+        proxy = self.policy.proxy
+        if proxy is None or proxy.zone not in self.policy.zones:
+            return ()
+        index = policy_index(self.policy)
+        proxy_set, proxy_ranges = index.zone(proxy.zone)
+        outside, outside_ranges = index.internet()
+        to_proxy = (PortRange("tcp", proxy.port, proxy.port),)
+        out = []
+        for flow in self.flows:
+            if flow.via != "proxy" or flow.direction != "egress":
+                continue
+            out.append(Flow(flow.grant, "egress", "direct", flow.source, proxy.zone, flow.src, proxy_set, (), (),
+                            to_proxy, flow.src_ranges, proxy_ranges, serves=flow))
+            web = tuple(p for p in flow.ports if p.proto == "tcp")
+            if web:
+                out.append(Flow(flow.grant, "egress", "direct", proxy.zone, INTERNET, proxy_set, outside, (), (),
+                                web, proxy_ranges, outside_ranges, serves=flow))
+        return tuple(out)
 
 
 def v4(addresses: IPSet) -> list:
@@ -129,15 +172,12 @@ def resolve(policy: Policy, stage_id: str, at: dt.date) -> StageFlows:
 
 
 def merge_ranges(ranges: Iterable[tuple[int, int, int]]) -> Ranges:
-    """(version, first, last) ranges -> `Ranges`: sorted, overlapping or adjacent merged."""
-    merged: list[tuple[int, int, int]] = []
-    for version, first, last in sorted(ranges):
-        if merged and merged[-1][0] == version and first <= merged[-1][2] + 1:
-            if last > merged[-1][2]:
-                merged[-1] = (version, merged[-1][1], last)
-        else:
-            merged.append((version, first, last))
-    return tuple(merged)
+    """(version, first, last) ranges -> `Ranges`: sorted, overlapping or adjacent merged
+    (within a version: `egress.intervals.merge` on each)."""
+    by_version: dict[int, list[tuple[int, int]]] = {}
+    for version, first, last in ranges:
+        by_version.setdefault(version, []).append((first, last))
+    return tuple((version, first, last) for version in sorted(by_version) for first, last in merge(by_version[version]))
 
 
 class PolicyIndex:

@@ -556,7 +556,10 @@ class _Builder:
         hook = data["hook"] if data.get("hook") in ("forward", "output") else "forward"
         group = data.get("log_group")
         group = group if isinstance(group, int) and not isinstance(group, bool) and 0 <= group <= 65535 else None
-        return Firewall(hook=hook, log_group=group)
+        mask = data.get("mark_mask")
+        if not (isinstance(mask, int) and not isinstance(mask, bool) and 0 < mask <= 0xFFFFFFFF):
+            mask = Firewall.mark_mask
+        return Firewall(hook=hook, log_group=group, mark_mask=mask)
 
 
 def _text(value) -> str | None:

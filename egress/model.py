@@ -124,6 +124,7 @@ class Proxy:
 class Firewall:
     hook: str = "forward"  # "forward" | "output"
     log_group: int | None = None
+    mark_mask: int = 0xFFFF0000  # the packet-mark bits the ruleset uses as scratch
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from netaddr import INET_PTON, AddrFormatError, IPAddress, IPSet
 
 from egress.flows import Flow, StageFlows, policy_index, resolve
 from egress.model import INTERNET, PortRange
+from egress.names import nearest_domain
 from egress.special import not_internet
 
 NAME_RE = re.compile(r"(?=.{1,253}\Z)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
@@ -123,6 +124,14 @@ class Answer:
     grants: list[str] = field(default_factory=list)  # every grant that allows it
     reasons: list[str] = field(default_factory=list)
     hint: str | None = None
+    # the allowing grant's record: since when (its stage), until when, on whose approval
+    grant_stage: str | None = None
+    expires: str | None = None  # the grant's last day; None: open until revoked
+    reason: str | None = None
+    requested_by: str | None = None
+    approved_by: str | None = None
+    ticket: str | None = None
+    src_zone: str | None = None  # --src given as a zone: the zone (src is then its address judged)
 
     @property
     def allowed(self) -> bool:
@@ -132,17 +141,29 @@ class Answer:
         """The contract object `{"decision", "grant", "via"}` with added keys."""
         return dataclasses.asdict(self)
 
+    def record(self) -> str:
+        """Since when, until when, on whose approval, which ticket: one line."""
+        bits = [f"granted at stage {self.grant_stage}",
+                f"open until the end of {self.expires}" if self.expires else "no expiry (open until revoked)"]
+        bits += [f"{label}: {value}" for label, value in (("approved by", self.approved_by),
+                                                          ("requested by", self.requested_by),
+                                                          ("ticket", self.ticket)) if value]
+        return "; ".join(bits)
+
     def text(self) -> str:
-        flow = f"{self.src} -> {self.dst} {self.port}"
+        src = f"{self.src_zone} ({self.src})" if self.src_zone else self.src
+        flow = f"{src} -> {self.dst} {self.port}"
         if self.allowed:
             how = "through the proxy" if self.via == "proxy" else "direct"
             head = f"allow: {flow} at stage {self.stage}, by grant {self.grant} ({self.source} -> {self.target}, {how})"
-            lines = [head]
+            lines = [head, f"  grant {self.grant}: {self.record()}"]
             others = [g for g in self.grants if g != self.grant]
             if others:
                 lines.append(f"  also allowed by: {', '.join(others)}")
         else:
             lines = [f"deny: {flow} at stage {self.stage}"]
+        if self.src_zone:
+            lines.insert(1, f"  (zone {self.src_zone}, judged at its address {self.src})")
         lines += [f"  - {reason}" for reason in self.reasons]
         if self.hint:
             lines.append(f"  hint: {self.hint}")
@@ -153,17 +174,53 @@ class Answer:
 
 
 def query(flows: StageFlows, src: str, dst: str, port: str) -> Answer:
-    """Judge one flow at the stage of `flows`. `QueryInputError` for malformed input."""
-    src_ip = parse_address(src, "--src")
+    """Judge one flow at the stage of `flows`. `QueryInputError` for malformed input.
+
+    `src` is an address, or the name of a zone: the zone is then judged at one of its
+    addresses that is in no other zone (so that overlapping zones do not lend it their
+    grants), of the destination's family."""
     target = parse_destination(dst)
     port_range = parse_port(port)
+    zone = src.strip() if src.strip() in flows.policy.zones else None
+    if zone is not None:
+        src_ip = zone_address(flows, zone, target.version if isinstance(target, IPAddress) else None)
+    else:
+        src_ip = _parse_source(flows, src)
     if isinstance(target, IPAddress):
         if target.version != src_ip.version:
             raise QueryInputError("--dst", f"{src_ip} is IPv{src_ip.version} but {target} is IPv{target.version}; give one family")
         _check_icmp_family(port_range, target.version)
     else:
         _check_icmp_family(port_range, src_ip.version)
-    return _Judge(flows, src_ip, target, port_range).answer()
+    answer = _Judge(flows, src_ip, target, port_range).answer()
+    return dataclasses.replace(answer, src_zone=zone) if zone else answer
+
+
+def _parse_source(flows: StageFlows, text: str) -> IPAddress:
+    try:
+        return parse_address(text, "--src")
+    except QueryInputError:
+        if re.fullmatch(r"[a-z0-9-]*[a-z][a-z0-9-]*", text.strip()):  # a name, not a mistyped address
+            zones = ", ".join(sorted(flows.policy.zones))
+            raise QueryInputError("--src", f"'{text}' is not an IP address nor a zone of the policy (zones: {zones})") from None
+        raise
+
+
+def zone_address(flows: StageFlows, zone: str, version: int | None) -> IPAddress:
+    """The first address of `zone` that is in no other zone (else its first address), of
+    IP `version` (None: IPv4 if the zone has any, else IPv6)."""
+    index = policy_index(flows.policy)
+    own = index.zone(zone)[0]
+    others = IPSet()
+    for name in flows.policy.zones:
+        if name != zone:
+            others |= index.zone(name)[0]
+    for candidates in (own - others, own):
+        for version_wanted in ((version,) if version else (4, 6)):
+            for cidr in candidates.iter_cidrs():
+                if cidr.version == version_wanted:  # a host address, not a network's first
+                    return IPAddress(cidr.first + (cidr.size > 2), cidr.version)
+    raise QueryInputError("--src", f"zone {zone} has no IPv{version} address")
 
 
 def _check_icmp_family(port: PortRange, version: int) -> None:
@@ -178,12 +235,8 @@ def name_matches(name: str, flow: Flow) -> tuple[str, str] | None:
     `name` is `d` or below it, or None."""
     if name in flow.hosts:
         return ("host", name)
-    labels = name.split(".")
-    for i in range(len(labels) - 1):
-        domain = ".".join(labels[i:])
-        if domain in flow.domains:
-            return ("domain", domain)
-    return None
+    domain = nearest_domain(name, flow.domains)
+    return ("domain", domain) if domain is not None else None
 
 
 def _ports_text(ports) -> str:
@@ -248,7 +301,7 @@ class _Judge:
         """matches sorted best first."""
         best = matches[0]
         self.reasons = [best.reason]
-        return self._answer(
+        answer = self._answer(
             "allow",
             grant=best.flow.grant.id,
             via=best.via,
@@ -256,6 +309,16 @@ class _Judge:
             source=best.source or best.flow.source,
             target=best.target or best.flow.target,
             grants=[m.flow.grant.id for m in matches],
+        )
+        grant = best.flow.grant
+        return dataclasses.replace(
+            answer,
+            grant_stage=grant.stage,
+            expires=grant.expires.isoformat() if grant.expires else None,
+            reason=grant.reason,
+            requested_by=grant.requested_by,
+            approved_by=grant.approved_by,
+            ticket=grant.ticket,
         )
 
     def _sorted(self, matches: list[_Match]) -> list[_Match]:
@@ -311,24 +374,21 @@ class _Judge:
         return INTERNET
 
     def _proxy_plumbing(self) -> list[_Match]:
-        """The firewall openings that proxied grants need: zone -> proxy, proxy -> web."""
-        proxy = self.policy.proxy
-        if proxy is None or proxy.zone not in self.zones:
-            return []
+        """The firewall openings that proxied grants need (`StageFlows.proxy_flows`):
+        zone -> proxy, proxy -> web."""
         out = []
-        proxied = [f for f in self.flows.flows if f.via == "proxy" and f.direction == "egress"]
-        if self.dst in self.zones[proxy.zone] and self.port == PortRange("tcp", proxy.port, proxy.port):
-            for flow in proxied:
-                if self.src in flow.src:
-                    out.append(_Match(flow, "direct", f"{self.src} is in zone {flow.source}, which reaches the proxy "
-                                                      f"(zone {proxy.zone}, tcp/{proxy.port}) for grant {flow.grant.id} (via: proxy)",
-                                      flow.source, proxy.zone))
-        if proxy.zone in self.src_zones and self.dst in policy_index(self.policy).internet()[0]:
-            for flow in proxied:
-                if _covers([p for p in flow.ports if p.proto == "tcp"], self.port):
-                    out.append(_Match(flow, "direct", f"{self.src} is in the proxy zone {proxy.zone}, which reaches any internet "
-                                                      f"address (public, outside the zones) on {self.port} for grant {flow.grant.id}; Squid checks the names",
-                                      proxy.zone, INTERNET))
+        src, dst, port = self.src, self.dst, self.port
+        for flow in self.flows.proxy_flows:
+            if src not in flow.src or dst not in flow.dst or not _covers(flow.ports, port):
+                continue
+            grant = flow.grant.id
+            if flow.target == INTERNET:
+                reason = (f"{src} is in the proxy zone {flow.source}, which reaches any internet address "
+                          f"(public, outside the zones) on {port} for grant {grant}; Squid checks the names")
+            else:
+                reason = (f"{src} is in zone {flow.source}, which reaches the proxy (zone {flow.target}, {port}) "
+                          f"for grant {grant} (via: proxy)")
+            out.append(_Match(flow, "direct", reason, flow.source, flow.target))
         return out
 
     def _deny_address(self) -> None:
@@ -404,7 +464,10 @@ class _Judge:
         holding = sorted(self._services_holding(dst) - holders)
         if holding:
             self.reasons.append(f"{dst} belongs to {', '.join(holding)}, which no grant opens")
-        proxied = sorted({f.grant.id for f in self.flows.flows if f.via == "proxy" and src in f.src})
+        # the hint to ask for the name only where the proxy could carry this flow: a tcp
+        # port of the zone's proxied grants (a mail or DNS port is no web flow)
+        web_flows = [f for f in self.flows.flows if f.via == "proxy" and src in f.src and _covers(f.ports, port)]
+        proxied = sorted({f.grant.id for f in web_flows})
         if proxied and not specific:
             self.hint = (
                 f"zone {zone} reaches the web only through the proxy (grants {', '.join(proxied)}); "

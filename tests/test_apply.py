@@ -930,3 +930,60 @@ def test_bare_rollback_never_ends_with_no_table(netns, tmp_path):
     cp = egress(ns, state, "rollback", "--allow-no-table")
     assert cp.returncode == 0 and nft_list(ns) is None, cp.stderr
     assert audit(state)[-1]["deny_all"] is False
+
+
+@nft_system
+def test_a_killed_watchdog_is_caught_by_the_next_command(netns, tmp_path):
+    """Issue 10 item 3: kill -9 of the watchdog must not leave an unconfirmed ruleset in
+    force: status, apply, rollback and confirm roll an overdue apply back first."""
+    ns, state = netns(), tmp_path / "state"
+    one = write_bundle(tmp_path / "s1", ruleset((443,)), stage="s1")
+    two = write_bundle(tmp_path / "s2", ruleset((443, 80)), stage="s2")
+    assert egress(ns, state, "apply", str(one), "--no-wait").returncode == 0
+    assert egress(ns, state, "confirm").returncode == 0
+    before = nft_list(ns)
+
+    def unguarded_overdue_apply():
+        cp = egress(ns, state, "apply", str(two), "--no-wait", "--confirm-timeout", "3")
+        assert cp.returncode == 0, cp.stderr
+        os.kill(json.loads((state / "state.json").read_text())["pending"]["watchdog_pid"], signal.SIGKILL)
+        time.sleep(3.5)
+        assert "dport { 80, 443 }" in nft_list(ns)  # nobody rolled it back by itself
+
+    for command in (["status"], ["apply", str(one), "--no-wait"], ["rollback"], ["rollback", "--if-overdue"],
+                    ["confirm"]):
+        unguarded_overdue_apply()
+        cp = egress(ns, state, *command)
+        assert nft_list(ns) == before if command[0] != "apply" else "dport 443" in nft_list(ns), command
+        lines = [a for a in audit(state) if a["action"] == "rollback"]
+        assert lines[-1]["automatic"] is True and lines[-1]["restored"]["stage"] == "s1"
+        assert f"found overdue by `egress {command[0]}`" in lines[-1]["detail"] or command[0] == "confirm"
+        assert cp.returncode == (1 if command[0] == "confirm" else 0), (command, cp.stdout, cp.stderr)
+        if command[0] == "apply":  # rolled back first, then applied s1 as asked
+            assert audit(state)[-1]["action"] == "apply" and audit(state)[-1]["result"] == "ok"
+            assert egress(ns, state, "confirm").returncode == 0
+        assert status(ns, state)["pending"] is None
+    cp = egress(ns, state, "rollback", "--if-overdue")
+    assert cp.returncode == 0 and "nothing overdue" in cp.stdout
+
+
+def test_deadline_timer_unit(tmp_path):
+    """Issue 10 item 3, the systemd timer: the unit that apply would create (systemd does
+    not run in this sandbox; where it does, apply arms it and status shows it)."""
+    from egress.firewall import timer
+
+    token = secrets.token_hex(16)
+    argv = timer.command(tmp_path / "state", token, 120, "fw", {"EGRESS_NFT": "/x/nft", "HOME": "/root"})
+    assert argv[0] == "systemd-run" and "--collect" in argv
+    assert "--on-active=122s" in argv and "--timer-property=AccuracySec=1s" in argv
+    assert f"--unit={timer.unit_name(token)}" in argv and "--setenv=EGRESS_NFT=/x/nft" in argv
+    assert not any("HOME" in a for a in argv)
+    tail = argv[argv.index("--") + 1:]
+    assert tail[:4] == ["ip", "netns", "exec", "fw"]
+    assert tail[4:] == [sys.executable, "-m", "egress.cli", "rollback", "--if-overdue", "--state-dir",
+                        str(tmp_path / "state")]
+    assert not any(token[:8] in a for a in argv)  # nothing of the token on the command line
+    assert timer.command(tmp_path, token, 1.2, "", {})[-7] == sys.executable  # the init namespace: no netns exec
+    if not timer.systemd_runs():
+        unit, note = timer.arm(tmp_path, token, 10)
+        assert unit is None and "systemd does not run here" in note

@@ -23,6 +23,7 @@ from egress import diff as D
 from egress.check import validate
 from egress.cli import main
 from egress.flows import resolve
+from egress.intervals import merge
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = str(REPO / "policies" / "chu-rennes-2023" / "policy.yaml")
@@ -104,40 +105,15 @@ def short(pieces) -> list[tuple]:
     return sorted(out)
 
 
-# -- the interval and box algebra, against Python sets ---------------------------------
-
-small_ranges = st.lists(st.tuples(st.integers(0, 40), st.integers(0, 6)), max_size=6).map(
-    lambda items: D.ranges_of((lo, lo + n) for lo, n in items)
-)
-
+# -- the box algebra, against Python sets (intervals: tests/test_shared.py) ---------------------------------
 
 def members(ranges) -> set[int]:
     return {v for lo, hi in ranges for v in range(lo, hi + 1)}
 
 
-@settings(max_examples=200, deadline=None)
-@given(small_ranges, small_ranges)
-def test_ranges_algebra(a, b):
-    assert members(D.r_union(a, b)) == members(a) | members(b)
-    assert members(D.r_inter(a, b)) == members(a) & members(b)
-    assert members(D.r_minus(a, b)) == members(a) - members(b)
-    assert D.r_minus(a, b) == D.ranges_of(D.r_minus(a, b))  # stays normalised
-    for v in range(50):
-        assert D.r_contains(a, v) == (v in members(a))
-
-
-@settings(max_examples=100, deadline=None)
-@given(small_ranges, st.lists(st.integers(0, 2000), max_size=40))
-def test_ranges_small_against_large(a, starts):
-    big = D.ranges_of((s * 3, s * 3 + 1) for s in starts)  # large and sparse: the bisect path
-    assert members(D.r_inter(a, big)) == members(a) & members(big)
-    assert members(D.r_inter(big, a)) == members(a) & members(big)
-    assert members(D.r_minus(a, big)) == members(a) - members(big)
-
-
 hosts = st.frozensets(st.sampled_from([("host", "a.example"), ("host", "b.example"), ("host", "c.example")]), max_size=3)
 tiny_ranges = st.lists(st.tuples(st.integers(0, 12), st.integers(0, 3)), max_size=3).map(
-    lambda items: D.ranges_of((lo, lo + n) for lo, n in items)
+    lambda items: merge((lo, lo + n) for lo, n in items)
 )
 boxes = st.builds(D.Box, tiny_ranges, tiny_ranges, hosts, tiny_ranges)
 

@@ -234,22 +234,44 @@ def shape(key: str, **extra) -> Policy:
 
 def test_collapsed_elements_and_dispatch():
     text = render(shape("v4"))
-    # two adjacent /25 of the same service and ports become one /24
-    assert set_elements(text, "out_lab_v4") == ["203.0.113.0/24 . tcp . 443"]
-    assert set_elements(text, "out_v4") == ["10.30.0.0/24 : jump out_lab"]
-    assert set_elements(text, "in_v4") == ["10.30.0.0/24 : jump in_lab"]
-    assert chain_rules(text, "out_lab") == [
-        'ip daddr . meta l4proto . th dport @out_lab_v4 counter accept comment "grant to-partner"'
+    # two adjacent /25 of the same service become one /24, mapped once to its tag
+    assert set_elements(text, "dst_v4") == ["203.0.113.0/24 : jump tag_1"]
+    assert set_elements(text, "svc_lab_v4") == ["0x00010000 . tcp . 443"]
+    assert set_elements(text, "out_v4") == ["10.30.0.0/24 : goto out_lab_v4"]
+    assert set_elements(text, "in_v4") == ["10.30.0.0/24 : jump in_lab_v4"]
+    assert chain_rules(text, "out_lab_v4") == [
+        "ip daddr vmap @dst_v4",
+        'meta mark and 0xffff0000 . meta l4proto . th dport @svc_lab_v4 counter accept comment "grant to-partner"',
     ]
+    assert chain_rules(text, "tag_1") == ['meta mark set meta mark and 0x0000ffff or 0x00010000 comment "partner"']
     assert "table inet egress {" in text
     assert not re.search(r"^(?!#).*\btable (?!inet egress\b)", text, re.M), "touches another table"
     assert "flush table" not in text and "delete table" not in text
 
 
+def test_mark_mask_is_configurable():
+    policy = shape("v4")
+    policy = dataclasses.replace(policy, firewall=dataclasses.replace(policy.firewall, mark_mask=0x00000f00))
+    text = render(policy)
+    assert set_elements(text, "svc_lab_v4") == ["0x00000100 . tcp . 443"]
+    assert chain_rules(text, "tag_1")[0].startswith("meta mark set meta mark and 0xfffff0ff or 0x00000100")
+    assert any(r.startswith("meta mark set meta mark and 0xfffff0ff ip saddr vmap") for r in chain_rules(text, "ipv4"))
+    for bad in (0, 0x00f0f000, 1 << 32):
+        with pytest.raises(ValueError, match="mark_mask"):
+            render(dataclasses.replace(policy, firewall=dataclasses.replace(policy.firewall, mark_mask=bad)))
+    # more tags than the mask holds: a clear error
+    many = make_policy({"lab": ["10.30.0.0/24"]},
+                       {f"s{i}": ([f"address:203.0.113.{i}"], ["tcp/443"]) for i in range(4)},
+                       [[grant(f"g{i}", "lab", f"s{i}") for i in range(4)]])
+    many = dataclasses.replace(many, firewall=dataclasses.replace(many.firewall, mark_mask=0x3))
+    with pytest.raises(ValueError, match="needs 4 destination tags.*holds 3"):
+        render(many)
+
+
 def test_stage_zero_has_no_elements_but_every_object():
     policy = shape("v4")
     s0, s1 = render(policy, "s0"), render(policy, "s1")
-    assert set_elements(s0, "out_lab_v4") == []
+    assert set_elements(s0, "svc_lab_v4") == []
     part1 = lambda t: t.split("# 2.")[0].split("# 1.")[1]  # noqa: E731
     assert part1(s0) == part1(s1), "all stages of a policy must declare the same objects"
 
@@ -258,25 +280,35 @@ def test_overlapping_grants_are_decomposed_without_overlap():
     text = render(shape("overlap"))
     # class "all" (10/8 minus imaging) and class "all_imaging" (imaging: both zones' grants)
     assert set_elements(text, "out_v4") == [
-        "10.0.0.0-10.19.255.255 : jump out_all",
-        "10.20.0.0/22 : jump out_all_imaging",
-        "10.20.4.0-10.255.255.255 : jump out_all",
+        "10.0.0.0-10.19.255.255 : goto out_all_v4",
+        "10.20.0.0/22 : goto out_all_imaging_v4",
+        "10.20.4.0-10.255.255.255 : goto out_all_v4",
     ]
-    assert set_elements(text, "out_all_v4") == ["203.0.113.0/24 . tcp . 443"]
-    # a: 203.0.113.0/24 tcp/443; b: 203.0.113.0/25 + 198.51.100.0/24 tcp/25, tcp/400-500
-    assert set_elements(text, "out_all_imaging_v4") == [
-        "198.51.100.0/24 . tcp . 25",
-        "198.51.100.0/24 . tcp . 400-500",
-        "203.0.113.0/25 . tcp . 25",
-        "203.0.113.0/25 . tcp . 400-500",
-        "203.0.113.128/25 . tcp . 443",
+    # a: 203.0.113.0/24; b: 203.0.113.0/25 + 198.51.100.0/24: three tags (b, a+b, a)
+    assert set_elements(text, "dst_v4") == [
+        "198.51.100.0/24 : jump tag_3",
+        "203.0.113.0/25 : jump tag_2",
+        "203.0.113.128/25 : jump tag_1",
     ]
-    assert chain_rules(text, "out_all_imaging")[0].endswith('comment "grants all-a, imaging-b"')
+    assert set_elements(text, "svc_all_v4") == ["0x00010000-0x00020000 . tcp . 443"]
+    assert set_elements(text, "svc_all_imaging_v4") == [
+        "0x00010000 . tcp . 443",
+        "0x00020000 . tcp . 25",
+        "0x00020000 . tcp . 400-442",
+        "0x00020000 . tcp . 443",
+        "0x00020000 . tcp . 444-500",
+        "0x00030000 . tcp . 25",
+        "0x00030000 . tcp . 400-500",
+    ]
+    assert chain_rules(text, "out_all_imaging_v4")[-1].endswith('comment "grants all-a, imaging-b"')
 
 
 def _element_box(element: str):
-    addr, proto, ports = (p.strip() for p in element.split(" . "))
-    if "-" in addr and "/" not in addr:
+    addr, proto, ports = (p.strip() for p in element.split(" : ")[0].split(" . "))
+    if addr.startswith("0x"):
+        a, _, b = addr.partition("-")
+        first, last = int(a, 16), int(b or a, 16)
+    elif "-" in addr and "/" not in addr:
         a, b = addr.split("-")
         first, last = int(ipaddress.ip_address(a)), int(ipaddress.ip_address(b))
     else:
@@ -286,54 +318,50 @@ def _element_box(element: str):
     return proto, first, last, int(pf), int(pl or pf)
 
 
-def test_decompose_random_against_brute_force():
+def test_table_elements_random_against_brute_force():
+    """The elements of a set and its `x` map: disjoint, covering exactly what the
+    grants open, each labelled with the grants that open it; permanent where a grant
+    without expiry opens it, else expiring at the latest instant of its grants."""
     import random
 
     rng = random.Random(7)
-    for _ in range(200):
-        entries = []
-        for _ in range(rng.randint(1, 8)):
-            a = rng.randint(0, 60)
-            b = rng.randint(a, 64)
-            pf = rng.randint(0, 20)
-            pl = rng.randint(pf, 24)
-            entries.append((rng.choice([6, 17]), a, b, pf, pl))
-        result = nftables.decompose(entries)
-        covered = {(p, x, y) for p, a, b, pf, pl in entries for x in range(a, b + 1) for y in range(pf, pl + 1)}
-        got = [(p, x, y) for p, a, b, pf, pl in result for x in range(a, b + 1) for y in range(pf, pl + 1)]
-        assert len(got) == len(set(got)), "elements overlap"
-        assert set(got) == covered
-        assert result == sorted(result, key=lambda e: (e[1], e[0], e[3]))
-
-
-def test_set_elements_from_blocks_equal_decompose_of_the_whole_set():
-    """The fast path (blocks' cached elements, only clusters decomposed again) gives what
-    `decompose` gives over every entry of the set, on random blocks that share, nest and
-    touch ranges (both families, small numbers so that clashes are common)."""
-    import random
-
-    rng = random.Random(11)
     for _ in range(300):
-        version = rng.choice([4, 6])
-        cache = nftables._Cache(shape("v4"))
-        blocks, entries = [], []
-        for _ in range(rng.randint(1, 6)):
-            # disjoint ranges that do not touch, as egress.flows makes them
-            far, at = [], rng.randint(0, 5)
-            for _ in range(rng.randint(1, 5)):
+        table = nftables._Table()
+        opened: dict = {}
+        for b in range(rng.randint(1, 5)):
+            ranges, at = [], rng.randint(0, 5)
+            for _ in range(rng.randint(1, 4)):  # disjoint, not touching, as egress.flows makes them
                 first = at + rng.randint(0, 6)
                 last = first + rng.randint(0, 6)
-                far.append((first, last))
+                ranges.append((first, last))
                 at = last + 2
-            specs = set()
             for _ in range(rng.randint(1, 3)):
-                proto = rng.choice([6, 17, 1])
-                pf = rng.randint(0, 20)
-                specs.add((proto, pf, rng.randint(pf, 24)))
-            blocks.append((tuple(far), specs))
-            entries += [(proto, first, last, pf, pl) for first, last in far for proto, pf, pl in specs]
-        expected = nftables.SEPARATOR.join(nftables._element(*e, version=version) for e in nftables.decompose(entries))
-        assert nftables._set_elements(blocks, version, cache) == expected, blocks
+                proto, pf = rng.choice([6, 17]), rng.randint(0, 20)
+                pl = rng.randint(pf, 24)
+                gid, instant = f"g{rng.randint(0, 4)}", rng.choice([None, 100, 200])
+                table.add(b, tuple(ranges), [(proto, pf, pl)], gid, instant)
+                for first, last in ranges:
+                    for x in range(first, last + 1):
+                        for y in range(pf, pl + 1):
+                            opened.setdefault((proto, x, y), set()).add((gid, instant))
+        permanent, expiring = table.elements()
+        seen: dict = {}
+        for element in permanent + [e[:6] for e in expiring]:
+            first, last, proto, pf, pl, grants = element
+            for x in range(first, last + 1):
+                for y in range(pf, pl + 1):
+                    assert (proto, x, y) not in seen, "elements overlap"
+                    seen[(proto, x, y)] = element
+        assert set(seen) == set(opened)
+        for point, labels in opened.items():
+            element = seen[point]
+            assert element[5] == {g for g, _ in labels}
+            instants = {i for _, i in labels}
+            if None in instants:
+                assert element in permanent
+            else:
+                assert (*element, max(instants)) in expiring
+        assert permanent == sorted(permanent, key=lambda e: (e[0], e[2], e[3]))
 
 
 def test_stages_render_alike_in_any_order():
@@ -375,7 +403,7 @@ def test_no_set_has_overlapping_elements():
     texts += [nftables.render(resolve(chu, stage.id, AT)) for stage in chu.stages]
     checked = 0
     for text in texts:
-        for name in re.findall(r"^\tset ((?:out|in)_\S+) \{", text.split("# 3.")[1], re.M):
+        for name in re.findall(r"^\t(?:set|map) ((?:out|in|svc)x?_\S+_v[46]) \{", text.split("# 3.")[1], re.M):
             boxes = sorted(_element_box(e) for e in set_elements(text, name))
             for i, (proto, _first, last, pf, pl) in enumerate(boxes):
                 for other in boxes[i + 1:]:
@@ -421,12 +449,12 @@ def test_output_hook():
     rules = chain_rules(text, "output")
     assert rules[0] == "type filter hook output priority filter; policy drop;"
     assert 'oifname "lo" accept' in rules
-    assert any("nd-neighbor-solicit" in r and "mld2-listener-report" in r for r in rules)
+    assert any("nd-neighbor-solicit" in r and "mld2-listener-report" in r for r in chain_rules(text, "ipv6"))
     # the forward chain is declared with policy accept only to be deleted
     assert "flush chain inet egress forward\ndelete chain inet egress forward\n" in text
     forward = render(shape("v4"))
     assert "delete chain inet egress output\n" in forward
-    assert not any("nd-neighbor" in r for r in chain_rules(forward, "forward"))
+    assert not any("nd-neighbor" in r for r in chain_rules(forward, "ipv6"))
 
 
 def test_log_group_and_prefix():
@@ -485,7 +513,7 @@ def test_ingress_from_internet_and_partner():
     assert "192.0.2.32-192.0.2.103 . tcp . 25" in inbound  # documentation ranges stay in
     assert not any(e.startswith("192.0.2.24") for e in inbound)
     assert set_elements(text, "in_dicom_v4") == ["198.51.100.64/28 . tcp . 104"]
-    assert chain_rules(text, "in_dicom") == [
+    assert chain_rules(text, "in_dicom_v4") == [
         'ip saddr . meta l4proto . th dport @in_dicom_v4 counter accept comment "grant images-in"'
     ]
     assert set_elements(text, "in_mail_v6")[:2] == [
@@ -495,9 +523,11 @@ def test_ingress_from_internet_and_partner():
 
 def test_proxy_grant():
     text = render(shape("proxy"))
-    # the workstations reach only the proxy, on its port
-    assert set_elements(text, "out_ws_v4") == ["10.0.0.3 . tcp . 3128"]
-    assert set_elements(text, "out_ws_v6") == ["fd00::3 . tcp . 3128"]
+    # the workstations reach only the proxy, on its port: its addresses are a tag
+    assert set_elements(text, "dst_v4") == ["10.0.0.3 : jump tag_1"]
+    assert chain_rules(text, "tag_1")[0].endswith('comment "the proxy"')
+    assert set_elements(text, "svc_ws_v4") == ["0x00010000 . tcp . 3128"]
+    assert set_elements(text, "svc_ws_v6") == ["0x00010000 . tcp . 3128"]
     # the proxy reaches the internet (public space outside the zones) on the web ports of
     # the service: not the zones, nor private, link-local, loopback or reserved space
     out_proxy = set_elements(text, "out_proxy_v4")
@@ -507,42 +537,59 @@ def test_proxy_grant():
     assert not any(e.startswith(("10.", "127.", "169.254.", "192.168.")) for e in out_proxy)
     assert set_elements(text, "out_proxy_v6")[0] == "2000::/16 . tcp . 80"
     # no dynamic rule for a proxied host: the proxy checks the names
-    assert not any("@dyn_" in r for r in chain_rules(text, "out_ws"))
-    assert "flush set inet egress dyn_sites_v4" in text
+    assert not any("@hosts_" in r for r in chain_rules(text, "out_ws_v4"))
+    assert "dyn_sites" not in text
 
 
 def test_icmp_and_udp():
     text = render(shape("icmp-udp"))
-    assert set_elements(text, "out_infra_v4") == [
-        "198.51.100.1 . icmp . 0-65535",
-        "198.51.100.123 . udp . 123",
-    ]
-    assert set_elements(text, "out_infra_v6") == [
-        "2001:db8::1 . icmpv6 . 0-65535",
-        "2001:db8:123::123 . udp . 123",
-    ]
+    # tags follow the sorted names of the services: ntp is 1, probe is 2
+    assert set_elements(text, "dst_v4") == ["198.51.100.1 : jump tag_2", "198.51.100.123 : jump tag_1"]
+    assert set_elements(text, "svc_infra_v4") == ["0x00010000 . udp . 123", "0x00020000 . icmp . 0-65535"]
+    assert set_elements(text, "svc_infra_v6") == ["0x00010000 . udp . 123", "0x00020000 . icmpv6 . 0-65535"]
     # echo-request is not opened by the base chain
-    assert not any("echo-request" in r for r in chain_rules(text, "forward"))
+    assert not any("echo-request" in r for r in chain_rules(text, "ipv4") + chain_rules(text, "ipv6"))
 
 
 def test_hosts_get_lock_addresses_and_dynamic_sets():
     text = render(shape("hosts"))
-    assert set_elements(text, "out_mail_v4") == [
-        "198.51.100.25 . tcp . 25",
-        "198.51.100.25 . tcp . 587",
-        "203.0.113.25 . tcp . 25",
-        "203.0.113.25 . tcp . 587",
-    ]
-    assert chain_rules(text, "out_mail")[2:] == [
-        'ip daddr @dyn_relay_v4 meta l4proto . th dport { tcp . 25, tcp . 587 } counter accept'
-        ' comment "grant relay-out"',
-        'ip6 daddr @dyn_relay_v6 meta l4proto . th dport { tcp . 25, tcp . 587 } counter accept'
-        ' comment "grant relay-out"',
-    ]
+    assert set_elements(text, "dst_v4") == ["198.51.100.25 : jump tag_1", "203.0.113.25 : jump tag_1"]
+    assert set_elements(text, "svc_mail_v4") == ["0x00010000 . tcp . 25", "0x00010000 . tcp . 587"]
+    # the ports of the class lead to the chain of the dnsmasq-fed sets of the services
+    assert set_elements(text, "hosts_mail_v4") == ["tcp . 25 : jump to_relay_v4", "tcp . 587 : jump to_relay_v4"]
+    assert chain_rules(text, "out_mail_v4")[0] == 'meta l4proto . th dport vmap @hosts_mail_v4 comment "grant relay-out"'
+    assert chain_rules(text, "to_relay_v4") == ["ip daddr @dyn_relay_v4 counter accept"]
+    assert chain_rules(text, "to_relay_v6") == ["ip6 daddr @dyn_relay_v6 counter accept"]
     part1 = text.split("# 2.")[0]
     assert "\tset dyn_relay_v4 {\n\t\ttype ipv4_addr\n\t\tflags timeout\n\t\ttimeout 1d\n\t}" in part1
     # the dynamic sets are never flushed while a direct grant opens them
     assert "flush set inet egress dyn_relay" not in text
+
+
+def test_dynamic_sets_keyed_by_what_a_packet_needs():
+    """Two services with hosts on tcp/443 from one zone: one set for the port both
+    open, one per service for the others; a packet meets the same two rules whatever
+    the number of services."""
+    policy = make_policy(
+        {"ws": ["10.1.0.0/24"]},
+        {
+            "a": (["host:a.example"], ["tcp/443", "tcp/25"]),
+            "b": (["host:b.example"], ["tcp/443"]),
+            "c": (["host:c.example"], ["tcp/8443"]),
+        },
+        [[grant("a", "ws", "a")], [grant("b", "ws", "b"), grant("c", "ws", "c")]],
+        lock={},
+    )
+    s0, s1 = render(policy, "s0"), render(policy, "s1")
+    assert set_elements(s1, "hosts_ws_v4") == [
+        "tcp . 25 : jump to_a_v4", "tcp . 443 : jump to_a_b_v4", "tcp . 8443 : jump to_c_v4",
+    ]
+    assert chain_rules(s1, "to_a_b_v4") == ["ip daddr @dyn_a_b_v4 counter accept"]
+    assert set_elements(s0, "hosts_ws_v4") == ["tcp . 25 : jump to_a_v4", "tcp . 443 : jump to_a_v4"]
+    # every stage declares the sets of every stage; those not used are flushed
+    part1 = lambda t: t.split("# 2.")[0].split("# 1.")[1]  # noqa: E731
+    assert part1(s0) == part1(s1)
+    assert "flush set inet egress dyn_a_b_v4" in s0 and "flush set inet egress dyn_a_v4" not in s0
 
 
 def test_revoked_service_dynamic_sets_are_flushed():
@@ -553,7 +600,7 @@ def test_revoked_service_dynamic_sets_are_flushed():
     )
     text = render(policy, "s1")
     assert "flush set inet egress dyn_relay_v4\nflush set inet egress dyn_relay_v6" in text
-    assert set_elements(text, "out_mail_v4") == []
+    assert set_elements(text, "svc_mail_v4") == []
     assert "# revoked: relay-out (at s1)" in text
 
 
@@ -564,9 +611,9 @@ def test_expired_grant_left_out():
         [[grant("to-partner", "lab", "partner", expires=dt.date(2023, 6, 30))]],
     )
     text = render(policy, "s0", at=dt.date(2023, 7, 1))
-    assert set_elements(text, "out_lab_v4") == []
+    assert set_elements(text, "svcx_lab_v4") == []
     assert "# expired: to-partner (2023-06-30)" in text
-    assert set_elements(render(policy, "s0", at=dt.date(2023, 6, 30)), "out_lab_v4")
+    assert set_elements(render(policy, "s0", at=dt.date(2023, 6, 30)), "svcx_lab_v4")
 
 
 # ------------------------------------------------------------ nft -c in a namespace

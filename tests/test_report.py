@@ -241,3 +241,48 @@ def test_stage_first_and_last(tmp_path):
     assert "What is open: <span class=\"id\">s0-isolation</span>" in first and 'data-open="1"' not in first
     last = report_text(tmp_path, SHIPPED, "--at", AT, "--stage", "last")
     assert last == report_text(tmp_path, SHIPPED, "--at", AT)
+
+
+# -- with the observations of `egress blocked` and `egress usage` ---------------------------
+
+
+def test_blocked_and_unused_sections_are_what_blocked_and_usage_say(tmp_path):
+    import json
+
+    from tests.test_observe import POLICY as OBSERVED, squid, ulogd
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(OBSERVED)
+    ulog = tmp_path / "ulog.json"
+    ulog.write_text(
+        ulogd("10.30.0.5", "198.51.100.50", 22) * 3 + ulogd("10.30.0.6", "198.51.100.50", 22)  # archive: no grant
+        + ulogd("10.100.0.7", "203.0.113.5", 443) * 2  # partner, from another zone
+        + "".join(ulogd(f"10.30.0.{i}", f"203.0.113.{i}", 8443) for i in range(1, 4)))  # partner, another port
+    access = tmp_path / "access.log"
+    access.write_text(squid("10.100.0.7", "www.other.example:443") * 2)  # refused: `web` carried nothing
+    common = ["--stage", "s1-open", "--at", "2024-01-01"]
+    out = tmp_path / "r.html"
+    result = run("report", str(policy), "--out", str(out), *common, "--blocked", str(ulog), "--usage", str(access))
+    assert result.exit_code == 0, result.output
+    html = out.read_text()
+    blocked = json.loads(run("blocked", str(policy), str(ulog), str(access), *common, "--format", "json").output)
+    blocked_ulog = json.loads(run("blocked", str(policy), str(ulog), *common, "--format", "json").output)
+    assert re.findall(r'<tr data-destination="([^"]+)">', html) == [f["destination"] for f in blocked_ulog["flows"]]
+    assert len(blocked["flows"]) > len(blocked_ulog["flows"])  # --usage logs are not read as denials
+    usage = json.loads(run("usage", str(policy), str(access), *common, "--format", "json").output)
+    unused = [g["grant"] for g in usage["grants"] if g["observed"] and not g["used"]]
+    assert unused == ["web"]
+    assert re.findall(r'<tr data-grant="([^"]+)"><td class="id">', html) == unused
+    assert "Not observed by these logs" in html and "partner-lab" in html
+    assert "a service holds it, no grant" in html and "a grant opens it to other zones" in html
+    french = run("report", str(policy), "--out", str(out), *common, "--lang", "fr", "--blocked", str(ulog))
+    assert french.exit_code == 0 and "Flux bloqués" in out.read_text()
+
+
+def test_a_log_of_no_known_format_exits_2(tmp_path):
+    bogus = tmp_path / "bogus.log"
+    bogus.write_text("hello\nworld\n")
+    out = tmp_path / "r.html"
+    assert run("report", SHIPPED, "--out", str(out), "--at", AT, "--blocked", str(bogus)).exit_code == 2
+    assert run("report", SHIPPED, "--out", str(out), "--at", AT, "--usage", str(tmp_path / "missing.log")).exit_code == 2
+    assert not out.exists()

@@ -267,3 +267,21 @@ def test_hostile_policy_text_comes_out_as_text(browser, tmp_path):
     description = browser.execute_script("return document.querySelector('.description').textContent")
     assert description == "Description with <b>tags</b> & </html>"
     assert browser.title.startswith("Egress report")
+
+
+def test_report_with_blocked_and_usage_loads_cleanly(browser, tmp_path):
+    from tests.test_observe import POLICY as OBSERVED, squid, ulogd
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(OBSERVED)
+    (tmp_path / "ulog.json").write_text(ulogd("10.30.0.5", "198.51.100.50", 22) + ulogd("10.100.0.7", "203.0.113.5", 443))
+    (tmp_path / "access.log").write_text(squid("10.100.0.7", "www.other.example:443"))
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(main, [
+        "report", str(policy), "--out", str(out), "--stage", "s1-open", "--at", "2024-01-01", "--lang", "fr",
+        "--blocked", str(tmp_path / "ulog.json"), "--usage", str(tmp_path / "access.log")])
+    assert result.exit_code == 0, result.output
+    console, requests = load(browser, out)
+    assert console == [] and requests == []
+    rows = browser.execute_script("return document.querySelectorAll('table.blocked tbody tr, table.unused tbody tr').length")
+    assert rows == 3  # two blocked flows, one unused grant

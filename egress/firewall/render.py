@@ -62,7 +62,8 @@ def format_status(doc: dict[str, Any]) -> str:
         state = "OVERDUE" if pending["overdue"] else f"{pending['seconds_left']:.0f} s left"
         lines.append(f"pending:  CONFIRMATION PENDING until {pending['deadline']} ({state}); applied by {pending.get('by')}")
         lines.append(f"          watchdog pid {pending.get('watchdog_pid')}: "
-                     + ("running" if pending["watchdog_running"] else "NOT RUNNING"))
+                     + ("running" if pending["watchdog_running"] else "NOT RUNNING")
+                     + (f"; deadline timer {pending['timer']}" if pending.get("timer") else "; no deadline timer"))
         lines.append(f"          without `egress confirm`, rollback restores {restores_text(pending.get('restores'))}")
     else:
         lines.append("pending:  no confirmation pending")

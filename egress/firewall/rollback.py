@@ -1,7 +1,8 @@
 """The way back: restore a snapshot, then record it (state, then audit).
 
-Shared by `egress rollback`, `egress confirm` (too late), the foreground countdown and the
-watchdog. The nftables table is restored first (the part that matters most); the state
+Shared by `egress rollback`, `egress confirm` (too late), the foreground countdown, the
+watchdog, the deadline timer, and every firewall command that finds an overdue
+confirmation (`settle_overdue`: the deadline holds even when the watchdog was killed). The nftables table is restored first (the part that matters most); the state
 changes only once the kernel is back, so a failed restore leaves the apply pending and
 the watchdog tries again.
 """
@@ -16,6 +17,22 @@ from egress.firewall.render import describe
 from egress.firewall.session import Session
 from egress.firewall.snapshots import restore
 from egress.firewall.state import Last, Pending, Record, State
+
+
+def overdue(pending: Pending | None) -> bool:
+    return pending is not None and pending.deadline_boottime - host.boottime() <= 0
+
+
+def settle_overdue(session: Session, state: State, command: str) -> State:
+    """With the lock held: if the pending apply is past its deadline (its watchdog was
+    killed, or is late), roll it back now, before anything else. Returns the state after."""
+    pending = state.pending
+    if pending is None or not overdue(pending):
+        return state
+    do_rollback(session, state, pending.snapshot, pending.undo_before,
+                f"automatic: not confirmed by {pending.deadline} (found overdue by `egress {command}`)", True,
+                pending=pending)
+    return session.store.load()
 
 
 def rollback_pending(session: Session, token: str | None, reason: str, automatic: bool) -> bool:

@@ -78,6 +78,7 @@ class Pending:
     deadline: str
     deadline_boottime: float
     watchdog_pid: int | None = None
+    timer: str | None = None  # the systemd deadline timer (timer.py), where systemd runs
 
 
 @dataclass(frozen=True)

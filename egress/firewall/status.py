@@ -1,6 +1,7 @@
 """`egress status` as data: what is loaded, whether a confirmation is pending, what a
 rollback would restore (render.py turns it into text; the CLI prints it as JSON too).
-Reads only: it never takes the lock and never changes anything.
+Reads only, with one exception: run as root, it first rolls back a pending apply that is
+past its deadline (its watchdog was killed), as every firewall command does.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from typing import Any
 from egress.firewall import host
 from egress.firewall.errors import ApplyError
 from egress.firewall.nft import Nft
-from egress.firewall.state import Record
+from egress.firewall.rollback import overdue, settle_overdue
+from egress.firewall.session import Session
+from egress.firewall.state import Record, State
 from egress.firewall.store import Store
 
 _LOADED_KEYS = ("policy", "stage", "stage_title", "revision", "sha256", "applied_at", "applied_by", "bundle",
@@ -39,13 +42,34 @@ def _loaded(result: dict[str, Any], current: Record | None, nft: Nft) -> None:
         notes.append("egress loaded a table inet egress, but there is none now")
 
 
+def _settle_overdue(store: Store, nft: Nft, state: State | None) -> list[str]:
+    """Roll back an overdue pending apply of this namespace and boot (as root); the
+    messages say what happened."""
+    if state is None or not overdue(state.pending) or os.geteuid() != 0:
+        return []
+    if state.boot_id != host.boot_id() or state.netns != host.netns_id():
+        return []
+    messages: list[str] = []
+    session = Session(store, nft, say=messages.append, warn=messages.append)
+    try:
+        with store.locked("status", timeout=30.0):
+            settle_overdue(session, store.load(), "status")
+    except ApplyError as err:
+        messages.append(f"an overdue confirmation was found, and its rollback failed: {err}")
+    return messages
+
+
 def status(state_dir: str | os.PathLike) -> dict[str, Any]:
     store = Store(state_dir)
     nft = Nft()
     state = store.read()
+    settled = _settle_overdue(store, nft, state)
+    if settled:
+        state = store.read()
     result: dict[str, Any] = {"state_dir": str(store.dir), "netns": host.netns_id(), "table": None, "matches": None,
                               "loaded": None, "pending": None, "rollback": None, "last": None, "notes": []}
     notes = result["notes"]
+    notes += settled
     try:
         result["table"] = "present" if nft.has_table() else "absent"
     except ApplyError as err:
@@ -83,10 +107,13 @@ def status(state_dir: str | os.PathLike) -> dict[str, Any]:
             "by": pending.by,
             "watchdog_pid": pending.watchdog_pid,
             "watchdog_running": running,
+            "timer": pending.timer,
             "restores": restores(pending.snapshot),
         }
         if not running:
-            notes.append("the watchdog is not running: run `egress confirm` or `egress rollback`")
+            notes.append("the watchdog is not running: run `egress confirm` or `egress rollback`"
+                         + (f" (the deadline timer {pending.timer} still guards the deadline)" if pending.timer else
+                            " (any egress command run after the deadline rolls back first)"))
     elif state.undo:
         result["rollback"] = {"restores": restores(state.undo)}
     result["last"] = state.last.to_json() if state.last else None

@@ -37,13 +37,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from egress.firewall import countdown, host, sanitize, scope, snapshots, watchdog
+from egress.firewall import countdown, host, sanitize, scope, snapshots, timer, watchdog
 from egress.firewall.dnsmasq import DEFAULT_RESTART, Dnsmasq, check_feed
 from egress.firewall.errors import EXIT_USAGE, ApplyError, Refused, Unusable
 from egress.firewall.nft import Nft, check_scope
 from egress.firewall.paths import plain_path
 from egress.firewall.render import describe
-from egress.firewall.rollback import do_rollback
+from egress.firewall.rollback import do_rollback, overdue, settle_overdue
 from egress.firewall.session import Say, Session, to_stderr
 from egress.firewall.squid import Squid
 from egress.firewall.state import Last, Pending, Record, State
@@ -139,7 +139,7 @@ def _apply_locked(session: Session, bundle: Bundle, contents: dict[str, bytes], 
             tempfile.TemporaryDirectory(prefix="egress-apply-") as private:
         nft_file = Path(private) / NFT_FILE  # the checked bytes, where nobody else can change them
         nft_file.write_bytes(contents[NFT_FILE])
-        state = store.load()
+        state = settle_overdue(session, store.load(), "apply")
         if state.pending:
             raise Refused(
                 f"a confirmation is pending until {state.pending.deadline} for {describe(state.pending.record)}: "
@@ -181,13 +181,18 @@ def _apply_locked(session: Session, bundle: Bundle, contents: dict[str, bytes], 
         record = dataclasses.replace(record, fingerprint=_safe_fingerprint(nft))
         pending = dataclasses.replace(pending, record=record, deadline=host.iso_in(timeout),  # counted from the load
                                       deadline_boottime=host.boottime() + timeout)
+        unit, note = timer.arm(store.dir, token, timeout)
+        if unit is None:
+            say(note)
+        pending = dataclasses.replace(pending, timer=unit)
         state = store.save(dataclasses.replace(state, pending=pending, current=record))
         session.audit("apply", "ok", record, f"loaded; pending confirmation until {pending.deadline}",
                       deadline=pending.deadline, bundle=str(bundle.path), signer=bundle.signer,
                       previous=current.summary() if current else None, previous_table=snapshot.table)
         say(f"loaded {describe(record)}")
+        guards = f"watchdog pid {pending.watchdog_pid}" + (f", timer {unit}" if unit else "")
         say(f"confirm with `egress confirm` before {pending.deadline} ({timeout:g} s), "
-            f"or it is rolled back by itself (watchdog pid {pending.watchdog_pid})")
+            f"or it is rolled back by itself ({guards})")
         return token
 
 
@@ -249,7 +254,7 @@ def confirm_in(session: Session, token: str | None = None) -> int:
                 hint += f" ({last.reason})"
             session.audit("confirm", "refused", state.current, "no confirmation pending" + hint)
             raise Refused("no confirmation is pending" + hint)
-        if pending.deadline_boottime - host.boottime() <= 0:
+        if overdue(pending):
             session.audit("confirm", "refused", pending.record, f"too late: deadline {pending.deadline}")
             do_rollback(session, state, pending.snapshot, pending.undo_before,
                         f"automatic: not confirmed by {pending.deadline}", True, pending=pending)
@@ -267,14 +272,22 @@ def confirm_in(session: Session, token: str | None = None) -> int:
     return 0
 
 
-def rollback(state_dir: str | os.PathLike, say: Say = print, warn: Say = to_stderr, allow_no_table: bool = False) -> int:
+def rollback(state_dir: str | os.PathLike, say: Say = print, warn: Say = to_stderr, allow_no_table: bool = False,
+             if_overdue: bool = False) -> int:
     """Roll back the pending apply now, or else the last confirmed one (once). Where no
-    table was in force before, a deny-all table is loaded, unless `allow_no_table`."""
+    table was in force before, a deny-all table is loaded, unless `allow_no_table`.
+    `if_overdue` (the deadline timer): only a pending apply past its deadline, exit 0 when
+    there is none."""
     host.require_root()
     session = Session(Store(state_dir), say=say, warn=warn)
     store = session.store
-    with store.locked("rollback", timeout=30.0):
+    with store.locked("rollback", timeout=None if if_overdue else 30.0):
         state = store.load()
+        if if_overdue or overdue(state.pending):
+            if not overdue(state.pending):
+                say("nothing overdue: no pending apply is past its deadline")
+            settle_overdue(session, state, "rollback")
+            return 0
         pending = state.pending
         if pending:
             do_rollback(session, state, pending.snapshot, pending.undo_before,

@@ -44,6 +44,7 @@ def _environment(lang: str) -> jinja2.Environment:
         day=lambda d: labels.date_text(d, lang),
         short=lambda d: labels.short_date(d, lang),
         instant=instant_text,
+        epoch=lambda seconds: instant_text(dt.datetime.fromtimestamp(seconds, dt.UTC)),
         day_of=lambda value: expiry_text(value, lang),
         soon=lambda delta: soon_text(delta, words),
         css_string=css_string,
@@ -92,6 +93,7 @@ def render(report: Report, lang: str = "en") -> str:
         agenda_days=data.AGENDA_DAYS,
         table_rows_open=data.TABLE_ROWS_OPEN,
         row=data.piece_row,
+        blocked_shown=data.BLOCKED_SHOWN,
     )
 
 

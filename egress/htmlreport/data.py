@@ -20,6 +20,9 @@ from dataclasses import dataclass, field
 from egress import __version__, diff as diffs, expiring
 from egress.flows import StageFlows, policy_index, resolve
 from egress.model import INTERNET, Policy
+from egress.observe.blocked import Blocked, blocked as judge_blocked
+from egress.observe.observations import Observations
+from egress.observe.usage import Usage, usage as count_usage
 
 FULL_MATRIX_CELLS = 2500
 """Above this many cells (rows x zones), the matrix is summarised by zone and the open
@@ -29,6 +32,8 @@ TABLE_ROWS_OPEN = 60
 """A stage's table of opened or closed flows longer than this is collapsed (<details>)."""
 DESTINATIONS_SHOWN = 8
 AGENDA_DAYS = 14
+BLOCKED_SHOWN = 20
+"""The blocked flows shown (the most distinct sources first, as `egress blocked` sorts)."""
 
 
 @dataclass(frozen=True)
@@ -146,10 +151,16 @@ class Report:
     temporary: list[Temporary]
     matrix: Matrix
     agenda: expiring.Agenda
+    blocked: Blocked | None = None
+    usage: Usage | None = None
 
 
-def build(policy: Policy, stage_id: str, start: dt.datetime, sources: list[str]) -> Report:
-    """Everything the report shows for `stage_id`, the matrix and agenda judged at `start`."""
+def build(policy: Policy, stage_id: str, start: dt.datetime, sources: list[str],
+          denials: Observations | None = None, requests: Observations | None = None) -> Report:
+    """Everything the report shows for `stage_id`, the matrix and agenda judged at `start`.
+
+    `denials` and `requests` are the observations of `egress blocked` and `egress usage`
+    (egress.observe), judged here against the same flows as the matrix."""
     at = start.date()
     chosen = resolve(policy, stage_id, at)
     history = stage_history(policy, at)
@@ -164,6 +175,8 @@ def build(policy: Policy, stage_id: str, start: dt.datetime, sources: list[str])
         temporary=temporary_openings(policy, history),
         matrix=matrix(chosen),
         agenda=expiring.agenda(chosen, start, dt.timedelta(days=AGENDA_DAYS)),
+        blocked=judge_blocked(denials, chosen) if denials is not None else None,
+        usage=count_usage(requests, chosen, proxy_read=True) if requests is not None else None,
     )
 
 

@@ -4,6 +4,7 @@ computes, this module only lays out."""
 
 from __future__ import annotations
 
+from egress import mdescape as md
 from egress.observe.clock import iso
 
 
@@ -109,7 +110,9 @@ def blocked_text(result, top: int | None = None) -> str:
 
 
 def _cell(text) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """Log and policy text as a table cell: shown as text, never as markup (a log line is
+    written by whoever sends the packets)."""
+    return md.text(text)
 
 
 def blocked_markdown(result, top: int | None = None) -> str:
@@ -225,9 +228,9 @@ def usage_markdown(result) -> str:
            "|---|---|---|---|---|---|---|---|---|---|"]
     for g in result.grants:
         used = "yes" if g.used else ("**no**" if g.observed else "not observed")
-        out.append("| " + " | ".join(_cell(c) for c in (
+        out.append("| " + " | ".join([*(_cell(c) for c in (
             g.grant, g.stage, ", ".join(g.sources), ", ".join(g.targets), g.via, _count(g.proxy_hits),
-            _count(g.packets), _count(g.bytes), iso(g.proxy_last) or "", used)) + " |")
+            _count(g.packets), _count(g.bytes), iso(g.proxy_last) or "")), used]) + " |")
     return "\n".join(out) + "\n"
 
 

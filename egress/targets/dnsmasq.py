@@ -2,15 +2,18 @@
 
 For every host that a direct egress grant opens at this stage, one line
 
-    nftset=/<host>/4#inet#egress#dyn_<service>_v4,6#inet#egress#dyn_<service>_v6
+    nftset=/<host>/4#inet#egress#dyn_<services>_v4,6#inet#egress#dyn_<services>_v6[,...]
 
 so that dnsmasq adds the A (4#) and AAAA (6#) answers it gets from upstream for that
-name to the dynamic sets of the nftables ruleset (`egress.targets.nftables`, which
-declares them: the names come from `egress.targets.names`). This serves hosts whose
-addresses change (CDNs); the lock-file addresses of the same hosts are in the static
-sets and do not depend on dnsmasq. A host listed by two opened services gets one line
-with the sets of both (dnsmasq applies the most specific matching `nftset=` line, so
-two lines for one name would not both apply). Lines are sorted by host.
+name to the dynamic sets of the nftables ruleset. A dynamic set holds the addresses of
+the hosts of the services its name lists (`dyn_a_b_v4`: hosts of services a and b),
+and is keyed by what a packet needs (the services that a zone class may reach by name
+on one port), so a host goes to every set in use at this stage that names one of its
+services: `egress.targets.dynamic` decides which, for both targets. This serves hosts
+whose addresses change (CDNs); the lock-file addresses of the same hosts are in the
+static sets and do not depend on dnsmasq. One line per host with all its sets (dnsmasq
+applies the most specific matching `nftset=` line, so two lines for one name would not
+both apply). Lines are sorted by host.
 
 The syntax is that of dnsmasq 2.87 and later (`--nftset=/<domain>[/<domain>...]/
 [(6|4)#[<family>#]<table>#<set>[,...]`, dnsmasq(8)); the `4#`/`6#` prefixes keep A
@@ -34,7 +37,8 @@ import re
 from collections import defaultdict
 
 from egress.flows import StageFlows
-from egress.targets.names import FAMILY, TABLE, dynamic_set
+from egress.targets import dynamic
+from egress.targets.names import FAMILY, TABLE
 
 
 def _text(value) -> str:
@@ -76,12 +80,10 @@ def render(flows: StageFlows) -> str:
         "#   SIGHUP does not re-read nftset= lines.",
         "# A /name/ pattern also matches the names below it (dnsmasq's rule).",
     ]
-    hosts = host_sets(flows)
+    hosts = dynamic.host_sets(flows)
     if not hosts:
         lines.append("# No direct grant to a host at this stage: nothing to add.")
-    for host, services in hosts.items():
-        specs = ",".join(
-            f"{v}#{FAMILY}#{TABLE}#{dynamic_set(service, v)}" for service in services for v in (4, 6)
-        )
+    for host, names in hosts.items():
+        specs = ",".join(f"{name[-1]}#{FAMILY}#{TABLE}#{name}" for name in names)
         lines.append(f"nftset=/{host}/{specs}")
     return "\n".join(lines) + "\n"

@@ -1,113 +1,132 @@
 """nftables target: the flows of one stage -> `egress.nft`, loaded with `nft -f`.
 
 The ruleset lives in one table, `table inet egress` (IPv4 and IPv6 together), and the
-file touches no other table.
+file touches no other table. It is laid out so that loading it costs close to loading
+its destination x port elements alone, and so that a new packet meets a bounded number
+of rules whatever the size of the policy (figures at the end).
 
 Layout
 ======
 
 Zone address space is cut into *classes*: the disjoint pieces of the zones' addresses,
-each labelled with the zones that contain it. When the zones are disjoint (the usual
-case) a class is a zone; when zones overlap (allowed, with a warning), the addresses
-in both zones A and B form the class `A_B`, whose chains hold the grants of A and of
-B. Classes are computed from the policy's zones, not from the stage's grants, so every
-stage of a policy declares the same objects (see "Reload" below). Names are
-`<prefix><zones joined by _><suffix>`; zone names cannot hold `_`, so a name reads
-back unambiguously; a name over 63 characters is shortened with a hash
-(`egress.targets.names`).
+each labelled with the zones that contain it (`egress.targets.dynamic.zone_classes`).
+When the zones are disjoint (the usual case) a class is a zone; where zones A and B
+overlap (allowed, with a warning) the class `A_B` holds the grants of both. Classes
+come from the policy's zones, not the stage's grants, so every stage of a policy
+declares the same objects (see "Reload"). Names are `<prefix><zones joined by _>
+<suffix>`; zone and service names cannot hold `_`, so a name reads back unambiguously;
+a name over 63 characters is shortened with a hash (`egress.targets.names`).
 
-Objects, for each class C and each address family (v4, v6):
+Destinations are *tagged*: the address destinations of the services that direct grants
+reach (with the lock-file addresses of their hosts), and the proxy zone's addresses,
+are cut into disjoint pieces, each labelled with the services holding it; each distinct
+label is a tag, numbered in the order of the sorted labels. Each destination is written
+once, in the map `dst_v4` (`dst_v6`): piece -> `jump tag_<n>`, and chain `tag_<n>`
+writes n into the bits of the packet mark given by `firewall.mark_mask` (default
+`0xffff0000`, contiguous bits; 65,535 tags): `meta mark set meta mark and ~mask or
+n << shift`. What a class may reach is then a small set of (tag, protocol, port)
+elements: `svc_<C>_v4`, `type mark . inet_proto . inet_service`, looked up with
+`meta mark and <mask> . meta l4proto . th dport`. The destinations are not repeated
+per zone class nor per port range, and the tags and the `dst` maps depend on the policy
+only (computed once for all its stages).
 
-- base chain `forward` (or `output` when `firewall.hook` is `output`), policy drop;
-- maps `out_v4`/`out_v6`: source address -> `jump out_<C>` (egress dispatch), and
-  `in_v4`/`in_v6`: destination address -> `jump in_<C>` (ingress dispatch); interval
-  maps whose elements are the class pieces (disjoint by construction);
-- chain `out_<C>`: `ip daddr . meta l4proto . th dport @out_<C>_v4 accept` (and v6),
-  then one rule per service with hosts that a direct grant opens to C, per family:
-  `ip daddr @dyn_<service>_v4 meta l4proto . th dport { tcp . 443 } accept`;
-- chain `in_<C>`: `ip saddr . meta l4proto . th dport @in_<C>_v4 accept` (and v6);
-- sets `out_<C>_v4`, `in_<C>_v4` (and `_v6`): `type ipv4_addr . inet_proto .
-  inet_service; flags interval`: (far address, protocol, port range) triples;
-- sets `dyn_<service>_v4`/`_v6` (`flags timeout; timeout 1d`), one pair per service of
-  the policy that has `host` destinations: dnsmasq adds the addresses its upstream
-  returns for those hosts (`nftset=` lines of the dnsmasq target). A re-add refreshes
-  the timeout (checked on kernel 6.18; older kernels keep the first expiry), so an
-  address that clients keep resolving stays; one nobody resolved for a day goes. The lock-file addresses of the same hosts are
-  in the static sets and never expire.
+The packet mark: nftables (nft 1.0.6, kernel 6.1) can only combine the mark with
+constants, not with a value looked up in a map; so the map jumps to a chain per tag,
+whose rule is a constant. Bits outside the mask are never changed (tested with a mark
+set by a table that runs before this one); the bits of the mask are egress's scratch:
+cleared when a new packet enters the zone dispatch, and holding the destination's tag
+on the packets that a `svc` element accepts. Give it bits that no other rule uses.
 
-The path of a packet through the base chain:
+The path of a new packet (`ct state` vmap first: established and related accepted,
+invalid dropped; `oifname "lo" accept` on hook output), then `meta nfproto vmap` to the
+chain of its family, `ipv4` (or `ipv6`):
 
-1. `ct state established,related accept` (most packets stop here);
-2. `ct state invalid drop`;
-3. (hook output only) `oifname "lo" accept`;
-4. the ICMP that networks need: v4 destination-unreachable (which includes
-   fragmentation-needed, for path-MTU discovery), time-exceeded, parameter-problem;
-   v6 destination-unreachable, packet-too-big, time-exceeded, parameter-problem; and on
-   hook output, where the host's own neighbour discovery and MLD pass, nd-router-solicit,
-   nd-neighbor-solicit, nd-neighbor-advert, mld-listener-report and
-   mld2-listener-report (on `forward` they never appear: they are link-local).
-   Echo-request is NOT opened: ping is a flow like any other, opened by a grant with
-   `icmp`/`icmpv6` ports, because after an attack the crisis cell decides every
-   opening (and echo carries data). ICMP errors about an allowed connection are
-   `related` and pass at step 1 anyway;
-5. `ip saddr vmap @out_v4` (`ip6 saddr vmap @out_v6`): a source in a zone jumps to the
-   egress chain of its class: one set lookup, plus the dynamic-set rules of that class;
-   an accept ends the walk, otherwise the chain returns;
-6. `ip daddr vmap @in_v4` (`ip6 ...`): a destination in a zone jumps to the ingress
-   chain of its class: one set lookup;
-7. `counter`, then `limit rate 10/second burst 20 packets log prefix "egress <policy>
-   drop: "` (`log group N` when `firewall.log_group` is set), then the chain policy
-   drops.
+1. the ICMP that networks need: v4 destination-unreachable (which includes
+   fragmentation-needed, for path-MTU discovery), time-exceeded, parameter-problem; v6
+   destination-unreachable, packet-too-big, time-exceeded, parameter-problem, and on
+   hook output the host's own neighbour discovery and MLD (nd-router-solicit,
+   nd-neighbor-solicit, nd-neighbor-advert, mld-listener-report,
+   mld2-listener-report; on `forward` they never appear). Echo-request is NOT opened:
+   ping is a flow like any other, opened by a grant with `icmp`/`icmpv6` ports;
+2. `meta mark set meta mark and ~mask ip saddr vmap @out_v4`: a source in a zone clears
+   the scratch bits and goes (`goto`) to the egress chain of its class, `out_<C>_v4`:
+   - `ip daddr . meta l4proto . th dport @out_<C>_v4 accept`: (far address, protocol,
+     port) elements, for the proxy zone's way to the web (every address outside the
+     zones x the web ports of the proxied grants);
+   - `meta l4proto . th dport vmap @hosts_<C>_v4`: the port jumps to the chain of the
+     dnsmasq-fed sets of the services that C reaches by name on it (one rule there per
+     closing instant, usually one: `ip daddr @dyn_<services>_v4 accept`; see
+     `egress.targets.dynamic`);
+   - `ip daddr vmap @dst_v4` (-> `tag_<n>`: one rule), then `meta mark and <mask> .
+     meta l4proto . th dport @svc_<C>_v4 accept`;
+   - the `x` maps of expiring elements (below).
+   Since the chain was entered with `goto`, a packet whose source is in a zone that it
+   does not accept goes straight back to the base chain: ingress grants come from
+   outside the zones (`internet`, partners), so ingress is not looked at for it;
+3. `ip daddr vmap @in_v4`: a destination in a zone jumps to `in_<C>_v4`: `ip saddr .
+   meta l4proto . th dport @in_<C>_v4 accept` (and its `x` map);
+4. back in the base chain: `counter`, then `limit rate 10/second burst 20 packets log
+   prefix "egress <policy> drop: "` (`log group N` with `firewall.log_group`), and the
+   chain policy drops.
 
-So a new packet meets the 9 rules of the base chain (10 on hook output), and in each of
-the at most two class chains it jumps to, 2 rules (the set lookups of both families: the
-other family's stops at its first comparison) plus, in its egress chain, 2 rules per
-service with hosts that a direct grant opens to its class. The number of grants, zones
-and addresses changes no count but the last: only the sets grow (lookups in the rbtree
-maps are O(log n); in the pipapo concatenated sets a bitmap walk). The dynamic rules
-are the exception that we accept, one per (class, such service) pair and family: they
-grow with the services reached by name directly from that class (tens at most; opening
-many sites by name goes through the proxy).
+Rules met by a new packet: 2 in the base chain before its family (3 on hook output),
+2 in the family chain to its class, at most 1 + 2 + 3 (+2 and +2 with expiring
+elements) in the egress chain, and the log rule: 11 for an allowed address
+destination, at most 16 with every kind of element in one class (15 without the
+proxy zone's own chain), whatever the number of grants, services, hosts, zones or
+addresses: only the sets grow (lookups in the rbtree maps are O(log n); in the pipapo
+concatenated sets a bitmap walk).
 
 What goes into the sets
 =======================
 
-- direct egress flow from zone Z to service S: for each class C in Z, the flow's
-  destination addresses (address destinations and the lock-file addresses of its
-  hosts) x its ports into `out_<C>_vN`; its hosts also into the dynamic rule of (C, S);
-- proxied egress flow (`via: proxy`): for each class C in Z, the proxy zone's
-  addresses x `tcp . <proxy.port>`; for each class P of the proxy zone, the internet
-  (`flows.PolicyIndex.internet`: public space outside the zones) x the flow's tcp ports: the proxy, not the
-  firewall, checks the names. The proxy is not opened towards the hospital's own zones;
+- direct egress flow from zone Z to service S: for each class C in Z, the tags of S x
+  the flow's ports into `svc_<C>_vN`; if S has hosts, its ports into `hosts_<C>_vN`;
+- proxied egress flow (`via: proxy`): for each class C in Z, the proxy zone's tag x
+  `tcp . <proxy.port>` into `svc_<C>_vN`; for each class P of the proxy zone, the
+  internet (`flows.PolicyIndex.internet`: public space outside the zones) x the flow's
+  tcp ports into `out_<P>_vN`: the proxy, not the firewall, checks the names. The
+  proxy is not opened towards the hospital's own zones;
 - ingress flow from `internet` or a partner service to zone Z: for each class C in Z,
   the flow's source addresses x its ports into `in_<C>_vN`;
 - ICMP: `th dport` is the 16 bits at offset 2 of the transport header, whatever the
   protocol; for ICMP they are the checksum. An `icmp`/`icmpv6` grant therefore becomes
-  the element `<address> . icmp . 0-65535`, which matches every ICMP message to that
-  address in the same set and the same single lookup (icmp goes to v4 sets only,
-  icmpv6 to v6 sets only).
+  `<tag or address> . icmp . 0-65535` (icmp in v4 sets only, icmpv6 in v6 sets only).
 
-The elements of a concatenated interval set must not overlap (nft 1.0.6 and the
-kernel refuse the whole file with "File exists"; only an exact duplicate is merged
-silently), so they are computed here: per protocol, the address axis is split at every
-boundary, the port ranges on each piece are unioned and merged, adjacent pieces with
-the same ports are merged again, and each (piece, port range) becomes one element. The
-address of an element is a prefix when the piece is one, else a range `a-b`. So
-two adjacent /25 granted the same ports become one /24, and nothing relies on nft's
-`auto-merge`. Rule comments name the grants that fed the set or rule (at most 128
-characters: a long list ends with "+N more").
+The elements of a concatenated interval set must not overlap (nft 1.0.6 and the kernel
+refuse the whole file with "File exists"), so they are computed here (`_Table`): the
+first axis (address or tag) is cut at every boundary of the blocks that feed the set,
+then on each piece the port axis at every boundary of its port ranges; each piece keeps
+the grants (and closing instants) that open it, and adjacent pieces opened by the same
+grants merge.
 
-How, fast: `decompose` computes exactly that, but run over every element of every set
-of every stage it dominates the compile of a large policy (a set may hold 100,000
-elements, and each stage holds most of those of the stage before). So a set is made of
-*blocks*: the far addresses of one zone, service or `internet` (the shared integer
-ranges of `egress.flows`: disjoint, never touching) with the union of the ports its
-flows open to them. A block's elements are each of its ranges x those ports; they are
-formatted once per policy and kept for all its stages (`_Cache`). A set's elements are
-its blocks' elements sorted together, taken as they are wherever a range touches no
-range of another block; only the clusters of ranges that overlap or touch (shared or
-adjacent addresses) go through `decompose`. The result is the same as `decompose` over
-the whole set (a test checks it on random sets).
+Expiry in the kernel
+====================
+
+A grant with `expires` keeps matching until its closing instant, then stops by itself,
+with no reload: an element whose every grant expires goes, instead of the set, into the
+set's `x` map (`svcx_<C>_v4`, `outx_...`, `inx_...`, same key, `: jump until_<T>`,
+where T is the latest closing instant of its grants, in seconds since the epoch, UTC),
+and chain `until_<T>` holds `meta time < T accept`. An element that some grant without
+expiry opens stays in the set. The file holds epoch seconds, so the instant does not
+depend on the loader's timezone (nft lists them as local dates; the header of the file
+gives each instant in UTC with the grants it closes). Cost: one chain per distinct
+closing instant of the policy, one element per expiring element, and 2 rules met (the
+`x` map lookup, then the chain of its instant) only for packets whose element expires:
+the count does not grow with the number of grants or of instants. A grant already
+expired at `--at` is left out of the file, as before.
+
+Counters
+========
+
+The sets and `x` maps whose elements stand for grants (`svc_*`, `svcx_*`, `out_*`,
+`outx_*`, `in_*`, `inx_*`) carry a counter per element (`counter` in their declaration:
+kernel 5.11, nft 0.9.7; checked with nft 1.0.6 on concatenated interval sets).
+`element_grants(flows)` gives, for each of these sets, element -> the grants it stands
+for, and `grant_counters(flows, listing)` reads `nft -j list table inet egress` and sums
+the packets and bytes of each grant's elements (an element opened by several grants
+counts for each). Addresses added by dnsmasq are counted per rule of their `to_*` chain
+(per services and instant), not per grant.
 
 Reload
 ======
@@ -116,79 +135,85 @@ Reload
 empty the dynamic sets, which dnsmasq would not refill from its cache. The file is one
 transaction (`nft -f`) in three parts:
 
-1. declare every object of this policy (table, base chain, maps, class chains and
-   sets, dynamic sets): this creates them on a first load and changes nothing on a
-   reload, so the dynamic sets keep their elements; the base chain of the hook not in
-   use is also declared (policy accept), to be deleted in part 2;
+1. declare every object of this policy (table, base chain, family, class, tag, until
+   and dynamic chains, maps and sets): this creates them on a first load and changes
+   nothing on a reload, so the dynamic sets keep their elements; the base chain of the
+   hook not in use is also declared (policy accept), to be deleted in part 2;
 2. `flush chain` every chain (which drops every reference to the maps and sets), then
-   `delete map`/`delete set` every static map and set, `flush set` the dynamic sets of
-   the services that no direct grant opens at this stage (a revoked opening loses its
-   learned addresses), and `flush chain` + `delete chain` the base chain of the other
-   hook. nft 1.0.6 has no `destroy` command (it came with nft 1.0.8): declaring then
-   deleting in the same transaction is how to delete what may not exist;
+   `delete map`/`delete set` every static map and set, `flush set` the dynamic sets
+   that no direct grant uses at this stage (a revoked opening loses its learned
+   addresses), and `flush chain` + `delete chain` the base chain of the other hook. nft
+   1.0.6 has no `destroy` command (it came with nft 1.0.8): declaring then deleting in
+   the same transaction is how to delete what may not exist;
 3. define the ruleset of this stage: the static maps and sets again (every one, empty
    or not, in the same order), their elements, the rules.
 
 Static sets are deleted and made again rather than flushed because flushing a large
-concatenated interval set (the kernel's pipapo backend) deactivates its elements one
-by one with a lookup each, which is quadratic: reloading 100,000 elements took 73 s
-with `flush set` and 1.5 s with `delete set` (kernel 6.18, nft 1.0.6). The maps are
-treated the same way for uniformity.
+concatenated interval set (the kernel's pipapo backend) deactivates its elements one by
+one with a lookup each, which is quadratic (73 s against 1.5 s for 100,000 elements).
+No rule holds an anonymous set (the kernel scans the table's sets to name each new one:
+thousands of them made the load quadratic), and the number of named sets does not grow
+with the policy beyond its zone classes and its dynamic groups.
 
-Since every name comes from the policy's zones and services, never from the stage's
-grants, all the stages of a policy have the same objects: loading stage N, then N+1,
-then N again gives the same listing as a fresh load of N. A broken file fails as a
-whole (one transaction) and leaves the previous ruleset in force.
+Since every name comes from the policy (zones, services, tags, closing instants, and
+the dynamic groups of all its stages), all the stages of a policy have the same
+objects: loading stage N, then N+1, then N again gives the same listing as a fresh
+load of N. A broken file fails as a whole and leaves the previous ruleset in force.
 
 Limits of this design, by choice:
-- objects named after a zone or a service that a NEW VERSION of the policy removes or
-  renames stay in the table (unreachable: no map or base chain points to them any
-  more, and their dynamic sets are no longer fed). Deleting them needs their names,
-  which this file cannot know; `nft delete table inet egress` before loading clears
-  them (then restart dnsmasq: with an empty cache, it refills the dynamic sets as
+- objects named after a zone, a service, a tag or an instant that a NEW VERSION of the
+  policy no longer has stay in the table (unreachable); `nft delete table inet egress`
+  before loading clears them (then restart dnsmasq, which refills the dynamic sets as
   clients resolve the names again);
 - a change of a declared object's type or flags (a new version of this generator)
   makes the load fail with "File exists", leaving the old ruleset in force; the same
   reset applies;
 - on hook `output` (a host), the table sees only what the host sends: new inbound
-  connections never pass it, so ingress grants have no effect there (the replies to
-  them are `established`); the host's input filtering stays its own business;
-- established connections are accepted first, so a reload that closes a grant stops
-  new connections only: those already open live until they end (`conntrack -D` with
-  the flow's addresses cuts them at once).
+  connections never pass it, so ingress grants have no effect there;
+- established connections are accepted first, so a reload or an expiry that closes a
+  grant stops new connections only (`conntrack -D` cuts those already open).
+
+Oldest kernel and nft for each feature (Debian 12 has kernel 6.1, nft 1.0.6, which
+accept all of them): concatenated interval sets and maps, with verdicts (kernel 5.6/
+5.7, nft 0.9.4); `meta time` (kernel 5.4, nft 0.9.3; nft 1.0.6 reads an integer as
+epoch seconds); per-element counters by `counter` in a set declaration (kernel 5.11,
+nft 0.9.7); `ct state vmap`, `meta nfproto vmap`, `meta mark set ... and ... or`,
+`goto` from a map (kernel 4.x, nft 0.9); set timeouts fed by dnsmasq's `nftset=`
+(dnsmasq 2.87).
+
+Figures
+=======
+
+FIGURES
 
 The output is deterministic: everything is sorted and the header holds no timestamp.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from functools import lru_cache
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable
-from itertools import compress, count, islice
-from operator import ge, itemgetter
 
 from netaddr import IPAddress
 
-from egress.flows import Ranges, StageFlows, policy_index
-from egress.model import Policy, PortRange
-from egress.targets.names import FAMILY, TABLE, dynamic_set, nft_name
+from egress.flows import StageFlows, policy_index
+from egress.model import INTERNET, Policy
+from egress.targets import dynamic
+from egress.targets.dynamic import VERSIONS, classes_of_zone, closing, port_specs, sweep, zone_classes
+from egress.targets.names import FAMILY, TABLE, nft_name
 
 HOOKS = ("forward", "output")
 DYNAMIC_TIMEOUT = "1d"
 LOG_RATE = "limit rate 10/second burst 20 packets"
 COMMENT_MAX = 128
 LOG_PREFIX_MAX = 127
+MARK_MASK = 0xFFFF0000
+"""The bits of the packet mark that egress uses as scratch (`firewall.mark_mask`)."""
 
-# protocol of the language -> (number, name in nft, the address families it goes to)
-PROTOCOLS = {
-    "tcp": (6, "tcp", (4, 6)),
-    "udp": (17, "udp", (4, 6)),
-    "icmp": (1, "icmp", (4,)),
-    "icmpv6": (58, "icmpv6", (6,)),
-}
-PROTO_BY_NUMBER = {number: name for number, name, _ in PROTOCOLS.values()}
+PROTO_BY_NUMBER = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmpv6"}
+PROTO_NUMBER = {"tcp": 6, "udp": 17, "icmp": 1, "icmpv6": 58, "ipv6-icmp": 58}
 
 ICMP_V4 = ("destination-unreachable", "time-exceeded", "parameter-problem")
 ICMP_V6 = ("destination-unreachable", "packet-too-big", "time-exceeded", "parameter-problem")
@@ -202,8 +227,21 @@ ICMP_V6_LOCAL = (
 
 ADDR = {4: "ip", 6: "ip6"}
 ADDR_TYPE = {4: "ipv4_addr", 6: "ipv6_addr"}
+NFPROTO = {4: "ipv4", 6: "ipv6"}
 BITS = {4: 32, 6: 128}
-VERSIONS = (4, 6)
+PROXY = ""
+"""The label of the proxy zone's addresses among the service names of a tag (no
+service is named by the empty string)."""
+
+SEPARATOR = ",\n\t\t\t"
+"""Between two elements of a set or map of part 3 (indented by three tabs)."""
+
+KINDS = ("out", "outx", "hosts", "svc", "svcx", "in", "inx")
+"""The sets and maps of a class and family, in the order of the rules that read them:
+`out`/`outx` (far address . protocol . port: the proxy's way to the internet), `hosts`
+(protocol . port -> the chain of the dnsmasq-fed sets), `svc`/`svcx` (tag . protocol .
+port), `in`/`inx` (ingress: far address . protocol . port). An `x` map holds the
+elements whose every grant expires: each jumps to the chain of its closing instant."""
 
 
 # --------------------------------------------------------------------------- names
@@ -213,121 +251,48 @@ def _class_name(zones: tuple[str, ...]) -> str:
     return "_".join(zones)
 
 
-def out_chain(zones: tuple[str, ...]) -> str:
-    return nft_name("out_", _class_name(zones))
-
-
-def in_chain(zones: tuple[str, ...]) -> str:
-    return nft_name("in_", _class_name(zones))
-
-
-def out_set(zones: tuple[str, ...], version: int) -> str:
+def out_chain(zones: tuple[str, ...], version: int) -> str:
     return nft_name("out_", _class_name(zones), f"_v{version}")
 
 
-def in_set(zones: tuple[str, ...], version: int) -> str:
+def in_chain(zones: tuple[str, ...], version: int) -> str:
     return nft_name("in_", _class_name(zones), f"_v{version}")
+
+
+def class_set(kind: str, zones: tuple[str, ...], version: int) -> str:
+    """The set or map of one kind (`KINDS`) of a class and family."""
+    return nft_name(f"{kind}_", _class_name(zones), f"_v{version}")
 
 
 def dispatch_map(direction: str, version: int) -> str:
     return f"{direction}_v{version}"
 
 
-# ------------------------------------------------------------------ interval sweep
+def tag_chain(tag: int) -> str:
+    return f"tag_{tag}"
 
 
-def _sweep(items: Iterable[tuple[int, int, object]], key) -> list[tuple[int, int, object]]:
-    """Cut the axis at every boundary of `items` ((first, last, label) intervals).
-
-    Returns disjoint (first, last, value) pieces, sorted, where value is `key(labels)`
-    of the labels covering the piece; pieces whose value is empty are left out and
-    adjacent pieces with equal values are merged.
-    """
-    starts: dict[int, list] = defaultdict(list)
-    ends: dict[int, list] = defaultdict(list)
-    for first, last, label in items:
-        starts[first].append(label)
-        ends[last + 1].append(label)
-    points = sorted(set(starts) | set(ends))
-    active: Counter = Counter()
-    cache: dict[frozenset, object] = {}
-    pieces: list[list] = []
-    for i, point in enumerate(points):
-        for label in ends.get(point, ()):
-            active[label] -= 1
-            if not active[label]:
-                del active[label]
-        for label in starts.get(point, ()):
-            active[label] += 1
-        if not active:
-            continue
-        labels = frozenset(active)
-        if labels not in cache:
-            cache[labels] = key(labels)
-        value = cache[labels]
-        if not value:
-            continue
-        last = points[i + 1] - 1  # an active interval ends at a later point
-        if pieces and pieces[-1][1] == point - 1 and pieces[-1][2] == value:
-            pieces[-1][1] = last
-        else:
-            pieces.append([point, last, value])
-    return [tuple(p) for p in pieces]
+def until_chain(instant: int) -> str:
+    return f"until_{instant}"
 
 
-def _union_ports(ranges: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
-    """Port ranges merged where they overlap or touch, sorted."""
-    merged: list[list[int]] = []
-    for first, last in sorted(ranges):
-        if merged and first <= merged[-1][1] + 1:
-            merged[-1][1] = max(merged[-1][1], last)
-        else:
-            merged.append([first, last])
-    return tuple((a, b) for a, b in merged)
+def mark_mask(policy: Policy) -> int:
+    mask = getattr(policy.firewall, "mark_mask", None)
+    return MARK_MASK if mask is None else mask
 
 
-def decompose(entries: Iterable[tuple[int, int, int, int, int]]) -> list[tuple[int, int, int, int, int]]:
-    """(proto, addr first, addr last, port first, port last) -> disjoint elements.
-
-    The result has no two elements that overlap (same protocol, intersecting address
-    ranges and intersecting port ranges), covers exactly the union of the entries, and
-    is sorted by (address, protocol, port).
-    """
-    by_proto: dict[int, list] = defaultdict(list)
-    for proto, first, last, pfirst, plast in entries:
-        by_proto[proto].append((first, last, (pfirst, plast)))
-    elements = []
-    for proto, items in by_proto.items():
-        for first, last, ports in _sweep(items, _union_ports):
-            for pfirst, plast in ports:
-                elements.append((first, last, proto, pfirst, plast))
-    elements.sort(key=lambda e: (e[0], e[2], e[3]))
-    return [(proto, first, last, pf, pl) for first, last, proto, pf, pl in elements]
-
-
-# ------------------------------------------------------------------------ classes
-
-
-def zone_classes(policy: Policy) -> tuple[list[tuple[str, ...]], dict[int, list]]:
-    """(classes sorted, {version: [(first, last, class)]}) of the policy's zones."""
-    index = policy_index(policy)
-    pieces: dict[int, list] = {}
-    classes: set[tuple[str, ...]] = set()
-    for version in VERSIONS:
-        items = [
-            (first, last, zone.name)
-            for zone in policy.zones.values()
-            for v, first, last in index.zone(zone.name)[1]
-            if v == version
-        ]
-        pieces[version] = _sweep(items, lambda labels: tuple(sorted(labels)))
-        classes.update(value for _, _, value in pieces[version])
-    return sorted(classes), pieces
+def _mark_layout(mask: int) -> tuple[int, int]:
+    """(shift, number of tags) of a mark mask: its bits must be contiguous."""
+    if not 0 < mask <= 0xFFFFFFFF:
+        raise ValueError(f"firewall.mark_mask 0x{mask:x} must be a non-zero 32-bit mask")
+    shift = (mask & -mask).bit_length() - 1
+    bits = bin(mask).count("1")
+    if mask >> shift != (1 << bits) - 1:
+        raise ValueError(f"firewall.mark_mask 0x{mask:08x} must be contiguous bits")
+    return shift, (1 << bits) - 1
 
 
 # --------------------------------------------------------------------- formatting
-
-
 def _ip(value: int, version: int) -> str:
     if version == 4:
         return f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
@@ -380,239 +345,240 @@ def _text(value) -> str:
     return re.sub(r"[\x00-\x1f\x7f]+", " ", str(value)).strip()
 
 
-@lru_cache(maxsize=4096)
-def _port_specs(ports: tuple[PortRange, ...]) -> dict[int, list[tuple[int, int, int]]]:
-    """{version: (proto number, first, last) of the ports that apply to that family}.
-
-    Cached: the same few tuples of ports recur in every flow; callers only read it."""
-    specs: dict[int, list] = {v: [] for v in VERSIONS}
-    for port in ports:
-        number, _, versions = PROTOCOLS[port.proto]
-        for version in versions:
-            specs[version].append((number, port.first, port.last) if port.has_ports else (number, 0, 65535))
-    return specs
+def _mark(first: int, last: int, shift: int) -> str:
+    if first == last:
+        return f"0x{first << shift:08x}"
+    return f"0x{first << shift:08x}-0x{last << shift:08x}"
 
 
-# ------------------------------------------------------------------ set elements
-
-SEPARATOR = ",\n\t\t\t"
-"""Between two elements of a set or map of part 3 (where elements are indented by three
-tabs): the cached texts of several elements are joined with it already."""
+def _when(instant: int) -> str:
+    return dt.datetime.fromtimestamp(instant, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class _Cache:
-    """The work of this target that does not depend on the stage, kept for every stage
-    of a policy (in its `PolicyIndex.memo`, so it goes with the policy): the services
-    with hosts, the ranges of flows split by family, and the items of blocks (`items`),
-    which hold most of the text of the sets.
+# ---------------------------------------------------------------- policy-level work
 
-    The address ranges of flows are the shared objects of the policy index (one per
-    zone, service, `internet`), so they are keyed by `id`; each entry holds its object,
-    so that the id cannot be reused while the entry lives.
-    """
+
+class _Policy:
+    """What does not depend on the stage, computed once per policy (kept in its
+    `PolicyIndex.memo`): the tags of the destinations and the text of the `dst` maps,
+    the closing instants, and which sets each class needs at any stage."""
 
     def __init__(self, policy: Policy):
-        self.dynamic_services = sorted(name for name, s in policy.services.items() if s.of_kind("host"))
-        self._families: dict[int, tuple[Ranges, dict[int, tuple]]] = {}
-        self._items: dict[tuple, tuple[tuple, list]] = {}
+        index = policy_index(policy)
+        self.mask = mark_mask(policy)
+        self.shift, capacity = _mark_layout(self.mask)
+        self.classes, self.pieces = zone_classes(policy)
+        self.of_zone = classes_of_zone(policy)
+        direct: set[str] = set()
+        proxied = False
+        self.needs: dict[tuple, set[str]] = defaultdict(set)
+        instants = set()
+        proxy_zone = policy.proxy.zone if policy.proxy else None
+        for grant in policy.grants.values():
+            x = closing(grant) is not None
+            if x:
+                instants.add(closing(grant))
+            for flow in index.flows(grant):
+                if flow.direction == "ingress":
+                    kinds, zone = ("in", "inx"), flow.target
+                elif flow.via == "proxy":
+                    proxied = True
+                    kinds, zone = ("svc", "svcx"), flow.source
+                    for cls in self.of_zone.get(proxy_zone or "", ()):
+                        self.needs[cls].update(("out", "outx")[: 1 + x])
+                else:
+                    direct.add(flow.target)
+                    kinds, zone = ("svc", "svcx"), flow.source
+                    if flow.hosts:
+                        for cls in self.of_zone[zone]:
+                            self.needs[cls].add("hosts")
+                for cls in self.of_zone[zone]:
+                    self.needs[cls].update(kinds[: 1 + x])
+        self.instants = sorted(instants)
+        labelled: dict[int, list] = {4: [], 6: []}
+        for name in sorted(direct):
+            for v, first, last in index.service(name, locked=True)[1]:
+                labelled[v].append((first, last, name))
+        if proxied and proxy_zone in policy.zones:
+            for v, first, last in index.zone(proxy_zone)[1]:
+                labelled[v].append((first, last, PROXY))
+        pieces = {v: sweep(labelled[v], lambda labels: tuple(sorted(labels))) for v in VERSIONS}
+        self.tags = sorted({label for v in VERSIONS for _, _, label in pieces[v]})
+        if len(self.tags) > capacity:
+            raise ValueError(
+                f"the policy needs {len(self.tags)} destination tags; firewall.mark_mask 0x{self.mask:08x}"
+                f" holds {capacity}: give it more bits"
+            )
+        number = {label: k for k, label in enumerate(self.tags, 1)}
+        self.dst_text = {
+            v: SEPARATOR.join(f"{_address(a, b, v)} : jump {tag_chain(number[label])}" for a, b, label in pieces[v])
+            for v in VERSIONS
+        }
+        tags_of: dict[str, list[int]] = defaultdict(list)
+        for label, k in number.items():
+            for name in label:
+                tags_of[name].append(k)
+        self.tag_ranges = {name: _runs(ks) for name, ks in tags_of.items()}
+        self.families: dict[int, tuple] = {}
 
-    def families(self, ranges: Ranges) -> dict[int, tuple[tuple[int, int], ...]]:
-        """{version: ((first, last), ...)} of `Ranges`."""
-        found = self._families.get(id(ranges))
+    def split(self, ranges) -> dict[int, tuple[tuple[int, int], ...]]:
+        """{version: ((first, last), ...)} of `Ranges` (shared objects: keyed by id)."""
+        found = self.families.get(id(ranges))
         if found is None:
-            split = {v: tuple((first, last) for version, first, last in ranges if version == v) for v in VERSIONS}
-            found = self._families[id(ranges)] = (ranges, split)
+            split = {v: tuple((a, b) for version, a, b in ranges if version == v) for v in VERSIONS}
+            found = self.families[id(ranges)] = (ranges, split)
         return found[1]
 
-    def items(self, far: tuple, specs: tuple, version: int) -> list:
-        """The items of a block: far ranges x the union of its port specs (`_union_specs`).
 
-        One item per range, sorted: (sort key, first, last + 1, text, specs), where the
-        text holds the range's elements, one per port spec, and the key is that of the
-        first element (`_key`). `far` holds disjoint ranges that do not touch, so these
-        are the block's elements exactly as `decompose` would make them."""
-        key = (id(far), specs, version)
-        found = self._items.get(key)
-        if found is None:
-            tails = [f" . {PROTO_BY_NUMBER[proto]} . {_ports(a, b)}" for proto, a, b in specs]
-            proto, a, _ = specs[0]
-            items = []
-            for first, last in far:
-                address = _address(first, last, version)
-                text = SEPARATOR.join([address + tail for tail in tails])
-                items.append((_key(first, proto, a), first, last + 1, text, specs))
-            found = self._items[key] = (far, items)
-        return found[1]
+def _runs(values: list[int]) -> tuple[tuple[int, int], ...]:
+    runs: list[list[int]] = []
+    for value in sorted(values):
+        if runs and value == runs[-1][1] + 1:
+            runs[-1][1] = value
+        else:
+            runs.append([value, value])
+    return tuple((a, b) for a, b in runs)
 
 
-def _cache(policy: Policy) -> _Cache:
+def _policy_work(policy: Policy) -> _Policy:
     memo = policy_index(policy).memo
     if __name__ not in memo:
-        memo[__name__] = _Cache(policy)
-    return memo[__name__]
-
-
-def _key(first: int, proto: int, pfirst: int) -> int:
-    """The order of elements, (address, protocol, first port), as one integer (faster to
-    sort than a tuple)."""
-    return (first << 24) | (proto << 16) | pfirst
-
-
-@lru_cache(maxsize=4096)
-def _union_specs(specs: frozenset[tuple[int, int, int]]) -> tuple[tuple[int, int, int], ...]:
-    """(proto, first, last) port specs, sorted, merged per protocol where they overlap or
-    touch. Cached: a few port sets recur in every set of every stage."""
-    protos: dict[int, list] = defaultdict(list)
-    for proto, first, last in specs:
-        protos[proto].append((first, last))
-    return tuple((proto, a, b) for proto in sorted(protos) for a, b in _union_ports(protos[proto]))
-
-
-def _set_elements(blocks: Iterable[tuple[tuple, set]], version: int, cache: _Cache) -> str:
-    """The elements of a set made of `blocks` ((far ranges, port specs) pairs), joined.
-
-    Each block's items come decomposed from the cache. Sorted together, they are the
-    set's elements as they are wherever an item touches no other (a block's ranges never
-    touch each other): that is checked on the whole list at once (each item against the
-    next). Where items overlap or touch (blocks that share addresses, or adjacent
-    addresses that may merge), `_redo_clusters` decomposes those items again."""
-    items: list = []
-    for far, specs in blocks:
-        items += cache.items(far, _union_specs(frozenset(specs)), version)
-    items.sort()
-    ends = list(map(itemgetter(2), items))
-    firsts = list(map(itemgetter(1), items))
-    touching = list(compress(count(), map(ge, ends, islice(firsts, 1, None))))
-    if touching:
-        items = _redo_clusters(items, touching, version)
-    return SEPARATOR.join(map(itemgetter(3), items))
-
-
-def _redo_clusters(items: list, touching: list[int], version: int) -> list:
-    """`items` (sorted) where each cluster of items that overlap or touch is decomposed
-    again; `touching` holds the indexes of the items that touch the next one.
-
-    A cluster starts at such an index not yet in a cluster and takes the items that
-    follow while they touch the cluster's span. An item that touches an earlier one is
-    always taken: the first index of `touching` between the two starts or extends a
-    cluster whose span reaches that far. Clusters are apart (an address that no item
-    covers lies between two), so no element can overlap or merge across them, and
-    `decompose` gives each cluster's elements in order: the result is sorted."""
-    result: list = []
-    done = 0  # items before this index are in the result
-    for start in touching:
-        if start < done:
-            continue
-        stop, end = start + 1, items[start][2]
-        while stop < len(items) and items[stop][1] <= end:
-            end = max(end, items[stop][2])
-            stop += 1
-        result += items[done:start]
-        entries = [(proto, item[1], item[2] - 1, a, b) for item in items[start:stop] for proto, a, b in item[4]]
-        for proto, first, last, a, b in decompose(entries):
-            result.append((_key(first, proto, a), first, last + 1, _element(proto, first, last, a, b, version), None))
-        done = stop
-    result += items[done:]
-    return result
+        memo[__name__] = _Policy(policy)
+    return memo[__name__]  # type: ignore[return-value]
 
 
 # ----------------------------------------------------------------------- compile
 
 
-class _Chain:
-    """What one class chain accepts, per address family: the blocks of its set (far
-    ranges -> the port specs opened to them) and the grants that fed it."""
+class _Table:
+    """The elements that one set (and its `x` map of expiring elements) will hold:
+    blocks of (far ranges, {(proto, first port, last port, grant, instant)})."""
 
     def __init__(self):
-        self.blocks: dict[int, dict[int, tuple[tuple, set]]] = {4: {}, 6: {}}
-        self.grants: dict[int, set] = {4: set(), 6: set()}
+        self.blocks: dict[object, tuple[tuple, set]] = {}
+        self._elements: tuple[list, list] | None = None
 
-    def add(self, families: dict[int, tuple], port_specs: dict[int, list], grant_id: str) -> None:
-        for version in VERSIONS:
-            far = families[version]
-            specs = port_specs[version]
-            if not far or not specs:
-                continue
-            block = self.blocks[version].get(id(far))
-            if block is None:
-                block = self.blocks[version][id(far)] = (far, set())
-            block[1].update(specs)
-            self.grants[version].add(grant_id)
+    def add(self, key, ranges: tuple, specs: list, gid: str, instant: int | None) -> None:
+        if not ranges or not specs:
+            return
+        block = self.blocks.get(key)
+        if block is None:
+            block = self.blocks[key] = (ranges, set())
+        block[1].update((p, a, b, gid, instant) for p, a, b in specs)
+
+    def elements(self) -> tuple[list, list]:
+        """(permanent, expiring): disjoint (first, last, proto, pfirst, plast, grants)
+        elements, sorted; an expiring one ends with its closing instant (the latest of
+        its grants'). An element that a grant without expiry opens is permanent."""
+        if self._elements is None:
+            self._elements = self._split()
+        return self._elements
+
+    def _split(self) -> tuple[list, list]:
+        items = [(a, b, key) for key, (ranges, _) in self.blocks.items() for a, b in ranges]
+        ports: dict[frozenset, list] = {}
+        permanent, expiring = [], []
+        for first, last, keys in sweep(items, frozenset):
+            found = ports.get(keys)
+            if found is None:
+                labels = [label for key in keys for label in self.blocks[key][1]]
+                found = ports[keys] = [
+                    (proto, a, b, value)
+                    for proto in sorted({label[0] for label in labels})
+                    for a, b, value in sweep(((l[1], l[2], (l[3], l[4])) for l in labels if l[0] == proto), frozenset)
+                ]
+            for proto, a, b, value in found:
+                instants = {instant for _, instant in value}
+                grants = frozenset(gid for gid, _ in value)
+                if None in instants:
+                    permanent.append((first, last, proto, a, b, grants))
+                else:
+                    expiring.append((first, last, proto, a, b, grants, max(instants)))
+        return permanent, expiring
 
 
-class _Dynamic:
-    """The port specs (per family) and grants of one (class, service with hosts) pair."""
-
-    def __init__(self):
-        self.specs: dict[int, set] = {v: set() for v in VERSIONS}
-        self.grants: set[str] = set()
-
-
-def _compile(flows: StageFlows, cache: _Cache):
-    policy = flows.policy
-    index = policy_index(policy)
-    classes, pieces = zone_classes(policy)
-    of_zone: dict[str, list] = defaultdict(list)
-    for cls in classes:
-        for zone in cls:
-            of_zone[zone].append(cls)
-    out = {cls: _Chain() for cls in classes}
-    inc = {cls: _Chain() for cls in classes}
-    dynamic: dict[tuple, _Dynamic] = defaultdict(_Dynamic)
+def _compile(flows: StageFlows, work: _Policy) -> dict[tuple, _Table]:
+    """{(kind, class, version): table} of a stage (kinds out, svc, in)."""
+    tables: dict[tuple, _Table] = defaultdict(_Table)
     for flow in flows.flows:
-        gid = flow.grant.id
-        specs = _port_specs(flow.ports)
+        gid, instant = flow.grant.id, closing(flow.grant)
+        specs = port_specs(flow.ports)
         if flow.direction == "ingress":
-            for cls in of_zone[flow.target]:
-                inc[cls].add(cache.families(flow.src_ranges), specs, gid)
-        elif flow.via == "proxy":
-            proxy = policy.proxy
-            if proxy is None or proxy.zone not in policy.zones:
-                raise ValueError(f"grant {gid}: via proxy needs a proxy block and zone")
-            to_proxy = _port_specs((PortRange("tcp", proxy.port, proxy.port),))
-            for cls in of_zone[flow.source]:
-                out[cls].add(cache.families(index.zone(proxy.zone)[1]), to_proxy, gid)
-            web = _port_specs(tuple(p for p in flow.ports if p.proto == "tcp"))
-            for cls in of_zone[proxy.zone]:
-                out[cls].add(cache.families(index.internet()[1]), web, gid)
+            far = work.split(flow.src_ranges)
+            for cls in work.of_zone[flow.target]:
+                for v in VERSIONS:
+                    tables[("in", cls, v)].add(id(flow.src_ranges), far[v], specs[v], gid, instant)
+        elif flow.via == "direct":
+            for cls in work.of_zone[flow.source]:
+                for v in VERSIONS:
+                    tables[("svc", cls, v)].add(flow.target, work.tag_ranges.get(flow.target, ()), specs[v], gid, instant)
+    # the proxy's plumbing (egress.flows): zones -> the proxy zone's tag, the proxy zone
+    # -> the internet's addresses
+    for flow in flows.proxy_flows:
+        gid, instant = flow.grant.id, closing(flow.grant)
+        specs = port_specs(flow.ports)
+        if flow.target == INTERNET:
+            far = work.split(flow.dst_ranges)
+            for cls in work.of_zone[flow.source]:
+                for v in VERSIONS:
+                    tables[("out", cls, v)].add(id(flow.dst_ranges), far[v], specs[v], gid, instant)
         else:
-            for cls in of_zone[flow.source]:
-                out[cls].add(cache.families(flow.dst_ranges), specs, gid)
-                if flow.hosts:
-                    pair = dynamic[(cls, flow.target)]
-                    for v in VERSIONS:
-                        pair.specs[v].update(specs[v])
-                    pair.grants.add(gid)
-    return classes, pieces, out, inc, dynamic
+            for cls in work.of_zone[flow.source]:
+                for v in VERSIONS:
+                    tables[("svc", cls, v)].add(PROXY, work.tag_ranges.get(PROXY, ()), specs[v], gid, instant)
+    return tables
 
 
 # ------------------------------------------------------------------------ render
 
 
-def _declare_set(name: str, version: int, elements: str = "") -> list[str]:
-    """A concatenated interval set (in the table's body); `elements` already joined."""
-    return _declare("set", name, f"{ADDR_TYPE[version]} . inet_proto . inet_service", elements)
+def _declare(kind: str, name: str, key_type: str, flags: str = "interval", counter: bool = False,
+             elements: str = "") -> list[str]:
+    lines = [f"\t{kind} {name} {{", f"\t\ttype {key_type}", f"\t\tflags {flags}"]
+    if counter:
+        lines.append("\t\tcounter")
+    if elements:
+        lines += ["\t\telements = {", f"\t\t\t{elements}", "\t\t}"]
+    return lines + ["\t}"]
 
 
-def _declare_map(name: str, version: int, elements: str = "") -> list[str]:
-    """An interval verdict map (in the table's body); `elements` already joined."""
-    return _declare("map", name, f"{ADDR_TYPE[version]} : verdict", elements)
-
-
-def _declare(kind: str, name: str, key_type: str, elements: str) -> list[str]:
-    return [f"\t{kind} {name} {{", f"\t\ttype {key_type}", "\t\tflags interval", *_elements(elements), "\t}"]
-
-
-def _elements(elements: str) -> list[str]:
-    """The `elements = { ... }` lines of elements joined with `SEPARATOR` (as one
-    string: a set may hold hundreds of thousands)."""
-    if not elements:
-        return []
-    return ["\t\telements = {", f"\t\t\t{elements}", "\t\t}"]
+def _set_type(kind: str, version: int) -> tuple[str, str, bool]:
+    """(set or map, type, counter) of a class set of one kind."""
+    far = f"{ADDR_TYPE[version]} . inet_proto . inet_service"
+    tag = "mark . inet_proto . inet_service"
+    return {
+        "out": ("set", far, True),
+        "outx": ("map", f"{far} : verdict", True),
+        "hosts": ("map", "inet_proto . inet_service : verdict", False),
+        "svc": ("set", tag, True),
+        "svcx": ("map", f"{tag} : verdict", True),
+        "in": ("set", far, True),
+        "inx": ("map", f"{far} : verdict", True),
+    }[kind]
 
 
 def _base_chain_spec(hook: str, policy: str) -> str:
     return f"type filter hook {hook} priority filter; policy {policy};"
+
+
+class _Objects:
+    """Every object that a ruleset of this policy declares (the same at every stage)."""
+
+    def __init__(self, policy: Policy, work: _Policy, plan: dynamic.Plan):
+        self.dyn_sets = [(group, v) for group in plan.groups for v in VERSIONS]
+        self.class_sets = [
+            (kind, cls, v)
+            for cls in work.classes
+            for v in VERSIONS
+            for kind in KINDS
+            if kind in work.needs.get(cls, ())
+        ]
+        self.maps = [(direction, v) for direction in ("out", "in", "dst") for v in VERSIONS]
+        self.chains = [NFPROTO[v] for v in VERSIONS]
+        self.chains += [namer(cls, v) for cls in work.classes for v in VERSIONS for namer in (out_chain, in_chain)]
+        self.chains += [tag_chain(k) for k in range(1, len(work.tags) + 1)]
+        self.chains += [until_chain(i) for i in work.instants]
+        self.chains += [dynamic.chain_name(p, v) for p in plan.profiles for v in VERSIONS]
 
 
 def render(flows: StageFlows) -> str:
@@ -622,19 +588,11 @@ def render(flows: StageFlows) -> str:
     if hook not in HOOKS:
         raise ValueError(f"unknown firewall hook {hook!r}")
     other_hook = next(h for h in HOOKS if h != hook)
-    cache = _cache(policy)
-    classes, pieces, out, inc, dynamic = _compile(flows, cache)
-
-    dyn_services = cache.dynamic_services
-    dyn_used = {service for _, service in dynamic}
-    maps = [(direction, v) for direction in ("out", "in") for v in VERSIONS]
-    class_sets = [
-        (cls, namer, v)
-        for cls in classes
-        for namer in (out_set, in_set)
-        for v in VERSIONS
-    ]
-    class_chains = [namer(cls) for cls in classes for namer in (out_chain, in_chain)]
+    work = _policy_work(policy)
+    plan = dynamic.policy_plan(policy, flows.at)
+    objects = _Objects(policy, work, plan)
+    tables = _compile(flows, work)
+    dyn_pieces = dynamic.stage_pieces(flows)
     ref = f"{FAMILY} {TABLE}"
 
     lines = _header(flows)
@@ -646,20 +604,20 @@ def render(flows: StageFlows) -> str:
         "#    changes nothing here, so the dynamic sets keep what dnsmasq put in them.",
         f"table {ref} {{",
     ]
-    for service in dyn_services:
-        for v in VERSIONS:
-            lines += [
-                f"\tset {dynamic_set(service, v)} {{",
-                f"\t\ttype {ADDR_TYPE[v]}",
-                "\t\tflags timeout",
-                f"\t\ttimeout {DYNAMIC_TIMEOUT}",
-                "\t}",
-            ]
-    for direction, v in maps:
-        lines += _declare_map(dispatch_map(direction, v), v)
-    for cls, namer, v in class_sets:
-        lines += _declare_set(namer(cls, v), v)
-    for chain in class_chains:
+    for group, v in objects.dyn_sets:
+        lines += [
+            f"\tset {dynamic.set_name(group, v)} {{",
+            f"\t\ttype {ADDR_TYPE[v]}",
+            "\t\tflags timeout",
+            f"\t\ttimeout {DYNAMIC_TIMEOUT}",
+            "\t}",
+        ]
+    for direction, v in objects.maps:
+        lines += _declare("map", dispatch_map(direction, v), f"{ADDR_TYPE[v]} : verdict")
+    for kind, cls, v in objects.class_sets:
+        what, key_type, counter = _set_type(kind, v)
+        lines += _declare(what, class_set(kind, cls, v), key_type, counter=counter)
+    for chain in objects.chains:
         lines += [f"\tchain {chain} {{", "\t}"]
     lines += [
         f"\tchain {hook} {{",
@@ -679,75 +637,213 @@ def render(flows: StageFlows) -> str:
         "#    delete the base chain of the other hook.",
         f"flush chain {ref} {hook}",
     ]
-    lines += [f"flush chain {ref} {chain}" for chain in class_chains]
+    lines += [f"flush chain {ref} {chain}" for chain in objects.chains]
     lines += [f"flush chain {ref} {other_hook}", f"delete chain {ref} {other_hook}"]
-    lines += [f"delete map {ref} {dispatch_map(direction, v)}" for direction, v in maps]
-    lines += [f"delete set {ref} {namer(cls, v)}" for cls, namer, v in class_sets]
-    unused = [s for s in dyn_services if s not in dyn_used]
+    lines += [f"delete map {ref} {dispatch_map(direction, v)}" for direction, v in objects.maps]
+    for kind, cls, v in objects.class_sets:
+        lines.append(f"delete {_set_type(kind, v)[0]} {ref} {class_set(kind, cls, v)}")
+    used = dynamic.used_groups(dyn_pieces)
+    unused = [(g, v) for g, v in objects.dyn_sets if g not in used]
     if unused:
-        lines.append("# dynamic sets of the services that no direct grant opens at this stage")
-        lines += [f"flush set {ref} {dynamic_set(s, v)}" for s in unused for v in VERSIONS]
+        lines.append("# dynamic sets that no direct grant uses at this stage")
+        lines += [f"flush set {ref} {dynamic.set_name(g, v)}" for g, v in unused]
 
     # ---- 3. fill
     lines += ["", "# 3. The ruleset of this stage.", f"table {ref} {{"]
-    for direction, v in maps:
-        namer = out_chain if direction == "out" else in_chain
-        elements = SEPARATOR.join(
-            f"{_address(first, last, v)} : jump {namer(cls)}" for first, last, cls in pieces[v]
-        )
-        lines += _declare_map(dispatch_map(direction, v), v, elements)
-    dynamic_rules: dict[tuple, list[str]] = defaultdict(list)
-    for (cls, service), pair in sorted(dynamic.items()):
+    for direction, v in objects.maps:
+        if direction == "dst":
+            elements = work.dst_text[v]
+        else:
+            namer = out_chain if direction == "out" else in_chain
+            verdict = "goto" if direction == "out" else "jump"
+            elements = SEPARATOR.join(
+                f"{_address(a, b, v)} : {verdict} {namer(cls, v)}" for a, b, cls in work.pieces[v]
+            )
+        lines += _declare("map", dispatch_map(direction, v), f"{ADDR_TYPE[v]} : verdict", elements=elements)
+
+    rules: dict[str, list[str]] = defaultdict(list)
+    for kind, cls, v in objects.class_sets:
+        what, key_type, counter = _set_type(kind, v)
+        name = class_set(kind, cls, v)
+        text, grants = _class_elements(kind, cls, v, tables, dyn_pieces, work, plan)
+        lines += _declare(what, name, key_type, counter=counter, elements=text)
+        if text:
+            rules[name] = [_class_rule(kind, name, v, grants, work)]
+    for cls in work.classes:
         for v in VERSIONS:
-            if pair.specs[v]:
-                specs = _union_specs(frozenset(pair.specs[v]))
-                ports = ", ".join(f"{PROTO_BY_NUMBER[n]} . {_ports(a, b)}" for n, a, b in specs)
-                dynamic_rules[cls].append(
-                    f"{ADDR[v]} daddr @{dynamic_set(service, v)} meta l4proto . th dport"
-                    f' {{ {ports} }} counter accept comment "{comment(pair.grants)}"'
-                )
-    set_elements: dict[str, str] = {}
-    set_grants: dict[str, set] = {}
-    for cls in classes:
-        for namer, chains in ((out_set, out), (in_set, inc)):
-            for v in VERSIONS:
-                name = namer(cls, v)
-                elements = _set_elements(chains[cls].blocks[v].values(), v, cache)
-                set_elements[name] = elements
-                set_grants[name] = chains[cls].grants[v]
-                lines += _declare_set(name, v, elements)
-    for cls in classes:
-        for direction in ("out", "in"):
-            chain_name = out_chain(cls) if direction == "out" else in_chain(cls)
-            far = "daddr" if direction == "out" else "saddr"
-            rules = []
-            for v in VERSIONS:
-                name = (out_set if direction == "out" else in_set)(cls, v)
-                if set_elements[name]:
-                    rules.append(
-                        f"{ADDR[v]} {far} . meta l4proto . th dport @{name} counter accept"
-                        f' comment "{comment(set_grants[name])}"'
-                    )
-            if direction == "out":
-                rules += dynamic_rules.get(cls, [])
-            if rules:
-                lines += [f"\tchain {chain_name} {{", *[f"\t\t{r}" for r in rules], "\t}"]
+            for chain, kinds in ((out_chain(cls, v), KINDS[:5]), (in_chain(cls, v), KINDS[5:])):
+                body = []
+                for kind in kinds:
+                    found = rules.get(class_set(kind, cls, v), [])
+                    if found and kind.startswith("svc") and not any("@dst_" in r for r in body):
+                        body.append(f"{ADDR[v]} daddr vmap @{dispatch_map('dst', v)}")
+                    body += found
+                if body:
+                    lines += [f"\tchain {chain} {{", *[f"\t\t{r}" for r in body], "\t}"]
+    keep = f"0x{~work.mask & 0xFFFFFFFF:08x}"
+    for k, label in enumerate(work.tags, 1):
+        what = ", ".join("the proxy" if name == PROXY else name for name in label)
+        lines += [
+            f"\tchain {tag_chain(k)} {{",
+            f"\t\tmeta mark set meta mark and {keep} or 0x{k << work.shift:08x} comment \"{_short(what)}\"",
+            "\t}",
+        ]
+    for instant in work.instants:
+        lines += [f"\tchain {until_chain(instant)} {{", f"\t\tmeta time < {instant} accept", "\t}"]
+    for profile in plan.profiles:
+        for v in VERSIONS:
+            body = [
+                ("" if instant is None else f"meta time < {instant} ")
+                + f"{ADDR[v]} daddr @{dynamic.set_name(group, v)} counter accept"
+                for instant, group in profile
+            ]
+            lines += [f"\tchain {dynamic.chain_name(profile, v)} {{", *[f"\t\t{r}" for r in body], "\t}"]
+    for v in VERSIONS:
+        lines += [f"\tchain {NFPROTO[v]} {{", *[f"\t\t{r}" for r in _family_rules(v, hook, keep)], "\t}"]
     lines += [f"\tchain {hook} {{", f"\t\t{_base_chain_spec(hook, 'drop')}"]
     lines += [f"\t\t{r}" for r in _base_rules(policy, hook)]
     lines += ["\t}", "}"]
     return "\n".join(lines) + "\n"
 
 
+def _short(text: str) -> str:
+    return text if len(text) <= COMMENT_MAX else text[: COMMENT_MAX - 4] + " ..."
+
+
+def _class_elements(kind, cls, v, tables, dyn_pieces, work, plan) -> tuple[str, set]:
+    """(elements text, grants) of one class set or map at this stage."""
+    if kind == "hosts":
+        pieces = dyn_pieces.get((cls, v), [])
+        text = SEPARATOR.join(
+            f"{PROTO_BY_NUMBER[p.proto]} . {_ports(p.first, p.last)} : jump {dynamic.chain_name(p.profile, v)}"
+            for p in pieces
+        )
+        return text, {g for p in pieces for g in p.grants}
+    table = tables.get((kind.rstrip("x"), cls, v))
+    if table is None:
+        return "", set()
+    permanent, expiring = table.elements()
+    fmt = (lambda a, b: _mark(a, b, work.shift)) if kind.startswith("svc") else (lambda a, b: _address(a, b, v))
+    if kind.endswith("x"):
+        text = SEPARATOR.join(
+            f"{fmt(a, b)} . {PROTO_BY_NUMBER[p]} . {_ports(pf, pl)} : jump {until_chain(instant)}"
+            for a, b, p, pf, pl, _, instant in expiring
+        )
+        return text, {g for e in expiring for g in e[5]}
+    text = SEPARATOR.join(f"{fmt(a, b)} . {PROTO_BY_NUMBER[p]} . {_ports(pf, pl)}" for a, b, p, pf, pl, _ in permanent)
+    return text, {g for e in permanent for g in e[5]}
+
+
+def _class_rule(kind: str, name: str, v: int, grants: set, work: _Policy) -> str:
+    far = "daddr" if kind.startswith("out") else "saddr"
+    key = {
+        "far": f"{ADDR[v]} {far} . meta l4proto . th dport",
+        "tag": f"meta mark and 0x{work.mask:08x} . meta l4proto . th dport",
+    }["tag" if kind.startswith("svc") else "far"]
+    note = f'comment "{comment(grants)}"'
+    if kind == "hosts":
+        return f"meta l4proto . th dport vmap @{name} {note}"
+    if kind.endswith("x"):
+        return f"{key} vmap @{name} {note}"
+    return f"{key} @{name} counter accept {note}"
+
+
+# ---------------------------------------------------------------------- counters
+
+COUNTED = ("out", "outx", "svc", "svcx", "in", "inx")
+"""The kinds of sets and maps whose elements stand for grants and carry counters."""
+
+ElementKey = tuple[int, int, int, int, int]
+"""(first, last, protocol number, first port, last port) of an element: first and last
+are addresses as integers, or packet-mark values (tag << shift) for `svc` sets."""
+
+
+def element_grants(flows: StageFlows) -> dict[str, dict[ElementKey, tuple[str, ...]]]:
+    """set or map name -> {element: the grants it stands for (sorted)}, for the counted
+    sets of the ruleset of this stage (the interface of `egress usage`)."""
+    work = _policy_work(flows.policy)
+    tables = _compile(flows, work)
+    result: dict[str, dict] = {}
+    for (kind, cls, v), table in sorted(tables.items()):
+        permanent, expiring = table.elements()
+        scale = work.shift if kind == "svc" else 0
+        for name, elements in ((class_set(kind, cls, v), permanent), (class_set(kind + "x", cls, v), expiring)):
+            result[name] = {
+                (e[0] << scale, e[1] << scale, e[2], e[3], e[4]): tuple(sorted(e[5])) for e in elements
+            }
+    return result
+
+
+def grant_counters(flows: StageFlows, listing: dict) -> dict[str, dict[str, int]]:
+    """grant id -> {"packets", "bytes"}: the per-element counters of `listing` (the
+    parsed JSON of `nft -j list table inet egress`) summed over the elements that stand
+    for each grant; every grant in force is present (0 when nothing matched). An
+    element that several grants open counts for each of them."""
+    grants = element_grants(flows)
+    totals = {g.id: {"packets": 0, "bytes": 0} for g in flows.grants}
+    for item in listing.get("nftables", []):
+        body = item.get("set") or item.get("map")
+        if not body or body.get("name") not in grants:
+            continue
+        owners = grants[body["name"]]
+        for entry in body.get("elem", []):
+            element = (entry[0] if isinstance(entry, list) else entry).get("elem", {})
+            counter = element.get("counter")
+            key = _json_key(element.get("val"))
+            if not counter or key not in owners:
+                continue
+            for gid in owners[key]:
+                totals.setdefault(gid, {"packets": 0, "bytes": 0})
+                totals[gid]["packets"] += counter.get("packets", 0)
+                totals[gid]["bytes"] += counter.get("bytes", 0)
+    return totals
+
+
+def _json_key(value) -> ElementKey | None:
+    """The `ElementKey` of a concatenated element as `nft -j` lists it."""
+    if not isinstance(value, dict) or len(value.get("concat", ())) != 3:
+        return None
+    first_value, proto, port = value["concat"]
+    first, last = _json_range(first_value)
+    pfirst, plast = _json_range(port)
+    number = proto if isinstance(proto, int) else PROTO_NUMBER.get(proto)
+    if first is None or pfirst is None or number is None:
+        return None
+    return (first, last, number, pfirst, plast)
+
+
+def _json_range(value) -> tuple:
+    if isinstance(value, int):
+        return value, value
+    if isinstance(value, str):
+        number = int(IPAddress(value))
+        return number, number
+    if isinstance(value, dict) and "range" in value:
+        a, b = (_json_range(x)[0] for x in value["range"])
+        return a, b
+    if isinstance(value, dict) and "prefix" in value:
+        address = IPAddress(value["prefix"]["addr"])
+        size = 1 << ((32 if address.version == 4 else 128) - value["prefix"]["len"])
+        return int(address), int(address) + size - 1
+    return None, None
+
+
+def _family_rules(v: int, hook: str, keep: str) -> list[str]:
+    if v == 4:
+        rules = [f"icmp type {{ {', '.join(ICMP_V4)} }} accept"]
+    else:
+        icmp6 = ICMP_V6 + (ICMP_V6_LOCAL if hook == "output" else ())
+        rules = [f"icmpv6 type {{ {', '.join(icmp6)} }} accept"]
+    rules.append(f"meta mark set meta mark and {keep} {ADDR[v]} saddr vmap @{dispatch_map('out', v)}")
+    rules.append(f"{ADDR[v]} daddr vmap @{dispatch_map('in', v)}")
+    return rules
+
+
 def _base_rules(policy: Policy, hook: str) -> list[str]:
-    rules = ["ct state established,related accept", "ct state invalid counter drop"]
+    rules = ["ct state vmap { established : accept, related : accept, invalid : drop }"]
     if hook == "output":
         rules.append('oifname "lo" accept')
-    rules.append(f"icmp type {{ {', '.join(ICMP_V4)} }} accept")
-    icmp6 = ICMP_V6 + (ICMP_V6_LOCAL if hook == "output" else ())
-    rules.append(f"icmpv6 type {{ {', '.join(icmp6)} }} accept")
-    for direction, field in (("out", "saddr"), ("in", "daddr")):
-        for v in VERSIONS:
-            rules.append(f"{ADDR[v]} {field} vmap @{dispatch_map(direction, v)}")
+    rules.append(f"meta nfproto vmap {{ ipv4 : jump {NFPROTO[4]}, ipv6 : jump {NFPROTO[6]} }}")
     log = f'log prefix "{log_prefix(policy.name)}"'
     if policy.firewall.log_group is not None:
         log += f" group {policy.firewall.log_group}"
@@ -772,6 +868,13 @@ def _header(flows: StageFlows) -> list[str]:
         lines += _wrap("# revoked: ", [f"{g} (at {s})" for g, s in sorted(flows.revoked.items())])
     if flows.expired:
         lines += _wrap("# expired: ", [f"{g} ({d.isoformat()})" for g, d in sorted(flows.expired.items())])
+    closes: dict[int, list[str]] = defaultdict(list)
+    for grant in flows.grants:
+        instant = closing(grant)
+        if instant is not None:
+            closes[instant].append(grant.id)
+    for instant, ids in sorted(closes.items()):
+        lines += _wrap(f"# closes at {_when(instant)} (meta time {instant}): ", sorted(ids))
     lines += [
         "#",
         f"# Load with `nft -f`: one transaction that replaces the content of table {FAMILY} {TABLE},",

@@ -46,7 +46,9 @@ import hashlib
 import re
 
 from egress.flows import Flow, StageFlows
+from egress.intervals import merge
 from egress.model import PortRange
+from egress.names import nearest_domain
 
 FILENAME = "squid-egress.conf"
 
@@ -108,14 +110,8 @@ def domain_entries(hosts, domains) -> list[str]:
     names = {_checked_name(d) for d in domains}
     exact = {_checked_name(h) for h in hosts}
 
-    def covered(name: str, strict: bool) -> bool:
-        # is `name` (or, when not strict, a parent of it) one of the domains?
-        labels = name.split(".")
-        start = 1 if strict else 0
-        return any(".".join(labels[i:]) in names for i in range(start, len(labels) - 1))
-
-    kept = [f".{d}" for d in names if not covered(d, strict=True)]
-    kept += [h for h in exact if not covered(h, strict=False)]
+    kept = [f".{d}" for d in names if nearest_domain(d, names, strict=True) is None]
+    kept += [h for h in exact if nearest_domain(h, names) is None]
     return sorted(kept, key=_sort_key)
 
 
@@ -128,14 +124,7 @@ def _checked_name(value: str) -> str:
 
 def merged_ports(ports) -> list[tuple[int, int]]:
     """tcp port ranges, sorted and merged (adjacent or overlapping ranges joined)."""
-    ranges = sorted((p.first, p.last) for p in ports if _tcp(p))
-    out: list[tuple[int, int]] = []
-    for first, last in ranges:
-        if out and first <= out[-1][1] + 1:
-            out[-1] = (out[-1][0], max(out[-1][1], last))
-        else:
-            out.append((first, last))
-    return out
+    return list(merge((p.first, p.last) for p in ports if _tcp(p)))
 
 
 def _tcp(port: PortRange) -> bool:
