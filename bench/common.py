@@ -198,3 +198,74 @@ def egress_per_packet(text: str) -> tuple[int, str]:
     zone_chains = {n: len(r) for n, r in found.items() if n.startswith(("out_", "in_"))}
     worst = max(zone_chains.values(), default=0)
     return len(found.get(base, [])) + worst, f"{len(found.get(base, []))} base + {worst} in its zone chain"
+
+
+# -- reading a loaded ruleset (nft -j) ------------------------------------------------------
+
+
+def nft_objects(listing: dict) -> tuple[dict[str, list], dict[str, list]]:
+    """(chains: name -> rules' expression lists, sets and maps: name -> elements) of
+    the parsed JSON of `nft -j list ruleset` (or of one table)."""
+    chains: dict[str, list] = {}
+    sets: dict[str, list] = {}
+    for item in listing.get("nftables", []):
+        if "chain" in item:
+            chains.setdefault(item["chain"]["name"], [])
+        elif "rule" in item:
+            chains.setdefault(item["rule"]["chain"], []).append(item["rule"]["expr"])
+        elif "set" in item or "map" in item:
+            body = item.get("set") or item.get("map")
+            sets[body["name"]] = body.get("elem", [])
+    return chains, sets
+
+
+def element_count(listing: dict) -> int:
+    """The number of elements of every set and map (as the kernel holds them)."""
+    return sum(len(elements) for elements in nft_objects(listing)[1].values())
+
+
+def _targets(node, sets: dict[str, list]) -> list[tuple[str, str]]:
+    """The (jump|goto, chain) verdicts an expression may take, including those of the
+    maps it looks up (named or inline)."""
+    found: list[tuple[str, str]] = []
+    if isinstance(node, dict):
+        for verdict in ("jump", "goto"):
+            if verdict in node and isinstance(node[verdict], dict) and "target" in node[verdict]:
+                found.append((verdict, node[verdict]["target"]))
+        vmap = node.get("vmap")
+        if isinstance(vmap, dict) and isinstance(vmap.get("data"), str) and vmap["data"].startswith("@"):
+            for element in sets.get(vmap["data"][1:], []):
+                found += _targets(element, sets)
+        for key, value in node.items():
+            if key != "vmap" or not isinstance(value, dict) or not isinstance(value.get("data"), str):
+                found += _targets(value, sets)
+    elif isinstance(node, list):
+        for value in node:
+            found += _targets(value, sets)
+    return found
+
+
+def rules_met(listing: dict, base: str) -> int:
+    """The most rules a new packet can meet from base chain `base` of a loaded ruleset:
+    every rule of a chain is met unless a verdict ends the walk; a jump (direct or
+    through a verdict map) adds the worst of its chain then goes on; a goto adds the
+    worst of its chain and returns to the caller. Verdicts that end the walk (accept,
+    drop) only shorten a path, so they are not followed."""
+    chains, sets = nft_objects(listing)
+    memo: dict[str, int] = {}
+
+    def worst(name: str, depth: int = 0) -> int:
+        if name in memo:
+            return memo[name]
+        if depth > 16:
+            raise ValueError(f"chain {name}: jumps nest too deep")
+        total = 0
+        for expr in reversed(chains.get(name, [])):
+            rest = total
+            jumps = [worst(t, depth + 1) for v, t in set(_targets(expr, sets)) if v == "jump"]
+            gotos = [worst(t, depth + 1) for v, t in set(_targets(expr, sets)) if v == "goto"]
+            total = 1 + max([rest] + [j + rest for j in jumps] + gotos)
+        memo[name] = total
+        return total
+
+    return worst(base)

@@ -49,18 +49,6 @@ def _ports_cover(offered: tuple[PortRange, ...], wanted: PortRange) -> bool:
     return covers(ranges, wanted.first, wanted.last)
 
 
-def direction(policy: Policy, grant: Grant) -> str | None:
-    """`egress`, `ingress`, or None when the grant mixes kinds (or names are unknown)."""
-    sources, targets = grant.sources, grant.targets
-    if not sources or not targets:
-        return None
-    if all(s in policy.zones for s in sources) and all(t in policy.services for t in targets):
-        return "egress"
-    if all(s == INTERNET or s in policy.services for s in sources) and all(t in policy.zones for t in targets):
-        return "ingress"
-    return None
-
-
 def rule_unique_ids(policy: Policy, at: dt.date):
     for name in sorted(set(policy.zones) & set(policy.services)):
         yield diag(policy.services[name].pos, "E132", f"'{name}' is both a zone and a service; rename one")
@@ -103,7 +91,7 @@ def rule_directions(policy: Policy, at: dt.date):
     for grant in policy_grants(policy):
         if not all(n in known for n in grant.sources + grant.targets):
             continue  # rule_references said so
-        kind = direction(policy, grant)
+        kind = policy.direction(grant)
         if kind is None:
             yield diag(
                 grant.pos,
@@ -116,7 +104,7 @@ def rule_directions(policy: Policy, at: dt.date):
 
 def rule_ports(policy: Policy, at: dt.date):
     for grant in policy_grants(policy):
-        kind = direction(policy, grant)
+        kind = policy.direction(grant)
         if kind == "ingress" and INTERNET in grant.sources and not grant.ports:
             yield diag(grant.pos, "E136", f"grant '{grant.id}' opens ingress from internet: give its `ports:`")
         if not grant.ports or kind is None:
@@ -135,7 +123,7 @@ def rule_ports(policy: Policy, at: dt.date):
 
 def rule_proxy(policy: Policy, at: dt.date):
     for grant in policy_grants(policy):
-        if grant.via != "proxy" or direction(policy, grant) != "egress":
+        if grant.via != "proxy" or policy.direction(grant) != "egress":
             continue
         if policy.proxy is None:
             yield diag(grant.pos, "E137", f"grant '{grant.id}' goes via proxy but the policy has no `proxy:` block")
@@ -159,7 +147,7 @@ def rule_direct_names(policy: Policy, at: dt.date):
     reported_domains: set[tuple[str, str]] = set()  # (grant, domain): each grant says it
     reported_hosts: set[str] = set()  # a host is missing once, whatever grants use it
     for grant in policy_grants(policy):
-        kind = direction(policy, grant)
+        kind = policy.direction(grant)
         if kind is None or grant.via != "direct":
             continue
         services = grant.targets if kind == "egress" else [s for s in grant.sources if s != INTERNET]
@@ -281,7 +269,7 @@ def rule_redundant_grants(policy: Policy, at: dt.date):
                 for t in grant.targets:
                     pairs.setdefault((s, t, grant.via), []).append((grant.id, _effective_ports(policy, grant, t, s)))
         for grant in stage.grants:
-            if direction(policy, grant) is None:
+            if policy.direction(grant) is None:
                 continue
             covered = True
             for s in grant.sources:

@@ -14,18 +14,51 @@ import sys
 import click
 
 from egress import __version__, report
-from egress.check import validate as validate_file
 from egress.diagnostics import ERROR, WARNING, has_errors
-from egress.diff import counted
-from egress.flows import resolve
-from egress.load import Unreadable, policy_files
-from egress.targets import TARGETS
+from egress.targets import TARGETS  # a registry of names: the modules load on render
 
 EXIT_INVALID = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 
-DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+# The library is imported by the commands that use it, not here: `egress --version` and
+# `egress --help` (run by pre-commit hooks on every commit) then load click and little
+# else (bench/bench_startup.py measures it). These four are used by several commands.
+
+
+def validate_file(path: str, at: dt.date):
+    from egress.check import validate
+
+    return validate(path, at)
+
+
+def resolve(policy, stage_id: str, at: dt.date):
+    from egress.flows import resolve as resolve_stage
+
+    return resolve_stage(policy, stage_id, at)
+
+
+def counted(n: int, word: str) -> str:
+    from egress.diff import counted as count
+
+    return count(n, word)
+
+
+def policy_files(paths: list[str]) -> list[str]:
+    from egress.load import policy_files as find
+
+    return find(paths)
+
+
+class _Date(click.DateTime):
+    """YYYY-MM-DD, shown as `DATE` in the help (click's own metavar is `[%Y-%m-%d]`)."""
+
+    def get_metavar(self, param, ctx=None) -> str:
+        return "DATE"
+
+
+DATE = _Date(formats=["%Y-%m-%d"])
 AT_HELP = "Date at which grant expiries are judged (YYYY-MM-DD). Default: today."
 
 
@@ -37,12 +70,13 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
-        except Unreadable as err:
-            click.echo(f"egress: {err}", err=True)
-            sys.exit(EXIT_USAGE)
         except BrokenPipeError:
             sys.exit(EXIT_INVALID)
         except Exception as err:  # the last line of defence
+            load = sys.modules.get("egress.load")  # if it was never imported, it raised nothing
+            if load is not None and isinstance(err, load.Unreadable):
+                click.echo(f"egress: {err}", err=True)
+                sys.exit(EXIT_USAGE)
             click.echo(
                 f"egress: internal error: {type(err).__name__}: {err}. This is a bug: please report it "
                 "with the command line and the policy (set EGRESS_DEBUG=1 for the traceback).",
@@ -119,6 +153,8 @@ def validate(paths, fmt, strict, at):
       egress validate policies/chu-rennes-2023/policy.yaml --strict --at 2023-07-01
       egress validate policies/ --format github
     """
+    from egress.load import Unreadable
+
     when = _at(at)
     files = policy_files(list(paths))
     if not files:
@@ -240,24 +276,13 @@ def _suggest_policy(folder: str) -> str:
     """A policy file in `folder` to name in a message, or the usual name."""
     import os
 
-    from egress.load import policy_files
-
     found = policy_files([folder])
     return found[0] if len(found) == 1 else os.path.join(folder, "policy.yaml")
 
 
 def _sources(model) -> list[str]:
-    paths = {p.path for p in _positions(model)}
-    if model.lock:
-        paths.add(model.lock.path)
-    return sorted(paths)
-
-
-def _positions(model):
-    yield model.pos
-    yield from (z.pos for z in model.zones.values())
-    yield from (s.pos for s in model.services.values())
-    yield from (s.pos for s in model.stages)
+    """The files the policy was read from (policy, includes, lock file), sorted."""
+    return sorted(set(model.sources))
 
 
 def _say_expired(stage_flows) -> None:
@@ -986,13 +1011,13 @@ def status_command(fmt, state_dir):
 
 @main.command("watchdog", hidden=True)
 @click.option("--state-dir", required=True)
-@click.option("--token", required=True)
+@click.option("--token-fd", type=int, required=True, help="A pipe holding the pending apply's token.")
 @click.option("--ready-fd", type=int)
-def watchdog_command(state_dir, token, ready_fd):
+def watchdog_command(state_dir, token_fd, ready_fd):
     """Internal: the rollback watchdog that `egress apply` starts (egress/firewall/watchdog.py)."""
     from egress.firewall import watchdog
 
-    sys.exit(watchdog.run(state_dir, token, ready_fd))
+    sys.exit(watchdog.run(state_dir, watchdog.read_token(token_fd), ready_fd))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -202,9 +202,10 @@ report diffs each stage with the one before) converts each flow once."""
 
 
 def atoms(flows: StageFlows) -> dict[Key, list[Box]]:
-    """The boxes of every flow, by key, from the flows' own integer ranges. The flows of
-    one zone or service share one ranges object (flows.PolicyIndex), so each is
-    converted once: kept by name, used while it is the same object."""
+    """The boxes of every flow, by key, from the flows' own integer ranges. Each flow's
+    box is memoised (`_BOXES`); within a call, the flows of one zone or service share
+    one ranges object (flows.PolicyIndex), so each is converted once: kept by name, used
+    while it is the same object."""
     converted: dict[tuple[str, ...], tuple[FlowRanges, Ranges]] = {}
 
     def conv(ranges: FlowRanges, *key: str) -> Ranges:
@@ -216,10 +217,12 @@ def atoms(flows: StageFlows) -> dict[Key, list[Box]]:
     out: dict[Key, list[Box]] = {}
     for flow in flows.flows:
         key = (flow.grant.id, flow.direction, flow.via, flow.source, flow.target)
-        names = frozenset([("host", h) for h in flow.hosts] + [("domain", d) for d in flow.domains])
-        src = conv(flow.src_ranges, "src", flow.direction, flow.via, flow.source)
-        dst = conv(flow.dst_ranges, "dst", flow.direction, flow.via, flow.target)
-        box = Box(src, dst, names, port_ranges(flow.ports))
+        box = _BOXES.get(flow)
+        if box is None:
+            names = frozenset([("host", h) for h in flow.hosts] + [("domain", d) for d in flow.domains])
+            src = conv(flow.src_ranges, "src", flow.direction, flow.via, flow.source)
+            dst = conv(flow.dst_ranges, "dst", flow.direction, flow.via, flow.target)
+            box = _BOXES[flow] = Box(src, dst, names, port_ranges(flow.ports))
         if box:
             boxes = out.setdefault(key, [])
             if box not in boxes:
@@ -337,9 +340,7 @@ def _grant_ids(pieces: list[Piece]) -> list[str]:
 
 
 def _order(flows: StageFlows | None) -> dict[str, int]:
-    if flows is None:
-        return {}
-    return {g.id: i for i, g in enumerate(g for s in flows.policy.stages for g in s.grants)}
+    return flows.policy.index.order if flows is not None else {}
 
 
 def diff(old: StageFlows | None, new: StageFlows | None, label_from: str, label_to: str, at: dt.date | None = None,

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -184,18 +183,32 @@ class PolicyIndex:
     """What a policy's flows are made of, built on first use and shared by its stages.
 
     `zone(name)`, `service(name)` and `internet()` are (IPSet, Ranges) pairs; `flows`
-    gives the flows of a grant. `memo` is free for targets to keep their own per-policy
-    work (keyed by a name of their own). The index holds no reference to the policy
-    itself, so that `policy_index` can drop it when the policy goes.
+    gives the flows of a grant, `every_flow` those of every grant of every stage
+    (revoked and expired ones included: what a denial's reasons are looked up in), and
+    `order` the position of each grant in the policy. `memo` is free for targets to keep
+    their own per-policy work (keyed by a name of their own). It is `Policy.index`
+    (a cached property): it lives and goes with its policy.
     """
 
     def __init__(self, policy: Policy):
+        self._policy = policy
         self._zones = policy.zones
         self._services = policy.services
         self._locked = policy.lock.hosts if policy.lock else {}
         self._sets: dict[tuple[str, str], tuple[IPSet, Ranges]] = {}
-        self._flows: dict[int, tuple[Grant, tuple[Flow, ...]]] = {}
+        self._flows: dict[str, tuple[Grant, tuple[Flow, ...]]] = {}
         self.memo: dict[str, object] = {}
+
+    @cached_property
+    def order(self) -> dict[str, int]:
+        """Grant id -> its position in the policy (stages in order, grants as written)."""
+        return {g.id: i for i, g in enumerate(g for s in self._policy.stages for g in s.grants)}
+
+    @cached_property
+    def every_flow(self) -> tuple[Flow, ...]:
+        """The flows of every grant of every stage, in the policy's order, whatever
+        revokes or expires them."""
+        return tuple(f for s in self._policy.stages for g in s.grants for f in self.flows(g))
 
     def zone(self, name: str) -> tuple[IPSet, Ranges]:
         """The addresses of a zone."""
@@ -243,14 +256,13 @@ class PolicyIndex:
 
     def flows(self, grant: Grant) -> tuple[Flow, ...]:
         """The flows of a grant (the same objects at every stage where it is in force)."""
-        found = self._flows.get(id(grant))
-        if found is None:
-            # the grant is kept with its flows: its id cannot be reused while cached
-            found = self._flows[id(grant)] = (grant, tuple(self._grant_flows(grant)))
+        found = self._flows.get(grant.id)
+        if found is None or found[0] is not grant:
+            found = self._flows[grant.id] = (grant, tuple(self._grant_flows(grant)))
         return found[1]
 
     def _grant_flows(self, grant: Grant):
-        if all(t in self._zones for t in grant.targets):
+        if self._policy.direction(grant) == "ingress":
             yield from self._ingress_flows(grant)
         else:
             yield from self._egress_flows(grant)
@@ -307,17 +319,6 @@ def _public_space() -> IPSet:
     return IPSet(INTERNET_SPACE) - IPSet(r.network for r in NOT_INTERNET)
 
 
-_INDEXES: dict[int, PolicyIndex] = {}
-
-
 def policy_index(policy: Policy) -> PolicyIndex:
-    """The `PolicyIndex` of a policy: built on first use, dropped when the policy is.
-
-    Policies are not hashable (they hold dicts), so the index is kept by `id`; the
-    finalizer removes it before that id can be given to another object.
-    """
-    index = _INDEXES.get(id(policy))
-    if index is None:
-        index = _INDEXES[id(policy)] = PolicyIndex(policy)
-        weakref.finalize(policy, _INDEXES.pop, id(policy), None)
-    return index
+    """The `PolicyIndex` of a policy (`Policy.index`: built on first use, kept with it)."""
+    return policy.index

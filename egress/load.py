@@ -21,6 +21,7 @@ import json
 import os
 import re
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -96,7 +97,8 @@ def collector_paused():
 
 
 def _load_policy(path: str) -> tuple[Policy | None, list[Diagnostic]]:
-    doc, diagnostics = load_document(path)
+    files: list[str] = []
+    doc, diagnostics = load_document(path, files)
     if doc is None:
         return None, diagnostics
     diagnostics += schema_diagnostics(doc)
@@ -105,8 +107,10 @@ def _load_policy(path: str) -> tuple[Policy | None, list[Diagnostic]]:
     diagnostics += builder.diagnostics
     lock, lock_diagnostics = load_lock(lock_path(path))
     diagnostics += lock_diagnostics
-    if policy is not None and lock is not None:
-        policy = _with_lock(policy, lock)
+    if lock is not None:
+        files.append(lock.path)
+    if policy is not None:
+        policy = replace(policy, lock=lock, sources=tuple(files))
     return policy, _unique(diagnostics)
 
 
@@ -120,8 +124,6 @@ def _unique(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
 
 
 def _with_lock(policy: Policy, lock: Lock) -> Policy:
-    from dataclasses import replace
-
     return replace(policy, lock=lock)
 
 
@@ -136,40 +138,61 @@ def _read_yaml(path: str) -> tuple[object, list[Diagnostic]]:
     return yamlpos.load(text, path)
 
 
-def load_document(path: str) -> tuple[Map | None, list[Diagnostic]]:
-    """The root document with its includes merged in."""
+def load_document(path: str, files: list[str] | None = None) -> tuple[Map | None, list[Diagnostic]]:
+    """The root document with its includes merged in; `files` (if given) receives the
+    path of every file read, the policy first."""
     try:
         doc, diagnostics = _read_yaml(path)
     except YamlError as err:
         return None, [err.diagnostic]
+    if files is not None:
+        files.append(path)
     if not isinstance(doc, Map):
         return None, [Diagnostic(path, 1, 1, "E102", "the document is not a mapping; a policy starts with `egress: 1`")]
-    includes = doc.get("include")
-    if isinstance(includes, Seq):
-        for index, name in enumerate(includes):
-            where = includes.item_where[index]
-            diagnostics += _merge_include(doc, path, name, where)
+    for name, where in include_names(doc):
+        diagnostics += _merge_include(doc, path, name, where, files)
     return doc, diagnostics
 
 
-def _merge_include(doc: Map, path: str, name, where: Where) -> list[Diagnostic]:
+def include_names(doc: Map) -> list[tuple[object, Where]]:
+    """The entries of the document's `include:` list, with their positions."""
+    includes = doc.get("include")
+    if not isinstance(includes, Seq):
+        return []
+    return list(zip(includes, includes.item_where, strict=True))
+
+
+def include_problem(policy_path: str, name: str) -> str | None:
+    """Why `name` cannot be an include of the policy at `policy_path`, or None: the
+    file must lie beside the policy (no absolute path, no `..`, no sub-folder) and not
+    be the policy itself. The loader and `egress.gitsource` both apply it."""
+    folder = Path(policy_path).resolve().parent
+    target = (folder / name).resolve()
+    if os.path.isabs(name) or ".." in Path(name).parts or target.parent != folder:
+        return f"include {name!r} leaves the policy's folder; include files beside the policy only"
+    if target == Path(policy_path).resolve():
+        return f"include {name!r} is the policy itself"
+    return None
+
+
+def _merge_include(doc: Map, path: str, name, where: Where, files: list[str] | None) -> list[Diagnostic]:
     def fail(message: str) -> list[Diagnostic]:
         return [Diagnostic(*where, "E105", message)]
 
     if not isinstance(name, str):
         return []  # the schema reports it
-    folder = Path(path).resolve().parent
-    target = (folder / name).resolve()
-    if os.path.isabs(name) or ".." in Path(name).parts or target.parent != folder:
-        return fail(f"include {name!r} leaves the policy's folder; include files beside the policy only")
-    if target == Path(path).resolve():
-        return fail(f"include {name!r} is the policy itself")
+    problem = include_problem(path, name)
+    if problem is not None:
+        return fail(problem)
+    included_path = str(Path(path).parent / name)
     try:
-        included, diagnostics = _read_yaml(str(Path(path).parent / name))
+        included, diagnostics = _read_yaml(included_path)
     except Unreadable:
         return fail(f"include {name!r} cannot be read; check the file name")
     except YamlError as err:
         return [err.diagnostic]
+    if files is not None:
+        files.append(included_path)
     if not isinstance(included, Map):
         return fail(f"include {name!r} is not a mapping of {', '.join(INCLUDABLE)}")
     for key in included:

@@ -13,10 +13,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from netaddr import IPNetwork
 
 from egress.addresses import Network
+
+if TYPE_CHECKING:  # flows imports the model: the index is built lazily, see Policy.index
+    from egress.flows import PolicyIndex
 
 INTERNET = "internet"
 """Reserved source name: any address outside the zones of the policy."""
@@ -185,6 +190,9 @@ class Policy:
     firewall: Firewall
     lock: Lock | None
     pos: Pos
+    sources: tuple[str, ...] = ()
+    """The files the policy was read from: the policy, its includes in order, its lock
+    file if it has one (what a bundle's revision digests)."""
 
     def stage(self, stage_id: str) -> Stage:
         """The stage of that id; `first` and `last` name the first and last stages
@@ -200,3 +208,25 @@ class Policy:
     def grants(self) -> dict[str, Grant]:
         """Every grant of every stage, by id."""
         return {g.id: g for s in self.stages for g in s.grants}
+
+    def direction(self, grant: Grant) -> str | None:
+        """`egress` (zones -> services), `ingress` (`internet` or services -> zones), or
+        None when the grant mixes kinds or names unknown ones (E134, E130, E131). Decided
+        here once: the flows build a grant's flows by it, the checks judge by it."""
+        sources, targets = grant.sources, grant.targets
+        if not sources or not targets:
+            return None
+        if all(s in self.zones for s in sources) and all(t in self.services for t in targets):
+            return "egress"
+        if all(s == INTERNET or s in self.services for s in sources) and all(t in self.zones for t in targets):
+            return "ingress"
+        return None
+
+    @cached_property
+    def index(self) -> PolicyIndex:
+        """The address sets and flows of this policy (`egress.flows.PolicyIndex`), built
+        on first use and shared by every stage; a policy changed with
+        `dataclasses.replace` (a lock file added) is a new object with its own."""
+        from egress.flows import PolicyIndex
+
+        return PolicyIndex(self)

@@ -36,14 +36,13 @@ service holding the destination; a source in no zone.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import re
 from dataclasses import dataclass, field
 
 from netaddr import INET_PTON, AddrFormatError, IPAddress, IPSet
 
-from egress.flows import Flow, StageFlows, policy_index, resolve
-from egress.model import INTERNET, PortRange
+from egress.flows import Flow, StageFlows, policy_index
+from egress.model import INTERNET, Grant, PortRange
 from egress.names import nearest_domain
 from egress.special import not_internet
 
@@ -262,14 +261,14 @@ class _Judge:
         self.src = src
         self.dst = dst
         self.port = port
-        context = _context(self.policy)
-        self.zones = context.zones
+        index = policy_index(self.policy)
+        self.index = index
+        self.zones = {name: index.zone(name)[0] for name in self.policy.zones}
         self.src_zones = [name for name, addresses in self.zones.items() if src in addresses]
         self.dst_zones = [name for name, addresses in self.zones.items() if isinstance(dst, IPAddress) and dst in addresses]
-        self.order = context.order
+        self.order = index.order
         self.reasons: list[str] = []
         self.hint: str | None = None
-        self._context = context
 
     # -- results
 
@@ -333,20 +332,18 @@ class _Judge:
 
     def all_flows(self) -> tuple[Flow, ...]:
         """The flows of every grant of every stage, revoked and expired ones included."""
-        return self._context.all_flows(self.policy)
+        return self.index.every_flow
 
-    def _status(self, grant_id: str) -> str | None:
+    def _status(self, grant: Grant) -> str | None:
         """Why a grant is not in force here, or None if it is."""
-        flows = self.flows
+        flows, grant_id = self.flows, grant.id
         if grant_id in flows.revoked:
             return f"was revoked at stage {flows.revoked[grant_id]}"
         if grant_id in flows.expired:
             return f"expired on {flows.expired[grant_id].isoformat()} (judged at {flows.at.isoformat()})"
         if any(g.id == grant_id for g in flows.grants):
             return None
-        grant = self.policy.grants.get(grant_id)
-        stage = grant.stage if grant else "?"
-        return f"is not granted yet: it comes with stage {stage}, after {flows.stage.id}"
+        return f"is not granted yet: it comes with stage {grant.stage}, after {flows.stage.id}"
 
     # -- addresses
 
@@ -432,7 +429,7 @@ class _Judge:
             holders.add(flow.target)
             if src not in flow.src:
                 continue
-            status = self._status(flow.grant.id)
+            status = self._status(flow.grant)
             if status:
                 specific.append(f"grant {flow.grant.id} ({flow.source} -> {flow.target}) {status}")
             elif flow.via == "proxy":
@@ -475,15 +472,8 @@ class _Judge:
             )
 
     def _services_holding(self, dst: IPAddress) -> set[str]:
-        locked = self.policy.lock.hosts if self.policy.lock else {}
-        out = set()
-        for name, service in self.policy.services.items():
-            for d in service.destinations:
-                by_address = d.kind == "address" and dst in d.network
-                by_host = d.kind == "host" and any(dst in a for a in locked.get(d.value, ()))
-                if by_address or by_host:
-                    out.add(name)
-        return out
+        """The services whose addresses (their own, and the pinned ones of their hosts) hold `dst`."""
+        return {name for name in self.policy.services if dst in self.index.service(name, locked=True)[0]}
 
     def _deny_ingress(self) -> None:
         src, dst, port = self.src, self.dst, self.port
@@ -496,7 +486,7 @@ class _Judge:
             if src not in flow.src:
                 admitted.append(f"grant {flow.grant.id} admits {flow.source} only")
                 continue
-            status = self._status(flow.grant.id)
+            status = self._status(flow.grant)
             if status:
                 specific.append(f"grant {flow.grant.id} ({flow.source} -> {flow.target}) {status}")
             elif not _covers(flow.ports, port):
@@ -552,7 +542,7 @@ class _Judge:
             if src not in flow.src:
                 other_zones.append(flow)
                 continue
-            status = self._status(flow.grant.id)
+            status = self._status(flow.grant)
             if status:
                 specific.append(f"grant {flow.grant.id} ({flow.source} -> {flow.target}) {status}")
             elif not _covers(flow.ports, port):
@@ -568,35 +558,6 @@ class _Judge:
                 self.reasons.append(f"grant {gid} allows {name} from zone{'s' * (len(sources) > 1)} {', '.join(sources)}, not from {zone}")
             if not grants:
                 self.reasons.append(f"no grant from zone {zone} to a service naming {name}")
-
-
-class _Context:
-    """What every query on a policy shares, built once per policy (kept in its
-    `PolicyIndex.memo`): the zones as sets, the order of the grants, and the flows of
-    every grant, for the reasons of denials. `egress blocked` asks thousands of queries
-    of one policy; rebuilding these for each cost milliseconds."""
-
-    def __init__(self, policy):
-        self.zones = {name: IPSet(zone.addresses) for name, zone in policy.zones.items()}
-        order = [g.id for s in policy.stages for g in s.grants]
-        self.order = {gid: i for i, gid in enumerate(order)}
-        self._all: tuple[Flow, ...] | None = None
-
-    def all_flows(self, policy) -> tuple[Flow, ...]:
-        """(The context holds no reference to its policy: see `PolicyIndex`.)"""
-        if self._all is None:
-            stages = tuple(dataclasses.replace(s, revoke=()) for s in policy.stages)
-            unrevoked = dataclasses.replace(policy, stages=stages)
-            self._all = resolve(unrevoked, stages[-1].id, dt.date.min).flows
-        return self._all
-
-
-def _context(policy) -> _Context:
-    memo = policy_index(policy).memo
-    found = memo.get(__name__)
-    if not isinstance(found, _Context):
-        found = memo[__name__] = _Context(policy)
-    return found
 
 
 def _covers(ports, port: PortRange) -> bool:

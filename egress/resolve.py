@@ -34,7 +34,6 @@ import dns.exception
 import dns.resolver
 
 from egress.atomic import write_atomically
-from egress.check import direction
 from egress.load import lock_path
 from egress.model import INTERNET, Policy
 
@@ -68,7 +67,7 @@ def hosts_to_pin(policy: Policy) -> list[str]:
     hosts: set[str] = set()
     for stage in policy.stages:
         for grant in stage.grants:
-            kind = direction(policy, grant)
+            kind = policy.direction(grant)
             if kind is None or grant.via != "direct":
                 continue
             names = grant.targets if kind == "egress" else [s for s in grant.sources if s != INTERNET]

@@ -987,3 +987,117 @@ def test_deadline_timer_unit(tmp_path):
     if not timer.systemd_runs():
         unit, note = timer.arm(tmp_path, token, 10)
         assert unit is None and "systemd does not run here" in note
+
+
+# --------------------------------------------------------------------------- trust nothing (issue 10)
+
+
+@nft_system
+@pytest.mark.parametrize("planted", ["lock", "audit.jsonl", "watchdog.log", "state.json"])
+def test_planted_symlinks_in_the_state_directory_are_refused(netns, tmp_path, planted):
+    """Issue 10 item 5: a link planted in the state directory must not make root truncate
+    or append to its target (nor read a forged state through it)."""
+    ns, state = netns(), tmp_path / "state"
+    state.mkdir(mode=0o700)
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    (state / planted).symlink_to(victim)
+    one = write_bundle(tmp_path / "s1", ruleset(), stage="s1")
+    for command in (["apply", str(one), "--no-wait"], ["status"], ["rollback"], ["confirm"]):
+        cp = egress(ns, state, *command)
+        assert cp.returncode == 2, (command, cp.stdout, cp.stderr)
+        assert "symbolic link" in cp.stderr and "Traceback" not in cp.stderr
+    assert victim.read_text() == "precious\n" and nft_list(ns) is None
+
+
+@nft_system
+def test_a_state_directory_others_can_write_is_refused(netns, tmp_path):
+    ns, state = netns(), tmp_path / "state"
+    one = write_bundle(tmp_path / "s1", ruleset(), stage="s1")
+    state.mkdir()
+    state.chmod(0o777)
+    cp = egress(ns, state, "apply", str(one), "--no-wait")
+    assert cp.returncode == 2 and "writable by group and others" in cp.stderr, cp.stderr
+    assert nft_list(ns) is None and not (state / "state.json").exists()
+    state.chmod(0o700)
+    assert egress(ns, state, "apply", str(one), "--no-wait").returncode == 0
+    (state / "state.json").chmod(0o666)
+    for command in ("status", "confirm", "rollback"):
+        cp = egress(ns, state, command)
+        assert cp.returncode == 2 and "state.json: writable by group or others" in cp.stderr, (command, cp.stderr)
+    (state / "state.json").chmod(0o600)
+    os.chown(state, 65534, 65534)
+    cp = egress(ns, state, "confirm")
+    assert cp.returncode == 2 and "owned by uid 65534" in cp.stderr
+    os.chown(state, 0, 0)
+    assert egress(ns, state, "confirm").returncode == 0
+    cp = egress(ns, state, "status", "--state-dir", "")
+    assert cp.returncode == 2 and "--state-dir is empty" in cp.stderr
+
+
+@nft_system
+def test_a_forged_state_file_is_refused(netns, tmp_path):
+    """A state.json that points out of snapshots/ (or is not a state at all) is refused
+    before anything is read or loaded through it."""
+    ns, state = netns(), tmp_path / "state"
+    one = write_bundle(tmp_path / "s1", ruleset(), stage="s1")
+    assert egress(ns, state, "apply", str(one), "--no-wait").returncode == 0
+    before = nft_list(ns)
+    doc = json.loads((state / "state.json").read_text())
+    evil = tmp_path / "evil"
+    (evil / "snap").mkdir(parents=True)
+    (evil / "snap" / "meta.json").write_text('{"id": "x", "taken_at": "", "table": true, "current": null, "squid": null}')
+    (evil / "snap" / "ruleset.nft").write_text("flush ruleset\n")
+    forgeries = {
+        "traversal": dict(doc, pending=dict(doc["pending"], snapshot="../../evil/snap")),
+        "undo": dict(doc, undo="/etc"),
+        "extra key": dict(doc, pending=dict(doc["pending"], command="rm -rf /")),
+        "not a state": ["nothing"],
+    }
+    for name, forged in forgeries.items():
+        (state / "state.json").write_text(json.dumps(forged))
+        (state / "state.json").chmod(0o600)
+        for command in ("rollback", "status", "confirm"):
+            cp = egress(ns, state, command)
+            assert cp.returncode == 2 and "unreadable state" in cp.stderr, (name, command, cp.stderr)
+            assert len(cp.stderr.strip().splitlines()) == 1
+        assert nft_list(ns) == before, name
+
+
+@nft_system
+def test_the_watchdog_token_is_not_on_a_command_line(netns, tmp_path):
+    ns, state = netns(), tmp_path / "state"
+    one = write_bundle(tmp_path / "s1", ruleset(), stage="s1")
+    assert egress(ns, state, "apply", str(one), "--no-wait").returncode == 0
+    pending = json.loads((state / "state.json").read_text())["pending"]
+    cmdline = Path(f"/proc/{pending['watchdog_pid']}/cmdline").read_bytes().decode()
+    assert "watchdog" in cmdline and pending["token"] not in cmdline and pending["token"][:8] not in cmdline
+    assert egress(ns, state, "rollback").returncode == 0  # and it still guards its own apply
+    assert wait_until(lambda: not host.pid_alive(pending["watchdog_pid"]), 10)
+
+
+@nft_system
+def test_non_regular_bundle_files_and_bad_timeouts(netns, tmp_path):
+    """Issue 10 item 9: a FIFO or a link to /dev/zero in a bundle must not block apply;
+    --confirm-timeout inf/nan/-1 is a usage error (2), never a crash (3); a bundle root
+    instead of a stage folder says which folder to give."""
+    ns, state = netns(), tmp_path / "state"
+    for name, make in (("fifo", lambda p: os.mkfifo(p)), ("zero", lambda p: p.symlink_to("/dev/zero"))):
+        bundle = write_bundle(tmp_path / name, ruleset(), stage="s1")
+        (bundle / "dnsmasq-egress.conf").unlink()
+        make(bundle / "dnsmasq-egress.conf")
+        cp = egress(ns, state, "apply", str(bundle), "--no-wait", timeout=20)
+        assert cp.returncode == 1 and "dnsmasq-egress.conf" in cp.stderr, (name, cp.stderr)
+        assert "FIFO" in cp.stderr or "symbolic link" in cp.stderr
+    manifest_fifo = tmp_path / "mfifo"
+    manifest_fifo.mkdir()
+    os.mkfifo(manifest_fifo / "manifest.json")
+    cp = egress(ns, state, "apply", str(manifest_fifo), "--no-wait", timeout=20)
+    assert cp.returncode == 2 and "FIFO" in cp.stderr, cp.stderr
+    one = write_bundle(tmp_path / "build" / "s1", ruleset(), stage="s1")
+    for value in ("inf", "nan", "-1", "1e400"):
+        cp = egress(ns, state, "apply", str(one), "--no-wait", "--confirm-timeout", value)
+        assert cp.returncode == 2 and "Traceback" not in cp.stderr, (value, cp.stderr)
+    cp = egress(ns, state, "apply", str(tmp_path / "build"), "--no-wait")
+    assert cp.returncode == 2 and f"give {tmp_path / 'build'}/<stage> (stages: s1)" in cp.stderr, cp.stderr
+    assert nft_list(ns) is None

@@ -201,6 +201,9 @@ def test_timeline_has_one_marker_per_stage(browser, tmp_path):
     xs = browser.execute_script(
         "return Array.from(document.querySelectorAll('svg.timeline circle.marker')).map(c => +c.getAttribute('cx'))")
     assert xs == sorted(xs)  # the shipped stages are in date order
+    chosen = browser.execute_script(
+        "return Array.from(document.querySelectorAll('svg.timeline circle.chosen')).map(c => c.parentNode.dataset.stage)")
+    assert chosen == ["s6-online-booking"]  # the stage of the matrix, ringed
     bars = browser.execute_script("return Array.from(document.querySelectorAll('svg.timeline g.temporary')).map(g => g.dataset.grant)")
     assert bars == ["pacs-remote-support"]
 

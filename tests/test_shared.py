@@ -83,3 +83,58 @@ def test_ranges_small_against_large(a, starts):
 def test_covers_and_merge(a, first, size):
     assert I.covers(a, first, first + size) == (set(range(first, first + size + 1)) <= members(a))
     assert I.merge(reversed(a)) == a and I.merge([(1, 3), (4, 6), (2, 2)]) == ((1, 6),)  # adjacent join
+
+
+def test_direction_is_decided_once_by_the_model(tmp_path):
+    """Policy.direction is what the flows are built by and what the checks judge by."""
+    import datetime as dt
+
+    from egress.flows import resolve
+    from tests.test_diff import BASE, load, write
+
+    policy = load(write(tmp_path, BASE))
+    grants = policy.grants
+    assert policy.direction(grants["to-partner"]) == "egress"
+    mixed = grants["to-partner"].__class__(**{**grants["to-partner"].__dict__, "targets": ("partner", "lab")})
+    assert policy.direction(mixed) is None
+    flows = resolve(policy, "last", dt.date(2023, 7, 1))
+    assert {f.direction for f in flows.flows} == {"egress"}
+
+
+def test_query_reads_the_flows_index_not_a_rebuilt_policy(tmp_path):
+    """Every flow of every grant (for the reasons of a denial) and the grants' order come
+    from the policy's index, built once; query neither resolves nor rewrites a policy."""
+    import datetime as dt
+    from pathlib import Path
+
+    from egress import query
+    from egress.flows import resolve
+    from tests.test_diff import BASE, load, write
+
+    source = Path(query.__file__).read_text(encoding="utf-8")
+    assert "resolve(" not in source and "dataclasses.replace(self.policy" not in source
+    policy = load(write(tmp_path, BASE))
+    assert [f.grant.id for f in policy.index.every_flow] == ["to-partner", "web"]
+    assert policy.index.order == {"to-partner": 0, "web": 1}
+    denied = query.query(resolve(policy, "s1", dt.date(2023, 7, 1)), "10.30.0.5", "www.vidal.fr", "tcp/443")
+    assert "comes with stage s2" in " ".join(denied.reasons)
+
+
+def test_load_returns_the_files_it_read_and_gitsource_follows_its_include_rules(tmp_path):
+    from egress import gitsource
+    from egress.load import load_policy
+    from tests.test_diff import BASE
+
+    folder = tmp_path / "p"
+    folder.mkdir()
+    start, end = BASE.index("  sites:\n"), BASE.index("stages:")
+    (folder / "policy.yaml").write_text(BASE[:start] + BASE[end:] + "include: [web.yaml]\n")
+    (folder / "web.yaml").write_text("services:\n" + BASE[start:end])
+    policy, _ = load_policy(str(folder / "policy.yaml"))
+    assert policy is not None and policy.sources == (str(folder / "policy.yaml"), str(folder / "web.yaml"))
+    (folder / "policy.lock.yaml").write_text("egress-lock: 1\nhosts: {}\n")
+    policy, _ = load_policy(str(folder / "policy.yaml"))
+    assert policy is not None and policy.sources[-1] == str(folder / "policy.lock.yaml")
+    text = b"egress: 1\ninclude: [a.yaml, ../b.yaml, sub/c.yaml, policy.yaml, /etc/d.yaml, 7]\n"
+    assert gitsource._includes(text, str(folder / "policy.yaml")) == ["a.yaml"]
+    assert gitsource._includes(b"include: [a.yaml\n", str(folder / "policy.yaml")) == []  # not YAML: none

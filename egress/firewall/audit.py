@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from egress.firewall import host, sanitize
+from egress.firewall import host, safeio, sanitize
 from egress.firewall.state import Record
 
 
@@ -44,7 +44,7 @@ def line(action: str, result: str, record: Record | None, detail: str, **extra: 
 def append(path: Path, entry: dict[str, Any]) -> Entry:
     """Append one line and fsync it."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = safeio.open_regular(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         try:
             os.write(fd, (json.dumps(entry, sort_keys=True) + "\n").encode())
             os.fsync(fd)

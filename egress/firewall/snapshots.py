@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from egress.atomic import write_atomically
-from egress.firewall import host
+from egress.firewall import host, safeio
 from egress.firewall.dnsmasq import EMPTY_FEED, Dnsmasq
 from egress.firewall.errors import ApplyError, Refused, first_lines
 from egress.firewall.nft import Nft, carry_dynamic_elements, deny_all_script, restore_script
@@ -114,19 +114,18 @@ def restore(store: Store, nft: Nft, snapshot: Snapshot, rolled_back: Record | No
     answers from its cache, so losing them could block a host for a whole TTL. Between
     different revisions the snapshot is restored exactly. A merged script that `nft -c`
     refuses falls back to the exact one."""
-    folder = store.snapshot_dir(snapshot.id)
     problems = []
     nft_ok = True
     loaded = "table" if snapshot.table else "none" if allow_no_table else "deny-all"
     try:
         if snapshot.table:
-            script = folder / "ruleset.nft"
+            script = store.snapshot_file(snapshot.id, "ruleset.nft")
             merged = _merged_script(nft, script, snapshot.current, rolled_back)
             nft.load(merged or script)
         elif allow_no_table:
             nft.delete_table()
         else:
-            nft.load(_deny_all(folder, snapshot))
+            nft.load(_deny_all(store, snapshot))
     except ApplyError as err:
         nft_ok = False
         problems.append(f"nftables: {err}")
@@ -134,7 +133,8 @@ def restore(store: Store, nft: Nft, snapshot: Snapshot, rolled_back: Record | No
         saved = snapshot.squid
         squid = Squid(Path(saved.include), Path(saved.conf) if saved.conf else None)
         try:
-            data = (folder / "squid-include").read_bytes() if saved.existed else CLOSED_INCLUDE
+            data = safeio.read_regular(store.snapshot_file(snapshot.id, "squid-include")) if saved.existed \
+                else CLOSED_INCLUDE
             baseline = squid.baseline()
             squid.write(data)
             squid.parse(baseline)
@@ -145,16 +145,17 @@ def restore(store: Store, nft: Nft, snapshot: Snapshot, rolled_back: Record | No
         kept = snapshot.dnsmasq
         dnsmasq = Dnsmasq(Path(kept.include), Path(kept.conf) if kept.conf else None, kept.restart)
         try:
-            dnsmasq.restore((folder / "dnsmasq-include").read_bytes() if kept.existed else EMPTY_FEED)
+            dnsmasq.restore(safeio.read_regular(store.snapshot_file(snapshot.id, "dnsmasq-include")) if kept.existed
+                            else EMPTY_FEED)
         except (ApplyError, OSError) as err:
             problems.append(f"dnsmasq: {err}")
     return Restored(nft_ok, problems, loaded)
 
 
-def _deny_all(folder: Path, snapshot: Snapshot) -> Path:
+def _deny_all(store: Store, snapshot: Snapshot) -> Path:
     """The snapshot's deny-all script; a generic one (forward hook) for a snapshot saved
     without it, by an older egress."""
-    script = folder / "deny-all.nft"
+    script = store.snapshot_file(snapshot.id, "deny-all.nft")
     if not snapshot.deny_all:
         write_atomically(script, deny_all_script("", DENY_ALL_WHY).encode(), mode=0o600)
     return script
@@ -167,7 +168,7 @@ def _merged_script(nft: Nft, script: Path, saved: Record | None, rolled_back: Re
         live = nft.list_table()
         if not live:
             return None
-        text = script.read_text()
+        text = safeio.read_regular(script).decode()
         extra = carry_dynamic_elements(text, live)
         if not extra:
             return None

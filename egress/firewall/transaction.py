@@ -31,13 +31,14 @@ of the last apply, once (one level of undo); during a pending apply it rolls bac
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import secrets
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from egress.firewall import countdown, host, sanitize, scope, snapshots, timer, watchdog
+from egress.firewall import countdown, host, safeio, sanitize, scope, snapshots, timer, watchdog
 from egress.firewall.dnsmasq import DEFAULT_RESTART, Dnsmasq, check_feed
 from egress.firewall.errors import EXIT_USAGE, ApplyError, Refused, Unusable
 from egress.firewall.nft import Nft, check_scope
@@ -51,6 +52,7 @@ from egress.firewall.store import Store
 from egress.firewall.verify import DNSMASQ_FILE, NFT_FILE, SQUID_FILE, Bundle, read_manifest, verify_bundle
 
 DEFAULT_CONFIRM_TIMEOUT = 120.0
+MAX_CONFIRM_TIMEOUT = 86400.0
 
 
 @dataclass(frozen=True)
@@ -77,8 +79,9 @@ def _safe_fingerprint(nft: Nft) -> str | None:
 def apply(bundle_path: str, state_dir: str | os.PathLike, options: ApplyOptions, say: Say = print,
           warn: Say = to_stderr) -> int:
     """Apply a stage bundle; returns the exit code (0: loaded and, when waiting, confirmed)."""
-    if not options.confirm_timeout > 0:
-        raise Unusable("--confirm-timeout must be a positive number of seconds")
+    if not (math.isfinite(options.confirm_timeout) and 0 < options.confirm_timeout <= MAX_CONFIRM_TIMEOUT):
+        raise Unusable(f"--confirm-timeout must be a number of seconds above 0 and at most {MAX_CONFIRM_TIMEOUT:g} "
+                       f"(one day), not {options.confirm_timeout!r}")
     host.require_root()
     session = Session(Store(state_dir), say=say, warn=warn)
     bundle = None
@@ -151,7 +154,7 @@ def _apply_locked(session: Session, bundle: Bundle, contents: dict[str, bytes], 
         check_scope(nft_file, say)
         say("nft -c: ok; scope: table inet egress only")
         current = state.current
-        snapshot = snapshots.take(store, nft, squid, current, nft_file.read_text(errors="replace"), dnsmasq)
+        snapshot = snapshots.take(store, nft, squid, current, safeio.read_regular(nft_file).decode(errors="replace"), dnsmasq)
         say(f"saved for rollback: {describe(current, snapshot.table)}")
         token = secrets.token_hex(16)
         timeout = float(options.confirm_timeout)

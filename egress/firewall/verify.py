@@ -1,34 +1,33 @@
 """Step 1 of an apply: read a stage folder's manifest and check every file's sha256.
 
 Nothing here touches the firewall: a bundle that fails is refused before anything changes.
+Every file is read through safeio: a FIFO or a link to /dev/zero among the listed files
+is refused at once instead of blocking or reading for ever.
 
 Every file is read once, and what apply uses afterwards is those bytes, never the path
 again: the manifest's bytes are the ones whose signature is checked (with
 `--allowed-signers`, see signing.py) and then parsed; each file's bytes are the ones
-whose sha256 is checked and then installed or loaded (transaction.py copies them into
-the state directory). A file swapped in the bundle folder between the check and the use
-changes nothing. Reads are bounded and refuse what is not a regular file (a FIFO would
-block, a symbolic link to /dev/zero would never end).
+whose sha256 is checked and then installed or loaded (transaction.py copies egress.nft
+into a private folder). A file swapped in the bundle folder between the check and the
+use changes nothing.
 """
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from egress.firewall import signing
+from egress.firewall import safeio, signing
 from egress.firewall.errors import Refused, Unusable
 from egress.manifest import MANIFEST, Manifest, ManifestError
+
+_MAX_MANIFEST = 1 << 20
 
 NFT_FILE = "egress.nft"
 SQUID_FILE = "squid-egress.conf"
 DNSMASQ_FILE = "dnsmasq-egress.conf"
-MAX_FILE = 256 * 1024 * 1024  # a 100,000-destination egress.nft is ~10 MB
-MAX_MANIFEST = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -48,22 +47,12 @@ class Bundle:
         return self.path / name
 
 
-def read_regular(path: Path, limit: int = MAX_FILE) -> bytes:
-    """The bytes of a regular file, read once: OSError for a missing file, ValueError
-    for a symbolic link, a FIFO or device, or a file over `limit` bytes."""
+def _stage_folders(folder: Path) -> list[str]:
+    """The stage folders of a bundle root (`egress compile --all-stages --out DIR`)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as err:
-        if err.errno == errno.ELOOP:  # O_NOFOLLOW met a symbolic link
-            raise ValueError("a symbolic link, not a regular file") from None
-        raise
-    with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-            raise ValueError("not a regular file")
-        data = f.read(limit + 1)
-    if len(data) > limit:
-        raise ValueError(f"larger than {limit} bytes")
-    return data
+        return sorted(entry.name for entry in folder.iterdir() if (entry / MANIFEST).is_file())
+    except OSError:
+        return []
 
 
 def read_manifest(path: str | os.PathLike, allowed_signers: str | None = None, signer: str | None = None) -> Bundle:
@@ -73,11 +62,15 @@ def read_manifest(path: str | os.PathLike, allowed_signers: str | None = None, s
     folder = Path(path)
     if not folder.is_dir():
         raise Unusable(f"{folder}: not a bundle folder (expected BUNDLE_DIR/<stage> with {MANIFEST})")
+    if not (folder / MANIFEST).exists() and not (folder / MANIFEST).is_symlink():
+        stages = _stage_folders(folder)
+        if stages:
+            shown = ", ".join(stages[:6]) + (", ..." if len(stages) > 6 else "")
+            raise Unusable(f"{folder}: a bundle, not one stage of it: give {folder}/<stage> (stages: {shown})")
     try:
-        raw = read_regular(folder / MANIFEST, MAX_MANIFEST)
-    except (OSError, ValueError) as err:
-        why = err.strerror if isinstance(err, OSError) and err.strerror else err
-        raise Unusable(f"{folder / MANIFEST}: cannot read: {why}") from None
+        raw = safeio.read_regular(folder / MANIFEST, _MAX_MANIFEST)
+    except OSError as err:
+        raise Unusable(f"{folder / MANIFEST}: cannot read: {err.strerror or err}") from None
     identity = None
     if allowed_signers is not None:
         identity = _check_signature(folder, raw, Path(allowed_signers), signer)
@@ -91,11 +84,11 @@ def read_manifest(path: str | os.PathLike, allowed_signers: str | None = None, s
 def _check_signature(folder: Path, raw: bytes, allowed_signers: Path, signer: str | None) -> str:
     sig_path = signing.signature_path(folder / MANIFEST)
     try:
-        signature: bytes | None = read_regular(sig_path, signing.MAX_SIGNATURE)
+        signature: bytes | None = safeio.read_regular(sig_path, signing.MAX_SIGNATURE)
     except FileNotFoundError:
         signature = None
-    except (OSError, ValueError) as err:
-        raise Refused(f"{sig_path}: cannot read: {err}") from None
+    except OSError as err:
+        raise Refused(f"{sig_path}: cannot read: {err.strerror or err}") from None
     try:
         return signing.verify(raw, signature, allowed_signers, signer, name=str(folder / MANIFEST))
     except signing.SignatureError as err:
@@ -117,13 +110,11 @@ def verify_bundle(bundle: Bundle, need: tuple[str, ...] = (), need_squid: bool =
     for name, expected in sorted(files.items()):
         path = bundle.file(name)
         try:
-            data = read_regular(path)
+            data = safeio.read_regular(path)
         except FileNotFoundError:
             raise Refused(f"{path}: missing (listed in {MANIFEST})") from None
         except OSError as err:
             raise Refused(f"{path}: cannot read: {err.strerror or err}") from None
-        except ValueError as err:
-            raise Refused(f"{path}: refused: {err}") from None
         actual = hashlib.sha256(data).hexdigest()
         if actual != expected.lower():
             raise Refused(f"{path}: sha256 mismatch (manifest {expected[:16]}..., file {actual[:16]}...): refused")

@@ -19,6 +19,7 @@ MONTHS = {
 LABELS: dict[str, dict[str, str]] = {
     "en": {
         "title": "Egress report",
+        "colon": ": ",
         "policy": "Policy",
         "stage": "Stage",
         "at": "Judged at",
@@ -129,6 +130,7 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "fr": {
         "title": "Rapport de réouverture",
+        "colon": " : ",
         "policy": "Politique",
         "stage": "Étape",
         "at": "Évaluée au",

@@ -34,8 +34,9 @@ The packet mark: nftables (nft 1.0.6, kernel 6.1) can only combine the mark with
 constants, not with a value looked up in a map; so the map jumps to a chain per tag,
 whose rule is a constant. Bits outside the mask are never changed (tested with a mark
 set by a table that runs before this one); the bits of the mask are egress's scratch:
-cleared when a new packet enters the zone dispatch, and holding the destination's tag
-on the packets that a `svc` element accepts. Give it bits that no other rule uses.
+cleared when a new packet enters the zone dispatch, and cleared again by the rules that
+accept after a tag lookup, so that a packet leaves with the mark it came with when
+those bits were zero. Give the mask bits that no other rule uses.
 
 The path of a new packet (`ct state` vmap first: established and related accepted,
 invalid dropped; `oifname "lo" accept` on hook output), then `meta nfproto vmap` to the
@@ -107,7 +108,7 @@ A grant with `expires` keeps matching until its closing instant, then stops by i
 with no reload: an element whose every grant expires goes, instead of the set, into the
 set's `x` map (`svcx_<C>_v4`, `outx_...`, `inx_...`, same key, `: jump until_<T>`,
 where T is the latest closing instant of its grants, in seconds since the epoch, UTC),
-and chain `until_<T>` holds `meta time < T accept`. An element that some grant without
+and chain `until_<T>` holds `meta time < T accept` (clearing the scratch bits of the mark). An element that some grant without
 expiry opens stays in the set. The file holds epoch seconds, so the instant does not
 depend on the loader's timezone (nft lists them as local dates; the header of the file
 gives each instant in UTC with the grants it closes). Cost: one chain per distinct
@@ -689,7 +690,7 @@ def render(flows: StageFlows) -> str:
             "\t}",
         ]
     for instant in work.instants:
-        lines += [f"\tchain {until_chain(instant)} {{", f"\t\tmeta time < {instant} accept", "\t}"]
+        lines += [f"\tchain {until_chain(instant)} {{", f"\t\tmeta time < {instant} meta mark set meta mark and {keep} accept", "\t}"]
     for profile in plan.profiles:
         for v in VERSIONS:
             body = [
@@ -745,6 +746,8 @@ def _class_rule(kind: str, name: str, v: int, grants: set, work: _Policy) -> str
         return f"meta l4proto . th dport vmap @{name} {note}"
     if kind.endswith("x"):
         return f"{key} vmap @{name} {note}"
+    if kind == "svc":  # the scratch bits back to zero: the mark leaves as it came
+        return f"{key} @{name} counter meta mark set meta mark and 0x{~work.mask & 0xFFFFFFFF:08x} accept {note}"
     return f"{key} @{name} counter accept {note}"
 
 
