@@ -209,6 +209,18 @@ def test_a_squid_include_through_a_symlink_is_refused(netns, tmp_path, live_squi
     assert f"give the real path, --squid-include {include}" in cp.stderr
     assert link.is_symlink() and include.read_bytes() == old and nft_list(ns) is None
 
+    # a link that appears after the apply is not replaced by the rollback either: it says so
+    cp = egress(ns, state, "apply", str(good), "--no-wait", "--squid-include", str(include), "--squid-conf", str(conf))
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    elsewhere = live_squid["dir"] / "elsewhere.conf"
+    elsewhere.write_bytes(include.read_bytes())
+    include.unlink()
+    include.symlink_to(elsewhere)
+    cp = egress(ns, state, "rollback")
+    assert cp.returncode == 1 and "rollback incomplete" in cp.stderr and "symbolic link" in cp.stderr, cp.stderr
+    assert include.is_symlink() and elsewhere.read_text() == ALLOW_LOOPBACK
+    assert "198.51.100.0/24" not in (nft_list(ns) or "")  # the ruleset itself was rolled back
+
 
 # --------------------------------------------------------------------------- item 11: the dnsmasq feed
 
