@@ -156,6 +156,8 @@ def test_signed_bundles(netns, tmp_path):
     assert "signed by crisis-cell@chu" in cp.stdout
     assert egress(ns, state, "confirm").returncode == 0
     assert audit(state)[0]["signer"] == "crisis-cell@chu"
+    assert status(ns, state)["loaded"]["signer"] == "crisis-cell@chu"
+    assert "signed by crisis-cell@chu" in egress(ns, state, "status").stdout
     before = nft_list(ns)
 
     unsigned = write_bundle(tmp_path / "unsigned", ruleset((443, 80)), stage="s2")
