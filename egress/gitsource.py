@@ -7,7 +7,7 @@ the top of the repository; `./` or `../` at its start makes it relative to the c
 directory instead (`git:HEAD~1:./policy.yaml`).
 
 `checkout(spec)` copies into a temporary folder the policy file, the files it names in
-`include:` (they lie beside it) and its lock file (`<stem>.lock.yaml`), all from the same
+`include:` that the loader accepts (its own rules: beside the policy) and its lock file (`<stem>.lock.yaml`), all from the same
 revision, and yields the path of the copy; the folder is removed afterwards. Nothing
 touches the working tree, the index or the refs: only `git rev-parse` and
 `git cat-file` run. A revision or path that does not exist is `Unreadable` (exit 2).
@@ -24,9 +24,9 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import yaml
-
-from egress.load import Unreadable, lock_path
+from egress import yamlpos
+from egress.load import Unreadable, include_names, include_problem, lock_path
+from egress.yamlpos import Map, YamlError
 
 PREFIX = "git:"
 
@@ -92,20 +92,17 @@ def repo_path(spec: GitSpec, top: str, cwd: str | None = None) -> str:
     return path.lstrip("/")
 
 
-def _includes(text: bytes) -> list[str]:
-    """The `include:` names of a policy text (the loader judges them; here we only need
-    to know which files to copy). A text that is not YAML has none."""
+def _includes(text: bytes, local: str) -> list[str]:
+    """The includes of a policy text that the loader would read, by its own rules
+    (`load.include_names`, `load.include_problem`): those it refuses are not copied, and
+    the loader then says why, with the position. A text that is not YAML has none."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
+        doc, _ = yamlpos.load(text.decode("utf-8"), local)
+    except (UnicodeDecodeError, YamlError):
         return []
-    if not isinstance(data, dict) or not isinstance(data.get("include"), list):
+    if not isinstance(doc, Map):
         return []
-    names = []
-    for name in data["include"]:
-        if isinstance(name, str) and name and "/" not in name and "\\" not in name and name not in (".", ".."):
-            names.append(name)
-    return names
+    return [name for name, _ in include_names(doc) if isinstance(name, str) and include_problem(local, name) is None]
 
 
 @contextlib.contextmanager
@@ -127,7 +124,7 @@ def checkout(text: str, cwd: str | None = None) -> Iterator[str]:
         local = os.path.join(tmp, posixpath.basename(path))
         with open(local, "wb") as handle:
             handle.write(policy_text)
-        wanted = _includes(policy_text)
+        wanted = _includes(policy_text, local)
         wanted.append(posixpath.basename(lock_path(path)))
         for name in dict.fromkeys(wanted):
             source = posixpath.join(folder, name) if folder else name

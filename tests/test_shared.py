@@ -118,3 +118,23 @@ def test_query_reads_the_flows_index_not_a_rebuilt_policy(tmp_path):
     assert policy.index.order == {"to-partner": 0, "web": 1}
     denied = query.query(resolve(policy, "s1", dt.date(2023, 7, 1)), "10.30.0.5", "www.vidal.fr", "tcp/443")
     assert "comes with stage s2" in " ".join(denied.reasons)
+
+
+def test_load_returns_the_files_it_read_and_gitsource_follows_its_include_rules(tmp_path):
+    from egress import gitsource
+    from egress.load import load_policy
+    from tests.test_diff import BASE
+
+    folder = tmp_path / "p"
+    folder.mkdir()
+    start, end = BASE.index("  sites:\n"), BASE.index("stages:")
+    (folder / "policy.yaml").write_text(BASE[:start] + BASE[end:] + "include: [web.yaml]\n")
+    (folder / "web.yaml").write_text("services:\n" + BASE[start:end])
+    policy, _ = load_policy(str(folder / "policy.yaml"))
+    assert policy is not None and policy.sources == (str(folder / "policy.yaml"), str(folder / "web.yaml"))
+    (folder / "policy.lock.yaml").write_text("egress-lock: 1\nhosts: {}\n")
+    policy, _ = load_policy(str(folder / "policy.yaml"))
+    assert policy is not None and policy.sources[-1] == str(folder / "policy.lock.yaml")
+    text = b"egress: 1\ninclude: [a.yaml, ../b.yaml, sub/c.yaml, policy.yaml, /etc/d.yaml, 7]\n"
+    assert gitsource._includes(text, str(folder / "policy.yaml")) == ["a.yaml"]
+    assert gitsource._includes(b"include: [a.yaml\n", str(folder / "policy.yaml")) == []  # not YAML: none

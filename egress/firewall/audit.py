@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from egress.firewall import host
+from egress.firewall import host, safeio, sanitize
 from egress.firewall.state import Record
 
 
@@ -38,13 +38,13 @@ def line(action: str, result: str, record: Record | None, detail: str, **extra: 
         "detail": detail,
     }
     entry.update(extra)
-    return entry
+    return sanitize.clean_json(entry)  # text from a bundle must not act on whoever reads the log
 
 
 def append(path: Path, entry: dict[str, Any]) -> Entry:
     """Append one line and fsync it."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = safeio.open_regular(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         try:
             os.write(fd, (json.dumps(entry, sort_keys=True) + "\n").encode())
             os.fsync(fd)
