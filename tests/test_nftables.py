@@ -718,3 +718,75 @@ def minimal_flows(stage: str):
 @pytest.mark.parametrize("stage", ["s1-partner-results", "s2-reference-sites"])
 def test_golden_minimal(stage):
     _golden(f"minimal-{stage}.nft", nftables.render(minimal_flows(stage)))
+
+
+# ------------------------------------------------------------------------ expiry
+
+
+EXPIRING = """egress: 1
+policy: tz-test
+{timezone}
+zones:
+  lab:
+    addresses: [10.30.0.0/24]
+services:
+  vendor:
+    destinations:
+      - address: 203.0.113.40
+    ports: [tcp/443]
+  partner:
+    destinations:
+      - address: 203.0.113.50
+    ports: [tcp/443]
+stages:
+  - id: s0
+    grants:
+      - id: support
+        from: lab
+        to: vendor
+        reason: remote support
+        expires: 2023-09-30
+      - id: partner
+        from: lab
+        to: partner
+        reason: results
+      - id: other-support
+        from: lab
+        to: vendor
+        ports: [tcp/443]
+        reason: the same instant, another grant
+        expires: {same}
+"""
+
+
+@pytest.mark.parametrize("timezone, instant", [
+    ("", 1696118400),  # 2023-10-01T00:00:00Z: the end of 2023-09-30 in UTC
+    ("timezone: Europe/Paris", 1696111200),  # 2023-09-30T22:00:00Z: the end of that day in Paris
+])
+def test_expiry_instants_in_the_rules(tmp_path, timezone, instant):
+    from egress.load import load_policy
+
+    path = tmp_path / "policy.yaml"
+    same = dt.datetime.fromtimestamp(instant, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    path.write_text(EXPIRING.format(timezone=timezone, same=same))
+    policy, diagnostics = load_policy(str(path))
+    assert policy is not None, diagnostics
+    at = dt.datetime(2023, 7, 1, tzinfo=dt.timezone.utc)
+    text = nftables.render(resolve(policy, "s0", at))
+    # one chain per distinct closing instant, whatever the number of grants closing then
+    assert re.findall(r"^\tchain (until_\d+) \{\n\t\tmeta", text, re.M) == [f"until_{instant}"]
+    assert chain_rules(text, f"until_{instant}") == [
+        f"meta time < {instant} meta mark set meta mark and 0x0000ffff accept"
+    ]
+    # the expiring element is in the x map, the permanent one in the set
+    assert set_elements(text, "svcx_lab_v4") == [f"0x00020000 . tcp . 443 : jump until_{instant}"]
+    assert set_elements(text, "svc_lab_v4") == ["0x00010000 . tcp . 443"]
+    assert re.search(rf"^# closes at .*\(meta time {instant}\): other-support,\n#\s+support$", text, re.M)
+    if timezone:  # Paris at 22:00 UTC is 24:00 of the day
+        assert "# closes at 2023-09-30 24:00 Europe/Paris (2023-09-30T22:00:00Z)" in text
+    # the same inputs, the same bytes; no "now" in the file
+    assert nftables.render(resolve(policy, "s0", at)) == text
+    # compiled after the instant, the grants are left out (and the chain stays declared)
+    after = nftables.render(resolve(policy, "s0", dt.datetime(2023, 10, 2, tzinfo=dt.timezone.utc)))
+    assert set_elements(after, "svcx_lab_v4") == []
+    assert f"\tchain until_{instant} {{\n\t}}" in after.split("# 2.")[0]

@@ -43,6 +43,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from egress import instants
+from egress import instants
 from egress.flows import StageFlows, policy_index, resolve
 from egress.model import Grant, Policy, PortRange
 from egress.targets.names import nft_name
@@ -56,10 +57,7 @@ PROTOCOLS = {
 }
 
 def closing(grant: Grant) -> int | None:
-    """The instant (epoch seconds) a grant closes, None if it does not expire.
-
-    `Grant.expires` is the closing instant already (`egress.instants`: a plain date ends
-    at midnight in the policy's timezone); epoch seconds do not depend on the loader's."""
+    """The instant (epoch seconds) a grant closes, None if it does not expire."""
     return None if grant.expires is None else instants.epoch(grant.expires)
 
 
