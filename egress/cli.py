@@ -763,21 +763,28 @@ def blocked_command(policy, logs, stage_id, fmt, top, as_stage, at):
 @click.argument("policy", type=click.Path())
 @click.argument("access_logs", nargs=-1, metavar="[ACCESS_LOG...]")
 @click.option("--stage", "stage_id", required=True, metavar="ID", help="The stage whose grants are counted.")
+@click.option("--counters", "counters_path", metavar="FILE|-",
+              help="The JSON of `nft -j list table inet egress` (a file, or - for standard input): per-element counters "
+                   "summed per direct grant.")
+@click.option("--live", is_flag=True, help="Read the counters from the kernel (`nft -j list table inet egress`; root).")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
 @click.option("--at", "at", type=DATE, help=AT_HELP)
-def usage_command(policy, access_logs, stage_id, fmt, at):
+def usage_command(policy, access_logs, stage_id, counters_path, live, fmt, at):
     """Say which grants of a stage carried traffic, and which carried none.
 
     ACCESS_LOG files are Squid access.logs (native format; plain, gzip, or - for
     standard input): each allowed request is attributed to the grants that allow it at
-    --stage, as `egress query` judges it. The grants in force with no traffic are the
-    candidates to revoke at the next stage; a grant no source observes (a direct grant
-    when only the proxy's log is read) is listed as not observed, never as unused.
+    --stage, as `egress query` judges it. The firewall's per-element counters (--counters
+    FILE, or --live on the firewall) give packets and bytes per direct grant since the
+    ruleset was loaded. The grants in force with no traffic are the candidates to revoke
+    at the next stage; a grant no source observes is listed as not observed, never as
+    unused.
 
     \b
     Examples:
-      egress usage policy.yaml --stage last /var/log/squid/access.log*
-      egress usage policy.yaml --stage s3-continuity-sites access.log --format markdown
+      egress usage policy.yaml --stage last /var/log/squid/access.log* --live
+      nft -j list table inet egress > counters.json
+      egress usage policy.yaml --stage s3-continuity-sites access.log --counters counters.json --format markdown
     """
     import json
 
@@ -787,10 +794,26 @@ def usage_command(policy, access_logs, stage_id, fmt, at):
     when = _at(at)
     model = open_policy(policy, when)
     stage = stage_of(model, stage_id).id
-    if not access_logs:
-        raise click.UsageError("give the proxy's access.log files")
+    if not access_logs and not counters_path and not live:
+        raise click.UsageError("give the proxy's access.log files, the firewall's counters (--counters FILE|-, --live), or both")
+    if counters_path and live:
+        raise click.UsageError("--counters FILE and --live are two sources of the same counters: give one")
+    if counters_path == "-" and "-" in access_logs:
+        raise click.UsageError("standard input (-) can be read once: for the counters or for a log")
+    flows = resolve(model, stage, when)
+    counts = None
+    if counters_path or live:
+        from egress.observe.counters import firewall_counts, load_listing
+        from egress.observe.inputs import LogError
+
+        try:
+            listing, source = load_listing(counters_path, live)
+        except LogError as err:
+            click.echo(f"egress: {err}", err=True)
+            sys.exit(EXIT_USAGE)
+        counts = firewall_counts(flows, listing, source)
     observations = _collect(access_logs, model, proxy_allowed=True)
-    result = usage(observations, resolve(model, stage, when), proxy_read=bool(access_logs))
+    result = usage(observations, flows, counts, proxy_read=bool(access_logs))
     for note in render.input_notes(result.files):
         click.echo(f"note: {note}", err=True)
     if fmt == "json":
