@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from egress import __version__
+from egress import __version__, instants
 from egress.atomic import fsync_dir, write_new
 from egress.flows import StageFlows
 from egress.manifest import MANIFEST, Manifest, ManifestError
@@ -95,7 +95,7 @@ def manifest(flows: StageFlows, files: dict[str, bytes], revision: str) -> bytes
         stage_title=flows.stage.title,
         language_version=flows.policy.version,
         compiler_version=__version__,
-        at=flows.at.isoformat(),
+        at=instants.iso(flows.at),
         files={name: sha256(data) for name, data in sorted(files.items())},
     ).to_bytes()
 

@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from egress import __version__, report
+from egress import __version__, instants, report
 from egress.diagnostics import ERROR, WARNING, has_errors
 from egress.targets import TARGETS  # a registry of names: the modules load on render
 
@@ -27,13 +27,13 @@ EXIT_INTERNAL = 3
 # else (bench/bench_startup.py measures it). These four are used by several commands.
 
 
-def validate_file(path: str, at: dt.date):
+def validate_file(path: str, at: dt.date | dt.datetime):
     from egress.check import validate
 
     return validate(path, at)
 
 
-def resolve(policy, stage_id: str, at: dt.date):
+def resolve(policy, stage_id: str, at: dt.date | dt.datetime):
     from egress.flows import resolve as resolve_stage
 
     return resolve_stage(policy, stage_id, at)
@@ -51,15 +51,24 @@ def policy_files(paths: list[str]) -> list[str]:
     return find(paths)
 
 
-class _Date(click.DateTime):
-    """YYYY-MM-DD, shown as `DATE` in the help (click's own metavar is `[%Y-%m-%d]`)."""
+class _Instant(click.ParamType):
+    """`--at`: a date (00:00 of that day in the policy's timezone) or a date-time with
+    offset (`egress.instants.parse`)."""
 
-    def get_metavar(self, param, ctx=None) -> str:
-        return "DATE"
+    name = "DATE"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return instants.parse(value)
+        except instants.InstantError as err:
+            self.fail(str(err), param, ctx)
 
 
-DATE = _Date(formats=["%Y-%m-%d"])
-AT_HELP = "Date at which grant expiries are judged (YYYY-MM-DD). Default: today."
+DATE = _Instant()
+AT_HELP = ("When grant expiries are judged: YYYY-MM-DD (00:00 of that day in the policy's timezone) or a "
+           "date-time with offset (2023-09-30T18:00:00+02:00). Default: now.")
 
 
 class _Group(click.Group):
@@ -93,11 +102,12 @@ def _debug() -> bool:
     return os.environ.get("EGRESS_DEBUG") == "1"
 
 
-def _at(value: dt.datetime | None) -> dt.date:
-    return value.date() if value else dt.date.today()
+def _at(value: dt.date | dt.datetime | None) -> dt.date | dt.datetime:
+    """`--at` as given (each policy reads a plain date in its own timezone), or now."""
+    return value if value is not None else instants.moment(None, instants.DEFAULT_TIMEZONE)
 
 
-def open_policy(path: str, at: dt.date):
+def open_policy(path: str, at: dt.date | dt.datetime):
     """The checked policy, or exit 1 with its errors on stderr. Warnings go to stderr too."""
     policy, diagnostics = validate_file(path, at)
     for diagnostic in diagnostics:
@@ -200,7 +210,8 @@ def stages(policy, at, fmt):
 
     from egress.stages import render_text, stage_rows
 
-    rows = stage_rows(open_policy(policy, _at(at)), _at(at))
+    when = _at(at)
+    rows = stage_rows(open_policy(policy, when), when)
     if fmt == "json":
         click.echo(json.dumps([row.as_json() for row in rows], indent=2))
     else:
@@ -293,7 +304,7 @@ def _say_expired(stage_flows) -> None:
             first.setdefault(grant_id, (expiry, flows.stage.id))
     later = " and every later stage" if len(stage_flows) > 1 else ""
     for grant_id, (expiry, stage_id) in sorted(first.items()):
-        click.echo(f"note: grant '{grant_id}' expired on {expiry}; left out of stage {stage_id}"
+        click.echo(f"note: grant '{grant_id}' expired at {instants.show(expiry, end=True)}; left out of stage {stage_id}"
                    f"{later if stage_id != stage_flows[-1].stage.id else ''}", err=True)
 
 
@@ -449,7 +460,7 @@ def _say_compared_stages(specs, models, stage_id: str) -> None:
                    err=True)
 
 
-def _open_version(spec: str, when: dt.date, stack):
+def _open_version(spec: str, when: dt.date | dt.datetime, stack):
     """A policy from a path (like open_policy) or from `git:REV:PATH`; exit 1 if invalid."""
     import dataclasses
     import os
@@ -572,15 +583,6 @@ def reach_command(policy, stage_id, from_, to, fmt, at):
         click.echo(reach.render_text(result), nl=False)
 
 
-def _start(at: dt.datetime | None) -> dt.datetime:
-    """The instant `--at` stands for (the start of that day, UTC), or now."""
-    from egress.expiring import UTC
-
-    if at is None:
-        return dt.datetime.now(UTC).replace(microsecond=0)
-    return dt.datetime.combine(at.date(), dt.time(), UTC)
-
-
 def _within(ctx, param, value: str) -> dt.timedelta:
     from egress.expiring import parse_within
 
@@ -597,7 +599,7 @@ def _within(ctx, param, value: str) -> dt.timedelta:
 @click.option("--stage", "stage_id", default=None, metavar="ID", help="The stage whose grants are read. Default: the last.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("--exit-code", is_flag=True, help="Exit 1 when a grant expires in the window (for a CI job that reminds).")
-@click.option("--at", "at", type=DATE, help="Start of the window: the start of that day (UTC). Default: now.")
+@click.option("--at", "at", type=DATE, help="Start of the window: 00:00 of that day in the policy's timezone, or a date-time with offset. Default: now.")
 def expiring_command(policy, within, stage_id, fmt, exit_code, at):
     """List the grants in force that expire in the coming days, soonest first.
 
@@ -615,10 +617,11 @@ def expiring_command(policy, within, stage_id, fmt, exit_code, at):
 
     from egress import expiring as agenda_module
 
-    start = _start(at)
-    model = open_policy(policy, start.date())
+    when = _at(at)
+    model = open_policy(policy, when)
+    start = instants.moment(when, model.timezone)
     stage = stage_of(model, stage_id) if stage_id else model.stages[-1]
-    result = agenda_module.agenda(resolve(model, stage.id, start.date()), start, within)
+    result = agenda_module.agenda(resolve(model, stage.id, start), start, within)
     if fmt == "json":
         click.echo(json.dumps(result.as_json(), indent=2))
     elif fmt == "markdown":
@@ -639,7 +642,7 @@ def expiring_command(policy, within, stage_id, fmt, exit_code, at):
               help="Add the most frequent blocked flows of these logs, as `egress blocked` reads them (repeatable).")
 @click.option("--usage", "usage_logs", multiple=True, metavar="ACCESS_LOG",
               help="Add the grants with no traffic in these proxy access.logs, as `egress usage` reads them (repeatable).")
-@click.option("--at", "at", type=DATE, help="Judge expiries at the start of that day (UTC). Default: now.")
+@click.option("--at", "at", type=DATE, help=AT_HELP)
 def report_command(policy, out, stage_id, lang, blocked_logs, usage_logs, at):
     """Write the crisis cell's report: one self-contained HTML file.
 
@@ -662,8 +665,9 @@ def report_command(policy, out, stage_id, lang, blocked_logs, usage_logs, at):
 
     if lang not in htmlreport.LANGUAGES:
         raise click.BadParameter(f"'{lang}': known languages are {', '.join(htmlreport.LANGUAGES)}", param_hint="--lang")
-    start = _start(at)
-    model = open_policy(policy, start.date())
+    when = _at(at)
+    model = open_policy(policy, when)
+    start = instants.moment(when, model.timezone)
     stage = stage_of(model, stage_id) if stage_id else model.stages[-1]
     sources = [policy] + [p for p in _sources(model) if p != policy]
     denials = _collect(blocked_logs, model, proxy_allowed=False) if blocked_logs else None
@@ -744,7 +748,7 @@ def blocked_command(policy, logs, stage_id, fmt, top, as_stage, at):
         from egress.observe.draft import DraftError, draft
 
         try:
-            text = draft(result, model, as_stage, when, top)
+            text = draft(result, model, as_stage, instants.moment(when, model.timezone).date(), top)
         except DraftError as err:
             raise click.BadParameter(str(err), param_hint="--as-stage") from None
         click.echo(text, nl=False)

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 
 from netaddr import INET_PTON, AddrFormatError, IPAddress, IPSet
 
+from egress import instants
 from egress.flows import Flow, StageFlows, policy_index
 from egress.model import INTERNET, Grant, PortRange
 from egress.names import nearest_domain
@@ -125,7 +126,7 @@ class Answer:
     hint: str | None = None
     # the allowing grant's record: since when (its stage), until when, on whose approval
     grant_stage: str | None = None
-    expires: str | None = None  # the grant's last day; None: open until revoked
+    expires: str | None = None  # the instant the grant closes (instants.show); None: open until revoked
     reason: str | None = None
     requested_by: str | None = None
     approved_by: str | None = None
@@ -143,7 +144,7 @@ class Answer:
     def record(self) -> str:
         """Since when, until when, on whose approval, which ticket: one line."""
         bits = [f"granted at stage {self.grant_stage}",
-                f"open until the end of {self.expires}" if self.expires else "no expiry (open until revoked)"]
+                f"open until {self.expires}" if self.expires else "no expiry (open until revoked)"]
         bits += [f"{label}: {value}" for label, value in (("approved by", self.approved_by),
                                                           ("requested by", self.requested_by),
                                                           ("ticket", self.ticket)) if value]
@@ -285,7 +286,7 @@ class _Judge:
             dst=str(self.dst),
             port=str(self.port),
             stage=self.flows.stage.id,
-            at=self.flows.at.isoformat(),
+            at=instants.show(self.flows.at),
             direction=direction,
             source_zone=self.src_zones[0] if self.src_zones else None,
             destination_zone=self.dst_zones[0] if self.dst_zones else None,
@@ -313,7 +314,7 @@ class _Judge:
         return dataclasses.replace(
             answer,
             grant_stage=grant.stage,
-            expires=grant.expires.isoformat() if grant.expires else None,
+            expires=instants.show(grant.expires, end=True) if grant.expires else None,
             reason=grant.reason,
             requested_by=grant.requested_by,
             approved_by=grant.approved_by,
@@ -340,7 +341,7 @@ class _Judge:
         if grant_id in flows.revoked:
             return f"was revoked at stage {flows.revoked[grant_id]}"
         if grant_id in flows.expired:
-            return f"expired on {flows.expired[grant_id].isoformat()} (judged at {flows.at.isoformat()})"
+            return f"expired at {instants.show(flows.expired[grant_id], end=True)} (judged at {instants.show(flows.at)})"
         if any(g.id == grant_id for g in flows.grants):
             return None
         return f"is not granted yet: it comes with stage {grant.stage}, after {flows.stage.id}"

@@ -219,7 +219,8 @@ def test_expired_grant_is_noted_once(tmp_path):
     assert result.exit_code == 0
     notes = [line for line in result.stderr.splitlines() if "pacs-remote-support" in line]
     assert notes == [
-        "note: grant 'pacs-remote-support' expired on 2023-08-31; left out of stage s2-secure-messaging and every later stage"
+        "note: grant 'pacs-remote-support' expired at 2023-08-31 24:00 UTC (2023-09-01T00:00:00Z); "
+        "left out of stage s2-secure-messaging and every later stage"
     ]
 
 

@@ -241,7 +241,7 @@ def test_revoked():
 
 
 def test_expired():
-    denies(S2, "10.20.0.9", "198.51.100.201", "tcp/443", "grant pacs-remote-support", "expired on 2023-08-31")
+    denies(S2, "10.20.0.9", "198.51.100.201", "tcp/443", "grant pacs-remote-support", "expired at 2023-08-31 24:00 UTC (2023-09-01T00:00:00Z)")
     allows(S2, "10.20.0.9", "198.51.100.201", "tcp/443", "pacs-remote-support", "direct", at=BEFORE)
 
 

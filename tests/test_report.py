@@ -113,8 +113,8 @@ def test_both_languages_have_every_label():
 
 
 @pytest.mark.parametrize("lang, words", [
-    ("en", ['<html lang="en">', "What is open", "Timeline of the stages", "31 Aug 2023"]),
-    ("fr", ['<html lang="fr">', "Ce qui est ouvert", "Chronologie des étapes", "31 août 2023", "Échéancier"]),
+    ("en", ['<html lang="en">', "What is open", "Timeline of the stages", "2023-08-31 24:00 UTC (2023-09-01T00:00:00Z)"]),
+    ("fr", ['<html lang="fr">', "Ce qui est ouvert", "Chronologie des étapes", "2023-08-31 24:00 UTC", "Échéancier"]),
 ])
 def test_both_languages_render(tmp_path, lang, words):
     html = report_text(tmp_path, SHIPPED, "--at", AT, "--lang", lang)

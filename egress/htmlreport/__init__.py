@@ -20,7 +20,7 @@ from functools import cache
 
 import jinja2
 
-from egress import expiring
+from egress import instants
 from egress.atomic import write_atomically
 from egress.htmlreport import data, labels, timeline
 from egress.htmlreport.data import Report, build
@@ -53,15 +53,14 @@ def _environment(lang: str) -> jinja2.Environment:
 
 
 def instant_text(value: dt.datetime) -> str:
-    """An instant, unambiguous (with its offset)."""
-    return expiring.show_instant(value)
+    """An instant, unambiguous: in the policy's timezone, named, and in UTC."""
+    return instants.show(value)
 
 
-def expiry_text(value, lang: str) -> str:
-    """A grant's `expires` as written: a date is the day it ends with, an instant itself."""
-    if isinstance(value, dt.datetime):
-        return instant_text(value)
-    return labels.date_text(value, lang)
+def expiry_text(value: dt.datetime, lang: str) -> str:
+    """A grant's expiry instant; one at midnight reads as 24:00 of its last day, as the
+    policy says it (`lang` kept for the filter's signature: instants are not translated)."""
+    return instants.show(value, end=True)
 
 
 def soon_text(delta: dt.timedelta, words: dict[str, str]) -> str:

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 from netaddr import IPAddress
 
+from egress import instants
 from egress.flows import StageFlows, policy_index
 from egress.model import PortRange
 from egress.observe.observations import Observations, Seen
@@ -146,7 +147,7 @@ def blocked(observations: Observations, flows: StageFlows) -> Blocked:
         judge.judge(flow)
         result.append(flow)
     result.sort(key=lambda f: f.key)
-    return Blocked(flows.policy.name, flows.stage.id, flows.at.isoformat(), result, observations.files)
+    return Blocked(flows.policy.name, flows.stage.id, instants.show(flows.at), result, observations.files)
 
 
 def _port_text(proto: str, port: int | None) -> str:
