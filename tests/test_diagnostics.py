@@ -129,6 +129,7 @@ CASES = [
     ("E112", ("        reason: Partner flow", "        reason: Partner flow\n        expires: 2023-09-30T18:00:00"), "2023-09-30T18:00:00"),
     ("E112", ("        reason: Partner flow", "        reason: Partner flow\n        expires: 31/12/2023"), "31/12/2023"),
     ("E143", ("policy: base", "policy: base\ntimezone: Europe/Rennes"), "Europe/Rennes"),
+    ("E144", ("        reason: Partner flow", "        reason: Partner\u200b flow"), "Partner"),
     ("E143", ("policy: base", "policy: base\ntimezone: localtime"), "localtime"),
     ("E150", ("        reason: Partner flow", '        reason: "<fill in: why this flow must open>"'), "id: g-partner"),
     ("W101", ("address: 203.0.113.0/24", "address: 0.0.0.0/0"), "0.0.0.0/0"),

@@ -178,7 +178,8 @@ def test_the_proxy_reaches_public_and_documentation_space(dst):
 @pytest.mark.parametrize("src", ["10.99.0.5", "192.168.1.1", "169.254.1.1", "127.0.0.1", "fe80::1", "fd00::5"])
 def test_ingress_from_internet_admits_no_special_source(src):
     dst = "2001:db8:35:25::1" if ":" in src else "192.0.2.25"
-    denies(S1, src, dst, "tcp/25", "no grant admits")
+    answer = denies(S1, src, dst, "tcp/25", f"no grant admits {src} (not internet: ")
+    assert answer["source"] is None
 
 
 PRIVATE_PARTNER = """\

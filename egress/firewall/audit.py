@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from egress.firewall import host, safeio
+from egress.firewall import host, safeio, sanitize
 from egress.firewall.state import Record
 
 
@@ -40,7 +40,7 @@ def line(action: str, result: str, record: Record | None, detail: str, **extra: 
         "detail": detail,
     }
     entry.update(extra)
-    return entry
+    return sanitize.clean_json(entry)  # text from a bundle must not act on whoever reads the log
 
 
 def append(path: Path, entry: dict[str, Any]) -> Entry:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from egress.firewall import sanitize
 from egress.firewall.state import Record
 
 
@@ -74,4 +75,4 @@ def format_status(doc: dict[str, Any]) -> str:
                      + (f" ({last['reason']})" if last.get("reason") else "") + (f" by {last['by']}" if last.get("by") else ""))
     for note in doc.get("notes") or []:
         lines.append(f"note:     {note}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(sanitize.clean(line) for line in lines) + "\n"  # records quote bundles

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from egress.firewall import audit
+from egress.firewall import audit, sanitize
 from egress.firewall.errors import ApplyError
 from egress.firewall.nft import Nft
 from egress.firewall.state import Record
@@ -31,6 +31,12 @@ class Session:
     nft: Nft = field(default_factory=Nft)
     say: Say = print
     warn: Say = to_stderr
+
+    def __post_init__(self) -> None:
+        """Whatever is said may quote a bundle (stage title, program output): escaped."""
+        say, warn = self.say, self.warn
+        self.say = lambda message: say(sanitize.clean(message))
+        self.warn = lambda message: warn(sanitize.clean(message))
 
     def audit(self, action: str, result: str, record: Record | None, detail: str, **extra: Any) -> dict[str, Any]:
         """Append an audit line (with the store's pending note); warn when it cannot be written."""

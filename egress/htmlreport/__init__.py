@@ -45,7 +45,8 @@ def _environment(lang: str) -> jinja2.Environment:
         short=lambda d: labels.short_date(d, lang),
         instant=instant_text,
         epoch=lambda seconds: instant_text(dt.datetime.fromtimestamp(seconds, dt.UTC)),
-        day_of=lambda value: expiry_text(value, lang),
+        day_of=expiry_text,
+        until=lambda value: short_expiry(value, lang),
         soon=lambda delta: soon_text(delta, words),
         css_string=css_string,
     )
@@ -57,10 +58,20 @@ def instant_text(value: dt.datetime) -> str:
     return instants.show(value)
 
 
-def expiry_text(value: dt.datetime, lang: str) -> str:
+def expiry_text(value: dt.datetime) -> str:
     """A grant's expiry instant; one at midnight reads as 24:00 of its last day, as the
-    policy says it (`lang` kept for the filter's signature: instants are not translated)."""
+    policy says it (instants are not translated)."""
     return instants.show(value, end=True)
+
+
+def short_expiry(value: dt.datetime, lang: str) -> str:
+    """An expiry in few words, for the narrow places (matrix cells, timeline bars):
+    the last day it is open (`31 Aug 2023`), or that day and the time when it closes
+    during a day (`30 Sep 2023 18:00`), on the policy's clock (the legend names the
+    zone; the full instant is in the tooltip and in the tables)."""
+    if (value.hour, value.minute, value.second) == (0, 0, 0):
+        return labels.date_text(value.date() - dt.timedelta(days=1), lang)
+    return f"{labels.date_text(value.date(), lang)} {value.strftime('%H:%M:%S' if value.second else '%H:%M')}"
 
 
 def soon_text(delta: dt.timedelta, words: dict[str, str]) -> str:
