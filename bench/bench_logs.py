@@ -20,7 +20,8 @@ Figures, each from a fresh process (peak memory is its maximum resident set size
 by a launcher: see bench/common.py):
 - read: lines per second of the read and aggregation alone (every file opened, sniffed,
   parsed, aggregated into the tables of distinct flows), the goal being >= 200,000 in
-  one process;
+  one process; per wall second and per CPU second of the process (on a shared machine
+  the second is the one that does not depend on the neighbours);
 - blocked: the whole command (policy loaded, logs read, every blocked flow judged with
   egress.query, JSON written);
 - peak memory of the whole command for the file once and for the same file read three
@@ -139,10 +140,10 @@ def generate(path: Path, lines: int, seed: int = 42) -> dict:
 READ = """
 import sys, time, json
 from egress.observe.inputs import collect
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 obs = collect(sys.argv[1:], "egress chu-rennes-2023 drop: ")
-elapsed = time.perf_counter() - start
-print(json.dumps({"seconds": elapsed, "lines": sum(f.lines for f in obs.files), "denials": len(obs.denials),
+elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+print(json.dumps({"seconds": elapsed, "cpu": cpu, "lines": sum(f.lines for f in obs.files), "denials": len(obs.denials),
                   "requests": len(obs.requests), "names": len(obs.names)}))
 """
 
@@ -175,18 +176,19 @@ def main() -> int:
         _, peak, result = common.python_measured(READ, *inputs)
         assert result.returncode == 0, result.stderr
         read = json.loads(result.stdout)
-        rate = read["lines"] / read["seconds"]
+        rate, cpu_rate = read["lines"] / read["seconds"], read["lines"] / read["cpu"]
         cmd = [*common.egress_cli(), "blocked", str(POLICY), *inputs, "--stage", "last", "--at", AT, "--format", "json"]
         wall_b, peak_b, result_b = common.run_measured(cmd)
         assert result_b.returncode == 0, result_b.stderr
         flows = len(json.loads(result_b.stdout)["flows"])
-        rows.append([label, f"{read['lines']:,}", common.secs(read["seconds"]), f"{rate:,.0f}",
-                     f"{read['denials']:,} + {read['requests']:,}", common.mb(peak), common.secs(wall_b),
-                     f"{read['lines'] / wall_b:,.0f}", f"{flows:,}", common.mb(peak_b)])
-    print(common.table(rows, ["input", "lines", "read", "lines/s", "distinct fw + proxy", "read peak",
-                              "blocked", "lines/s", "flows", "blocked peak"]))
-    rate = float(rows[0][3].replace(",", ""))
-    print(f"read goal >= {GOAL:,} lines/s in one process: {'met' if rate >= GOAL else 'NOT met'} ({rate:,.0f})")
+        rows.append([label, f"{read['lines']:,}", common.secs(read["seconds"]), f"{rate:,.0f}", f"{cpu_rate:,.0f}",
+                     f"{read['denials']:,} + {read['requests']:,}", common.mb(peak), common.secs(wall_b), f"{flows:,}",
+                     common.mb(peak_b)])
+    print(common.table(rows, ["input", "lines", "read", "lines/s", "lines/cpu-s", "distinct fw + proxy", "read peak",
+                              "blocked", "flows", "blocked peak"]))
+    rate, cpu_rate = (float(rows[0][i].replace(",", "")) for i in (3, 4))
+    print(f"read goal >= {GOAL:,} lines/s in one process: {'met' if rate >= GOAL else 'NOT met'} ({rate:,.0f} wall; "
+          f"{cpu_rate:,.0f} per CPU second: the machine may be shared)")
     return 0
 
 

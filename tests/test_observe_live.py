@@ -417,3 +417,39 @@ def test_counters_input_errors(folder):
         result = run("usage", path, "--stage", "s1-open", "--at", AT, "--counters", folder / name)
         assert result.exit_code == 2 and message in result.stderr, result.output
     assert run("usage", path, "--stage", "s1-open", "--at", AT, "--counters", folder / "bad.json", "--live").exit_code == 2
+
+
+@pytest.mark.system("ip", "nft", "ulogd")
+def test_kernel_format_lines_as_ulogd2_logemu_writes_them(lab, folder):
+    """The kernel's log format, written by a real program: the network namespaces of the
+    lab do not reach the host's kernel log (nf_log_all_netns is a host-wide switch the
+    tests leave alone), but ulogd2's LOGEMU plugin writes the same denials in the kernel's
+    format (`egress <policy> drop: IN=... SRC=... DST=... PROTO=... DPT=...`)."""
+    policy_path, flows = load_policy(folder, POLICY, "s1-partner")
+    lab.add_lan("10.100.0.5", "fd00:100::5")
+    lab.add_wan(["198.51.100.10", "2001:db8:51::10"])
+    lab.listen("wan", [443])
+    lab.load(nftables.render(flows))
+    emu = folder / "syslogemu.log"
+    (folder / "ulogd.conf").write_text("\n".join([
+        "[global]", f'logfile="{folder / "ulogd.log"}"', "loglevel=3",
+        "stack=log1:NFLOG,base1:BASE,ifi1:IFINDEX,ip2str1:IP2STR,print1:PRINTPKT,emu1:LOGEMU",
+        "[log1]", f"group={GROUP}", "[emu1]", f'file="{emu}"', "sync=1", ""]))
+    ulogd = lab.spawn("fw", ["ulogd", "-c", str(folder / "ulogd.conf")], name="ulogd-logemu")
+    deadline = time.monotonic() + 10
+    own_log = folder / "ulogd.log"
+    while "entering main loop" not in (own_log.read_text(errors="replace") if own_log.exists() else ""):
+        assert time.monotonic() < deadline and ulogd.poll() is None, lab.log(ulogd)
+        time.sleep(0.05)
+    for check in [("10.100.0.5", "198.51.100.10", "tcp", 443)] * 2 + [("fd00:100::5", "2001:db8:51::10", "tcp", 443)]:
+        assert lab.probe("lan", [check], timeout=0.4) == [False]
+    lines = wait_lines(emu, 3)
+    assert len(lines) == 3 and all(" egress observe-live drop:  IN=lan OUT=wan " in line for line in lines), lines
+
+    result = run("blocked", policy_path, emu, "--stage", "s1-partner", "--at", AT, "--format", "json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["inputs"][0]["format"] == "syslog" and doc["inputs"][0]["bad"] == 0
+    assert [(f["source"], f["destination"], f["port"], f["hits"]) for f in doc["flows"]] == [
+        ("workstations", "198.51.100.10", "tcp/443", 2), ("workstations", "2001:db8:51::10", "tcp/443", 1)]
+    assert doc["flows"][0]["first_seen"] is not None

@@ -50,8 +50,12 @@ def format_status(doc: dict[str, Any]) -> str:
         lines.append(f"in force: {describe(loaded)}")
         lines.append(f"          sha256 {loaded['sha256']}")
         lines.append(f"          applied {loaded.get('applied_at')} by {loaded.get('applied_by')} from {loaded.get('bundle')}")
+        if loaded.get("signer"):
+            lines.append(f"          signed by {loaded['signer']}")
         if loaded.get("squid_include"):
             lines.append(f"          squid include {loaded['squid_include']}")
+        if loaded.get("dnsmasq_include"):
+            lines.append(f"          dnsmasq feed {loaded['dnsmasq_include']}")
         if doc.get("matches") is True:
             lines.append("          table inet egress: present, as loaded (set elements not compared)")
     else:

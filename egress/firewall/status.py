@@ -18,7 +18,7 @@ from egress.firewall.state import Record, State
 from egress.firewall.store import Store
 
 _LOADED_KEYS = ("policy", "stage", "stage_title", "revision", "sha256", "applied_at", "applied_by", "bundle",
-                "squid_include", "deny_all")
+                "squid_include", "dnsmasq_include", "signer", "deny_all")
 
 
 def _loaded(result: dict[str, Any], current: Record | None, nft: Nft) -> None:

@@ -5,7 +5,7 @@ since `/var/log/syslog` holds both.
 
 Kernel denials, when the policy has no `firewall.log_group`: the ruleset logs with the
 prefix `egress <policy> drop: ` (`egress.targets.nftables.log_prefix`), which the kernel
-writes just before `IN=`:
+writes just before `IN=` (ulogd2's LOGEMU file, the same format, adds a space):
 
     Dec  1 13:19:00 fw1 kernel: [ 812.3] egress chu drop: IN=lan OUT=wan MAC=... SRC=10.100.0.7
         DST=203.0.113.9 LEN=60 TOS=0x00 PREC=0x00 TTL=63 ID=1 DF PROTO=TCP SPT=40000 DPT=443 ...
@@ -30,6 +30,7 @@ ANSWERS = ("reply", "cached", "config")
 
 _LINE = re.compile(
     r"\s*(?:[A-Z][a-z]{2} [ 0-3]\d \d\d:\d\d:\d\d (?:\S+ )?\S+?:"  # Dec  1 13:19:00 [host] prog[pid]:
+    r"|[A-Z][a-z]{2} [ 0-3]\d \d\d:\d\d:\d\d \S+ egress \S+ drop: "  # ulogd2's LOGEMU: no program name
     r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S* \S+ \S+?:"  # 2026-12-01T13:19:00.1+00:00 host prog:
     r"|\[\s*\d+\.\d+\] |\[[A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-3]\d \d\d:\d\d:\d\d \d{4}\] "  # dmesg, dmesg -T
     r"|dnsmasq(?:\[\d+\])?: )"  # dnsmasq --log-facility=- (no time)
@@ -96,14 +97,14 @@ def read(lines, policy_prefix: str, report: FileReport, parsed: Parsed, proxy_al
     number = 0
     try:
         for number, line in enumerate(lines, 1):
-            i = line.find("drop: IN=")
-            if i >= 0:
+            i = line.find(" drop: ")
+            if i >= 0 and (line.startswith("IN=", i + 7) or line.startswith(" IN=", i + 7)):
                 j = line.rfind("egress ", 0, i)
                 if j < 0:
                     report.other += 1
                     continue
-                if line[j:i + 6] != policy_prefix:
-                    policy = line[j + 7:i - 1]
+                if line[j:i + 7] != policy_prefix:
+                    policy = line[j + 7:i]
                     foreign[policy] = foreign.get(policy, 0) + 1
                     continue
                 a = line.find(" SRC=", i)
