@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from egress import __version__
+from egress import __version__, instants
 from egress.atomic import fsync_dir, write_new
 from egress.flows import StageFlows
 from egress.manifest import MANIFEST, Manifest, ManifestError
@@ -95,7 +95,7 @@ def manifest(flows: StageFlows, files: dict[str, bytes], revision: str) -> bytes
         stage_title=flows.stage.title,
         language_version=flows.policy.version,
         compiler_version=__version__,
-        at=flows.at.isoformat(),
+        at=instants.iso(flows.at),
         files={name: sha256(data) for name, data in sorted(files.items())},
     ).to_bytes()
 
@@ -140,6 +140,7 @@ def write_bundle(out: str, stages: list[StageFlows], revision: str,
             write_new(staging / MARKER, marker(stages[0].policy.name, new_ids))
         os.chmod(staging, 0o755)
         fsync_dir(staging)
+        plan = _plan(out, target, new_ids)  # again: rendering a large policy takes a while
         _swap_into_place(staging, target, plan)
     except _Stranded:
         raise

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from egress import instants
 from egress.diagnostics import Diagnostic, at as diag
 from egress.flows import grants_in_force
 from egress.intervals import covers, merge
@@ -17,6 +18,9 @@ from egress.model import INTERNET, Grant, Policy, PortRange, Pos
 
 SOON = dt.timedelta(days=14)
 """Warn about an expiry this long before it happens."""
+
+BEFORE_ANY_EXPIRY = dt.datetime(1, 1, 2, tzinfo=dt.UTC)
+"""An instant before every expiry: to judge grants whatever their expiry."""
 
 PUBLIC_SUFFIXES = frozenset(
     """
@@ -33,8 +37,10 @@ PUBLIC_SUFFIXES = frozenset(
 List, kept small on purpose: single labels are refused by the schema already)."""
 
 
-def check(policy: Policy, at: dt.date) -> list[Diagnostic]:
-    """Every semantic diagnostic of a policy, in rule order."""
+def check(policy: Policy, at: dt.date | dt.datetime | None) -> list[Diagnostic]:
+    """Every semantic diagnostic of a policy, in rule order, with expiries judged at the
+    instant `at` (a plain date: 00:00 of that day in the policy's timezone; None: now)."""
+    at = instants.moment(at, policy.timezone)
     out: list[Diagnostic] = []
     for rule in RULES:
         out.extend(rule(policy, at))
@@ -209,18 +215,40 @@ def rule_revokes(policy: Policy, at: dt.date):
             revoked.setdefault(grant_id, stage.id)
 
 
-def rule_expiry(policy: Policy, at: dt.date):
+def rule_expiry(policy: Policy, at: dt.datetime):
+    """W105 for a grant that closed by itself in the last `SOON`, W106 for one that
+    closes within the next `SOON`.
+
+    An expired grant stays in the policy: it is the record of a decision, and it is out
+    of the rules already (compile leaves it out). So W105 is news, not a standing
+    reproach: it tells the cell for two weeks that the grant closed, then falls silent,
+    and it never advises to delete the grant or to move its date (that would erase a
+    past decision). A grant that a later stage revokes has its history told in full:
+    nothing to say.
+    """
     if not policy.stages:
         return
     revoked = {g for s in policy.stages for g in s.revoke}
     for grant in policy_grants(policy):
         if grant.expires is None or grant.id in revoked:
             continue
-        if grant.expires < at:
-            yield diag(grant.pos, "W105", f"grant '{grant.id}' expired on {grant.expires}; compile leaves it out")
+        closes = instants.show(grant.expires, end=True)
+        if instants.expired(grant.expires, at):
+            if at - grant.expires < SOON:
+                yield diag(
+                    grant.pos,
+                    "W105",
+                    f"grant '{grant.id}' expired at {closes} ({_ago(at - grant.expires)}) and is out of the rules; "
+                    "keep it as the record, and revoke it at a later stage to say it stays closed",
+                )
         elif grant.expires - at < SOON:
-            days = (grant.expires - at).days
-            yield diag(grant.pos, "W106", f"grant '{grant.id}' expires on {grant.expires} (in {days} days)")
+            left = grant.expires - at
+            when = f"in {left.days} day{'s' * (left.days != 1)}" if left.days else "in less than a day"
+            yield diag(grant.pos, "W106", f"grant '{grant.id}' closes at {closes} ({when})")
+
+
+def _ago(delta: dt.timedelta) -> str:
+    return f"{delta.days} day{'s' * (delta.days != 1)} ago" if delta.days else "less than a day ago"
 
 
 def rule_broad_destinations(policy: Policy, at: dt.date):
@@ -262,7 +290,7 @@ def rule_redundant_grants(policy: Policy, at: dt.date):
     """A grant adds nothing when, for each of its (source, target) pairs, another grant
     in force at its stage already grants that pair, the same way, on all its ports."""
     for stage in policy.stages:
-        grants, _, _ = grants_in_force(policy, stage.id, dt.date.min)
+        grants, _, _ = grants_in_force(policy, stage.id, BEFORE_ANY_EXPIRY)
         pairs: dict[tuple[str, str, str], list[tuple[str, tuple[PortRange, ...]]]] = {}
         for grant in grants:
             for s in grant.sources:

@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from egress import __version__, report
+from egress import __version__, instants, report
 from egress.diagnostics import ERROR, WARNING, has_errors
 from egress.targets import TARGETS  # a registry of names: the modules load on render
 
@@ -27,13 +27,13 @@ EXIT_INTERNAL = 3
 # else (bench/bench_startup.py measures it). These four are used by several commands.
 
 
-def validate_file(path: str, at: dt.date):
+def validate_file(path: str, at: dt.date | dt.datetime):
     from egress.check import validate
 
     return validate(path, at)
 
 
-def resolve(policy, stage_id: str, at: dt.date):
+def resolve(policy, stage_id: str, at: dt.date | dt.datetime):
     from egress.flows import resolve as resolve_stage
 
     return resolve_stage(policy, stage_id, at)
@@ -51,15 +51,24 @@ def policy_files(paths: list[str]) -> list[str]:
     return find(paths)
 
 
-class _Date(click.DateTime):
-    """YYYY-MM-DD, shown as `DATE` in the help (click's own metavar is `[%Y-%m-%d]`)."""
+class _Instant(click.ParamType):
+    """`--at`: a date (00:00 of that day in the policy's timezone) or a date-time with
+    offset (`egress.instants.parse`)."""
 
-    def get_metavar(self, param, ctx=None) -> str:
-        return "DATE"
+    name = "DATE"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return instants.parse(value)
+        except instants.InstantError as err:
+            self.fail(str(err), param, ctx)
 
 
-DATE = _Date(formats=["%Y-%m-%d"])
-AT_HELP = "Date at which grant expiries are judged (YYYY-MM-DD). Default: today."
+DATE = _Instant()
+AT_HELP = ("When grant expiries are judged: YYYY-MM-DD (00:00 of that day in the policy's timezone) or a "
+           "date-time with offset (2023-09-30T18:00:00+02:00). Default: now.")
 
 
 class _Group(click.Group):
@@ -93,11 +102,12 @@ def _debug() -> bool:
     return os.environ.get("EGRESS_DEBUG") == "1"
 
 
-def _at(value: dt.datetime | None) -> dt.date:
-    return value.date() if value else dt.date.today()
+def _at(value: dt.date | dt.datetime | None) -> dt.date | dt.datetime:
+    """`--at` as given (each policy reads a plain date in its own timezone), or now."""
+    return value if value is not None else instants.moment(None, instants.DEFAULT_TIMEZONE)
 
 
-def open_policy(path: str, at: dt.date):
+def open_policy(path: str, at: dt.date | dt.datetime):
     """The checked policy, or exit 1 with its errors on stderr. Warnings go to stderr too."""
     policy, diagnostics = validate_file(path, at)
     for diagnostic in diagnostics:
@@ -200,7 +210,8 @@ def stages(policy, at, fmt):
 
     from egress.stages import render_text, stage_rows
 
-    rows = stage_rows(open_policy(policy, _at(at)), _at(at))
+    when = _at(at)
+    rows = stage_rows(open_policy(policy, when), when)
     if fmt == "json":
         click.echo(json.dumps([row.as_json() for row in rows], indent=2))
     else:
@@ -293,7 +304,7 @@ def _say_expired(stage_flows) -> None:
             first.setdefault(grant_id, (expiry, flows.stage.id))
     later = " and every later stage" if len(stage_flows) > 1 else ""
     for grant_id, (expiry, stage_id) in sorted(first.items()):
-        click.echo(f"note: grant '{grant_id}' expired on {expiry}; left out of stage {stage_id}"
+        click.echo(f"note: grant '{grant_id}' expired at {instants.show(expiry, end=True)}; left out of stage {stage_id}"
                    f"{later if stage_id != stage_flows[-1].stage.id else ''}", err=True)
 
 
@@ -449,7 +460,7 @@ def _say_compared_stages(specs, models, stage_id: str) -> None:
                    err=True)
 
 
-def _open_version(spec: str, when: dt.date, stack):
+def _open_version(spec: str, when: dt.date | dt.datetime, stack):
     """A policy from a path (like open_policy) or from `git:REV:PATH`; exit 1 if invalid."""
     import dataclasses
     import os
@@ -572,15 +583,6 @@ def reach_command(policy, stage_id, from_, to, fmt, at):
         click.echo(reach.render_text(result), nl=False)
 
 
-def _start(at: dt.datetime | None) -> dt.datetime:
-    """The instant `--at` stands for (the start of that day, UTC), or now."""
-    from egress.expiring import UTC
-
-    if at is None:
-        return dt.datetime.now(UTC).replace(microsecond=0)
-    return dt.datetime.combine(at.date(), dt.time(), UTC)
-
-
 def _within(ctx, param, value: str) -> dt.timedelta:
     from egress.expiring import parse_within
 
@@ -597,7 +599,7 @@ def _within(ctx, param, value: str) -> dt.timedelta:
 @click.option("--stage", "stage_id", default=None, metavar="ID", help="The stage whose grants are read. Default: the last.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("--exit-code", is_flag=True, help="Exit 1 when a grant expires in the window (for a CI job that reminds).")
-@click.option("--at", "at", type=DATE, help="Start of the window: the start of that day (UTC). Default: now.")
+@click.option("--at", "at", type=DATE, help="Start of the window: 00:00 of that day in the policy's timezone, or a date-time with offset. Default: now.")
 def expiring_command(policy, within, stage_id, fmt, exit_code, at):
     """List the grants in force that expire in the coming days, soonest first.
 
@@ -615,10 +617,11 @@ def expiring_command(policy, within, stage_id, fmt, exit_code, at):
 
     from egress import expiring as agenda_module
 
-    start = _start(at)
-    model = open_policy(policy, start.date())
+    when = _at(at)
+    model = open_policy(policy, when)
+    start = instants.moment(when, model.timezone)
     stage = stage_of(model, stage_id) if stage_id else model.stages[-1]
-    result = agenda_module.agenda(resolve(model, stage.id, start.date()), start, within)
+    result = agenda_module.agenda(resolve(model, stage.id, start), start, within)
     if fmt == "json":
         click.echo(json.dumps(result.as_json(), indent=2))
     elif fmt == "markdown":
@@ -639,7 +642,7 @@ def expiring_command(policy, within, stage_id, fmt, exit_code, at):
               help="Add the most frequent blocked flows of these logs, as `egress blocked` reads them (repeatable).")
 @click.option("--usage", "usage_logs", multiple=True, metavar="ACCESS_LOG",
               help="Add the grants with no traffic in these proxy access.logs, as `egress usage` reads them (repeatable).")
-@click.option("--at", "at", type=DATE, help="Judge expiries at the start of that day (UTC). Default: now.")
+@click.option("--at", "at", type=DATE, help=AT_HELP)
 def report_command(policy, out, stage_id, lang, blocked_logs, usage_logs, at):
     """Write the crisis cell's report: one self-contained HTML file.
 
@@ -662,8 +665,9 @@ def report_command(policy, out, stage_id, lang, blocked_logs, usage_logs, at):
 
     if lang not in htmlreport.LANGUAGES:
         raise click.BadParameter(f"'{lang}': known languages are {', '.join(htmlreport.LANGUAGES)}", param_hint="--lang")
-    start = _start(at)
-    model = open_policy(policy, start.date())
+    when = _at(at)
+    model = open_policy(policy, when)
+    start = instants.moment(when, model.timezone)
     stage = stage_of(model, stage_id) if stage_id else model.stages[-1]
     sources = [policy] + [p for p in _sources(model) if p != policy]
     denials = _collect(blocked_logs, model, proxy_allowed=False) if blocked_logs else None
@@ -744,7 +748,7 @@ def blocked_command(policy, logs, stage_id, fmt, top, as_stage, at):
         from egress.observe.draft import DraftError, draft
 
         try:
-            text = draft(result, model, as_stage, when, top)
+            text = draft(result, model, as_stage, instants.moment(when, model.timezone).date(), top)
         except DraftError as err:
             raise click.BadParameter(str(err), param_hint="--as-stage") from None
         click.echo(text, nl=False)
@@ -759,21 +763,28 @@ def blocked_command(policy, logs, stage_id, fmt, top, as_stage, at):
 @click.argument("policy", type=click.Path())
 @click.argument("access_logs", nargs=-1, metavar="[ACCESS_LOG...]")
 @click.option("--stage", "stage_id", required=True, metavar="ID", help="The stage whose grants are counted.")
+@click.option("--counters", "counters_path", metavar="FILE|-",
+              help="The JSON of `nft -j list table inet egress` (a file, or - for standard input): per-element counters "
+                   "summed per direct grant.")
+@click.option("--live", is_flag=True, help="Read the counters from the kernel (`nft -j list table inet egress`; root).")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
 @click.option("--at", "at", type=DATE, help=AT_HELP)
-def usage_command(policy, access_logs, stage_id, fmt, at):
+def usage_command(policy, access_logs, stage_id, counters_path, live, fmt, at):
     """Say which grants of a stage carried traffic, and which carried none.
 
     ACCESS_LOG files are Squid access.logs (native format; plain, gzip, or - for
     standard input): each allowed request is attributed to the grants that allow it at
-    --stage, as `egress query` judges it. The grants in force with no traffic are the
-    candidates to revoke at the next stage; a grant no source observes (a direct grant
-    when only the proxy's log is read) is listed as not observed, never as unused.
+    --stage, as `egress query` judges it. The firewall's per-element counters (--counters
+    FILE, or --live on the firewall) give packets and bytes per direct grant since the
+    ruleset was loaded. The grants in force with no traffic are the candidates to revoke
+    at the next stage; a grant no source observes is listed as not observed, never as
+    unused.
 
     \b
     Examples:
-      egress usage policy.yaml --stage last /var/log/squid/access.log*
-      egress usage policy.yaml --stage s3-continuity-sites access.log --format markdown
+      egress usage policy.yaml --stage last /var/log/squid/access.log* --live
+      nft -j list table inet egress > counters.json
+      egress usage policy.yaml --stage s3-continuity-sites access.log --counters counters.json --format markdown
     """
     import json
 
@@ -783,10 +794,26 @@ def usage_command(policy, access_logs, stage_id, fmt, at):
     when = _at(at)
     model = open_policy(policy, when)
     stage = stage_of(model, stage_id).id
-    if not access_logs:
-        raise click.UsageError("give the proxy's access.log files")
+    if not access_logs and not counters_path and not live:
+        raise click.UsageError("give the proxy's access.log files, the firewall's counters (--counters FILE|-, --live), or both")
+    if counters_path and live:
+        raise click.UsageError("--counters FILE and --live are two sources of the same counters: give one")
+    if counters_path == "-" and "-" in access_logs:
+        raise click.UsageError("standard input (-) can be read once: for the counters or for a log")
+    flows = resolve(model, stage, when)
+    counts = None
+    if counters_path or live:
+        from egress.observe.counters import firewall_counts, load_listing
+        from egress.observe.inputs import LogError
+
+        try:
+            listing, source = load_listing(counters_path, live)
+        except LogError as err:
+            click.echo(f"egress: {err}", err=True)
+            sys.exit(EXIT_USAGE)
+        counts = firewall_counts(flows, listing, source)
     observations = _collect(access_logs, model, proxy_allowed=True)
-    result = usage(observations, resolve(model, stage, when), proxy_read=bool(access_logs))
+    result = usage(observations, flows, counts, proxy_read=bool(access_logs))
     for note in render.input_notes(result.files):
         click.echo(f"note: {note}", err=True)
     if fmt == "json":
@@ -812,12 +839,47 @@ def _warn(message: str) -> None:
 def _firewall(action, *args, **kwargs):
     """Run a firewall action; its errors become one line and an exit code."""
     from egress.firewall.errors import ApplyError
+    from egress.firewall.sanitize import clean
 
     try:
         return action(*args, **kwargs)
     except ApplyError as err:
-        click.echo(f"egress: {err}", err=True)
+        click.echo(f"egress: {clean(err)}", err=True)  # it may quote a bundle: escaped
         sys.exit(err.code)
+
+
+@main.command("sign")
+@click.argument("bundle", type=click.Path())
+@click.option("--key", required=True, type=click.Path(dir_okay=False), metavar="KEY",
+              help="The approver's SSH key: a private key file, or a public key whose private half is in ssh-agent.")
+def sign_command(bundle, key):
+    """Sign a compiled stage with an SSH key, for `egress apply --allowed-signers`.
+
+    BUNDLE is one stage folder, DIR/<stage>. `ssh-keygen -Y sign -n egress-bundle`
+    signs its manifest.json (which holds the sha256 of every file of the stage, so the
+    signature covers them all) and writes manifest.json.sig beside it. Run it on the
+    approver's machine after reviewing the stage (`egress diff`); firewalls that list
+    the key in their allowed_signers file then accept the stage, and refuse it if
+    anything changes afterwards. Signing again replaces the signature.
+
+    \b
+    Examples:
+      egress sign build/s2-secure-messaging --key ~/.ssh/id_ed25519
+      egress sign build/s2-secure-messaging --key ~/.ssh/id_ed25519_sk.pub   # key in ssh-agent
+
+    \b
+    Exit codes: 0 signed; 2 no manifest.json, no key, ssh-keygen failed or missing.
+    """
+    from pathlib import Path
+
+    from egress.firewall.signing import SignatureError, sign
+
+    try:
+        written = sign(Path(bundle) / "manifest.json", Path(key))
+    except SignatureError as err:
+        click.echo(f"egress: {err}", err=True)
+        sys.exit(EXIT_USAGE if err.usage else EXIT_INVALID)
+    click.echo(f"signed {Path(bundle) / 'manifest.json'} with {key}: {written}")
 
 
 @main.command("apply")
@@ -831,17 +893,36 @@ def _firewall(action, *args, **kwargs):
                    "check it with `squid -k parse` and run `squid -k reconfigure`.")
 @click.option("--squid-conf", type=click.Path(dir_okay=False),
               help="Squid's main configuration file, for -k parse and -k reconfigure (default: squid's own).")
+@click.option("--dnsmasq-include", type=click.Path(dir_okay=False),
+              help="Also install the bundle's dnsmasq-egress.conf at this path (the file that dnsmasq's "
+                   "configuration reads with conf-file= or conf-dir=), check it with `dnsmasq --test` and "
+                   "restart dnsmasq after the ruleset is loaded.")
+@click.option("--dnsmasq-conf", type=click.Path(dir_okay=False),
+              help="dnsmasq's main configuration file: tested with `dnsmasq --test` too, and it must read "
+                   "the --dnsmasq-include file.")
+@click.option("--dnsmasq-restart", default="systemctl restart dnsmasq", show_default=True, metavar="COMMAND",
+              help="How dnsmasq is restarted (a SIGHUP does not re-read nftset= lines); run without a shell.")
+@click.option("--allowed-signers", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Refuse the stage unless manifest.json.sig is a signature of its manifest by a key of this "
+                   "OpenSSH allowed_signers file (see `egress sign`).")
+@click.option("--signer", metavar="ID",
+              help="With --allowed-signers: the identity the signature must be made for (default: whichever "
+                   "identity the file gives to the key that signed).")
 @click.option("--lock-timeout", type=float, default=10, show_default=True, metavar="SECONDS",
               help="How long to wait for another egress command holding the state directory's lock.")
 @STATE_DIR_OPTION
-def apply_command(bundle, confirm_timeout, no_wait, squid_include, squid_conf, lock_timeout, state_dir):
+def apply_command(bundle, confirm_timeout, no_wait, squid_include, squid_conf, dnsmasq_include, dnsmasq_conf,
+                  dnsmasq_restart, allowed_signers, signer, lock_timeout, state_dir):
     """Load a compiled stage on this firewall, and roll it back unless confirmed.
 
     BUNDLE is one stage folder of `egress compile --all-stages --out DIR`, i.e.
-    DIR/<stage>. Run as root on the firewall. In order: the sha256 sums of
-    manifest.json are checked; egress.nft is loaded in a scratch namespace (it must
-    touch table inet egress only) and checked with `nft -c`; the table in force is
-    saved; a watchdog is started; the new ruleset is loaded atomically (`nft -f`).
+    DIR/<stage>. Run as root on the firewall. In order: the signature of manifest.json
+    (with --allowed-signers) and the sha256 sums it lists are checked; egress.nft must
+    name no table but inet egress (read before anything runs it), carry the manifest's
+    policy and stage in its header, pass `nft -c` and load alone in a scratch
+    namespace; the table in force is saved; a watchdog is started; the Squid include
+    and dnsmasq feed, if asked, are installed and tested; the new ruleset is loaded
+    atomically (`nft -f`), then Squid reconfigured and dnsmasq restarted.
     Unless `egress confirm` runs before --confirm-timeout, the saved ruleset is put
     back by itself, even if this command is killed or the SSH session drops.
 
@@ -854,17 +935,25 @@ def apply_command(bundle, confirm_timeout, no_wait, squid_include, squid_conf, l
       egress apply build/s2-secure-messaging
       egress apply build/s2-secure-messaging --no-wait --confirm-timeout 300
       egress apply build/s3-continuity-sites --squid-include /etc/squid/conf.d/egress/squid-egress.conf
+      egress apply build/s3-continuity-sites --dnsmasq-include /etc/dnsmasq.d/egress.conf
+      egress apply build/s3-continuity-sites --allowed-signers /etc/egress/allowed_signers
       ip netns exec fw egress apply build/s1-inbound-mail --state-dir /var/lib/egress-fw
 
+    The include paths must be real paths: one that is, or goes through, a symbolic
+    link is refused (the file is replaced by rename, which would replace the link).
+
     \b
-    Exit codes: 0 loaded (and confirmed, when waiting); 1 refused (bad sha256,
-    nft -c or squid -k parse failure, a confirmation already pending) or rolled
-    back; 2 wrong usage, unreadable bundle, not root, wrong network namespace.
+    Exit codes: 0 loaded (and confirmed, when waiting); 1 refused (bad signature or
+    sha256, another table named, nft -c, squid -k parse or dnsmasq --test failure, a
+    confirmation already pending) or rolled back; 2 wrong usage, unreadable bundle or
+    allowed_signers, an include path through a link, not root, wrong network namespace.
     """
     from egress.firewall.transaction import ApplyOptions, apply
 
     options = ApplyOptions(confirm_timeout=confirm_timeout, wait=not no_wait, squid_include=squid_include,
-                           squid_conf=squid_conf, lock_timeout=lock_timeout)
+                           squid_conf=squid_conf, dnsmasq_include=dnsmasq_include, dnsmasq_conf=dnsmasq_conf,
+                           dnsmasq_restart=dnsmasq_restart, allowed_signers=allowed_signers, signer=signer,
+                           lock_timeout=lock_timeout)
     code = _firewall(apply, bundle, state_dir, options, say=click.echo, warn=_warn)
     sys.exit(code)
 
@@ -900,8 +989,8 @@ def rollback_command(allow_no_table, if_overdue, state_dir):
     """Restore the ruleset that was in force before the last apply.
 
     During a pending apply: rolls back now. After a confirmation: puts back what the
-    last apply replaced (table inet egress as it was then; the Squid include too if
-    the apply installed one), once. Exit 1 when there is nothing to roll back.
+    last apply replaced (table inet egress as it was then; the Squid include and the
+    dnsmasq feed too if the apply installed them, dnsmasq restarted), once. Exit 1 when there is nothing to roll back.
 
     Fail closed: where there was no table inet egress before the apply, the rollback
     loads a deny-all table (the same hooks, policy drop, only established/related
@@ -949,13 +1038,13 @@ def status_command(fmt, state_dir):
 
 @main.command("watchdog", hidden=True)
 @click.option("--state-dir", required=True)
-@click.option("--token", required=True)
+@click.option("--token-fd", type=int, required=True, help="A pipe holding the pending apply's token.")
 @click.option("--ready-fd", type=int)
-def watchdog_command(state_dir, token, ready_fd):
+def watchdog_command(state_dir, token_fd, ready_fd):
     """Internal: the rollback watchdog that `egress apply` starts (egress/firewall/watchdog.py)."""
     from egress.firewall import watchdog
 
-    sys.exit(watchdog.run(state_dir, token, ready_fd))
+    sys.exit(watchdog.run(state_dir, watchdog.read_token(token_fd), ready_fd))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 
 from netaddr import IPAddress, iprange_to_cidrs
 
-from egress import mdescape as md
+from egress import instants, mdescape as md
 from egress.flows import Ranges as FlowRanges, StageFlows
 from egress.intervals import Intervals, intersect, merge, subtract
 from egress.model import Grant, PortRange
@@ -270,7 +270,7 @@ class Piece:
             "requested_by": grant.requested_by,
             "approved_by": grant.approved_by,
             "ticket": grant.ticket,
-            "expires": grant.expires.isoformat() if grant.expires else None,
+            "expires": instants.show(grant.expires, end=True) if grant.expires else None,
         }
 
 
@@ -280,7 +280,7 @@ class Diff:
 
     label_from: str
     label_to: str
-    at: dt.date | None
+    at: dt.datetime | None
     opened: list[Piece] = field(default_factory=list)
     closed: list[Piece] = field(default_factory=list)
     net_opened: list[Piece] = field(default_factory=list)
@@ -326,7 +326,7 @@ class Diff:
             "summary": self.summary(),
             "policy": self.policy,
             "stage": self.stage,
-            "at": self.at.isoformat() if self.at else None,
+            "at": instants.show(self.at) if self.at else None,
             "differs": not self.empty,
         }
 
@@ -343,7 +343,7 @@ def _order(flows: StageFlows | None) -> dict[str, int]:
     return flows.policy.index.order if flows is not None else {}
 
 
-def diff(old: StageFlows | None, new: StageFlows | None, label_from: str, label_to: str, at: dt.date | None = None,
+def diff(old: StageFlows | None, new: StageFlows | None, label_from: str, label_to: str, at: dt.datetime | None = None,
          net: bool = True) -> Diff:
     """What `new` opens and closes compared with `old` (None: nothing in force).
 
@@ -383,7 +383,7 @@ def diff(old: StageFlows | None, new: StageFlows | None, label_from: str, label_
     if new is not None:
         for grant_id, expiry in sorted(new.expired.items()):
             if grant_id not in (old.expired if old else {}) and grant_id not in old_grants:
-                result.not_opened.append({"grant": grant_id, "status": "expired", "expires": expiry.isoformat()})
+                result.not_opened.append({"grant": grant_id, "status": "expired", "expires": instants.show(expiry, end=True)})
     return result
 
 
@@ -402,7 +402,7 @@ def _closing(grant_id: str, new_grants: dict, new: StageFlows | None) -> tuple[s
     if new is not None and grant_id in new.revoked:
         return "revoked", new.revoked[grant_id]
     if new is not None and grant_id in new.expired:
-        return "expired", new.expired[grant_id].isoformat()
+        return "expired", instants.show(new.expired[grant_id], end=True)
     return "removed", None
 
 
@@ -480,8 +480,8 @@ def _net(pieces: list[Piece], other_side: dict[Key, list[Box]]) -> list[Piece]:
 
 
 def _value(value):
-    if isinstance(value, dt.date):
-        return value.isoformat()
+    if isinstance(value, dt.datetime):
+        return instants.show(value, end=True)
     return value
 
 
@@ -497,7 +497,7 @@ def _metadata_changes(old, new) -> dict:
 # -- the two forms of the command ------------------------------------------------
 
 
-def stage_diff(policy, from_id: str, to_id: str, at: dt.date, stage_dates: bool = False) -> Diff:
+def stage_diff(policy, from_id: str, to_id: str, at: dt.date | dt.datetime, stage_dates: bool = False) -> Diff:
     """What stage `to_id` opens and closes compared with stage `from_id`.
 
     Expiries are judged at `at` for both stages; with `stage_dates`, each stage is
@@ -505,18 +505,18 @@ def stage_diff(policy, from_id: str, to_id: str, at: dt.date, stage_dates: bool 
     expired between the two stages shows as closed, as the crisis cell saw it."""
     from egress.flows import resolve
 
-    def when(stage_id: str) -> dt.date:
+    def when(stage_id: str) -> dt.date | dt.datetime:
         stage = policy.stage(stage_id)
         return stage.date if stage_dates and stage.date else at
 
     old = resolve(policy, from_id, when(from_id))
     new = resolve(policy, to_id, when(to_id))
-    result = diff(old, new, from_id, to_id, None if stage_dates else at)
+    result = diff(old, new, from_id, to_id, None if stage_dates else new.at)
     result.policy = policy.name
     return result
 
 
-def version_diff(old_policy, new_policy, stage_id: str, at: dt.date, label_from: str, label_to: str) -> Diff:
+def version_diff(old_policy, new_policy, stage_id: str, at: dt.date | dt.datetime, label_from: str, label_to: str) -> Diff:
     """What the new version of a policy opens and closes at one stage compared with the
     old one. A stage missing on one side counts as nothing in force there (a new stage
     opens all it holds); missing on both sides is a KeyError. `last` (or `first`) is
@@ -534,7 +534,8 @@ def version_diff(old_policy, new_policy, stage_id: str, at: dt.date, label_from:
             sides.append(resolve(policy, stage_id, at))
     if sides == [None, None]:
         raise KeyError(stage_id)
-    result = diff(sides[0], sides[1], label_from, label_to, at)
+    judged = next(side.at for side in reversed(sides) if side is not None)
+    result = diff(sides[0], sides[1], label_from, label_to, judged)
     result.policy = new_policy.name if new_policy.name == old_policy.name else f"{old_policy.name} -> {new_policy.name}"
     result.stage = next(side.stage.id for side in reversed(sides) if side is not None)
     return result
@@ -584,7 +585,7 @@ def _grant_lines(piece: Piece) -> tuple[str, str | None]:
     if g.ticket:
         bits.append(f"ticket: {g.ticket}")
     if g.expires:
-        bits.append(f"expires: {g.expires.isoformat()}")
+        bits.append(f"expires: {instants.show(g.expires, end=True)}")
     return head, " | ".join(bits) or None
 
 
@@ -594,7 +595,7 @@ def _status_text(piece: Piece) -> str:
         "widened": "grant widened",
         "narrowed": "grant narrowed",
         "revoked": f"revoked at stage {piece.detail}",
-        "expired": f"expired on {piece.detail}",
+        "expired": f"expired at {piece.detail}",
         "removed": "grant no longer in force",
     }[piece.status]
 
@@ -655,7 +656,7 @@ def render_text(d: Diff, color: bool = False) -> str:
             lines.append("    none: every flow only moved between grants")
     for note in d.not_opened:
         lines.append("")
-        lines.append(f"note: grant {note['grant']} expired on {note['expires']}; not in force at {d.label_to}")
+        lines.append(f"note: grant {note['grant']} expired at {note['expires']}; not in force at {d.label_to}")
     return "\n".join(lines) + "\n"
 
 
@@ -669,7 +670,7 @@ def render_markdown(d: Diff) -> str:
         if d.stage:
             facts.append(f"stage {md.code(d.stage, table=False)}")
         if d.at:
-            facts.append(f"expiries judged on {d.at.isoformat()}")
+            facts.append(f"expiries judged at {instants.show(d.at)}")
         lines += [", ".join(facts), ""]
     s = d.summary()
     lines.append(
@@ -715,6 +716,6 @@ def render_markdown(d: Diff) -> str:
                 lines.append(f"| {md.code(change['grant'])} | {name} | {md.text(values['from'])} | {md.text(values['to'])} |")
         lines.append("")
     for note in d.not_opened:
-        lines.append(f"Note: grant {md.code(note['grant'], table=False)} expired on {md.text(note['expires'])}; "
+        lines.append(f"Note: grant {md.code(note['grant'], table=False)} expired at {md.text(note['expires'])}; "
                      f"not in force at {md.code(d.label_to, table=False)}.")
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -6,7 +6,7 @@ grants in force and the flows each holds), never YAML or the model: a grant alre
 revoked or already expired at the start of the window is not in force, so it is not on
 the agenda (the expired ones are listed apart, for the record).
 
-A grant's `expires` closes it at an instant (`expiry_instant`); it is on the agenda
+A grant's `expires` closes it at an instant (`egress.instants`); it is on the agenda
 when that instant falls in `(start, start + within]`: a grant that closes tonight is on
 the agenda of this morning, one that closed at the very start of the window is not.
 """
@@ -17,11 +17,9 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from egress import mdescape as md
+from egress import instants, mdescape as md
 from egress.flows import Flow, StageFlows
 from egress.model import Grant
-
-UTC = dt.UTC
 
 WITHIN_RE = re.compile(r"([0-9]{1,5})([wdh]?)\Z")
 UNITS = {"w": dt.timedelta(weeks=1), "d": dt.timedelta(days=1), "h": dt.timedelta(hours=1), "": dt.timedelta(days=1)}
@@ -33,19 +31,6 @@ def parse_within(text: str) -> dt.timedelta:
     if not match:
         raise ValueError(f"'{text}' is not a duration: write a number of days, weeks or hours (14d, 2w, 36h)")
     return int(match.group(1)) * UNITS[match.group(2)]
-
-
-def expiry_instant(expires) -> dt.datetime:
-    """When a grant's `expires` closes it: the end of that day (UTC) for a date, the
-    instant itself for an aware datetime."""
-    if isinstance(expires, dt.datetime):
-        return expires
-    return dt.datetime.combine(expires + dt.timedelta(days=1), dt.time(), UTC)
-
-
-def show_instant(instant: dt.datetime) -> str:
-    """An instant, unambiguous: `2023-09-01 00:00 UTC`."""
-    return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @dataclass(frozen=True)
@@ -114,11 +99,11 @@ def agenda(flows: StageFlows, start: dt.datetime, within: dt.timedelta) -> Agend
     for grant in flows.grants:
         if grant.expires is None:
             continue
-        instant = expiry_instant(grant.expires)
+        instant = grant.expires
         if start < instant <= end:
             items.append(Expiring(grant, instant, tuple(by_grant.get(grant.id, ()))))
     items.sort(key=lambda e: (e.instant, e.grant.id))
-    expired = sorted(((g, expiry_instant(e)) for g, e in flows.expired.items()), key=lambda x: (x[1], x[0]))
+    expired = sorted(flows.expired.items(), key=lambda x: (x[1], x[0]))
     return Agenda(flows.policy.name, flows.stage.id, start, end, tuple(items), tuple(expired))
 
 
@@ -143,7 +128,7 @@ def headline(a: Agenda) -> str:
     n = len(a.items)
     return (
         f"{a.policy}, stage {a.stage}: {n} grant{'s' if n != 1 else ''} "
-        f"expire{'s' if n == 1 else ''} between {show_instant(a.start)} and {show_instant(a.end)}"
+        f"expire{'s' if n == 1 else ''} between {instants.show(a.start)} and {instants.show(a.end)}"
     )
 
 
@@ -152,7 +137,7 @@ def render_text(a: Agenda) -> str:
     for item in a.items:
         g = item.grant
         lines.append("")
-        lines.append(f"{show_instant(item.instant)} ({left(item.instant - a.start)})  {g.id}  (opened at stage {g.stage})")
+        lines.append(f"{instants.show(item.instant, end=True)} ({left(item.instant - a.start)})  {g.id}  (opened at stage {g.stage})")
         if g.reason:
             lines.append(f"    reason: {g.reason}")
         bits = [f"{label}: {value}" for label, value in (
@@ -163,7 +148,7 @@ def render_text(a: Agenda) -> str:
             lines.append(f"    flow: {_flow_text(flow)}")
     if a.expired:
         lines.append("")
-        lines.append("already expired (out of the rules): " + ", ".join(f"{g} ({show_instant(i)})" for g, i in a.expired))
+        lines.append("already expired (out of the rules): " + ", ".join(f"{g} ({instants.show(i, end=True)})" for g, i in a.expired))
     return "\n".join(lines) + "\n"
 
 
@@ -177,12 +162,12 @@ def render_markdown(a: Agenda) -> str:
             g = item.grant
             flows = "<br>".join(md.text(_flow_text(f)) for f in item.flows)
             lines.append("| " + " | ".join([
-                show_instant(item.instant), left(item.instant - a.start)[3:], md.text(g.id), md.text(g.stage), flows,
+                instants.show(item.instant, end=True), left(item.instant - a.start)[3:], md.text(g.id), md.text(g.stage), flows,
                 md.text(g.reason), md.text(g.approved_by), md.text(g.ticket),
             ]) + " |")
         lines.append("")
     else:
         lines += ["Nothing expires in this window.", ""]
     if a.expired:
-        lines.append("Already expired (out of the rules): " + ", ".join(f"{md.text(g)} ({show_instant(i)})" for g, i in a.expired) + ".")
+        lines.append("Already expired (out of the rules): " + ", ".join(f"{md.text(g)} ({instants.show(i, end=True)})" for g, i in a.expired) + ".")
     return "\n".join(lines).rstrip("\n") + "\n"

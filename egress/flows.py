@@ -6,9 +6,10 @@ addresses already normalised into netaddr `IPSet`s (collapsed, v4 and v6 togethe
 `v4()`/`v6()` split them for targets that need the families apart), and the same
 addresses as sorted integer ranges for targets that work on integers.
 
-Stage resolution follows docs/policy-language.md ("Stages are cumulative"): the grants in force at stage N are those
-of stages 0..N minus those revoked at or before N, minus those whose `expires` date is
-before `at`.
+Stage resolution follows docs/policy-language.md ("Stages are cumulative"): the grants
+in force at stage N are those of stages 0..N minus those revoked at or before N, minus
+those whose expiry instant is at or before `at` (`egress.instants.expired`). `at` is an
+instant; a plain date means 00:00 of that day in the policy's timezone.
 
 A policy's flows do not depend on the stage: the flows of a grant are made from the
 grant, its zones and its services alone, and the stages are cumulative. So the address
@@ -28,6 +29,7 @@ from functools import cached_property
 
 from netaddr import IPSet
 
+from egress import instants
 from egress.intervals import merge
 from egress.model import INTERNET, Grant, Policy, PortRange, Stage
 from egress.special import INTERNET_SPACE, NOT_INTERNET
@@ -77,11 +79,11 @@ class StageFlows:
 
     policy: Policy
     stage: Stage
-    at: dt.date
+    at: dt.datetime  # the instant expiries are judged at (aware, in the policy's timezone)
     flows: tuple[Flow, ...]
     grants: tuple[Grant, ...]
     revoked: dict[str, str]  # grant id -> id of the stage that revoked it
-    expired: dict[str, dt.date]  # grant id -> its expiry date, for grants left out
+    expired: dict[str, dt.datetime]  # grant id -> the instant it closed, for grants left out
 
     @cached_property
     def proxy_flows(self) -> tuple[Flow, ...]:
@@ -132,28 +134,32 @@ def zone_addresses(policy: Policy) -> IPSet:
     return IPSet(a for zone in policy.zones.values() for a in zone.addresses)
 
 
-def grants_in_force(policy: Policy, stage_id: str, at: dt.date):
-    """(grants in force, revoked id -> stage, expired id -> date) at a stage."""
+def grants_in_force(policy: Policy, stage_id: str, at: dt.date | dt.datetime):
+    """(grants in force, revoked id -> stage, expired id -> instant) at a stage, judged
+    at the instant `at` (a plain date: 00:00 of that day in the policy's timezone)."""
+    at = instants.moment(at, policy.timezone)
     index = policy.stage(stage_id).index
     revoked: dict[str, str] = {}
     for stage in policy.stages[: index + 1]:
         for grant_id in stage.revoke:
             revoked.setdefault(grant_id, stage.id)
-    expired: dict[str, dt.date] = {}
+    expired: dict[str, dt.datetime] = {}
     grants: list[Grant] = []
     for stage in policy.stages[: index + 1]:
         for grant in stage.grants:
             if grant.id in revoked:
                 continue
-            if grant.expires is not None and grant.expires < at:
+            if grant.expires is not None and instants.expired(grant.expires, at):
                 expired[grant.id] = grant.expires
                 continue
             grants.append(grant)
     return grants, revoked, expired
 
 
-def resolve(policy: Policy, stage_id: str, at: dt.date) -> StageFlows:
-    """The flows in force at `stage_id` on date `at`."""
+def resolve(policy: Policy, stage_id: str, at: dt.date | dt.datetime) -> StageFlows:
+    """The flows in force at `stage_id` at the instant `at` (a plain date: 00:00 of
+    that day in the policy's timezone)."""
+    at = instants.moment(at, policy.timezone)
     grants, revoked, expired = grants_in_force(policy, stage_id, at)
     index = policy_index(policy)
     return StageFlows(

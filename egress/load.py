@@ -29,7 +29,7 @@ import fastjsonschema
 from jsonschema import Draft202012Validator
 from netaddr import IPNetwork
 
-from egress import addresses, yamlpos
+from egress import addresses, instants, yamlpos
 from egress.addresses import Network
 from egress.diagnostics import Diagnostic
 from egress.model import (
@@ -54,6 +54,10 @@ INCLUDABLE = ("zones", "services", "stages")
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}\Z")
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 HOST_RE = re.compile(rf"(?=.{{1,253}}\Z){_LABEL}(?:\.{_LABEL})+\Z")
+INVISIBLE_RE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+"""Bidirectional and zero-width formatting characters: refused in every text field (E144),
+since they make a reason or a title display otherwise than it reads (Trojan Source)."""
+TIMEZONE_RE = re.compile(r"[A-Za-z0-9_+-]{1,30}(?:/[A-Za-z0-9_+-]{1,30}){0,2}\Z")
 PORT_RE = re.compile(r"(tcp|udp)/([0-9]{1,5})(?:-([0-9]{1,5}))?\Z|(icmp|icmpv6)\Z")
 
 
@@ -102,6 +106,7 @@ def _load_policy(path: str) -> tuple[Policy | None, list[Diagnostic]]:
     if doc is None:
         return None, diagnostics
     diagnostics += schema_diagnostics(doc)
+    diagnostics += float_diagnostics(doc)
     builder = _Builder(path)
     policy = builder.policy(doc)
     diagnostics += builder.diagnostics
@@ -289,6 +294,31 @@ def schema_diagnostics(doc: Map) -> list[Diagnostic]:
     return list(found.values())
 
 
+def float_diagnostics(doc: Map) -> list[Diagnostic]:
+    """E112 for every YAML float: no value of the language is one, and JSON Schema counts
+    `8080.0` as an integer, so `port: 8080.0` would pass the schema and then be dropped.
+
+    Where the schema refused the value already (a float as a name), its message comes
+    first and this one is merged away (`_unique`: same place, same code)."""
+    out = []
+    stack: list[tuple[object, str]] = [(doc, "")]
+    while stack:
+        node, label = stack.pop()
+        if isinstance(node, Map):
+            items = [(node[k], node.value_where.get(k, node.where), f"{label}.{k}" if label else str(k)) for k in node]
+        elif isinstance(node, Seq):
+            items = [(v, node.item_where[i], f"{label}[{i}]") for i, v in enumerate(node)]
+        else:
+            continue
+        for value, where, name in items:
+            if isinstance(value, float):
+                whole = f"; write {int(value)}" if value.is_integer() else ""
+                out.append(Diagnostic(*where, "E112", f"{name} must be a whole number, not the float {value!r}{whole}"))
+            elif isinstance(value, (Map, Seq)):
+                stack.append((value, name))
+    return sorted(out)
+
+
 def _locate(doc: Map, path) -> tuple[object, object, Where]:
     """(parent, key, position) of the value at a schema error's path."""
     parent, key, where = None, None, doc.where
@@ -328,6 +358,16 @@ def _schema_error(doc: Map, error) -> list[Diagnostic]:
         return [Diagnostic(*where, "E111", f"{label} needs the key{'s' if len(missing) > 1 else ''} {keys}")]
     if path == ["egress"]:
         return [Diagnostic(*where, "E113", f"language version {error.instance!r} is not supported; write `egress: 1`")]
+    if kind == "pattern" and isinstance(error.instance, str):
+        hidden = INVISIBLE_RE.search(error.instance)
+        if hidden:
+            return [Diagnostic(*where, "E144", f"{label} holds the invisible character U+{ord(hidden.group()):04X} "
+                               f"at position {hidden.start() + 1}: it can make the text read otherwise than it is; remove it")]
+    if path and path[-1] == "expires" and kind in ("pattern", "format"):
+        try:
+            instants.parse(error.instance)
+        except instants.InstantError as err:
+            return [Diagnostic(*where, "E112", f"{label}: {err}")]
     code = _value_code(path)
     return [Diagnostic(*where, code, _value_message(label, error))]
 
@@ -384,11 +424,13 @@ class _Builder:
     def __init__(self, path: str):
         self.path = path
         self.diagnostics: list[Diagnostic] = []
+        self.tz = instants.DEFAULT_TIMEZONE
 
     def report(self, where: Where, code: str, message: str) -> None:
         self.diagnostics.append(Diagnostic(*where, code, message))
 
     def policy(self, doc: Map) -> Policy | None:
+        self.tz = self.timezone(doc.get("timezone"), doc.value_where.get("timezone"))
         zones = self.zones(doc.get("zones"))
         services = self.services(doc.get("services"))
         stages = self.stages(doc.get("stages"))
@@ -406,7 +448,20 @@ class _Builder:
             firewall=self.firewall(doc.get("firewall")),
             lock=None,
             pos=Pos(*doc.where),
+            timezone=self.tz,
         )
+
+    def timezone(self, value, where) -> str:
+        """The policy's `timezone:` (an IANA name), UTC when absent or unknown."""
+        if value is None:
+            return instants.DEFAULT_TIMEZONE
+        if isinstance(value, str) and TIMEZONE_RE.match(value):  # else the schema reports it
+            try:
+                instants.zone(value)
+                return value
+            except instants.InstantError as err:
+                self.report(where, "E143", f"timezone: {err}; see the tz database names")
+        return instants.DEFAULT_TIMEZONE
 
     def zones(self, data) -> dict[str, Zone]:
         zones: dict[str, Zone] = {}
@@ -505,6 +560,16 @@ class _Builder:
         assert proto in PROTOCOLS_WITH_PORTS
         return PortRange(proto, first, last)
 
+    def expiry(self, value, where) -> dt.datetime | None:
+        """`expires:` -> the instant the grant closes (see `egress.instants`)."""
+        if value is None or isinstance(value, bool) or not isinstance(value, (str, dt.date)):
+            return None  # absent, or the schema reports its type
+        try:
+            return instants.expiry(value, self.tz)
+        except instants.InstantError as err:
+            self.report(where, "E112", f"expires: {err}")
+            return None
+
     def date(self, value, where) -> dt.date | None:
         if not isinstance(value, str):
             return None
@@ -558,7 +623,7 @@ class _Builder:
                 approved_by=_text(grant.get("approved_by")),
                 requested_by=_text(grant.get("requested_by")),
                 ticket=_text(grant.get("ticket")),
-                expires=self.date(grant.get("expires"), grant.value_where.get("expires")),
+                expires=self.expiry(grant.get("expires"), grant.value_where.get("expires")),
                 pos=Pos(*data.item_where[index]),
             )
 

@@ -2,7 +2,8 @@
 
 A `Policy` is what `egress.load` builds once the YAML has passed the schema: every
 value is already parsed (addresses into netaddr networks, ports into `PortRange`,
-dates into `datetime.date`), and every object keeps the `Pos` of its YAML node so that
+stage dates into `datetime.date`, expiries into aware `datetime.datetime` instants
+(`egress.instants`)), and every object keeps the `Pos` of its YAML node so that
 a semantic check can point at it. Nothing here knows YAML, files or targets.
 
 The language these classes hold is described key by key in docs/policy-language.md; the
@@ -151,7 +152,7 @@ class Grant:
     approved_by: str | None
     requested_by: str | None
     ticket: str | None
-    expires: dt.date | None
+    expires: dt.datetime | None  # the instant it closes (aware, in the policy's timezone)
     pos: Pos
 
 
@@ -190,6 +191,7 @@ class Policy:
     firewall: Firewall
     lock: Lock | None
     pos: Pos
+    timezone: str = "UTC"  # IANA name: the zone of plain dates (`expires`, `--at`)
     sources: tuple[str, ...] = ()
     """The files the policy was read from: the policy, its includes in order, its lock
     file if it has one (what a bundle's revision digests)."""

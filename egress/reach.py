@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from netaddr import IPAddress
 
+from egress import instants
 from egress.flows import Flow, StageFlows
 from egress.model import INTERNET
 from egress.names import nearest_domain
@@ -63,7 +64,7 @@ class ReachRow:
             "destination": self.destination(),
             "source": [INTERNET] if flow.source == INTERNET else [str(c) for c in flow.src.iter_cidrs()],
             "stage": grant.stage,
-            "expires": grant.expires.isoformat() if grant.expires else None,
+            "expires": instants.show(grant.expires, end=True) if grant.expires else None,
             "approved_by": grant.approved_by,
             "ticket": grant.ticket,
         }

@@ -11,12 +11,17 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from egress import instants
 from egress.flows import resolve
 from egress.model import Grant, Policy
 
 
 def _day(value: dt.date | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def _instant(value: dt.datetime | None) -> str | None:
+    return instants.show(value, end=True) if value is not None else None
 
 
 @dataclass(frozen=True)
@@ -31,7 +36,7 @@ class StageRow:
     expired: int
     in_force: int
     grants: tuple[Grant, ...]  # in force, in the order of the policy
-    expired_grants: tuple[tuple[str, dt.date], ...]  # (id, expiry) of grants left out
+    expired_grants: tuple[tuple[str, dt.datetime], ...]  # (id, expiry instant) of grants left out
 
     def as_json(self) -> dict:
         """The keys of `stages --format json` (counts first; keys are only added)."""
@@ -47,7 +52,7 @@ class StageRow:
                 {
                     "id": g.id,
                     "stage": g.stage,
-                    "expires": _day(g.expires),
+                    "expires": _instant(g.expires),
                     "reason": g.reason,
                     "requested_by": g.requested_by,
                     "approved_by": g.approved_by,
@@ -55,11 +60,11 @@ class StageRow:
                 }
                 for g in self.grants
             ],
-            "expired_grants": [{"id": gid, "expires": _day(expiry)} for gid, expiry in self.expired_grants],
+            "expired_grants": [{"id": gid, "expires": _instant(expiry)} for gid, expiry in self.expired_grants],
         }
 
 
-def stage_rows(policy: Policy, at: dt.date) -> list[StageRow]:
+def stage_rows(policy: Policy, at: dt.date | dt.datetime) -> list[StageRow]:
     """Every stage of `policy`, judged at `at`."""
     rows = []
     for stage in policy.stages:
@@ -92,6 +97,6 @@ def render_text(rows: list[StageRow]) -> str:
         )
     closing = {g.id: g for row in rows for g in row.grants if g.expires is not None}
     if closing:
-        lines += ["", "grants in force that expire (each closes at the end of its day):"]
-        lines += [f"  {g.id} (stage {g.stage}): until {_day(g.expires)}" for g in closing.values()]
+        lines += ["", "grants in force that expire:"]
+        lines += [f"  {g.id} (stage {g.stage}): until {_instant(g.expires)}" for g in closing.values()]
     return "\n".join(lines) + "\n"

@@ -39,6 +39,12 @@ MAX_DEPTH = 64
 _STR = "tag:yaml.org,2002:str"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _MERGE = "tag:yaml.org,2002:merge"
+_SCALAR_TAGS = frozenset(
+    "tag:yaml.org,2002:" + name for name in ("null", "bool", "int", "float", "str", "timestamp")
+)
+_COLLECTION_TAGS = frozenset(("tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"))
+"""The scalar tags a policy may use (implicitly, or written out): the JSON-like ones.
+Any other (`!!python/object:...`, `!!binary`, `!local`) is refused, never constructed."""
 _constructor = yaml.constructor.SafeConstructor()
 
 
@@ -108,6 +114,8 @@ def compose(text: str, path: str):
         raise YamlError(Diagnostic(path, line, col, "E101", f"YAML syntax: {problem}")) from None
     except yaml.YAMLError as err:  # e.g. a second document: not marked
         raise YamlError(Diagnostic(path, 1, 1, "E101", f"YAML: {err}".replace("\n", " "))) from None
+    except RecursionError:  # the pure-Python composer recurses once per level
+        raise YamlError(Diagnostic(path, 1, 1, "E103", f"nesting deeper than {MAX_DEPTH} levels; flatten the document")) from None
 
 
 def load(text: str, path: str) -> tuple[object, list[Diagnostic]]:
@@ -167,7 +175,10 @@ def _plain_data(text: str, path: str):  # noqa: C901 - the hot loop of every loa
                     if tag != _STR and tag != _TIMESTAMP:
                         if stack and stack[-1].__class__ is Map and keys[-1] is None:
                             raise _NotPlain  # a key that is not a string
-                        value = _constructor.construct_object(yaml.ScalarNode(tag, value, event.start_mark, event.end_mark))
+                        try:
+                            value = _constructor.construct_object(yaml.ScalarNode(tag, value, event.start_mark, event.end_mark))
+                        except (yaml.YAMLError, ValueError, TypeError, KeyError, OverflowError):
+                            raise _NotPlain from None  # the full path says where and why
             elif kind is _MAPPING_START or kind is _SEQUENCE_START:
                 if event.anchor is not None or event.tag not in (None, "!") or len(stack) >= MAX_DEPTH:
                     raise _NotPlain
@@ -265,6 +276,22 @@ def _check_cost(root, path: str) -> None:
         stack.extend((child, depth + 1, False) for child in children if id(child) not in sizes)
 
 
+def _scalar(node, path: str):
+    """A non-string scalar, constructed only for the JSON-like tags; a tag that is not
+    one of them, or a value its tag cannot read (`!!int "abc"`), is a positioned
+    `YamlError` (E112), never an exception from the YAML library."""
+    tag = node.tag
+    shown = tag.replace("tag:yaml.org,2002:", "!!")
+    if tag not in _SCALAR_TAGS:
+        raise YamlError(Diagnostic(path, *_where(path, node)[1:], "E112",
+                                   f"YAML tag {shown!r} is not allowed in a policy; remove it (write the value plainly)"))
+    try:
+        return _constructor.construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError, TypeError, KeyError, OverflowError):
+        raise YamlError(Diagnostic(path, *_where(path, node)[1:], "E112",
+                                   f"{node.value!r} is not a valid {shown}; remove the tag or fix the value")) from None
+
+
 def _convert(node, path, duplicates):
     """Node -> data. Plain strings, most of a policy, are handled inline: this walk
     runs once per value of a file that may hold half a million of them."""
@@ -272,7 +299,11 @@ def _convert(node, path, duplicates):
     if kind is yaml.ScalarNode:
         if node.tag == _STR or node.tag == _TIMESTAMP:
             return node.value
-        return _constructor.construct_object(node, deep=True)
+        return _scalar(node, path)
+    if node.tag not in _COLLECTION_TAGS:
+        shown = node.tag.replace("tag:yaml.org,2002:", "!!")
+        raise YamlError(Diagnostic(path, *_where(path, node)[1:], "E112",
+                                   f"YAML tag {shown!r} is not allowed in a policy; remove it (write the value plainly)"))
     mark = node.start_mark
     if kind is yaml.SequenceNode:
         seq = Seq()

@@ -122,7 +122,8 @@ def test_strict_fails_on_warnings(tmp_path):
 def test_at_date_drives_expiry_warnings(tmp_path):
     path = write(tmp_path, BASE.replace("reason: Partner flow", "reason: Partner flow\n        expires: 2023-07-10"))
     assert "W106" in run("validate", str(path), "--at", "2023-07-01").stdout
-    assert "W105" in run("validate", str(path), "--at", "2023-08-01").stdout
+    assert "W105" in run("validate", str(path), "--at", "2023-07-15").stdout
+    assert run("validate", str(path), "--at", "2023-08-01").stdout == ""  # old news: the grant is its record
     assert run("validate", str(path), "--at", "2023-06-01").stdout == ""
 
 

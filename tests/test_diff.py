@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 SHIPPED = str(REPO / "policies" / "chu-rennes-2023" / "policy.yaml")
 BEFORE_EXPIRY = dt.date(2023, 7, 1)  # nothing of the shipped policy has expired yet
 AFTER_EXPIRY = dt.date(2023, 10, 1)  # pacs-remote-support (2023-08-31) has
+PACS_CLOSES = "2023-08-31 24:00 UTC (2023-09-01T00:00:00Z)"  # its expiry, as every output shows it
 
 BASE = """\
 egress: 1
@@ -183,7 +184,7 @@ def test_expiry_is_closed_when_stages_are_judged_at_their_dates():
     policy = load(SHIPPED, AFTER_EXPIRY)
     result = D.stage_diff(policy, "s4-outbound-mail", "s5-teleconsultation", AFTER_EXPIRY, stage_dates=True)
     closed = flows_json(result.closed)
-    assert [(c["grant"], c["status"], c["detail"]) for c in closed] == [("pacs-remote-support", "expired", "2023-08-31")]
+    assert [(c["grant"], c["status"], c["detail"]) for c in closed] == [("pacs-remote-support", "expired", PACS_CLOSES)]
     assert {p.grant_id for p in result.opened} == {"teleconsult-web", "teleconsult-media", "tele-expertise-web"}
     # judged at one date, an expired grant is in force on neither side: no change
     same_day = D.stage_diff(policy, "s4-outbound-mail", "s5-teleconsultation", AFTER_EXPIRY)
@@ -194,7 +195,7 @@ def test_an_expired_grant_of_the_new_stage_is_noted_not_opened():
     policy = load(SHIPPED, AFTER_EXPIRY)
     result = D.stage_diff(policy, "s1-inbound-mail", "s2-secure-messaging", AFTER_EXPIRY)
     assert "pacs-remote-support" not in {p.grant_id for p in result.opened}
-    assert result.not_opened == [{"grant": "pacs-remote-support", "status": "expired", "expires": "2023-08-31"}]
+    assert result.not_opened == [{"grant": "pacs-remote-support", "status": "expired", "expires": PACS_CLOSES}]
 
 
 def test_backwards_stage_diff_closes_what_the_later_stages_opened():
@@ -338,14 +339,14 @@ def test_metadata_changes_are_reported_even_with_the_same_reach(tmp_path):
     result = version_diff(tmp_path, text)
     assert not result.opened and not result.closed and not result.empty
     assert result.changed == [
-        {"grant": "to-partner", "fields": {"approved_by": {"from": "crisis-cell", "to": "director"}, "expires": {"from": None, "to": "2023-12-31"}}}
+        {"grant": "to-partner", "fields": {"approved_by": {"from": "crisis-cell", "to": "director"}, "expires": {"from": None, "to": "2023-12-31 24:00 UTC (2024-01-01T00:00:00Z)"}}}
     ]
 
 
 def test_an_expiry_in_the_new_version_closes_the_grant(tmp_path):
     text = BASE.replace("        approved_by: crisis-cell\n", "        approved_by: crisis-cell\n        expires: 2023-06-30\n")
     result = version_diff(tmp_path, text, at=BEFORE_EXPIRY)
-    assert [(p.grant_id, p.status, p.detail) for p in result.closed] == [("to-partner", "expired", "2023-06-30")]
+    assert [(p.grant_id, p.status, p.detail) for p in result.closed] == [("to-partner", "expired", "2023-06-30 24:00 UTC (2023-07-01T00:00:00Z)")]
 
 
 def test_a_flow_moved_between_grants_is_per_grant_but_not_net(tmp_path):

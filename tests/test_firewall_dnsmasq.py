@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from egress.firewall import dnsmasq
+from egress.firewall import dnsmasq, paths
+from egress.firewall.errors import Refused, Unusable
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = [ROOT / "examples" / "minimal" / "policy.yaml", ROOT / "policies" / "chu-rennes-2023" / "policy.yaml"]
@@ -42,7 +43,7 @@ def test_compiled_feeds_pass(tmp_path):
     ("nftset=/a.example/4#inet#egress#dyn_a_v4\x1b[2J\n", "must name sets"),
 ])
 def test_anything_but_egress_nftset_lines_is_refused(text, message):
-    with pytest.raises(dnsmasq.FeedError, match=message.replace("[", r"\[")) as err:
+    with pytest.raises(Refused, match=message.replace("[", r"\[")) as err:
         dnsmasq.check_feed(text)
     assert "\x1b" not in str(err.value)
 
@@ -56,17 +57,17 @@ def test_symlinks_are_refused_with_the_real_path(tmp_path, monkeypatch):
     real.write_text("")
     link = tmp_path / "link.conf"
     link.symlink_to(real)
-    with pytest.raises(dnsmasq.FeedError, match=f"goes through a symbolic link \\(to {real}\\): give the real path"):
-        dnsmasq.plain_path(link, "--squid-include")
+    with pytest.raises(Unusable, match=f"goes through a symbolic link \\(to {real}\\): give the real path"):
+        paths.plain_path(link, "--squid-include")
     (tmp_path / "dirlink").symlink_to(tmp_path)
-    with pytest.raises(dnsmasq.FeedError, match="symbolic link"):
-        dnsmasq.plain_path(tmp_path / "dirlink" / "real.conf", "--dnsmasq-include")
-    with pytest.raises(dnsmasq.FeedError, match="not a regular file"):
-        dnsmasq.plain_path(tmp_path, "--dnsmasq-include")
-    assert dnsmasq.plain_path(real, "--squid-include") == real
-    assert dnsmasq.plain_path(tmp_path / "new.conf", "--squid-include") == tmp_path / "new.conf"
+    with pytest.raises(Unusable, match="symbolic link"):
+        paths.plain_path(tmp_path / "dirlink" / "real.conf", "--dnsmasq-include")
+    with pytest.raises(Unusable, match="not a regular file"):
+        paths.plain_path(tmp_path, "--dnsmasq-include")
+    assert paths.plain_path(real, "--squid-include") == real
+    assert paths.plain_path(tmp_path / "new.conf", "--squid-include") == tmp_path / "new.conf"
     monkeypatch.chdir(tmp_path)
-    assert dnsmasq.plain_path(Path("real.conf"), "--squid-include") == real
+    assert paths.plain_path(Path("real.conf"), "--squid-include") == real
 
 
 def test_reads_feed(tmp_path):

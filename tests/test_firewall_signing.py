@@ -76,3 +76,19 @@ def test_usage_errors(keys, tmp_path):
     assert err.value.usage
     with pytest.raises(signing.SignatureError, match="cannot read") as err:
         signing.sign(tmp_path / "none" / "manifest.json", keys["approver"])
+
+
+def test_sign_command(keys, tmp_path):
+    import sys
+
+    egress = [sys.executable, "-m", "egress.cli", "sign"]
+    stage = keys["manifest"].parent
+    cp = subprocess.run([*egress, str(stage), "--key", str(keys["approver"])], capture_output=True, text=True)
+    assert cp.returncode == 0, cp.stderr
+    assert (stage / "manifest.json.sig").read_text().startswith("-----BEGIN SSH SIGNATURE-----")
+    signing.verify(keys["manifest"].read_bytes(), (stage / "manifest.json.sig").read_bytes(), keys["allowed"])
+    cp = subprocess.run([*egress, str(tmp_path / "nowhere"), "--key", str(keys["approver"])],
+                        capture_output=True, text=True)
+    assert cp.returncode == 2 and "cannot read" in cp.stderr and "Traceback" not in cp.stderr
+    cp = subprocess.run([*egress, "--help"], capture_output=True, text=True)
+    assert cp.returncode == 0 and "allowed-signers" in cp.stdout and "Examples" in cp.stdout

@@ -28,6 +28,7 @@ import pytest
 from netaddr import IPNetwork
 
 from egress.flows import resolve
+from egress.instants import end_of_day
 from egress.model import Destination, Firewall, Grant, Lock, Policy, PortRange, Pos, Proxy, Service, Stage, Zone
 from egress.targets import nftables
 from egress.targets.names import NAME_MAX, dynamic_set, nft_name
@@ -608,11 +609,11 @@ def test_expired_grant_left_out():
     data = SHAPES["v4"]
     policy = make_policy(
         data["zones"], data["services"],
-        [[grant("to-partner", "lab", "partner", expires=dt.date(2023, 6, 30))]],
+        [[grant("to-partner", "lab", "partner", expires=end_of_day(dt.date(2023, 6, 30), "UTC"))]],
     )
     text = render(policy, "s0", at=dt.date(2023, 7, 1))
     assert set_elements(text, "svcx_lab_v4") == []
-    assert "# expired: to-partner (2023-06-30)" in text
+    assert "# expired: to-partner (2023-06-30 24:00 UTC (2023-07-01T00:00:00Z))" in text
     assert set_elements(render(policy, "s0", at=dt.date(2023, 6, 30)), "svcx_lab_v4")
 
 

@@ -27,11 +27,11 @@ def reach(*args, at="2023-07-01"):
 def test_an_allowed_flow_says_until_when_on_whose_approval_which_ticket():
     answer = ask(S2, "10.20.0.9", "198.51.100.201", "tcp/443", at="2023-07-01")
     assert (answer["decision"], answer["grant"], answer["via"]) == ("allow", "pacs-remote-support", "direct")
-    assert answer["expires"] == "2023-08-31" and answer["grant_stage"] == S2
+    assert answer["expires"] == "2023-08-31 24:00 UTC (2023-09-01T00:00:00Z)" and answer["grant_stage"] == S2
     assert answer["ticket"] == "CRISE-2023-018" and answer["approved_by"].startswith("Crisis cell")
     text = CliRunner().invoke(main, ["query", SHIPPED, "--stage", S2, "--src", "10.20.0.9", "--dst", "198.51.100.201",
                                      "--port", "tcp/443", "--at", "2023-07-01"]).stdout
-    assert "grant pacs-remote-support: granted at stage s2-secure-messaging; open until the end of 2023-08-31" in text
+    assert "grant pacs-remote-support: granted at stage s2-secure-messaging; open until 2023-08-31 24:00 UTC (2023-09-01T00:00:00Z)" in text
     assert "ticket: CRISE-2023-018" in text
     unlimited = ask(S2, "10.10.0.5", "203.0.113.70", "tcp/25")
     assert unlimited["expires"] is None and unlimited["ticket"]

@@ -113,8 +113,8 @@ def test_both_languages_have_every_label():
 
 
 @pytest.mark.parametrize("lang, words", [
-    ("en", ['<html lang="en">', "What is open", "Timeline of the stages", "31 Aug 2023"]),
-    ("fr", ['<html lang="fr">', "Ce qui est ouvert", "Chronologie des étapes", "31 août 2023", "Échéancier"]),
+    ("en", ['<html lang="en">', "What is open", "Timeline of the stages", "2023-08-31 24:00 UTC (2023-09-01T00:00:00Z)"]),
+    ("fr", ['<html lang="fr">', "Ce qui est ouvert", "Chronologie des étapes", "2023-08-31 24:00 UTC", "Échéancier"]),
 ])
 def test_both_languages_render(tmp_path, lang, words):
     html = report_text(tmp_path, SHIPPED, "--at", AT, "--lang", lang)
@@ -286,3 +286,30 @@ def test_a_log_of_no_known_format_exits_2(tmp_path):
     assert run("report", SHIPPED, "--out", str(out), "--at", AT, "--blocked", str(bogus)).exit_code == 2
     assert run("report", SHIPPED, "--out", str(out), "--at", AT, "--usage", str(tmp_path / "missing.log")).exit_code == 2
     assert not out.exists()
+
+
+def test_expiries_on_the_policy_clock_short_in_cells_full_in_tables(tmp_path):
+    path = tmp_path / "tz.yaml"
+    path.write_text("""\
+egress: 1
+policy: tz
+timezone: Europe/Paris
+zones:
+  lab: {addresses: [10.30.0.0/24]}
+services:
+  partner: {destinations: [{address: 203.0.113.0/24}], ports: [tcp/443]}
+  other: {destinations: [{address: 198.51.100.0/24}], ports: [tcp/22]}
+stages:
+  - id: s0
+    date: 2024-01-01
+    grants:
+      - {id: by-date, from: lab, to: partner, reason: r, expires: 2024-01-20}
+      - {id: by-instant, from: lab, to: other, reason: r, expires: "2024-01-15T18:00:00+01:00"}
+""")
+    html = report_text(tmp_path, str(path), "--at", "2024-01-10")
+    assert "until 20 Jan 2024</span>" in html and "until 15 Jan 2024 18:00</span>" in html
+    assert "2024-01-20 24:00 Europe/Paris (2024-01-20T23:00:00Z)" in html  # agenda and tooltips
+    assert "Expiry days on the clock of Europe/Paris." in html
+    agenda = re.findall(r'<tr data-grant="([^"]+)"><td>([^<]+)<br>', html)
+    assert agenda == [("by-instant", "2024-01-15 18:00 Europe/Paris (2024-01-15T17:00:00Z)"),
+                      ("by-date", "2024-01-20 24:00 Europe/Paris (2024-01-20T23:00:00Z)")]

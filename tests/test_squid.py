@@ -286,17 +286,17 @@ def test_comments_name_the_grant_and_its_metadata(unit_policy):
     text = render(flows_of(unit_policy, "s1"))
     assert "# grant web (stage s1): Care continuity" in text
     assert ("#   requested by Medical committee; approved by Crisis cell; ticket CRISE-1; "
-            "expires after 2023-12-31") in text
+            "closes at 2023-12-31 24:00 UTC (2024-01-01T00:00:00Z)") in text
     assert "# service sites: Web sites; owner: Service desk" in text
     assert "# zone workstations: Clinical workstations" in text
     assert "# policy: squid-unit" in text
     assert "# stage: s1" in text
-    assert "# grants in force at: 2023-07-01 (--at)" in text
+    assert "# grants in force at: 2023-07-01 00:00 UTC (2023-07-01T00:00:00Z) (--at)" in text
 
 
 def test_expired_grant_is_left_out_and_named(unit_policy):
     text = render(flows_of(unit_policy, "s1", dt.date(2024, 1, 1)))
-    assert "# left out: grant web expired on 2023-12-31" in text
+    assert "# left out: grant web expired at 2023-12-31 24:00 UTC (2024-01-01T00:00:00Z)" in text
     assert "egress_s_sites" not in text
     assert "http_access allow egress_z_workstations egress_s_mixed egress_p_443_8443" in text
 

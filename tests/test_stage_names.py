@@ -83,10 +83,10 @@ def test_stages_json_lists_the_grants_in_force_with_their_expiries(tmp_path):
         ("s0", 0, 0, 0, 0), ("s1", 1, 0, 0, 1), ("s2", 1, 0, 0, 2), ("s3", 1, 0, 0, 3)]
     last = rows[-1]["grants"]
     assert [g["id"] for g in last] == ["to-partner", "web", "office-partner"]
-    assert last[2] == {"id": "office-partner", "stage": "s3", "expires": "2023-12-31", "reason": "new stage",
+    assert last[2] == {"id": "office-partner", "stage": "s3", "expires": "2023-12-31 24:00 UTC (2024-01-01T00:00:00Z)", "reason": "new stage",
                        "requested_by": None, "approved_by": "crisis-cell", "ticket": "CRISIS-99"}
     later = json.loads(run("stages", path, "--format", "json", "--at", "2024-01-02").stdout)[-1]
-    assert later["expired"] == 1 and later["expired_grants"] == [{"id": "office-partner", "expires": "2023-12-31"}]
+    assert later["expired"] == 1 and later["expired_grants"] == [{"id": "office-partner", "expires": "2023-12-31 24:00 UTC (2024-01-01T00:00:00Z)"}]
     assert [g["id"] for g in later["grants"]] == ["to-partner", "web"]
     text = run("stages", path, "--at", "2023-07-01").stdout
-    assert "office-partner (stage s3): until 2023-12-31" in text
+    assert "office-partner (stage s3): until 2023-12-31 24:00 UTC (2024-01-01T00:00:00Z)" in text

@@ -8,6 +8,7 @@ library never prints.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from egress.firewall import host
+from egress.firewall import host, safeio, sanitize
 from egress.firewall.state import Record
 
 
@@ -23,6 +24,7 @@ from egress.firewall.state import Record
 class Entry:
     line: dict[str, Any]
     error: str | None = None  # why the line is not in the log, if it is not
+    full: bool = False  # the filesystem is full (ENOSPC, EDQUOT)
 
 
 def line(action: str, result: str, record: Record | None, detail: str, **extra: Any) -> dict[str, Any]:
@@ -38,18 +40,18 @@ def line(action: str, result: str, record: Record | None, detail: str, **extra: 
         "detail": detail,
     }
     entry.update(extra)
-    return entry
+    return sanitize.clean_json(entry)  # text from a bundle must not act on whoever reads the log
 
 
 def append(path: Path, entry: dict[str, Any]) -> Entry:
     """Append one line and fsync it."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = safeio.open_regular(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         try:
             os.write(fd, (json.dumps(entry, sort_keys=True) + "\n").encode())
             os.fsync(fd)
         finally:
             os.close(fd)
     except OSError as err:
-        return Entry(entry, f"cannot write the audit log {path}: {err}")
+        return Entry(entry, f"cannot write the audit log {path}: {err}", err.errno in (errno.ENOSPC, errno.EDQUOT))
     return Entry(entry)

@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from egress.atomic import write_atomically
+from egress.firewall.errors import ApplyError, Refused, Unusable
+from egress.firewall.paths import plain_path
 from egress.firewall.sanitize import excerpt
 
 FEED_FILE = "dnsmasq-egress.conf"
@@ -50,14 +52,6 @@ _TARGET = re.compile(r"[46]#inet#egress#[A-Za-z0-9_-]{1,64}\Z")
 _NAMES = re.compile(r"/(?:[A-Za-z0-9_*.-]+/)+\Z")
 
 
-class FeedError(ValueError):
-    """The feed or its installation is refused (exit 1); `usage` for our input (exit 2)."""
-
-    def __init__(self, message: str, usage: bool = False):
-        super().__init__(message)
-        self.usage = usage
-
-
 def check_feed(text: str) -> None:
     """Refuse anything but comments, blank lines and `nftset=` lines into table inet egress."""
     for number, line in enumerate(text.split("\n"), 1):
@@ -66,26 +60,12 @@ def check_feed(text: str) -> None:
             continue
         key, _, value = stripped.partition("=")
         if key != "nftset":
-            raise FeedError(f"{FEED_FILE}:{number}: only nftset= lines belong in the feed, found "
+            raise Refused(f"{FEED_FILE}:{number}: only nftset= lines belong in the feed, found "
                             f"`{excerpt(key, 30)}=`: refused")
         names, _, targets = value.rpartition("/")
         if not _NAMES.match(names + "/") or not all(_TARGET.match(t) for t in targets.split(",")):
-            raise FeedError(f"{FEED_FILE}:{number}: an nftset= line must name sets of table inet egress "
+            raise Refused(f"{FEED_FILE}:{number}: an nftset= line must name sets of table inet egress "
                             f"(4#inet#egress#SET,6#inet#egress#SET): `{excerpt(stripped, 60)}`: refused")
-
-
-def plain_path(path: Path, option: str) -> Path:
-    """`path` itself when no part of it is a symbolic link; refused otherwise: an apply
-    replaces the file by rename, which would turn a link into a regular file (and leave
-    the file it pointed to as it was)."""
-    absolute = Path(os.path.abspath(path))
-    real = Path(os.path.realpath(absolute))
-    if real != absolute:
-        raise FeedError(f"{option} {absolute} goes through a symbolic link (to {real}): give the real path, "
-                        f"{option} {real}", usage=True)
-    if absolute.exists() and not absolute.is_file():
-        raise FeedError(f"{option} {absolute} is not a regular file", usage=True)
-    return absolute
 
 
 def reads_feed(conf_text: str, feed: Path, conf_dir: Path) -> bool:
@@ -140,34 +120,34 @@ class Dnsmasq:
         try:
             return subprocess.run(argv, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
         except FileNotFoundError:
-            raise FeedError(f"{argv[0]}: not found ({what})", usage=True) from None
+            raise Unusable(f"{argv[0]}: not found ({what})") from None
         except subprocess.TimeoutExpired:
-            raise FeedError(f"{what}: timed out") from None
+            raise ApplyError(f"{what}: timed out") from None
 
     def test(self) -> None:
         """`dnsmasq --test` of the installed feed, and of the main configuration if given."""
         for conf in [self.include] + ([self.conf] if self.conf else []):
             cp = self._run([self.binary, "--test", f"--conf-file={conf}"], "dnsmasq --test")
             if cp.returncode:
-                raise FeedError(f"dnsmasq --test --conf-file={conf} refused it: "
+                raise Refused(f"dnsmasq --test --conf-file={conf} refused it: "
                                 f"{excerpt(cp.stderr or cp.stdout)}")
         if self.conf:
             try:
                 text = self.conf.read_text(errors="replace")
             except OSError as err:
-                raise FeedError(f"{self.conf}: cannot read: {err.strerror or err}", usage=True) from None
+                raise Unusable(f"{self.conf}: cannot read: {err.strerror or err}") from None
             if not reads_feed(text, self.include, self.conf.parent):
-                raise FeedError(f"{self.conf} does not read {self.include}: add `conf-file={self.include}` to it")
+                raise Refused(f"{self.conf} does not read {self.include}: add `conf-file={self.include}` to it")
 
     def restart(self) -> None:
         argv = shlex.split(self.restart_command)
         if not argv:
-            raise FeedError("--dnsmasq-restart is empty", usage=True)
+            raise Unusable("--dnsmasq-restart is empty")
         if os.sep not in argv[0] and not shutil.which(argv[0]):
-            raise FeedError(f"{argv[0]}: not found (give the command with --dnsmasq-restart)", usage=True)
+            raise Unusable(f"{argv[0]}: not found (give the command with --dnsmasq-restart)")
         cp = self._run(argv, "the dnsmasq restart command")
         if cp.returncode:
-            raise FeedError(f"`{self.restart_command}` failed (exit {cp.returncode}): "
+            raise ApplyError(f"`{self.restart_command}` failed (exit {cp.returncode}): "
                             f"{excerpt(cp.stderr or cp.stdout)}")
 
     def install(self, data: bytes) -> bytes | None:
@@ -178,7 +158,7 @@ class Dnsmasq:
         self.write(data)
         try:
             self.test()
-        except FeedError:
+        except ApplyError:
             self.restore(previous, restart=False)
             raise
         return previous

@@ -32,7 +32,11 @@ class Unusable(ApplyError):
 
 
 def first_lines(text: str, count: int = 3) -> str:
-    """The first non-blank lines of a program's output, on one line (for error messages)."""
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    """The first non-blank lines of a program's output, on one line (for error messages),
+    each escaped and cut short: programs quote the file they refuse, and a refused file
+    is echoed no further than that (sanitize.py)."""
+    from egress.firewall.sanitize import excerpt
+
+    lines = [excerpt(line) for line in text.strip().splitlines() if line.strip()]
     shown = " | ".join(lines[:count])
     return shown + (" | ..." if len(lines) > count else "")

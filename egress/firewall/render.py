@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from egress.firewall import sanitize
 from egress.firewall.state import Record
 
 
@@ -49,8 +50,12 @@ def format_status(doc: dict[str, Any]) -> str:
         lines.append(f"in force: {describe(loaded)}")
         lines.append(f"          sha256 {loaded['sha256']}")
         lines.append(f"          applied {loaded.get('applied_at')} by {loaded.get('applied_by')} from {loaded.get('bundle')}")
+        if loaded.get("signer"):
+            lines.append(f"          signed by {loaded['signer']}")
         if loaded.get("squid_include"):
             lines.append(f"          squid include {loaded['squid_include']}")
+        if loaded.get("dnsmasq_include"):
+            lines.append(f"          dnsmasq feed {loaded['dnsmasq_include']}")
         if doc.get("matches") is True:
             lines.append("          table inet egress: present, as loaded (set elements not compared)")
     else:
@@ -74,4 +79,4 @@ def format_status(doc: dict[str, Any]) -> str:
                      + (f" ({last['reason']})" if last.get("reason") else "") + (f" by {last['by']}" if last.get("by") else ""))
     for note in doc.get("notes") or []:
         lines.append(f"note:     {note}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(sanitize.clean(line) for line in lines) + "\n"  # records quote bundles

@@ -3,6 +3,7 @@
     snapshots/<id>/ruleset.nft    reload script of table inet egress (absent: there was none)
     snapshots/<id>/deny-all.nft   when there was none: the deny-all table that a rollback loads
     snapshots/<id>/squid-include  the include file in place (with --squid-include, if any)
+    snapshots/<id>/dnsmasq-include the dnsmasq feed in place (with --dnsmasq-include, if any)
     snapshots/<id>/meta.json      what it holds (state.Snapshot)
 
 What a rollback restores: the table `inet egress` exactly as listed at the moment of the
@@ -15,7 +16,8 @@ dropped on purpose when the policy revision differs: they were added under the
 rolled-back stage, whose hosts may not be allowed by the restored one. dnsmasq adds the
 addresses of the restored stage's hosts again at the next lookup. With `--squid-include`
 the include file is put back as it was and Squid reconfigured; if there was none, a
-closed include (`http_access deny all`) takes its place.
+closed include (`http_access deny all`) takes its place. With `--dnsmasq-include` the feed
+is put back as it was (an empty feed if there was none) and dnsmasq restarted.
 """
 
 from __future__ import annotations
@@ -27,11 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from egress.atomic import write_atomically
-from egress.firewall import host
+from egress.firewall import host, safeio
+from egress.firewall.dnsmasq import EMPTY_FEED, Dnsmasq
 from egress.firewall.errors import ApplyError, Refused, first_lines
 from egress.firewall.nft import Nft, carry_dynamic_elements, deny_all_script, restore_script
 from egress.firewall.squid import CLOSED_INCLUDE, Squid
-from egress.firewall.state import Record, Snapshot, SquidSaved
+from egress.firewall.state import DnsmasqSaved, Record, Snapshot, SquidSaved
 from egress.firewall.store import Store
 
 
@@ -51,7 +54,8 @@ class Restored:
     loaded: str
 
 
-def take(store: Store, nft: Nft, squid: Squid | None, current: Record | None, ruleset: str = "") -> Snapshot:
+def take(store: Store, nft: Nft, squid: Squid | None, current: Record | None, ruleset: str = "",
+         dnsmasq: Dnsmasq | None = None) -> Snapshot:
     """Save what is in force into snapshots/<id>/ and check that it reloads. When there is
     no table, the deny-all table built from `ruleset` (the text of the egress.nft being
     applied) is saved and checked instead."""
@@ -83,8 +87,16 @@ def take(store: Store, nft: Nft, squid: Squid | None, current: Record | None, ru
                            existed=data is not None)
         if data is not None:
             write_atomically(folder / "squid-include", data, mode=0o600)
+    feed = None
+    if dnsmasq is not None:
+        data = dnsmasq.read()
+        feed = DnsmasqSaved(include=str(dnsmasq.include), conf=str(dnsmasq.conf) if dnsmasq.conf else None,
+                            restart=dnsmasq.restart_command, existed=data is not None)
+        if data is not None:
+            write_atomically(folder / "dnsmasq-include", data, mode=0o600)
     snapshot = Snapshot(id=snap_id, taken_at=taken_at, table=listing is not None,
-                        current=current if listing is not None else None, squid=saved, deny_all=listing is None)
+                        current=current if listing is not None else None, squid=saved, deny_all=listing is None,
+                        dnsmasq=feed)
     write_atomically(folder / "meta.json", snapshot.to_bytes(), mode=0o600)
     return snapshot
 
@@ -102,19 +114,18 @@ def restore(store: Store, nft: Nft, snapshot: Snapshot, rolled_back: Record | No
     answers from its cache, so losing them could block a host for a whole TTL. Between
     different revisions the snapshot is restored exactly. A merged script that `nft -c`
     refuses falls back to the exact one."""
-    folder = store.snapshot_dir(snapshot.id)
     problems = []
     nft_ok = True
     loaded = "table" if snapshot.table else "none" if allow_no_table else "deny-all"
     try:
         if snapshot.table:
-            script = folder / "ruleset.nft"
+            script = store.snapshot_file(snapshot.id, "ruleset.nft")
             merged = _merged_script(nft, script, snapshot.current, rolled_back)
             nft.load(merged or script)
         elif allow_no_table:
             nft.delete_table()
         else:
-            nft.load(_deny_all(folder, snapshot))
+            nft.load(_deny_all(store, snapshot))
     except ApplyError as err:
         nft_ok = False
         problems.append(f"nftables: {err}")
@@ -122,20 +133,29 @@ def restore(store: Store, nft: Nft, snapshot: Snapshot, rolled_back: Record | No
         saved = snapshot.squid
         squid = Squid(Path(saved.include), Path(saved.conf) if saved.conf else None)
         try:
-            data = (folder / "squid-include").read_bytes() if saved.existed else CLOSED_INCLUDE
+            data = safeio.read_regular(store.snapshot_file(snapshot.id, "squid-include")) if saved.existed \
+                else CLOSED_INCLUDE
             baseline = squid.baseline()
             squid.write(data)
             squid.parse(baseline)
             squid.reconfigure()
         except (ApplyError, OSError) as err:
             problems.append(f"squid: {err}")
+    if snapshot.dnsmasq:
+        kept = snapshot.dnsmasq
+        dnsmasq = Dnsmasq(Path(kept.include), Path(kept.conf) if kept.conf else None, kept.restart)
+        try:
+            dnsmasq.restore(safeio.read_regular(store.snapshot_file(snapshot.id, "dnsmasq-include")) if kept.existed
+                            else EMPTY_FEED)
+        except (ApplyError, OSError) as err:
+            problems.append(f"dnsmasq: {err}")
     return Restored(nft_ok, problems, loaded)
 
 
-def _deny_all(folder: Path, snapshot: Snapshot) -> Path:
+def _deny_all(store: Store, snapshot: Snapshot) -> Path:
     """The snapshot's deny-all script; a generic one (forward hook) for a snapshot saved
     without it, by an older egress."""
-    script = folder / "deny-all.nft"
+    script = store.snapshot_file(snapshot.id, "deny-all.nft")
     if not snapshot.deny_all:
         write_atomically(script, deny_all_script("", DENY_ALL_WHY).encode(), mode=0o600)
     return script
@@ -148,7 +168,7 @@ def _merged_script(nft: Nft, script: Path, saved: Record | None, rolled_back: Re
         live = nft.list_table()
         if not live:
             return None
-        text = script.read_text()
+        text = safeio.read_regular(script).decode()
         extra = carry_dynamic_elements(text, live)
         if not extra:
             return None

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from egress.atomic import write_atomically
 from egress.firewall.errors import ApplyError, Refused, Unusable, first_lines
+from egress.firewall.paths import plain_path
 
 #: What a rollback installs when no include was in place before the apply: removing the
 #: file would leave a squid.conf that no longer parses, so Squid would keep the rolled-back rules.
@@ -54,7 +55,9 @@ class Squid:
 
     def write(self, data: bytes | None) -> None:
         """Put data at the include path atomically (None: remove the file), keeping the
-        mode and owner of the file it replaces (0644 root for a new one)."""
+        mode and owner of the file it replaces (0644 root for a new one). A path through a
+        symbolic link is refused (paths.py), at apply and at rollback alike."""
+        plain_path(self.include, "--squid-include")
         if data is None:
             with contextlib.suppress(FileNotFoundError):
                 self.include.unlink()

@@ -43,6 +43,9 @@ class Record:
     applied_by: str | None = None
     squid_include: str | None = None
     squid_conf: str | None = None
+    dnsmasq_include: str | None = None
+    dnsmasq_conf: str | None = None
+    signer: str | None = None  # who signed the manifest (apply --allowed-signers)
     fingerprint: str | None = None
     deny_all: bool = False  # the fail-closed table that stands in for "no table" (snapshots.py)
 
@@ -134,6 +137,14 @@ class SquidSaved:
 
 
 @dataclass(frozen=True)
+class DnsmasqSaved:
+    include: str
+    conf: str | None
+    restart: str  # the command that restarts dnsmasq (apply --dnsmasq-restart)
+    existed: bool
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """What was in force before an apply (the files beside meta.json hold the content)."""
 
@@ -143,6 +154,7 @@ class Snapshot:
     current: Record | None  # the record of the table in force, if egress loaded it
     squid: SquidSaved | None = None
     deny_all: bool = False  # deny-all.nft: what a rollback loads instead of "no table"
+    dnsmasq: DnsmasqSaved | None = None
 
     def to_bytes(self) -> bytes:
         return (json.dumps(asdict(self), indent=2, sort_keys=True) + "\n").encode()
@@ -151,7 +163,8 @@ class Snapshot:
     def from_json(cls, doc: Any) -> Snapshot:
         _check(doc, "snapshot")
         return cls(id=doc["id"], taken_at=doc["taken_at"], table=doc["table"], current=_record(doc["current"]),
-                   squid=SquidSaved(**doc["squid"]) if doc["squid"] else None, deny_all=doc.get("deny_all", False))
+                   squid=SquidSaved(**doc["squid"]) if doc["squid"] else None, deny_all=doc.get("deny_all", False),
+                   dnsmasq=DnsmasqSaved(**doc["dnsmasq"]) if doc.get("dnsmasq") else None)
 
     @property
     def restores(self) -> Record | None:

@@ -18,7 +18,7 @@ from egress.firewall.state import Record, State
 from egress.firewall.store import Store
 
 _LOADED_KEYS = ("policy", "stage", "stage_title", "revision", "sha256", "applied_at", "applied_by", "bundle",
-                "squid_include", "deny_all")
+                "squid_include", "dnsmasq_include", "signer", "deny_all")
 
 
 def _loaded(result: dict[str, Any], current: Record | None, nft: Nft) -> None:
@@ -70,6 +70,9 @@ def status(state_dir: str | os.PathLike) -> dict[str, Any]:
                               "loaded": None, "pending": None, "rollback": None, "last": None, "notes": []}
     notes = result["notes"]
     notes += settled
+    if store.reserve_missing():
+        notes.append("the state filesystem has been full (the reserve kept for the records of a rollback was "
+                     f"used): free space in {store.dir}; the next apply makes the reserve again")
     try:
         result["table"] = "present" if nft.has_table() else "absent"
     except ApplyError as err:

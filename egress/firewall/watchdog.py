@@ -1,7 +1,8 @@
 """The watchdog: a detached process that rolls back a pending apply at its deadline.
 
-Started as `egress watchdog --state-dir DIR --token T` (a hidden subcommand of the CLI)
-in its own session (`start_new_session`), so that it outlives the applying process
+Started as `egress watchdog --state-dir DIR --token-fd N` (a hidden subcommand of the
+CLI; the token of the pending apply comes through an inherited pipe, never on the command
+line, which /proc/PID/cmdline shows to every user) in its own session (`start_new_session`), so that it outlives the applying process
 (killed, or its SSH session gone) and inherits its network namespace. On a host run by
 systemd it is started through `systemd-run --scope` so that it also leaves the login
 session's cgroup (a session closed with `KillUserProcesses=yes` would kill it
@@ -42,8 +43,7 @@ def _scope_prefix(token: str) -> list[str]:
 
 def spawn(store: Store, token: str, ready_timeout: float = 10.0) -> int:
     """Start the detached watchdog and wait until it says it is running. Returns its pid."""
-    argv = [sys.executable, "-m", "egress.cli", "watchdog", "--state-dir", str(store.dir.resolve()),
-            "--token", token]
+    argv = [sys.executable, "-m", "egress.cli", "watchdog", "--state-dir", str(store.dir.resolve())]
     env = dict(os.environ)
     here = str(Path(__file__).resolve().parent.parent.parent)
     env["PYTHONPATH"] = here + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -51,19 +51,20 @@ def spawn(store: Store, token: str, ready_timeout: float = 10.0) -> int:
     prefix = _scope_prefix(token)
     for attempt in ([prefix, []] if prefix else [[]]):
         read_fd, write_fd = os.pipe()
-        log = open(store.watchdog_log, "ab")  # noqa: SIM115 - handed to the child
+        token_fd = _token_pipe(token)
+        log = store.open_log(store.watchdog_log)
         try:
             proc = subprocess.Popen(
-                attempt + argv + ["--ready-fd", str(write_fd)], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                pass_fds=(write_fd,), start_new_session=True, cwd="/", env=env)
+                [*attempt, *argv, "--ready-fd", str(write_fd), "--token-fd", str(token_fd)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                pass_fds=(write_fd, token_fd), start_new_session=True, cwd="/", env=env)
         except OSError as err:
             errors.append(str(err))
             os.close(read_fd)
-            os.close(write_fd)
-            log.close()
             continue
-        os.close(write_fd)
-        log.close()
+        finally:
+            for fd in (write_fd, token_fd, log):
+                os.close(fd)
         ready = b""
         deadline = time.monotonic() + ready_timeout
         while time.monotonic() < deadline and proc.poll() is None:
@@ -83,11 +84,27 @@ def spawn(store: Store, token: str, ready_timeout: float = 10.0) -> int:
     raise ApplyError("cannot start the rollback watchdog: " + "; ".join(errors) + "; nothing was changed")
 
 
+def _token_pipe(token: str) -> int:
+    """The read end of a pipe that holds the token (a pipe buffer holds far more)."""
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, token.encode() + b"\n")
+    os.close(write_fd)
+    return read_fd
+
+
+def read_token(fd: int) -> str:
+    """The token from the pipe that `spawn` passed (at most one line)."""
+    with os.fdopen(fd, "rb") as pipe:
+        return pipe.readline(256).decode(errors="replace").strip()
+
+
 def run(state_dir: str, token: str, ready_fd: int | None, poll: float = 0.2) -> int:
     """The watchdog's loop; its messages go to standard output (the watchdog log)."""
 
     def log(message: str) -> None:
-        print(f"{host.utc_now()} watchdog {os.getpid()} [{token[:8]}]: {message}", flush=True)
+        """A line of the watchdog log; a full disk must not stop the watchdog."""
+        with contextlib.suppress(OSError):
+            print(f"{host.utc_now()} watchdog {os.getpid()} [{token[:8]}]: {message}", flush=True)
 
     session = Session(Store(state_dir), say=log, warn=log)
     store = session.store

@@ -20,7 +20,7 @@ from functools import cache
 
 import jinja2
 
-from egress import expiring
+from egress import instants
 from egress.atomic import write_atomically
 from egress.htmlreport import data, labels, timeline
 from egress.htmlreport.data import Report, build
@@ -45,7 +45,8 @@ def _environment(lang: str) -> jinja2.Environment:
         short=lambda d: labels.short_date(d, lang),
         instant=instant_text,
         epoch=lambda seconds: instant_text(dt.datetime.fromtimestamp(seconds, dt.UTC)),
-        day_of=lambda value: expiry_text(value, lang),
+        day_of=expiry_text,
+        until=lambda value: short_expiry(value, lang),
         soon=lambda delta: soon_text(delta, words),
         css_string=css_string,
     )
@@ -53,15 +54,24 @@ def _environment(lang: str) -> jinja2.Environment:
 
 
 def instant_text(value: dt.datetime) -> str:
-    """An instant, unambiguous (with its offset)."""
-    return expiring.show_instant(value)
+    """An instant, unambiguous: in the policy's timezone, named, and in UTC."""
+    return instants.show(value)
 
 
-def expiry_text(value, lang: str) -> str:
-    """A grant's `expires` as written: a date is the day it ends with, an instant itself."""
-    if isinstance(value, dt.datetime):
-        return instant_text(value)
-    return labels.date_text(value, lang)
+def expiry_text(value: dt.datetime) -> str:
+    """A grant's expiry instant; one at midnight reads as 24:00 of its last day, as the
+    policy says it (instants are not translated)."""
+    return instants.show(value, end=True)
+
+
+def short_expiry(value: dt.datetime, lang: str) -> str:
+    """An expiry in few words, for the narrow places (matrix cells, timeline bars):
+    the last day it is open (`31 Aug 2023`), or that day and the time when it closes
+    during a day (`30 Sep 2023 18:00`), on the policy's clock (the legend names the
+    zone; the full instant is in the tooltip and in the tables)."""
+    if (value.hour, value.minute, value.second) == (0, 0, 0):
+        return labels.date_text(value.date() - dt.timedelta(days=1), lang)
+    return f"{labels.date_text(value.date(), lang)} {value.strftime('%H:%M:%S' if value.second else '%H:%M')}"
 
 
 def soon_text(delta: dt.timedelta, words: dict[str, str]) -> str:

@@ -161,9 +161,8 @@ def build(policy: Policy, stage_id: str, start: dt.datetime, sources: list[str],
 
     `denials` and `requests` are the observations of `egress blocked` and `egress usage`
     (egress.observe), judged here against the same flows as the matrix."""
-    at = start.date()
-    chosen = resolve(policy, stage_id, at)
-    history = stage_history(policy, at)
+    chosen = resolve(policy, stage_id, start)
+    history = stage_history(policy, start)
     return Report(
         policy=policy,
         path=policy.path,
@@ -180,7 +179,7 @@ def build(policy: Policy, stage_id: str, start: dt.datetime, sources: list[str],
     )
 
 
-def stage_history(policy: Policy, at: dt.date) -> list[StageHistory]:
+def stage_history(policy: Policy, at: dt.date | dt.datetime) -> list[StageHistory]:
     """What each stage opened and closed compared with the one before (the first: with
     nothing), each judged at its own date (`at` for a stage without one)."""
     out = []
@@ -242,7 +241,7 @@ def temporary_openings(policy: Policy, history: list[StageHistory]) -> list[Temp
                 found[grant.id] = Temporary(grant.id, grant.stage_index, policy.stages[grant.stage_index].date,
                                             grant.expires, None)
     out = [Temporary(t.grant, t.stage, t.start, t.expires, revoked.get(t.grant)) for t in found.values()]
-    out.sort(key=lambda t: (expiring.expiry_instant(t.expires), t.grant))
+    out.sort(key=lambda t: (t.expires, t.grant))
     return out
 
 

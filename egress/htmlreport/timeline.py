@@ -16,8 +16,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from egress import expiring
-
 WIDTH = 1000
 LABELS = 300  # the left column of labels
 RIGHT = 110  # room for the last counts and expiry labels
@@ -78,7 +76,7 @@ def layout(history, temporary, at: dt.date) -> Timeline:
     dated = [h.date for h in history if h.date]
     first = min(dated + [at]) if dated else at
     last_stage = max(dated) if dated else at
-    ends = [expiring.expiry_instant(t.expires).date() for t in temporary]
+    ends = [t.expires.date() for t in temporary]
     horizon = last_stage + HORIZON
     last = max([last_stage, min(at, horizon)] + [e for e in ends if e <= horizon])
     span = max((last - first).days, 1)
@@ -95,7 +93,7 @@ def layout(history, temporary, at: dt.date) -> Timeline:
     bars_y = TOP + 10 + len(history) * STAGE_ROW + 14
     bars = []
     for j, t in enumerate(temporary[:MAX_BARS]):
-        end = expiring.expiry_instant(t.expires).date()
+        end = t.expires.date()
         revoked_at = None
         if t.revoked_at is not None and history[t.revoked_at].date and history[t.revoked_at].date < end:
             end, revoked_at = history[t.revoked_at].date, history[t.revoked_at].id

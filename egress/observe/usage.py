@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from egress import instants
 from egress.flows import StageFlows
 from egress.observe.observations import Observations, Seen
 from egress.query import QueryInputError, query
@@ -89,7 +90,7 @@ def usage(observations: Observations, flows: StageFlows, counters=None, proxy_re
             if g is not None and g.packets is None:
                 g.packets, g.bytes = 0, 0
     ordered = sorted(grants.values(), key=lambda g: (not g.used, -(g.proxy_hits or 0), -(g.packets or 0), g.grant))
-    return Usage(flows.policy.name, flows.stage.id, flows.at.isoformat(), ordered, observations.files, source, unattributed)
+    return Usage(flows.policy.name, flows.stage.id, instants.show(flows.at), ordered, observations.files, source, unattributed)
 
 
 def _credit_proxy(observations: Observations, flows: StageFlows, grants: dict[str, GrantUsage]) -> dict[tuple, Seen]:

@@ -31,12 +31,12 @@ does not use are flushed by its ruleset (a revoked opening loses its learned add
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from egress import instants
 from egress.flows import StageFlows, policy_index, resolve
 from egress.model import Grant, Policy, PortRange
 from egress.targets.names import nft_name
@@ -56,15 +56,9 @@ Profile = tuple[tuple[int | None, tuple[str, ...]], ...]
 def closing(grant: Grant) -> int | None:
     """The instant (epoch seconds) a grant closes, None if it does not expire.
 
-    `expires` is a date (the opening ends at the end of that day, UTC) or an aware
-    date-time (the instant itself)."""
-    expires = grant.expires
-    if expires is None:
-        return None
-    if isinstance(expires, dt.datetime):
-        return int(expires.timestamp())
-    end = dt.datetime.combine(expires + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
-    return int(end.timestamp())
+    `Grant.expires` is the closing instant already (`egress.instants`: a plain date ends
+    at midnight in the policy's timezone); epoch seconds do not depend on the loader's."""
+    return None if grant.expires is None else instants.epoch(grant.expires)
 
 
 def sweep(items: Iterable[tuple[int, int, object]], key) -> list[tuple[int, int, object]]:

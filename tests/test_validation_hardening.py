@@ -1,0 +1,135 @@
+"""Issue 10, validation: dangerous policies that used to pass, crash or hang.
+
+One section per item (9 loader part, 12, 13, 14, 15, 16, 19, 20). Each case failed on
+the code before the fix: an exit 3, a hang, a silent acceptance or a missing warning.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import yaml
+
+from egress import yamlpos
+from egress.check import validate
+from tests.test_cli_validate import run
+from tests.test_diagnostics import BASE, where, write
+
+AT = dt.date(2023, 7, 1)
+
+
+def diagnostics(path: Path):
+    return validate(str(path), AT)[1]
+
+
+def codes_at(text: str, path: Path) -> list[tuple[str, int, int]]:
+    return [(d.code, d.line, d.column) for d in diagnostics(path)]
+
+
+# -- 19: YAML tags and deep documents ---------------------------------------------------
+
+
+@pytest.mark.parametrize("value, says", [
+    ("!!python/object:os.system x", "YAML tag '!!python/object:os.system' is not allowed"),
+    ("!!python/object/apply:os.system [ls]", "YAML tag '!!python/object/apply:os.system' is not allowed"),
+    ('!!int "abc"', "'abc' is not a valid !!int"),
+    ('!!float "x"', "'x' is not a valid !!float"),
+    ('!!bool "maybe"', "'maybe' is not a valid !!bool"),
+    ('!!binary "AAAA"', "YAML tag '!!binary' is not allowed"),
+    ("!!set {a: 1}", "YAML tag '!!set' is not allowed"),
+    ("!local x", "YAML tag '!local' is not allowed"),
+])
+def test_yaml_tags_are_positioned_errors_exit_1(tmp_path, value, says):
+    text = BASE.replace("policy: base", f"policy: base\ndescription: {value}")
+    path = write(tmp_path, text)
+    result = run("validate", str(path))
+    assert result.exit_code == 1, result.output
+    line, col = where(text, value)
+    assert f"policy.yaml:{line}:{col}: error E112 {says}" in result.stdout
+
+
+def test_a_900_deep_document_is_refused_in_both_loaders(tmp_path):
+    text = "egress: 1\npolicy: x\ndescription: " + "[" * 900 + "]" * 900 + "\n"
+    result = run("validate", str(write(tmp_path, text)))
+    assert result.exit_code == 1 and "E103" in result.stdout
+    # the node-tree path (git:REV:path, anchors, tags) with the pure-Python composer,
+    # which recurses once per level
+    for loader in (yaml.SafeLoader, yamlpos._Loader):
+        saved = yamlpos._Loader
+        yamlpos._Loader = loader
+        try:
+            with pytest.raises(yamlpos.YamlError) as err:
+                yamlpos.to_data(yamlpos.compose(text, "p.yaml"), "p.yaml")
+        finally:
+            yamlpos._Loader = saved
+        assert err.value.diagnostic.code == "E103"
+
+
+def test_deep_document_through_git(tmp_path, monkeypatch):
+    import subprocess
+
+    text = "egress: 1\npolicy: x\ndescription: &a " + "[" * 900 + "]" * 900 + "\n"
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "policy.yaml").write_text(text)
+    git = ["git", "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    subprocess.run(git + ["add", "."], cwd=repo, check=True)
+    subprocess.run(git + ["commit", "-qm", "deep"], cwd=repo, check=True)
+    monkeypatch.chdir(repo)
+    result = run("diff", "git:HEAD:policy.yaml", "policy.yaml", "--stage", "s0")
+    assert result.exit_code == 1 and "E103" in result.output
+
+
+# -- 12: floats are not integers ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("old, new, marker, says", [
+    ("  port: 3128", "  port: 8080.0", "8080.0", "proxy.port must be a whole number, not the float 8080.0; write 8080"),
+    ("egress: 1", "egress: 1.0", "1.0", "egress must be a whole number, not the float 1.0; write 1"),
+    ("\nproxy:\n", "\nfirewall:\n  log_group: 5.0\nproxy:\n", "5.0", "firewall.log_group must be a whole number"),
+])
+def test_floats_are_refused_where_integers_are_due(tmp_path, old, new, marker, says):
+    text = BASE.replace(old, new, 1)
+    path = write(tmp_path, text)
+    result = run("validate", str(path), "--strict")
+    assert result.exit_code == 1
+    line, col = where(text, marker)
+    assert f"policy.yaml:{line}:{col}: error E112 {says}" in result.stdout
+
+
+# -- 20: invisible and bidirectional characters in text fields --------------------------
+
+INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e",
+             "\u2066", "\u2067", "\u2068", "\u2069", "\u061c", "\ufeff"]
+TEXT_FIELDS = [
+    ("        reason: Partner flow", "        reason: Partner{c} flow", "Partner"),
+    ("  - id: s1\n", "  - id: s1\n    title: Second{c} stage\n", "Second"),
+    ("    ports: [tcp/25, tcp/443]\n", "    ports: [tcp/25, tcp/443]\n    owner: La{c}b\n", "La"),
+    ("        reason: Partner flow", "        reason: Partner flow\n        approved_by: cell{c}", "cell"),
+    ("        reason: Partner flow", "        reason: Partner flow\n        requested_by: lab{c}", "lab"),
+    ("        reason: Partner flow", "        reason: Partner flow\n        ticket: T-{c}1", "T-"),
+    ("policy: base", "policy: base\ndescription: a {c}policy", "a "),
+    ("    addresses: [10.0.1.3]", "    addresses: [10.0.1.3]\n    description: the {c}proxy", "the "),
+]
+
+
+@pytest.mark.parametrize("char", INVISIBLE, ids=[f"U+{ord(c):04X}" for c in INVISIBLE])
+def test_every_invisible_character_is_refused(tmp_path, char):
+    text = BASE.replace("        reason: Partner flow", f"        reason: Partner{char} flow")
+    found = [d for d in diagnostics(write(tmp_path, text)) if d.code == "E144"]
+    assert [(d.line, d.column) for d in found] == [where(text, "Partner")]
+    assert f"U+{ord(char):04X}" in found[0].message and char not in found[0].message
+
+
+@pytest.mark.parametrize("old, new, marker", TEXT_FIELDS, ids=[f[2] for f in TEXT_FIELDS])
+def test_every_text_field_refuses_them(tmp_path, old, new, marker):
+    assert old in BASE
+    text = BASE.replace(old, new.format(c="\u202e"), 1)
+    result = run("validate", str(write(tmp_path, text)))
+    assert result.exit_code == 1
+    line, col = where(text, marker)
+    assert f"policy.yaml:{line}:{col}: error E144" in result.stdout
+    assert "\u202e" not in result.output
