@@ -1101,3 +1101,62 @@ def test_non_regular_bundle_files_and_bad_timeouts(netns, tmp_path):
     cp = egress(ns, state, "apply", str(tmp_path / "build"), "--no-wait")
     assert cp.returncode == 2 and f"give {tmp_path / 'build'}/<stage> (stages: s1)" in cp.stderr, cp.stderr
     assert nft_list(ns) is None
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """A 2 MiB tmpfs for a state directory, to fill up (unmounted afterwards)."""
+    mount = tmp_path / "small"
+    mount.mkdir(mode=0o700)
+    cp = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "egress-test", str(mount)],
+                        capture_output=True, text=True)
+    if cp.returncode:
+        pytest.fail(f"cannot mount a tmpfs: {cp.stderr}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def fill(folder: Path) -> None:
+    """Fill the filesystem of `folder` to the last byte."""
+    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        for size in (1 << 16, 4096, 512, 1):
+            try:
+                while True:
+                    os.write(fd, b"\0" * size)
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+
+
+@nft_system
+def test_full_disk_the_watchdog_still_rolls_back_and_records_it(netns, tmp_path, small_tmpfs):
+    """Issue 10 item 4: with the state filesystem full, the watchdog's rollback leaves
+    kernel, state and audit consistent (the reserve is given up for the records), and
+    an apply on a full filesystem is refused before anything changes."""
+    ns, state = netns(), small_tmpfs / "state"
+    one = write_bundle(tmp_path / "s1", ruleset((443,)), stage="s1")
+    two = write_bundle(tmp_path / "s2", ruleset((443, 80)), stage="s2")
+    assert egress(ns, state, "apply", str(one), "--no-wait").returncode == 0
+    assert egress(ns, state, "confirm").returncode == 0
+    before = nft_list(ns)
+    assert egress(ns, state, "apply", str(two), "--no-wait", "--confirm-timeout", "3").returncode == 0
+    fill(small_tmpfs)
+    assert wait_until(lambda: nft_list(ns) == before, 15)
+    assert wait_until(lambda: audit(state)[-1]["action"] == "rollback", 10), audit(state)[-1]
+    last = audit(state)[-1]
+    assert (last["result"], last["automatic"], last["restored"]["stage"]) == ("ok", True, "s1")
+    assert "reserve was used" in last["detail"]
+    doc = status(ns, state)
+    assert doc["pending"] is None and doc["loaded"]["stage"] == "s1" and doc["matches"] is True
+    assert any("has been full" in note for note in doc["notes"])
+
+    fill(small_tmpfs)  # what the reserve left free, too
+    cp = egress(ns, state, "apply", str(two), "--no-wait")  # full: refused, nothing changed
+    assert cp.returncode == 1 and "free space" in cp.stderr and "Traceback" not in cp.stderr, cp.stderr
+    assert nft_list(ns) == before and status(ns, state)["pending"] is None
+    (small_tmpfs / "filler").unlink()
+    assert egress(ns, state, "apply", str(two), "--no-wait").returncode == 0  # the reserve is made again
+    assert (state / "reserve").stat().st_size == 256 << 10
+    assert egress(ns, state, "rollback").returncode == 0 and nft_list(ns) == before

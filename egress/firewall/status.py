@@ -70,6 +70,9 @@ def status(state_dir: str | os.PathLike) -> dict[str, Any]:
                               "loaded": None, "pending": None, "rollback": None, "last": None, "notes": []}
     notes = result["notes"]
     notes += settled
+    if store.reserve_missing():
+        notes.append("the state filesystem has been full (the reserve kept for the records of a rollback was "
+                     f"used): free space in {store.dir}; the next apply makes the reserve again")
     try:
         result["table"] = "present" if nft.has_table() else "absent"
     except ApplyError as err:
