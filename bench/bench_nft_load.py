@@ -39,8 +39,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common  # noqa: E402
-import gen_policy  # noqa: E402
+import common
+import gen_policy
 
 SIZES = {
     "10k": gen_policy.Params(zones=20, services=200, grants=500),

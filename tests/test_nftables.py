@@ -267,7 +267,7 @@ def test_mark_mask_is_configurable():
                        {f"s{i}": ([f"address:203.0.113.{i}"], ["tcp/443"]) for i in range(4)},
                        [[grant(f"g{i}", "lab", f"s{i}") for i in range(4)]])
     many = dataclasses.replace(many, firewall=dataclasses.replace(many.firewall, mark_mask=0x3))
-    with pytest.raises(ValueError, match="needs 4 destination tags.*holds 3"):
+    with pytest.raises(ValueError, match=r"needs 4 destination tags.*holds 3"):
         render(many)
 
 
@@ -350,7 +350,7 @@ def test_table_elements_random_against_brute_force():
         permanent, expiring = table.elements()
         seen: dict = {}
         for element in permanent + [e[:6] for e in expiring]:
-            first, last, proto, pf, pl, grants = element
+            first, last, proto, pf, pl, _ = element
             for x in range(first, last + 1):
                 for y in range(pf, pl + 1):
                     assert (proto, x, y) not in seen, "elements overlap"
@@ -767,11 +767,11 @@ def test_expiry_instants_in_the_rules(tmp_path, timezone, instant):
     from egress.load import load_policy
 
     path = tmp_path / "policy.yaml"
-    same = dt.datetime.fromtimestamp(instant, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    same = dt.datetime.fromtimestamp(instant, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     path.write_text(EXPIRING.format(timezone=timezone, same=same))
     policy, diagnostics = load_policy(str(path))
     assert policy is not None, diagnostics
-    at = dt.datetime(2023, 7, 1, tzinfo=dt.timezone.utc)
+    at = dt.datetime(2023, 7, 1, tzinfo=dt.UTC)
     text = nftables.render(resolve(policy, "s0", at))
     # one chain per distinct closing instant, whatever the number of grants closing then
     assert re.findall(r"^\tchain (until_\d+) \{\n\t\tmeta", text, re.M) == [f"until_{instant}"]
@@ -787,6 +787,6 @@ def test_expiry_instants_in_the_rules(tmp_path, timezone, instant):
     # the same inputs, the same bytes; no "now" in the file
     assert nftables.render(resolve(policy, "s0", at)) == text
     # compiled after the instant, the grants are left out (and the chain stays declared)
-    after = nftables.render(resolve(policy, "s0", dt.datetime(2023, 10, 2, tzinfo=dt.timezone.utc)))
+    after = nftables.render(resolve(policy, "s0", dt.datetime(2023, 10, 2, tzinfo=dt.UTC)))
     assert set_elements(after, "svcx_lab_v4") == []
     assert f"\tchain until_{instant} {{\n\t}}" in after.split("# 2.")[0]

@@ -43,7 +43,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from egress import instants
-from egress import instants
 from egress.flows import StageFlows, policy_index, resolve
 from egress.model import Grant, Policy, PortRange
 from egress.targets.names import nft_name
@@ -200,76 +199,106 @@ def policy_plan(policy: Policy, at) -> Plan:
     """The dynamic objects of `policy` at `at` (computed once, for all its stages)."""
     memo = policy_index(policy).memo
     key = ("dynamic_plan", at)
-    if key in memo:
-        return memo[key]  # type: ignore[return-value]
-    per_stage = [(stage.id, _entries(resolve(policy, stage.id, at))) for stage in policy.stages]
-    # the contexts: pieces cut by every stage's ports, per (class, version, instant)
+    if key not in memo:
+        per_stage = [(stage.id, _entries(resolve(policy, stage.id, at))) for stage in policy.stages]
+        contexts = _contexts(per_stage)
+        history, grants = _histories(contexts, per_stage)
+        set_of, widest = _set_names(contexts, history)
+        stages: dict[str, tuple[dict, dict]] = {}
+        profiles: set = set()
+        for index, (stage_id, _) in enumerate(per_stage):
+            stages[stage_id] = _stage(contexts, index, history, grants, set_of, profiles)
+        memo[key] = Plan(tuple(sorted(widest)), widest, stages, tuple(sorted(profiles, key=repr)))
+    return memo[key]  # type: ignore[return-value]
+
+
+Context = tuple  # (class, version, proto, first port, last port, instant or None)
+
+
+def _contexts(per_stage: list) -> dict[tuple, list[Context]]:
+    """{(class, version, proto): contexts}: the port pieces cut by every stage's ports,
+    one per closing instant found on them."""
     cuts: dict[tuple, list] = defaultdict(list)
     for _, entries in per_stage:
         for (cls, v), items in entries.items():
             for proto, first, last, _, instant, _ in items:
                 cuts[(cls, v, proto)].append((first, last, instant))
-    contexts = []  # (cls, v, proto, first, last, instant)
+    contexts: dict[tuple, list[Context]] = {}
     for (cls, v, proto), items in sorted(cuts.items()):
-        for first, last, instants in sweep(items, frozenset):
-            for instant in sorted(instants, key=lambda i: (i is not None, i or 0)):
-                contexts.append((cls, v, proto, first, last, instant))
-    # the services (and grants) of each context at each stage
-    seq: dict[tuple, list] = {c: [] for c in contexts}
-    grants: dict[tuple, list] = {c: [] for c in contexts}
-    by_key: dict[tuple, list] = defaultdict(list)
-    for c in contexts:
-        by_key[(c[0], c[1], c[2])].append(c)
+        contexts[(cls, v, proto)] = [
+            (cls, v, proto, first, last, instant)
+            for first, last, found in sweep(items, frozenset)
+            for instant in sorted(found, key=_instant_order)  # type: ignore[call-overload]
+        ]
+    return contexts
+
+
+def _histories(contexts: dict, per_stage: list) -> tuple[dict, dict]:
+    """({context: [services at each stage]}, {context: [grants at each stage]})."""
+    history: dict[Context, list] = {c: [] for cs in contexts.values() for c in cs}
+    grants: dict[Context, list] = {c: [] for c in history}
     for _, entries in per_stage:
-        found: dict[tuple, set] = defaultdict(set)
-        why: dict[tuple, set] = defaultdict(set)
+        services: dict[Context, set] = defaultdict(set)
+        behind: dict[Context, set] = defaultdict(set)
         for (cls, v), items in entries.items():
             for proto, first, last, service, instant, gid in items:
-                for c in by_key[(cls, v, proto)]:
+                for c in contexts.get((cls, v, proto), ()):
                     if c[5] == instant and first <= c[3] and c[4] <= last:
-                        found[c].add(service)
-                        why[c].add(gid)
-        for c in contexts:
-            seq[c].append(frozenset(found[c]))
-            grants[c].append(frozenset(why[c]))
-    # one set per distinct (version, instant, services at every stage)
+                        services[c].add(service)
+                        behind[c].add(gid)
+        for c in history:
+            history[c].append(frozenset(services[c]))
+            grants[c].append(frozenset(behind[c]))
+    return history, grants
+
+
+def _set_names(contexts: dict, history: dict) -> tuple[dict, dict]:
+    """({context: its set}, {set: services at its widest}): one set per distinct
+    (version, instant, services at every stage), named after its widest services."""
+    def key(c: Context) -> tuple:
+        return (c[1], _instant_order(c[5]), tuple(tuple(sorted(f)) for f in history[c]))
+
     names: dict[tuple, str] = {}
     widest: dict[str, frozenset[str]] = {}
-    for k in sorted({(c[1], c[5] is not None, c[5] or 0, tuple(tuple(sorted(f)) for f in seq[c])) for c in contexts}):
-        v, _, instant, history = k
-        services = frozenset(s for f in history for s in f)
-        base = "_".join(sorted(services)) + (f"_until_{instant}" if _ else "")
+    for k in sorted({key(c) for c in history}):
+        v, (expires, instant), stages = k
+        services = frozenset(s for f in stages for s in f)
+        base = "_".join(sorted(services)) + (f"_until_{instant}" if expires else "")
         name, n = set_name_of(base, v), 1
         while name in widest:
             n += 1
             name = set_name_of(f"{base}_{n}", v)
         names[k] = name
         widest[name] = services
-    set_of = {c: names[(c[1], c[5] is not None, c[5] or 0, tuple(tuple(sorted(f)) for f in seq[c]))] for c in contexts}
-    stages: dict[str, tuple[dict, dict]] = {}
-    profiles: set = set()
-    for index, (stage_id, _) in enumerate(per_stage):
-        pieces: dict[tuple, list[Piece]] = {}
-        members: dict[str, frozenset] = {}
-        for (cls, v, proto), group in sorted(by_key.items()):
-            spans: dict[tuple, list] = defaultdict(list)
-            for c in group:
-                if seq[c][index]:
-                    spans[(c[3], c[4])].append(c)
-                    members[set_of[c]] = seq[c][index]
-            for (first, last), cs in sorted(spans.items()):
-                profile = tuple(sorted({(c[5], set_of[c]) for c in cs}, key=lambda e: (e[0] is not None, e[0] or 0, e[1])))
-                profiles.add((profile, v))
-                why = frozenset(g for c in cs for g in grants[c][index])
-                row = pieces.setdefault((cls, v), [])
-                if row and row[-1].proto == proto and row[-1].last == first - 1 and row[-1].profile == profile:
-                    row[-1] = Piece(proto, row[-1].first, last, profile, row[-1].grants | why)
-                else:
-                    row.append(Piece(proto, first, last, profile, why))
-        stages[stage_id] = (pieces, members)
-    plan = Plan(tuple(sorted(widest)), widest, stages, tuple(sorted(profiles, key=repr)))
-    memo[key] = plan
-    return plan
+    return {c: names[key(c)] for c in history}, widest
+
+
+def _stage(contexts: dict, index: int, history: dict, grants: dict, set_of: dict, profiles: set) -> tuple[dict, dict]:
+    """({(class, version): [Piece]}, {set in use: its services}) of stage `index`; adds
+    the profiles it uses to `profiles`."""
+    pieces: dict[tuple, list[Piece]] = {}
+    members: dict[str, frozenset] = {}
+    for (cls, v, proto), group in contexts.items():
+        spans: dict[tuple, list] = defaultdict(list)
+        for c in group:
+            if history[c][index]:
+                spans[(c[3], c[4])].append(c)
+                members[set_of[c]] = history[c][index]
+        for (first, last), cs in sorted(spans.items()):
+            profile = tuple(sorted({(c[5], set_of[c]) for c in cs}, key=lambda e: (_instant_order(e[0]), e[1])))
+            profiles.add((profile, v))
+            behind = frozenset(g for c in cs for g in grants[c][index])
+            row = pieces.setdefault((cls, v), [])
+            if row and row[-1].proto == proto and row[-1].last == first - 1 and row[-1].profile == profile:
+                row[-1] = Piece(proto, row[-1].first, last, profile, row[-1].grants | behind)
+            else:
+                row.append(Piece(proto, first, last, profile, behind))
+    return pieces, members
+
+
+def _instant_order(instant: int | None) -> tuple[bool, int]:
+    """None (no expiry) first, then the instants in order."""
+    return (instant is not None, instant or 0)
 
 
 def set_name_of(base: str, version: int) -> str:

@@ -496,7 +496,7 @@ class _Table:
                 found = ports[keys] = [
                     (proto, a, b, value)
                     for proto in sorted({label[0] for label in labels})
-                    for a, b, value in sweep(((l[1], l[2], (l[3], l[4])) for l in labels if l[0] == proto), frozenset)
+                    for a, b, value in sweep(((e[1], e[2], (e[3], e[4])) for e in labels if e[0] == proto), frozenset)
                 ]
             for proto, a, b, value in found:
                 instants = {instant for _, instant in value}
