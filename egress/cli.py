@@ -732,7 +732,6 @@ def blocked_command(policy, logs, stage_id, fmt, top, as_stage, at):
       journalctl -k --since today | egress blocked policy.yaml --stage s3-continuity-sites - dnsmasq.log
       egress blocked policy.yaml --stage last ulogd.json --top 5 --as-stage s7-from-complaints > draft.yaml
     """
-    import json
 
     from egress.observe import render
     from egress.observe.blocked import blocked
@@ -754,7 +753,8 @@ def blocked_command(policy, logs, stage_id, fmt, top, as_stage, at):
         click.echo(text, nl=False)
         return
     if fmt == "json":
-        click.echo(json.dumps(render.blocked_json(result, top), indent=2))
+        for piece in render.blocked_json(result, top):
+            click.echo(piece, nl=False)
     else:
         click.echo(render.BLOCKED[fmt](result, top), nl=False)
 
