@@ -148,6 +148,7 @@ def write_bundle(out: str, stages: list[StageFlows], revision: str,
             write_new(staging / MARKER, marker(stages[0].policy.name, new_ids))
         os.chmod(staging, 0o755)
         fsync_dir(staging)
+        plan = _plan(out, target, new_ids)  # again: rendering a large policy takes a while
         _swap_into_place(staging, target, plan)
     except _Stranded:
         raise
