@@ -236,12 +236,13 @@ def shape(key: str, **extra) -> Policy:
 def test_collapsed_elements_and_dispatch():
     text = render(shape("v4"))
     # two adjacent /25 of the same service become one /24, mapped once to its tag
-    assert set_elements(text, "dst_v4") == ["203.0.113.0/24 : jump tag_1"]
+    assert set_elements(text, "nets_v4") == ["203.0.113.0/24 : jump tag_1"]
+    assert set_elements(text, "dst_v4") == []  # single addresses go there (a hash map)
     assert set_elements(text, "svc_lab_v4") == ["0x00010000 . tcp . 443"]
     assert set_elements(text, "out_v4") == ["10.30.0.0/24 : goto out_lab_v4"]
     assert set_elements(text, "in_v4") == ["10.30.0.0/24 : jump in_lab_v4"]
     assert chain_rules(text, "out_lab_v4") == [
-        "ip daddr vmap @dst_v4",
+        "ip daddr vmap @nets_v4",
         'meta mark and 0xffff0000 . meta l4proto . th dport @svc_lab_v4 counter meta mark set meta mark and 0x0000ffff'
         ' accept comment "grant to-partner"',
     ]
@@ -266,7 +267,7 @@ def test_mark_mask_is_configurable():
                        {f"s{i}": ([f"address:203.0.113.{i}"], ["tcp/443"]) for i in range(4)},
                        [[grant(f"g{i}", "lab", f"s{i}") for i in range(4)]])
     many = dataclasses.replace(many, firewall=dataclasses.replace(many.firewall, mark_mask=0x3))
-    with pytest.raises(ValueError, match="needs 4 destination tags.*holds 3"):
+    with pytest.raises(ValueError, match=r"needs 4 destination tags.*holds 3"):
         render(many)
 
 
@@ -287,7 +288,7 @@ def test_overlapping_grants_are_decomposed_without_overlap():
         "10.20.4.0-10.255.255.255 : goto out_all_v4",
     ]
     # a: 203.0.113.0/24; b: 203.0.113.0/25 + 198.51.100.0/24: three tags (b, a+b, a)
-    assert set_elements(text, "dst_v4") == [
+    assert set_elements(text, "nets_v4") == [
         "198.51.100.0/24 : jump tag_3",
         "203.0.113.0/25 : jump tag_2",
         "203.0.113.128/25 : jump tag_1",
@@ -349,7 +350,7 @@ def test_table_elements_random_against_brute_force():
         permanent, expiring = table.elements()
         seen: dict = {}
         for element in permanent + [e[:6] for e in expiring]:
-            first, last, proto, pf, pl, grants = element
+            first, last, proto, pf, pl, _ = element
             for x in range(first, last + 1):
                 for y in range(pf, pl + 1):
                     assert (proto, x, y) not in seen, "elements overlap"
@@ -568,9 +569,10 @@ def test_hosts_get_lock_addresses_and_dynamic_sets():
 
 
 def test_dynamic_sets_keyed_by_what_a_packet_needs():
-    """Two services with hosts on tcp/443 from one zone: one set for the port both
-    open, one per service for the others; a packet meets the same two rules whatever
-    the number of services."""
+    """Services with hosts reached from one zone: one set per (port piece, services
+    across the stages), behind a port map, so a packet meets the same two rules
+    whatever the number of services; a set is named after its services at its widest
+    stage, and emptied where it holds fewer (it may hold a later stage's addresses)."""
     policy = make_policy(
         {"ws": ["10.1.0.0/24"]},
         {
@@ -586,11 +588,21 @@ def test_dynamic_sets_keyed_by_what_a_packet_needs():
         "tcp . 25 : jump to_a_v4", "tcp . 443 : jump to_a_b_v4", "tcp . 8443 : jump to_c_v4",
     ]
     assert chain_rules(s1, "to_a_b_v4") == ["ip daddr @dyn_a_b_v4 counter accept"]
-    assert set_elements(s0, "hosts_ws_v4") == ["tcp . 25 : jump to_a_v4", "tcp . 443 : jump to_a_v4"]
-    # every stage declares the sets of every stage; those not used are flushed
+    assert set_elements(s0, "hosts_ws_v4") == ["tcp . 25 : jump to_a_v4", "tcp . 443 : jump to_a_b_v4"]
+    # every stage declares the sets of every stage
     part1 = lambda t: t.split("# 2.")[0].split("# 1.")[1]  # noqa: E731
     assert part1(s0) == part1(s1)
-    assert "flush set inet egress dyn_a_b_v4" in s0 and "flush set inet egress dyn_a_v4" not in s0
+    flushed = lambda t: [line.split()[-1] for line in t.splitlines() if line.startswith("flush set")]  # noqa: E731
+    assert flushed(s1) == []
+    assert flushed(s0) == ["dyn_a_b_v4", "dyn_a_b_v6", "dyn_c_v4", "dyn_c_v6"]
+    # dnsmasq puts a's host in both sets of a, b's in the shared one only
+    from egress.targets import dynamic
+
+    assert dynamic.host_sets(resolve(policy, "s1", AT)) == {
+        "a.example": ("dyn_a_b_v4", "dyn_a_b_v6", "dyn_a_v4", "dyn_a_v6"),
+        "b.example": ("dyn_a_b_v4", "dyn_a_b_v6"),
+        "c.example": ("dyn_c_v4", "dyn_c_v6"),
+    }
 
 
 def test_revoked_service_dynamic_sets_are_flushed():
@@ -706,3 +718,75 @@ def minimal_flows(stage: str):
 @pytest.mark.parametrize("stage", ["s1-partner-results", "s2-reference-sites"])
 def test_golden_minimal(stage):
     _golden(f"minimal-{stage}.nft", nftables.render(minimal_flows(stage)))
+
+
+# ------------------------------------------------------------------------ expiry
+
+
+EXPIRING = """egress: 1
+policy: tz-test
+{timezone}
+zones:
+  lab:
+    addresses: [10.30.0.0/24]
+services:
+  vendor:
+    destinations:
+      - address: 203.0.113.40
+    ports: [tcp/443]
+  partner:
+    destinations:
+      - address: 203.0.113.50
+    ports: [tcp/443]
+stages:
+  - id: s0
+    grants:
+      - id: support
+        from: lab
+        to: vendor
+        reason: remote support
+        expires: 2023-09-30
+      - id: partner
+        from: lab
+        to: partner
+        reason: results
+      - id: other-support
+        from: lab
+        to: vendor
+        ports: [tcp/443]
+        reason: the same instant, another grant
+        expires: {same}
+"""
+
+
+@pytest.mark.parametrize("timezone, instant", [
+    ("", 1696118400),  # 2023-10-01T00:00:00Z: the end of 2023-09-30 in UTC
+    ("timezone: Europe/Paris", 1696111200),  # 2023-09-30T22:00:00Z: the end of that day in Paris
+])
+def test_expiry_instants_in_the_rules(tmp_path, timezone, instant):
+    from egress.load import load_policy
+
+    path = tmp_path / "policy.yaml"
+    same = dt.datetime.fromtimestamp(instant, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    path.write_text(EXPIRING.format(timezone=timezone, same=same))
+    policy, diagnostics = load_policy(str(path))
+    assert policy is not None, diagnostics
+    at = dt.datetime(2023, 7, 1, tzinfo=dt.UTC)
+    text = nftables.render(resolve(policy, "s0", at))
+    # one chain per distinct closing instant, whatever the number of grants closing then
+    assert re.findall(r"^\tchain (until_\d+) \{\n\t\tmeta", text, re.M) == [f"until_{instant}"]
+    assert chain_rules(text, f"until_{instant}") == [
+        f"meta time < {instant} meta mark set meta mark and 0x0000ffff accept"
+    ]
+    # the expiring element is in the x map, the permanent one in the set
+    assert set_elements(text, "svcx_lab_v4") == [f"0x00020000 . tcp . 443 : jump until_{instant}"]
+    assert set_elements(text, "svc_lab_v4") == ["0x00010000 . tcp . 443"]
+    assert re.search(rf"^# closes at .*\(meta time {instant}\): other-support,\n#\s+support$", text, re.M)
+    if timezone:  # Paris at 22:00 UTC is 24:00 of the day
+        assert "# closes at 2023-09-30 24:00 Europe/Paris (2023-09-30T22:00:00Z)" in text
+    # the same inputs, the same bytes; no "now" in the file
+    assert nftables.render(resolve(policy, "s0", at)) == text
+    # compiled after the instant, the grants are left out (and the chain stays declared)
+    after = nftables.render(resolve(policy, "s0", dt.datetime(2023, 10, 2, tzinfo=dt.UTC)))
+    assert set_elements(after, "svcx_lab_v4") == []
+    assert f"\tchain until_{instant} {{\n\t}}" in after.split("# 2.")[0]

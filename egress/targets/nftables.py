@@ -21,7 +21,10 @@ Destinations are *tagged*: the address destinations of the services that direct 
 reach (with the lock-file addresses of their hosts), and the proxy zone's addresses,
 are cut into disjoint pieces, each labelled with the services holding it; each distinct
 label is a tag, numbered in the order of the sorted labels. Each destination is written
-once, in the map `dst_v4` (`dst_v6`): piece -> `jump tag_<n>`, and chain `tag_<n>`
+once: single addresses in the hash map `dst_v4` (`dst_v6`), prefixes and ranges in the
+interval map `nets_v4` (`nets_v6`; nft and the kernel load a hash map of 75,000
+addresses in less than half the time of the same elements as intervals), piece ->
+`jump tag_<n>`; chain `tag_<n>`
 writes n into the bits of the packet mark given by `firewall.mark_mask` (default
 `0xffff0000`, contiguous bits; 65,535 tags): `meta mark set meta mark and ~mask or
 n << shift`. What a class may reach is then a small set of (tag, protocol, port)
@@ -38,9 +41,10 @@ cleared when a new packet enters the zone dispatch, and cleared again by the rul
 accept after a tag lookup, so that a packet leaves with the mark it came with when
 those bits were zero. Give the mask bits that no other rule uses.
 
-The path of a new packet (`ct state` vmap first: established and related accepted,
-invalid dropped; `oifname "lo" accept` on hook output), then `meta nfproto vmap` to the
-chain of its family, `ipv4` (or `ipv6`):
+The path of a packet (`oifname "lo" accept` first on hook output): one lookup, `ct
+state . meta nfproto vmap`, accepts established and related packets, drops invalid
+ones, and sends new (and untracked) ones to the chain of their family, `ipv4` (or
+`ipv6`):
 
 1. the ICMP that networks need: v4 destination-unreachable (which includes
    fragmentation-needed, for path-MTU discovery), time-exceeded, parameter-problem; v6
@@ -58,8 +62,9 @@ chain of its family, `ipv4` (or `ipv6`):
      dnsmasq-fed sets of the services that C reaches by name on it (one rule there per
      closing instant, usually one: `ip daddr @dyn_<services>_v4 accept`; see
      `egress.targets.dynamic`);
-   - `ip daddr vmap @dst_v4` (-> `tag_<n>`: one rule), then `meta mark and <mask> .
-     meta l4proto . th dport @svc_<C>_v4 accept`;
+   - `ip daddr vmap @dst_v4`, `ip daddr vmap @nets_v4` (the one that holds the address
+     jumps to `tag_<n>`: one rule), then `meta mark and <mask> . meta l4proto . th dport
+     @svc_<C>_v4 accept`;
    - the `x` maps of expiring elements (below).
    Since the chain was entered with `goto`, a packet whose source is in a zone that it
    does not accept goes straight back to the base chain: ingress grants come from
@@ -70,13 +75,16 @@ chain of its family, `ipv4` (or `ipv6`):
    prefix "egress <policy> drop: "` (`log group N` with `firewall.log_group`), and the
    chain policy drops.
 
-Rules met by a new packet: 2 in the base chain before its family (3 on hook output),
-2 in the family chain to its class, at most 1 + 2 + 3 (+2 and +2 with expiring
-elements) in the egress chain, and the log rule: 11 for an allowed address
-destination, at most 16 with every kind of element in one class (15 without the
-proxy zone's own chain), whatever the number of grants, services, hosts, zones or
-addresses: only the sets grow (lookups in the rbtree maps are O(log n); in the pipapo
-concatenated sets a bitmap walk).
+Rules met by a new packet: 1 in the base chain before its family (2 on hook output),
+2 in the family chain to its class, in the egress chain at most 2 (hosts) + 4 (tags)
++ 1 for the proxy zone's own set, +1 per `x` map of expiring elements and +1 for the
+`until` chain of an expiring element, and the log rule: 8 for an allowed address
+destination, 16 in the worst case (a packet of the proxy zone that no element accepts,
+through every kind of set with expiring elements; 14 for other zones; 17 on hook
+output), whatever the number of grants, services, hosts, zones or addresses: only the
+sets grow (hash lookups; O(log n) in the rbtree maps; a bitmap walk in the pipapo
+concatenated sets). Counted from the loaded ruleset (`nft -j`) by
+`bench/common.rules_met`.
 
 What goes into the sets
 =======================
@@ -408,9 +416,14 @@ class _Policy:
                 f" holds {capacity}: give it more bits"
             )
         number = {label: k for k, label in enumerate(self.tags, 1)}
+        # single addresses in a hash map (cheap to load), prefixes and ranges in an
+        # interval map: the pieces are disjoint, so an address is in one of them at most
         self.dst_text = {
-            v: SEPARATOR.join(f"{_address(a, b, v)} : jump {tag_chain(number[label])}" for a, b, label in pieces[v])
-            for v in VERSIONS
+            (kind, v): SEPARATOR.join(
+                f"{_address(a, b, v)} : jump {tag_chain(number[label])}"
+                for a, b, label in pieces[v] if (a == b) == (kind == "dst")
+            )
+            for kind in ("dst", "nets") for v in VERSIONS
         }
         tags_of: dict[str, list[int]] = defaultdict(list)
         for label, k in number.items():
@@ -483,7 +496,7 @@ class _Table:
                 found = ports[keys] = [
                     (proto, a, b, value)
                     for proto in sorted({label[0] for label in labels})
-                    for a, b, value in sweep(((l[1], l[2], (l[3], l[4])) for l in labels if l[0] == proto), frozenset)
+                    for a, b, value in sweep(((e[1], e[2], (e[3], e[4])) for e in labels if e[0] == proto), frozenset)
                 ]
             for proto, a, b, value in found:
                 instants = {instant for _, instant in value}
@@ -530,9 +543,14 @@ def _compile(flows: StageFlows, work: _Policy) -> dict[tuple, _Table]:
 # ------------------------------------------------------------------------ render
 
 
-def _declare(kind: str, name: str, key_type: str, flags: str = "interval", counter: bool = False,
+def _map_flags(direction: str) -> str | None:
+    """The `dst` maps hold single addresses: a hash, not an interval map."""
+    return None if direction == "dst" else "interval"
+
+
+def _declare(kind: str, name: str, key_type: str, flags: str | None = "interval", counter: bool = False,
              elements: str = "") -> list[str]:
-    lines = [f"\t{kind} {name} {{", f"\t\ttype {key_type}", f"\t\tflags {flags}"]
+    lines = [f"\t{kind} {name} {{", f"\t\ttype {key_type}"] + ([f"\t\tflags {flags}"] if flags else [])
     if counter:
         lines.append("\t\tcounter")
     if elements:
@@ -563,7 +581,7 @@ class _Objects:
     """Every object that a ruleset of this policy declares (the same at every stage)."""
 
     def __init__(self, policy: Policy, work: _Policy, plan: dynamic.Plan):
-        self.dyn_sets = [(group, v) for group in plan.groups for v in VERSIONS]
+        self.dyn_sets = list(plan.sets)
         self.class_sets = [
             (kind, cls, v)
             for cls in work.classes
@@ -571,12 +589,12 @@ class _Objects:
             for kind in KINDS
             if kind in work.needs.get(cls, ())
         ]
-        self.maps = [(direction, v) for direction in ("out", "in", "dst") for v in VERSIONS]
+        self.maps = [(direction, v) for direction in ("out", "in", "dst", "nets") for v in VERSIONS]
         self.chains = [NFPROTO[v] for v in VERSIONS]
         self.chains += [namer(cls, v) for cls in work.classes for v in VERSIONS for namer in (out_chain, in_chain)]
         self.chains += [tag_chain(k) for k in range(1, len(work.tags) + 1)]
         self.chains += [until_chain(i) for i in work.instants]
-        self.chains += [dynamic.chain_name(p, v) for p in plan.profiles for v in VERSIONS]
+        self.chains += [dynamic.chain_name(p, v) for p, v in plan.profiles]
 
 
 def render(flows: StageFlows) -> str:
@@ -590,7 +608,7 @@ def render(flows: StageFlows) -> str:
     plan = dynamic.policy_plan(policy, flows.at)
     objects = _Objects(policy, work, plan)
     tables = _compile(flows, work)
-    dyn_pieces = dynamic.stage_pieces(flows)
+    dyn_pieces, dyn_members = dynamic.stage_plan(flows)
     ref = f"{FAMILY} {TABLE}"
 
     lines = _header(flows)
@@ -602,16 +620,16 @@ def render(flows: StageFlows) -> str:
         "#    changes nothing here, so the dynamic sets keep what dnsmasq put in them.",
         f"table {ref} {{",
     ]
-    for group, v in objects.dyn_sets:
+    for name in objects.dyn_sets:
         lines += [
-            f"\tset {dynamic.set_name(group, v)} {{",
-            f"\t\ttype {ADDR_TYPE[v]}",
+            f"\tset {name} {{",
+            f"\t\ttype {ADDR_TYPE[int(name[-1])]}",
             "\t\tflags timeout",
             f"\t\ttimeout {DYNAMIC_TIMEOUT}",
             "\t}",
         ]
     for direction, v in objects.maps:
-        lines += _declare("map", dispatch_map(direction, v), f"{ADDR_TYPE[v]} : verdict")
+        lines += _declare("map", dispatch_map(direction, v), f"{ADDR_TYPE[v]} : verdict", flags=_map_flags(direction))
     for kind, cls, v in objects.class_sets:
         what, key_type, counter = _set_type(kind, v)
         lines += _declare(what, class_set(kind, cls, v), key_type, counter=counter)
@@ -640,24 +658,24 @@ def render(flows: StageFlows) -> str:
     lines += [f"delete map {ref} {dispatch_map(direction, v)}" for direction, v in objects.maps]
     for kind, cls, v in objects.class_sets:
         lines.append(f"delete {_set_type(kind, v)[0]} {ref} {class_set(kind, cls, v)}")
-    used = dynamic.used_groups(dyn_pieces)
-    unused = [(g, v) for g, v in objects.dyn_sets if g not in used]
+    unused = [name for name in objects.dyn_sets if dyn_members.get(name) != plan.widest[name]]
     if unused:
-        lines.append("# dynamic sets that no direct grant uses at this stage")
-        lines += [f"flush set {ref} {dynamic.set_name(g, v)}" for g, v in unused]
+        lines.append("# dynamic sets not used at this stage, or holding fewer services than at their widest")
+        lines += [f"flush set {ref} {name}" for name in unused]
 
     # ---- 3. fill
     lines += ["", "# 3. The ruleset of this stage.", f"table {ref} {{"]
     for direction, v in objects.maps:
-        if direction == "dst":
-            elements = work.dst_text[v]
+        if direction in ("dst", "nets"):
+            elements = work.dst_text[(direction, v)]
         else:
             namer = out_chain if direction == "out" else in_chain
             verdict = "goto" if direction == "out" else "jump"
             elements = SEPARATOR.join(
                 f"{_address(a, b, v)} : {verdict} {namer(cls, v)}" for a, b, cls in work.pieces[v]
             )
-        lines += _declare("map", dispatch_map(direction, v), f"{ADDR_TYPE[v]} : verdict", elements=elements)
+        lines += _declare("map", dispatch_map(direction, v), f"{ADDR_TYPE[v]} : verdict",
+                          flags=_map_flags(direction), elements=elements)
 
     rules: dict[str, list[str]] = defaultdict(list)
     for kind, cls, v in objects.class_sets:
@@ -674,7 +692,9 @@ def render(flows: StageFlows) -> str:
                 for kind in kinds:
                     found = rules.get(class_set(kind, cls, v), [])
                     if found and kind.startswith("svc") and not any("@dst_" in r for r in body):
-                        body.append(f"{ADDR[v]} daddr vmap @{dispatch_map('dst', v)}")
+                        body += [
+                            f"{ADDR[v]} daddr vmap @{dispatch_map(m, v)}" for m in ("dst", "nets") if work.dst_text[(m, v)]
+                        ]
                     body += found
                 if body:
                     lines += [f"\tchain {chain} {{", *[f"\t\t{r}" for r in body], "\t}"]
@@ -688,14 +708,12 @@ def render(flows: StageFlows) -> str:
         ]
     for instant in work.instants:
         lines += [f"\tchain {until_chain(instant)} {{", f"\t\tmeta time < {instant} meta mark set meta mark and {keep} accept", "\t}"]
-    for profile in plan.profiles:
-        for v in VERSIONS:
-            body = [
-                ("" if instant is None else f"meta time < {instant} ")
-                + f"{ADDR[v]} daddr @{dynamic.set_name(group, v)} counter accept"
-                for instant, group in profile
-            ]
-            lines += [f"\tchain {dynamic.chain_name(profile, v)} {{", *[f"\t\t{r}" for r in body], "\t}"]
+    for profile, v in plan.profiles:
+        body = [
+            ("" if instant is None else f"meta time < {instant} ") + f"{ADDR[v]} daddr @{name} counter accept"
+            for instant, name in profile
+        ]
+        lines += [f"\tchain {dynamic.chain_name(profile, v)} {{", *[f"\t\t{r}" for r in body], "\t}"]
     for v in VERSIONS:
         lines += [f"\tchain {NFPROTO[v]} {{", *[f"\t\t{r}" for r in _family_rules(v, hook, keep)], "\t}"]
     lines += [f"\tchain {hook} {{", f"\t\t{_base_chain_spec(hook, 'drop')}"]
@@ -840,10 +858,14 @@ def _family_rules(v: int, hook: str, keep: str) -> list[str]:
 
 
 def _base_rules(policy: Policy, hook: str) -> list[str]:
-    rules = ["ct state vmap { established : accept, related : accept, invalid : drop }"]
-    if hook == "output":
-        rules.append('oifname "lo" accept')
-    rules.append(f"meta nfproto vmap {{ ipv4 : jump {NFPROTO[4]}, ipv6 : jump {NFPROTO[6]} }}")
+    rules = ['oifname "lo" accept'] if hook == "output" else []
+    # one lookup: established and related accepted, invalid dropped, the others go to
+    # the chain of their family
+    verdicts = [("established", "accept"), ("related", "accept"), ("invalid", "drop"),
+                ("new", "jump {}"), ("untracked", "jump {}")]
+    rules.append("ct state . meta nfproto vmap { " + ", ".join(
+        f"{state} . {NFPROTO[v]} : {verdict.format(NFPROTO[v])}" for state, verdict in verdicts for v in VERSIONS
+    ) + " }")
     log = f'log prefix "{log_prefix(policy.name)}"'
     if policy.firewall.log_group is not None:
         log += f" group {policy.firewall.log_group}"
