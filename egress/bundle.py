@@ -97,7 +97,15 @@ def manifest(flows: StageFlows, files: dict[str, bytes], revision: str) -> bytes
         compiler_version=__version__,
         at=instants.iso(flows.at),
         files={name: sha256(data) for name, data in sorted(files.items())},
+        expiries=expiries(flows),
     ).to_bytes()
+
+
+def expiries(flows: StageFlows) -> list[dict]:
+    """Every expiry instant of the grants in force at the stage, with what it closes."""
+    closing = sorted((grant.expires, grant.id, grant) for grant in flows.grants if grant.expires is not None)
+    return [{"at": instants.iso(when), "grant": gid, "via": grant.via, "from": list(grant.sources),
+             "to": list(grant.targets)} for when, gid, grant in closing]
 
 
 def marker(policy: str, stage_ids: Iterable[str]) -> bytes:

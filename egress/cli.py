@@ -732,7 +732,6 @@ def blocked_command(policy, logs, stage_id, fmt, top, as_stage, at):
       journalctl -k --since today | egress blocked policy.yaml --stage s3-continuity-sites - dnsmasq.log
       egress blocked policy.yaml --stage last ulogd.json --top 5 --as-stage s7-from-complaints > draft.yaml
     """
-    import json
 
     from egress.observe import render
     from egress.observe.blocked import blocked
@@ -754,7 +753,8 @@ def blocked_command(policy, logs, stage_id, fmt, top, as_stage, at):
         click.echo(text, nl=False)
         return
     if fmt == "json":
-        click.echo(json.dumps(render.blocked_json(result, top), indent=2))
+        for piece in render.blocked_json(result, top):
+            click.echo(piece, nl=False)
     else:
         click.echo(render.BLOCKED[fmt](result, top), nl=False)
 
@@ -910,9 +910,12 @@ def sign_command(bundle, key):
                    "identity the file gives to the key that signed).")
 @click.option("--lock-timeout", type=float, default=10, show_default=True, metavar="SECONDS",
               help="How long to wait for another egress command holding the state directory's lock.")
+@click.option("--strict", is_flag=True,
+              help="Refuse (exit 1) a bundle compiled for an instant more than two days from now, or holding a "
+                   "grant already past its expiry (without it: a warning).")
 @STATE_DIR_OPTION
 def apply_command(bundle, confirm_timeout, no_wait, squid_include, squid_conf, dnsmasq_include, dnsmasq_conf,
-                  dnsmasq_restart, allowed_signers, signer, lock_timeout, state_dir):
+                  dnsmasq_restart, allowed_signers, signer, lock_timeout, strict, state_dir):
     """Load a compiled stage on this firewall, and roll it back unless confirmed.
 
     BUNDLE is one stage folder of `egress compile --all-stages --out DIR`, i.e.
@@ -953,7 +956,7 @@ def apply_command(bundle, confirm_timeout, no_wait, squid_include, squid_conf, d
     options = ApplyOptions(confirm_timeout=confirm_timeout, wait=not no_wait, squid_include=squid_include,
                            squid_conf=squid_conf, dnsmasq_include=dnsmasq_include, dnsmasq_conf=dnsmasq_conf,
                            dnsmasq_restart=dnsmasq_restart, allowed_signers=allowed_signers, signer=signer,
-                           lock_timeout=lock_timeout)
+                           lock_timeout=lock_timeout, strict=strict)
     code = _firewall(apply, bundle, state_dir, options, say=click.echo, warn=_warn)
     sys.exit(code)
 

@@ -39,6 +39,22 @@ def restores_text(restores: dict | None) -> str:
     return "the table inet egress that was in force (not loaded by egress)"
 
 
+def _expiry_lines(found: dict[str, Any] | None) -> list[str]:
+    if not found:
+        return []
+    lines = []
+    if found.get("at"):
+        seconds = found["in_seconds"]
+        left = f"{seconds / 86400:.1f} days" if seconds >= 86400 else f"{seconds / 3600:.1f} h" if seconds >= 3600 \
+            else f"{seconds} s"
+        lines.append(f"expiry:   next at {found['at']} (in {left}), closes {'; '.join(found['closes'])}")
+    else:
+        lines.append("expiry:   no expiry to come in the stage in force")
+    for entry in found.get("past") or []:
+        lines.append(f"          PAST ITS EXPIRY, still in the loaded bundle: {entry}; compile and apply again")
+    return lines
+
+
 def format_status(doc: dict[str, Any]) -> str:
     lines = [f"state directory: {doc['state_dir']} (network namespace {doc['netns']})"]
     loaded = doc.get("loaded")
@@ -61,6 +77,7 @@ def format_status(doc: dict[str, Any]) -> str:
     else:
         shown = {"absent": "no table inet egress", "present": "table inet egress, not from egress"}.get(table or "", "unknown")
         lines.append(f"in force: {shown}")
+    lines += _expiry_lines(doc.get("expiry"))
     pending = doc.get("pending")
     if pending:
         state = "OVERDUE" if pending["overdue"] else f"{pending['seconds_left']:.0f} s left"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from egress.firewall import host
+from egress.firewall import expiry, host
 from egress.firewall.errors import ApplyError
 from egress.firewall.nft import Nft
 from egress.firewall.rollback import overdue, settle_overdue
@@ -29,6 +29,7 @@ def _loaded(result: dict[str, Any], current: Record | None, nft: Nft) -> None:
             notes.append("table inet egress was not loaded by egress")
         return
     result["loaded"] = {k: getattr(current, k) for k in _LOADED_KEYS}
+    result["expiry"] = expiry.next_expiry(current.expiries)
     if result["table"] == "present" and current.fingerprint:
         try:
             fingerprint = nft.fingerprint()
@@ -67,7 +68,7 @@ def status(state_dir: str | os.PathLike) -> dict[str, Any]:
     if settled:
         state = store.read()
     result: dict[str, Any] = {"state_dir": str(store.dir), "netns": host.netns_id(), "table": None, "matches": None,
-                              "loaded": None, "pending": None, "rollback": None, "last": None, "notes": []}
+                              "loaded": None, "expiry": None, "pending": None, "rollback": None, "last": None, "notes": []}
     notes = result["notes"]
     notes += settled
     if store.reserve_missing():

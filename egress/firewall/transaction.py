@@ -39,7 +39,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from egress.firewall import countdown, host, sanitize, scope, snapshots, timer, watchdog
+from egress.firewall import countdown, expiry, host, sanitize, scope, snapshots, timer, watchdog
 from egress.firewall.dnsmasq import DEFAULT_RESTART, Dnsmasq, check_feed
 from egress.firewall.errors import EXIT_USAGE, ApplyError, Refused, Unusable
 from egress.firewall.nft import Nft, check_scope
@@ -68,6 +68,7 @@ class ApplyOptions:
     allowed_signers: str | None = None
     signer: str | None = None
     lock_timeout: float = 10.0
+    strict: bool = False  # refuse a bundle that expiry.warnings has something to say about
 
 
 def _safe_fingerprint(nft: Nft) -> str | None:
@@ -91,6 +92,9 @@ def apply(bundle_path: str, state_dir: str | os.PathLike, options: ApplyOptions,
         contents = verify_bundle(bundle, need=(DNSMASQ_FILE,) if options.dnsmasq_include else (),
                                  need_squid=bool(options.squid_include))
         check_contents(bundle, contents)
+        notices = expiry.warnings(bundle.manifest)
+        if notices and options.strict:
+            raise Refused(f"{bundle.path}: refused (--strict): " + "; ".join(notices))
         token = _apply_locked(session, bundle, contents, options)
     except ApplyError as err:
         record = Record.of_bundle(bundle.manifest, bundle.sha256, str(bundle.path)) if bundle else None
@@ -154,6 +158,8 @@ def _apply_locked(session: Session, bundle: Bundle, contents: dict[str, bytes], 
         nft.check(nft_file)
         check_scope(nft_file, say)
         say("nft -c: ok; scope: table inet egress only")
+        for notice in expiry.warnings(bundle.manifest):
+            session.warn(f"egress: warning: {notice}")
         record = dataclasses.replace(record, applied_at=host.utc_now(), applied_by=host.current_user(),
                                      squid_include=str(squid.include) if squid else None,
                                      squid_conf=str(squid.conf) if squid and squid.conf else None,
