@@ -9,6 +9,7 @@ come out together.
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 
 from egress import instants
 from egress.diagnostics import Diagnostic, at as diag
@@ -22,19 +23,44 @@ SOON = dt.timedelta(days=14)
 BEFORE_ANY_EXPIRY = dt.datetime(1, 1, 2, tzinfo=dt.UTC)
 """An instant before every expiry: to judge grants whatever their expiry."""
 
-PUBLIC_SUFFIXES = frozenset(
-    """
-    ac.uk co.uk gov.uk ltd.uk me.uk net.uk nhs.uk org.uk plc.uk sch.uk
-    asso.fr com.fr gouv.fr nom.fr prd.fr tm.fr presse.fr
-    com.au net.au org.au gov.au edu.au co.jp ne.jp or.jp co.nz org.nz co.za
-    com.br gov.br com.cn com.es gob.es com.mx co.in gov.in
-    amazonaws.com cloudfront.net azurewebsites.net blob.core.windows.net
-    cloudapp.net appspot.com herokuapp.com github.io gitlab.io blogspot.com
-    netlify.app vercel.app pages.dev workers.dev web.app firebaseapp.com
-    """.split()
-)
-"""Suffixes under which anyone can register a name (a subset of the Public Suffix
-List, kept small on purpose: single labels are refused by the schema already)."""
+@lru_cache(maxsize=1)
+def _public_suffixes():
+    """The Public Suffix List (ICANN and private sections) as the `publicsuffixlist`
+    package ships it, offline; loaded on first use (about 0.1 s)."""
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList(only_icann=False)
+
+
+@lru_cache(maxsize=1)
+def _above_public_suffixes() -> frozenset[str]:
+    """Every name under which the list has a public suffix: `amazonaws.com` (for
+    `s3.amazonaws.com`), `io`... A `domain:` grant to one of them reaches names that
+    anyone can register."""
+    from importlib.resources import files
+
+    above: set[str] = set()
+    text = (files("publicsuffixlist") / "public_suffix_list.dat").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        rule = line.strip().lstrip("!").removeprefix("*.")
+        if not rule or rule.startswith("//"):
+            continue
+        try:
+            rule = rule.encode("idna").decode("ascii")
+        except UnicodeError:
+            continue
+        labels = rule.split(".")
+        above.update(".".join(labels[i:]) for i in range(1, len(labels)))
+    return frozenset(above)
+
+
+def public_suffix_problem(domain: str) -> str | None:
+    """Why a `domain:` destination reaches names anyone can register, or None."""
+    if _public_suffixes().is_public(domain):
+        return f"'{domain}' is a public suffix: anyone can register a name under it"
+    if domain in _above_public_suffixes():
+        return f"'{domain}' holds public suffixes below it (names anyone can register under, as in the Public Suffix List)"
+    return None
 
 
 def check(policy: Policy, at: dt.date | dt.datetime | None) -> list[Diagnostic]:
@@ -258,8 +284,10 @@ def rule_broad_destinations(policy: Policy, at: dt.date):
                 net = dest.address
                 if net.prefixlen < (8 if net.version == 4 else 16):
                     yield diag(dest.pos, "W101", f"service '{service.name}' reaches {dest.value}, a large part of the internet")
-            elif dest.kind == "domain" and dest.value in PUBLIC_SUFFIXES:
-                yield diag(dest.pos, "W102", f"'{dest.value}' is a public suffix: anyone can register a name under it")
+            elif dest.kind == "domain":
+                problem = public_suffix_problem(dest.value)
+                if problem:
+                    yield diag(dest.pos, "W102", problem)
 
 
 def rule_zone_overlap(policy: Policy, at: dt.date):

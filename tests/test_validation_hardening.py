@@ -133,3 +133,27 @@ def test_every_text_field_refuses_them(tmp_path, old, new, marker):
     line, col = where(text, marker)
     assert f"policy.yaml:{line}:{col}: error E144" in result.stdout
     assert "\u202e" not in result.output
+
+
+# -- 16: the Public Suffix List itself ------------------------------------------------------
+
+
+@pytest.mark.parametrize("domain, says", [
+    ("s3.amazonaws.com", "is a public suffix"),
+    ("ngrok.io", "is a public suffix"),
+    ("duckdns.org", "is a public suffix"),
+    ("r2.dev", "is a public suffix"),
+    ("gouv.fr", "is a public suffix"),
+    ("amazonaws.com", "holds public suffixes below it"),
+])
+def test_public_suffixes_from_the_list(tmp_path, domain, says):
+    text = BASE.replace("domain: example.org", f"domain: {domain}")
+    found = [d for d in diagnostics(write(tmp_path, text)) if d.code == "W102"]
+    assert [(d.line, d.column) for d in found] == [where(text, domain)]
+    assert says in found[0].message
+
+
+@pytest.mark.parametrize("domain", ["ameli.fr", "legifrance.gouv.fr", "example.org", "booking-vendor.example"])
+def test_registrable_domains_pass(tmp_path, domain):
+    text = BASE.replace("domain: example.org", f"domain: {domain}")
+    assert [d for d in diagnostics(write(tmp_path, text)) if d.code == "W102"] == []
