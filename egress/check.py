@@ -277,7 +277,22 @@ def _ago(delta: dt.timedelta) -> str:
     return f"{delta.days} day{'s' * (delta.days != 1)} ago" if delta.days else "less than a day ago"
 
 
-def rule_broad_destinations(policy: Policy, at: dt.date):
+def rule_lock_addresses(policy: Policy, at: dt.datetime):
+    """E145 for a pinned address inside a zone: a direct grant to that host would open
+    zone-to-zone traffic under the name of an outside service. (The load refuses
+    networks and special space already.)"""
+    if policy.lock is None:
+        return
+    zones = [(net, zone.name) for zone in policy.zones.values() for net in zone.addresses]
+    for host, addresses in sorted(policy.lock.hosts.items()):
+        places = policy.lock.where.get(host, ())
+        for address, place in zip(addresses, places, strict=False):
+            inside = sorted({name for net, name in zones if address in net})
+            if inside:
+                yield diag(place, "E145", f"{host}: {address.ip} is inside zone '{inside[0]}'; a lock entry is an address outside the zones")
+
+
+def rule_broad_destinations(policy: Policy, at: dt.datetime):
     for service in policy.services.values():
         for dest in service.destinations:
             if dest.address is not None:
@@ -387,6 +402,7 @@ RULES = (
     rule_placeholders,
     rule_revokes,
     rule_expiry,
+    rule_lock_addresses,
     rule_broad_destinations,
     rule_zone_overlap,
     rule_redundant_grants,

@@ -45,6 +45,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "E142": ("bad lock file", "regenerate it with `egress resolve POLICY`"),
     "E143": ("unknown timezone", "write an IANA timezone name such as `Europe/Paris` (or leave `timezone:` out for UTC)"),
     "E144": ("invisible or bidirectional character in a text", "delete the character the message names (retype the text)"),
+    "E145": ("lock file address not a public unicast address", "pin the host's public addresses; regenerate with `egress resolve POLICY`"),
     "E150": ("grant left as a draft placeholder", "a person fills in `reason`, `approved_by` and `ticket`"),
     "W101": ("over-broad destination", "list the partner's own networks instead"),
     "W102": ("domain is a public suffix", "name the organisation's domain, not a suffix"),

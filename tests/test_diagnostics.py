@@ -233,8 +233,15 @@ def test_E142_bad_lock(tmp_path):
     assert ("policy.lock.yaml", "E142", 3, 24) in got
 
 
+def test_E145_lock_address_positioned_in_the_lock_file(tmp_path):
+    lock = LOCK.replace("[203.0.113.25]", "[203.0.113.25, 127.0.0.1]")
+    path = write(tmp_path, BASE, lock=lock)
+    line, col = where(lock, "127.0.0.1")
+    assert ("policy.lock.yaml", "E145", line, col) in found(path)
+
+
 def test_every_code_is_tested():
-    tested = {c[0] for c in CASES} | {"E100", "E102", "E103", "E105", "E140", "E142"}
+    tested = {c[0] for c in CASES} | {"E100", "E102", "E103", "E105", "E140", "E142", "E145"}
     assert tested == set(CATALOGUE)
 
 

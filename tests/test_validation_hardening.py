@@ -157,3 +157,47 @@ def test_public_suffixes_from_the_list(tmp_path, domain, says):
 def test_registrable_domains_pass(tmp_path, domain):
     text = BASE.replace("domain: example.org", f"domain: {domain}")
     assert [d for d in diagnostics(write(tmp_path, text)) if d.code == "W102"] == []
+
+
+# -- 14: lock file entries ------------------------------------------------------------------
+
+LOCK_OF = "egress-lock: 1\npolicy: base\nhosts:\n  mx.partner.example: [{}]\n"
+
+
+@pytest.mark.parametrize("address, says", [
+    ("0.0.0.0/0", "is a network of 4,294,967,296 addresses"),
+    ("203.0.113.0/24", "is a network of 256 addresses"),
+    ("10.0.0.5", "private-use"),
+    ("127.0.0.1", "loopback"),
+    ("224.0.0.1", "multicast"),
+    ("100.64.1.1", "shared address space"),
+    ("169.254.169.254", "link-local"),
+    ('"fe80::1"', "link-local"),
+    ('"::"', "unspecified"),
+    ('"::ffff:203.0.113.5"', "IPv4-mapped"),
+    ("240.0.0.1", "reserved"),
+    ('"fd00::5"', "unique local"),
+])
+def test_lock_entries_are_single_public_addresses(tmp_path, address, says):
+    lock = LOCK_OF.format(f"203.0.113.25, {address}")
+    found = [d for d in diagnostics(write(tmp_path, BASE, lock=lock)) if d.code == "E145"]
+    assert len(found) == 1 and says in found[0].message
+    assert (Path(found[0].path).name, found[0].line, found[0].column) == ("policy.lock.yaml", *where(lock, address))
+
+
+def test_lock_entry_inside_a_zone(tmp_path):
+    lock = LOCK_OF.format("203.0.113.25, 192.0.2.25")
+    found = [d for d in diagnostics(write(tmp_path, BASE, lock=lock)) if d.code == "E145"]
+    assert [(Path(d.path).name, d.line, d.column) for d in found] == [("policy.lock.yaml", *where(lock, "192.0.2.25"))]
+    assert "inside zone 'dmz'" in found[0].message
+
+
+def test_lock_documentation_and_public_addresses_pass(tmp_path):
+    lock = LOCK_OF.format('203.0.113.25, 198.51.100.3, "2001:db8::5", 8.8.8.8, "2a00:1450::1"')
+    assert diagnostics(write(tmp_path, BASE, lock=lock)) == []
+
+
+def test_refused_lock_addresses_are_not_compiled(tmp_path):
+    lock = LOCK_OF.format("0.0.0.0/0")
+    result = run("compile", str(write(tmp_path, BASE, lock=lock)), "--stage", "s1", "--target", "nftables")
+    assert result.exit_code == 1 and "E145" in result.output
