@@ -201,3 +201,50 @@ def test_refused_lock_addresses_are_not_compiled(tmp_path):
     lock = LOCK_OF.format("0.0.0.0/0")
     result = run("compile", str(write(tmp_path, BASE, lock=lock)), "--stage", "s1", "--target", "nftables")
     assert result.exit_code == 1 and "E145" in result.output
+
+
+# -- 15: special-purpose destinations, and destinations inside a zone ------------------------
+
+
+@pytest.mark.parametrize("address, code, says", [
+    ('"::ffff:0:0/96"', "E146", "IPv4-mapped"),
+    ('"::ffff:203.0.113.5"', "E146", "IPv4-mapped"),
+    ("127.0.0.1", "E146", "loopback"),
+    ("169.254.169.254", "E146", "link-local"),
+    ('"fe80::/64"', "E146", "link-local"),
+    ("224.0.0.0/24", "E146", "multicast"),
+    ('"ff02::1"', "E146", "multicast"),
+    ("255.255.255.255", "E146", "reserved"),
+    ("0.0.0.0/8", "E146", "this network"),
+    ('"4000::/16"', "E146", "outside IPv6 global unicast"),
+    ('"2002::/16"', "W109", "6to4"),
+    ('"64:ff9b::/96"', "W109", "NAT64"),
+    ('"2001::/32"', "W109", "IETF protocol assignments"),
+    ("10.20.0.0/16", "W109", "private-use"),
+    ("192.168.1.0/24", "W109", "private-use"),
+    ("100.64.0.0/10", "W109", "shared address space"),
+    ('"fd12::/48"', "W109", "unique local"),
+    ("198.18.0.0/15", "W109", "benchmarking"),
+    ("0.0.0.0/0", "W109", "covers the \"this network\""),
+])
+def test_special_destinations_have_a_code_each(tmp_path, address, code, says):
+    text = BASE.replace("address: 203.0.113.0/24", f"address: {address}")
+    found = [d for d in diagnostics(write(tmp_path, text)) if d.code == code]
+    assert [(d.line, d.column) for d in found] == [where(text, address)], diagnostics(write(tmp_path, text))
+    assert says in found[0].message
+
+
+@pytest.mark.parametrize("address", ["203.0.113.0/24", "198.51.100.7", "192.0.2.200", '"2001:db8:5::/48"', "8.8.8.0/24",
+                                     '"2a00:1450::/32"'])
+def test_documentation_and_public_destinations_pass(tmp_path, address):
+    text = BASE.replace("address: 203.0.113.0/24", f"address: {address}")
+    assert [d.code for d in diagnostics(write(tmp_path, text))] == []
+
+
+def test_a_service_address_inside_a_zone_is_flagged(tmp_path):
+    text = BASE.replace("address: 203.0.113.0/24", "address: 192.0.2.0/24")  # holds the dmz zone 192.0.2.25
+    found = [d for d in diagnostics(write(tmp_path, text)) if d.code == "W110"]
+    assert [(d.line, d.column) for d in found] == [where(text, "192.0.2.0/24")]
+    assert "inside zone 'dmz'" in found[0].message
+    result = run("validate", str(write(tmp_path, text)), "--strict")
+    assert result.exit_code == 1
