@@ -97,7 +97,15 @@ def manifest(flows: StageFlows, files: dict[str, bytes], revision: str) -> bytes
         compiler_version=__version__,
         at=instants.iso(flows.at),
         files={name: sha256(data) for name, data in sorted(files.items())},
+        expiries=expiries(flows),
     ).to_bytes()
+
+
+def expiries(flows: StageFlows) -> list[dict]:
+    """Every expiry instant of the grants in force at the stage, with what it closes."""
+    closing = sorted((grant.expires, grant.id, grant) for grant in flows.grants if grant.expires is not None)
+    return [{"at": instants.iso(when), "grant": gid, "via": grant.via, "from": list(grant.sources),
+             "to": list(grant.targets)} for when, gid, grant in closing]
 
 
 def marker(policy: str, stage_ids: Iterable[str]) -> bytes:
@@ -140,6 +148,7 @@ def write_bundle(out: str, stages: list[StageFlows], revision: str,
             write_new(staging / MARKER, marker(stages[0].policy.name, new_ids))
         os.chmod(staging, 0o755)
         fsync_dir(staging)
+        plan = _plan(out, target, new_ids)  # again: rendering a large policy takes a while
         _swap_into_place(staging, target, plan)
     except _Stranded:
         raise

@@ -732,7 +732,6 @@ def blocked_command(policy, logs, stage_id, fmt, top, as_stage, at):
       journalctl -k --since today | egress blocked policy.yaml --stage s3-continuity-sites - dnsmasq.log
       egress blocked policy.yaml --stage last ulogd.json --top 5 --as-stage s7-from-complaints > draft.yaml
     """
-    import json
 
     from egress.observe import render
     from egress.observe.blocked import blocked
@@ -754,7 +753,8 @@ def blocked_command(policy, logs, stage_id, fmt, top, as_stage, at):
         click.echo(text, nl=False)
         return
     if fmt == "json":
-        click.echo(json.dumps(render.blocked_json(result, top), indent=2))
+        for piece in render.blocked_json(result, top):
+            click.echo(piece, nl=False)
     else:
         click.echo(render.BLOCKED[fmt](result, top), nl=False)
 
@@ -763,21 +763,28 @@ def blocked_command(policy, logs, stage_id, fmt, top, as_stage, at):
 @click.argument("policy", type=click.Path())
 @click.argument("access_logs", nargs=-1, metavar="[ACCESS_LOG...]")
 @click.option("--stage", "stage_id", required=True, metavar="ID", help="The stage whose grants are counted.")
+@click.option("--counters", "counters_path", metavar="FILE|-",
+              help="The JSON of `nft -j list table inet egress` (a file, or - for standard input): per-element counters "
+                   "summed per direct grant.")
+@click.option("--live", is_flag=True, help="Read the counters from the kernel (`nft -j list table inet egress`; root).")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
 @click.option("--at", "at", type=DATE, help=AT_HELP)
-def usage_command(policy, access_logs, stage_id, fmt, at):
+def usage_command(policy, access_logs, stage_id, counters_path, live, fmt, at):
     """Say which grants of a stage carried traffic, and which carried none.
 
     ACCESS_LOG files are Squid access.logs (native format; plain, gzip, or - for
     standard input): each allowed request is attributed to the grants that allow it at
-    --stage, as `egress query` judges it. The grants in force with no traffic are the
-    candidates to revoke at the next stage; a grant no source observes (a direct grant
-    when only the proxy's log is read) is listed as not observed, never as unused.
+    --stage, as `egress query` judges it. The firewall's per-element counters (--counters
+    FILE, or --live on the firewall) give packets and bytes per direct grant since the
+    ruleset was loaded. The grants in force with no traffic are the candidates to revoke
+    at the next stage; a grant no source observes is listed as not observed, never as
+    unused.
 
     \b
     Examples:
-      egress usage policy.yaml --stage last /var/log/squid/access.log*
-      egress usage policy.yaml --stage s3-continuity-sites access.log --format markdown
+      egress usage policy.yaml --stage last /var/log/squid/access.log* --live
+      nft -j list table inet egress > counters.json
+      egress usage policy.yaml --stage s3-continuity-sites access.log --counters counters.json --format markdown
     """
     import json
 
@@ -787,10 +794,26 @@ def usage_command(policy, access_logs, stage_id, fmt, at):
     when = _at(at)
     model = open_policy(policy, when)
     stage = stage_of(model, stage_id).id
-    if not access_logs:
-        raise click.UsageError("give the proxy's access.log files")
+    if not access_logs and not counters_path and not live:
+        raise click.UsageError("give the proxy's access.log files, the firewall's counters (--counters FILE|-, --live), or both")
+    if counters_path and live:
+        raise click.UsageError("--counters FILE and --live are two sources of the same counters: give one")
+    if counters_path == "-" and "-" in access_logs:
+        raise click.UsageError("standard input (-) can be read once: for the counters or for a log")
+    flows = resolve(model, stage, when)
+    counts = None
+    if counters_path or live:
+        from egress.observe.counters import firewall_counts, load_listing
+        from egress.observe.inputs import LogError
+
+        try:
+            listing, source = load_listing(counters_path, live)
+        except LogError as err:
+            click.echo(f"egress: {err}", err=True)
+            sys.exit(EXIT_USAGE)
+        counts = firewall_counts(flows, listing, source)
     observations = _collect(access_logs, model, proxy_allowed=True)
-    result = usage(observations, resolve(model, stage, when), proxy_read=bool(access_logs))
+    result = usage(observations, flows, counts, proxy_read=bool(access_logs))
     for note in render.input_notes(result.files):
         click.echo(f"note: {note}", err=True)
     if fmt == "json":
@@ -887,9 +910,12 @@ def sign_command(bundle, key):
                    "identity the file gives to the key that signed).")
 @click.option("--lock-timeout", type=float, default=10, show_default=True, metavar="SECONDS",
               help="How long to wait for another egress command holding the state directory's lock.")
+@click.option("--strict", is_flag=True,
+              help="Refuse (exit 1) a bundle compiled for an instant more than two days from now, or holding a "
+                   "grant already past its expiry (without it: a warning).")
 @STATE_DIR_OPTION
 def apply_command(bundle, confirm_timeout, no_wait, squid_include, squid_conf, dnsmasq_include, dnsmasq_conf,
-                  dnsmasq_restart, allowed_signers, signer, lock_timeout, state_dir):
+                  dnsmasq_restart, allowed_signers, signer, lock_timeout, strict, state_dir):
     """Load a compiled stage on this firewall, and roll it back unless confirmed.
 
     BUNDLE is one stage folder of `egress compile --all-stages --out DIR`, i.e.
@@ -930,7 +956,7 @@ def apply_command(bundle, confirm_timeout, no_wait, squid_include, squid_conf, d
     options = ApplyOptions(confirm_timeout=confirm_timeout, wait=not no_wait, squid_include=squid_include,
                            squid_conf=squid_conf, dnsmasq_include=dnsmasq_include, dnsmasq_conf=dnsmasq_conf,
                            dnsmasq_restart=dnsmasq_restart, allowed_signers=allowed_signers, signer=signer,
-                           lock_timeout=lock_timeout)
+                           lock_timeout=lock_timeout, strict=strict)
     code = _firewall(apply, bundle, state_dir, options, say=click.echo, warn=_warn)
     sys.exit(code)
 

@@ -203,7 +203,7 @@ class PolicyIndex:
         self._locked = policy.lock.hosts if policy.lock else {}
         self._sets: dict[tuple[str, str], tuple[IPSet, Ranges]] = {}
         self._flows: dict[str, tuple[Grant, tuple[Flow, ...]]] = {}
-        self.memo: dict[str, object] = {}
+        self.memo: dict[object, object] = {}
 
     @cached_property
     def order(self) -> dict[str, int]:

@@ -4,12 +4,16 @@ One type for both sides, so that what `egress compile` writes and what `egress a
 checks cannot drift apart. The sha256 of every file of the folder is the integrity
 check of the bundle; the other fields say what the folder is (policy, stage, source
 revision, compiler) and are recorded by the firewall side in its state and audit log.
+`expiries` lists every expiry instant of the grants in force in the stage (what closes
+when), so that the firewall can say what closes next and warn about a bundle that still
+holds grants past their expiry.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 MANIFEST = "manifest.json"
 
@@ -30,6 +34,9 @@ class Manifest:
     language_version: int | None = None
     compiler_version: str | None = None
     at: str | None = None
+    # {"at": RFC 3339 UTC instant, "grant": id, "via": "direct"|"proxy", "from": [...], "to": [...]},
+    # sorted by instant then grant
+    expiries: list[dict[str, Any]] = field(default_factory=list)
 
     def to_bytes(self) -> bytes:
         """The file's bytes: sorted keys, two-space indent, a final newline (deterministic)."""
@@ -50,7 +57,17 @@ class Manifest:
         for key in _TEXT_FIELDS:
             if doc.get(key) is not None and not isinstance(doc[key], str):
                 raise ManifestError(f"not a bundle manifest (`{key}` is not a string)")
+        expiries = doc.get("expiries", [])
+        if not isinstance(expiries, list) or not all(_is_expiry(e) for e in expiries):
+            raise ManifestError("not a bundle manifest (`expiries` is not a list of {at, grant, via, from, to})")
         version = doc.get("language_version")
         if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
             raise ManifestError("not a bundle manifest (`language_version` is not an integer)")
-        return cls(files=dict(files), language_version=version, **{k: doc.get(k) for k in _TEXT_FIELDS})
+        return cls(files=dict(files), language_version=version, expiries=expiries,
+                   **{k: doc.get(k) for k in _TEXT_FIELDS})
+
+
+def _is_expiry(entry: Any) -> bool:
+    return (isinstance(entry, dict) and isinstance(entry.get("at"), str) and isinstance(entry.get("grant"), str)
+            and isinstance(entry.get("via"), str)
+            and all(isinstance(entry.get(k), list) and all(isinstance(x, str) for x in entry[k]) for k in ("from", "to")))

@@ -83,7 +83,8 @@ def test_the_guard_refuses_nft_here():
 
 def write_bundle(folder: Path, nft: str, squid: str | None = None, *, policy: str = "test-policy",
                  stage: str = "s1", revision: str = "sha256:r1", title: str | None = None,
-                 files: dict[str, str] | None = None) -> Path:
+                 files: dict[str, str] | None = None, at: str = "2023-07-01",
+                 expiries: list[dict] | None = None) -> Path:
     """A hand-written stage bundle with a correct manifest (the shape of egress/bundle.py),
     egress.nft starting with the header that the compiler writes (apply checks the
     manifest's policy and stage against it); `files` adds or replaces files."""
@@ -98,8 +99,9 @@ def write_bundle(folder: Path, nft: str, squid: str | None = None, *, policy: st
         (folder / name).write_bytes(data)
     manifest = {
         "policy": policy, "revision": revision, "stage": stage, "stage_title": title or stage,
-        "language_version": 1, "compiler_version": "test", "at": "2023-07-01",
+        "language_version": 1, "compiler_version": "test", "at": at,
         "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(contents.items())},
+        **({"expiries": expiries} if expiries is not None else {}),
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return folder
@@ -1101,3 +1103,115 @@ def test_non_regular_bundle_files_and_bad_timeouts(netns, tmp_path):
     cp = egress(ns, state, "apply", str(tmp_path / "build"), "--no-wait")
     assert cp.returncode == 2 and f"give {tmp_path / 'build'}/<stage> (stages: s1)" in cp.stderr, cp.stderr
     assert nft_list(ns) is None
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """A 2 MiB tmpfs for a state directory, to fill up (unmounted afterwards)."""
+    mount = tmp_path / "small"
+    mount.mkdir(mode=0o700)
+    cp = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "egress-test", str(mount)],
+                        capture_output=True, text=True)
+    if cp.returncode:
+        pytest.fail(f"cannot mount a tmpfs: {cp.stderr}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def fill(folder: Path) -> None:
+    """Fill the filesystem of `folder` to the last byte."""
+    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        for size in (1 << 16, 4096, 512, 1):
+            try:
+                while True:
+                    os.write(fd, b"\0" * size)
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+
+
+@nft_system
+def test_full_disk_the_watchdog_still_rolls_back_and_records_it(netns, tmp_path, small_tmpfs):
+    """Issue 10 item 4: with the state filesystem full, the watchdog's rollback leaves
+    kernel, state and audit consistent (the reserve is given up for the records), and
+    an apply on a full filesystem is refused before anything changes."""
+    ns, state = netns(), small_tmpfs / "state"
+    one = write_bundle(tmp_path / "s1", ruleset((443,)), stage="s1")
+    two = write_bundle(tmp_path / "s2", ruleset((443, 80)), stage="s2")
+    assert egress(ns, state, "apply", str(one), "--no-wait").returncode == 0
+    assert egress(ns, state, "confirm").returncode == 0
+    before = nft_list(ns)
+    assert egress(ns, state, "apply", str(two), "--no-wait", "--confirm-timeout", "3").returncode == 0
+    fill(small_tmpfs)
+    assert wait_until(lambda: nft_list(ns) == before, 15)
+    assert wait_until(lambda: audit(state)[-1]["action"] == "rollback", 10), audit(state)[-1]
+    last = audit(state)[-1]
+    assert (last["result"], last["automatic"], last["restored"]["stage"]) == ("ok", True, "s1")
+    assert "reserve was used" in last["detail"]
+    doc = status(ns, state)
+    assert doc["pending"] is None and doc["loaded"]["stage"] == "s1" and doc["matches"] is True
+    assert any("has been full" in note for note in doc["notes"])
+
+    fill(small_tmpfs)  # what the reserve left free, too
+    cp = egress(ns, state, "apply", str(two), "--no-wait")  # full: refused, nothing changed
+    assert cp.returncode == 1 and "free space" in cp.stderr and "Traceback" not in cp.stderr, cp.stderr
+    assert nft_list(ns) == before and status(ns, state)["pending"] is None
+    (small_tmpfs / "filler").unlink()
+    assert egress(ns, state, "apply", str(two), "--no-wait").returncode == 0  # the reserve is made again
+    assert (state / "reserve").stat().st_size == 256 << 10
+    assert egress(ns, state, "rollback").returncode == 0 and nft_list(ns) == before
+
+
+# --------------------------------------------------------------------------- expiries (issue 11 item 4)
+
+
+def _iso(delta: float) -> str:
+    import datetime as dt
+
+    return (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=delta)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_the_manifest_records_every_expiry_of_the_stage(minimal_bundle, tmp_path):
+    out = tmp_path / "build"
+    cp = subprocess.run([*EGRESS, "compile", str(CHU), "--all-stages", "--out", str(out), "--at", "2023-07-01"],
+                        capture_output=True, text=True)
+    assert cp.returncode == 0, cp.stderr
+    last = json.loads((out / "s6-online-booking" / "manifest.json").read_text())
+    assert last["at"] == "2023-07-01T00:00:00Z"
+    assert {"at": "2023-09-01T00:00:00Z", "grant": "pacs-remote-support", "via": "direct", "from": ["imaging"],
+            "to": ["pacs-vendor-relay"]} in last["expiries"]
+    assert [e["at"] for e in last["expiries"]] == sorted(e["at"] for e in last["expiries"])
+    first = json.loads((out / "s0-isolation" / "manifest.json").read_text())
+    assert first["expiries"] == []
+
+
+@nft_system
+def test_apply_warns_about_a_stale_bundle_and_strict_refuses_it(netns, tmp_path):
+    """A bundle compiled long ago, holding a grant past its expiry: a warning, and a
+    refusal with --strict (nothing loaded); status shows the next expiry of the stage
+    in force and what it closes."""
+    ns, state = netns(), tmp_path / "state"
+    old = write_bundle(tmp_path / "old", ruleset(), stage="s1", at="2023-07-01T00:00:00Z", expiries=[
+        {"at": "2023-12-31T23:00:00Z", "grant": "vendor-support", "via": "direct", "from": ["lab"], "to": ["vendor"]}])
+    cp = egress(ns, state, "apply", str(old), "--no-wait", "--strict")
+    assert cp.returncode == 1 and "refused (--strict)" in cp.stderr, cp.stderr
+    assert "compiled for 2023-07-01T00:00:00Z" in cp.stderr and "grant vendor-support (lab -> vendor, direct) " \
+        "expired at 2023-12-31T23:00:00Z" in cp.stderr
+    assert nft_list(ns) is None and audit(state)[-1]["result"] == "refused"
+    cp = egress(ns, state, "apply", str(old), "--no-wait")
+    assert cp.returncode == 0 and "warning: grant vendor-support" in cp.stderr, cp.stderr
+    assert egress(ns, state, "rollback", "--allow-no-table").returncode == 0
+
+    fresh = write_bundle(tmp_path / "fresh", ruleset(), stage="s2", at=_iso(-60), expiries=[
+        {"at": _iso(3600), "grant": "portal", "via": "proxy", "from": ["workstations"], "to": ["portal"]},
+        {"at": _iso(3600), "grant": "partner", "via": "direct", "from": ["lab"], "to": ["partner"]},
+        {"at": _iso(86400 * 3), "grant": "migration", "via": "direct", "from": ["lab"], "to": ["old-site"]}])
+    cp = egress(ns, state, "apply", str(fresh), "--no-wait", "--strict")
+    assert cp.returncode == 0 and "warning" not in cp.stderr, cp.stderr
+    doc = status(ns, state)["expiry"]
+    assert 3500 < doc["in_seconds"] <= 3600 and doc["past"] == []
+    assert doc["closes"] == ["grant portal (workstations -> portal, proxy)", "grant partner (lab -> partner, direct)"]
+    text = egress(ns, state, "status").stdout
+    assert "expiry:   next at" in text and "closes grant portal (workstations -> portal, proxy)" in text

@@ -8,6 +8,8 @@ inside a network namespace made for the test."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -15,11 +17,23 @@ from pathlib import Path
 
 import pytest
 import test_apply
-from test_apply import ALLOW_LOOPBACK, EGRESS, audit, egress, nft_list, ruleset, wait_until, write_bundle
+from test_apply import (
+    ALLOW_LOOPBACK,
+    ANSIBLE,
+    EGRESS,
+    audit,
+    egress,
+    nft_list,
+    ruleset,
+    status,
+    wait_until,
+    write_bundle,
+)
 
 # the fixtures of tests/test_apply.py, and its guard that keeps nft out of this namespace
 netns = test_apply.netns
 live_squid = test_apply.live_squid
+minimal_bundle = test_apply.minimal_bundle
 nft_refuses_the_root_namespace = test_apply.nft_refuses_the_root_namespace
 
 nft_system = pytest.mark.system("nft", "ip")
@@ -142,6 +156,8 @@ def test_signed_bundles(netns, tmp_path):
     assert "signed by crisis-cell@chu" in cp.stdout
     assert egress(ns, state, "confirm").returncode == 0
     assert audit(state)[0]["signer"] == "crisis-cell@chu"
+    assert status(ns, state)["loaded"]["signer"] == "crisis-cell@chu"
+    assert "signed by crisis-cell@chu" in egress(ns, state, "status").stdout
     before = nft_list(ns)
 
     unsigned = write_bundle(tmp_path / "unsigned", ruleset((443, 80)), stage="s2")
@@ -194,6 +210,18 @@ def test_a_squid_include_through_a_symlink_is_refused(netns, tmp_path, live_squi
     assert cp.returncode == 2, cp.stdout + cp.stderr
     assert f"give the real path, --squid-include {include}" in cp.stderr
     assert link.is_symlink() and include.read_bytes() == old and nft_list(ns) is None
+
+    # a link that appears after the apply is not replaced by the rollback either: it says so
+    cp = egress(ns, state, "apply", str(good), "--no-wait", "--squid-include", str(include), "--squid-conf", str(conf))
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    elsewhere = live_squid["dir"] / "elsewhere.conf"
+    elsewhere.write_bytes(include.read_bytes())
+    include.unlink()
+    include.symlink_to(elsewhere)
+    cp = egress(ns, state, "rollback")
+    assert cp.returncode == 1 and "rollback incomplete" in cp.stderr and "symbolic link" in cp.stderr, cp.stderr
+    assert include.is_symlink() and elsewhere.read_text() == ALLOW_LOOPBACK
+    assert "198.51.100.0/24" not in (nft_list(ns) or "")  # the ruleset itself was rolled back
 
 
 # --------------------------------------------------------------------------- item 11: the dnsmasq feed
@@ -300,3 +328,57 @@ def test_dnsmasq_failures_put_the_previous_feed_back(live_dnsmasq, tmp_path):
     assert _restarts(folder) == 2  # the failed restart, then the restart on the old feed
     assert wait_until(lambda: _resolve(ns, "web.example") == WEB_ADDR, 5)
     assert [a["result"] for a in audit(state)] == ["refused", "refused", "error"]
+
+
+# --------------------------------------------------------------------------- the Ansible example
+
+
+@pytest.mark.system("nft", "ip", "ansible-playbook", "ssh-keygen", "dnsmasq")
+def test_ansible_push_signed_on_the_controller_with_the_dnsmasq_feed(netns, tmp_path, minimal_bundle):
+    """push-stage.yml with egress_allowed_signers: an unsigned stage stops the push; with
+    egress_sign_key the play signs it on the controller and the host applies it, with
+    its dnsmasq feed installed (egress_dnsmasq_include, a restart command that only logs)."""
+    ns, state = netns(), tmp_path / "state"
+    bundle = tmp_path / "bundle"
+    shutil.copytree(minimal_bundle, bundle)
+    approver = make_key(tmp_path, "approver")
+    allowed = tmp_path / "allowed_signers"
+    allowed.write_text(f"crisis-cell@chu {approver.with_suffix('.pub').read_text()}")
+    feed = tmp_path / "dnsmasq.d" / "egress.conf"
+    feed.parent.mkdir()
+    restarts = tmp_path / "restarts.log"
+    inventory = tmp_path / "inventory.ini"
+    inventory.write_text(textwrap.dedent(f"""\
+        [firewalls]
+        fw-test ansible_connection=local ansible_python_interpreter={sys.executable}
+
+        [firewalls:vars]
+        egress_cmd="ip netns exec {ns} {sys.executable} -m egress.cli"
+        egress_local_cmd="{sys.executable} -m egress.cli"
+        egress_state_dir={state}
+        egress_remote_dir={tmp_path / 'remote'}
+        egress_become=false
+        egress_allowed_signers={allowed}
+        egress_dnsmasq_include={feed}
+        egress_dnsmasq_restart="sh -c 'echo restart >> {restarts}'"
+        """))
+
+    def push(*extra: str):
+        return subprocess.run(
+            ["ansible-playbook", "-i", str(inventory), str(ANSIBLE / "push-stage.yml"), "-e", f"bundle_dir={bundle}",
+             "-e", "stage=s1-partner-results", "-e", "confirm_timeout=30", *extra],
+            capture_output=True, text=True, cwd=ANSIBLE, timeout=300,
+            env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_HOST_KEY_CHECKING="False"))
+
+    cp = push()
+    assert cp.returncode != 0 and "not signed" in cp.stdout, cp.stdout[-3000:]
+    assert nft_list(ns) is None and not feed.exists()
+
+    cp = push("-e", f"egress_sign_key={approver}")
+    assert cp.returncode == 0, cp.stdout[-3000:] + cp.stderr[-2000:]
+    assert (bundle / "s1-partner-results" / "manifest.json.sig").exists()
+    doc = status(ns, state)
+    assert doc["loaded"]["stage"] == "s1-partner-results" and doc["pending"] is None
+    assert audit(state)[-2]["signer"] == "crisis-cell@chu"
+    assert feed.read_bytes() == (bundle / "s1-partner-results" / "dnsmasq-egress.conf").read_bytes()
+    assert restarts.read_text() == "restart\n"

@@ -228,3 +228,20 @@ def test_compile_of_a_folder_says_it_takes_one_policy_file():
     result = CliRunner().invoke(main, ["compile", str(MINIMAL.parent), "--all-stages", "--out", "build"])
     assert result.exit_code == 2
     assert "compile takes one policy file" in result.output and str(MINIMAL) in result.output
+
+
+def test_a_file_added_while_compiling_is_not_deleted(tmp_path, monkeypatch):
+    """--out is judged again just before the swap: what appeared meanwhile refuses it."""
+    out = tmp_path / "build"
+    assert compile_all(MINIMAL, out).exit_code == 0
+    real_render = bundle.render_stage
+
+    def render_and_meddle(flows):
+        (out / "notes.txt").write_text("written during the compile\n")
+        return real_render(flows)
+
+    monkeypatch.setattr(bundle, "render_stage", render_and_meddle)
+    result = compile_all(MINIMAL, out)
+    assert result.exit_code == 2 and "holds 'notes.txt'" in result.stderr
+    assert (out / "notes.txt").exists() and (out / bundle.MARKER).exists()
+    assert sorted(os.listdir(tmp_path)) == ["build"]

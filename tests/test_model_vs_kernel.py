@@ -3,7 +3,7 @@ kernel give the same decision for direct flows.
 
 Hypothesis draws random flows over every stage of the shipped policy: sources inside
 and outside the zones, destinations inside and outside the services (and the proxy's
-own addresses), granted and other ports, tcp, udp and icmp, IPv4 and IPv6, egress (lan
+own addresses, and private or shared space that is not `internet`), granted and other ports, tcp, udp and icmp, IPv4 and IPv6, egress (lan
 to wan) and ingress (wan to lan). For each stage, the stage's `egress.nft` is loaded in
 the lab's firewall namespace, the flows are sent as one batch of probes from each side,
 and every result is compared with `query` (the model). Any difference is reported with
@@ -61,6 +61,15 @@ OUTSIDE = {
 }
 
 
+# Special space on the wan side (private-use, shared, ULA; not link-local: the lab refuses
+# it): not `internet`, so the proxy does not reach it and ingress from internet does not
+# admit it (the model and the kernel must agree on that too).
+SPECIAL = {
+    4: [IPNetwork("192.168.50.0/24"), IPNetwork("100.64.10.0/24"), IPNetwork("172.20.0.0/24")],
+    6: [IPNetwork("fd99:1::/64")],
+}
+
+
 def _policy():
     """The shipped policy without its expiries: the ruleset enforces them against the
     kernel's clock (today), the model here judges at AT; expiry in the kernel has tests
@@ -115,7 +124,7 @@ def wan_address(version):
     """A wan-side address: in a service, outside everything, or the proxy's wan side."""
     outside = address_in(OUTSIDE[version]).filter(lambda a: IPAddress(a) not in ZONES)
     return st.one_of(address_in(SERVICE_NETS[version]).filter(lambda a: IPAddress(a) not in ZONES), outside,
-                     st.just(PROXY_ON_WAN[version]))
+                     st.just(PROXY_ON_WAN[version]), address_in(SPECIAL[version]))
 
 
 def lan_source(version):
@@ -199,7 +208,8 @@ def proxy_flows(draw):
         chosen = draw(st.one_of(st.just(f"tcp/{POLICY.proxy.port}"), port(version)))
     else:
         src = PROXY_ON_LAN[version]
-        dst = draw(address_in(OUTSIDE[version]).filter(lambda a: IPAddress(a) not in ZONES))
+        outside = address_in(OUTSIDE[version]).filter(lambda a: IPAddress(a) not in ZONES)
+        dst = draw(st.one_of(outside, outside, address_in(SPECIAL[version])))
         chosen = draw(st.one_of(st.sampled_from(["tcp/80", "tcp/443"]), port(version)))
     return "egress", src, dst, chosen
 

@@ -236,14 +236,14 @@ def shape(key: str, **extra) -> Policy:
 def test_collapsed_elements_and_dispatch():
     text = render(shape("v4"))
     # two adjacent /25 of the same service become one /24, mapped once to its tag
-    assert set_elements(text, "dst_v4") == ["203.0.113.0/24 : jump tag_1"]
-    assert set_elements(text, "svc_lab_v4") == ["0x00010000 . tcp . 443"]
+    assert set_elements(text, "nets_v4") == ["203.0.113.0/24 : jump tag_1"]
+    assert set_elements(text, "dst_v4") == []  # single addresses go there (a hash map)
+    assert set_elements(text, "svc_lab_v4") == ["0x00010000 . tcp . 443 : jump allow"]
     assert set_elements(text, "out_v4") == ["10.30.0.0/24 : goto out_lab_v4"]
     assert set_elements(text, "in_v4") == ["10.30.0.0/24 : jump in_lab_v4"]
     assert chain_rules(text, "out_lab_v4") == [
-        "ip daddr vmap @dst_v4",
-        'meta mark and 0xffff0000 . meta l4proto . th dport @svc_lab_v4 counter meta mark set meta mark and 0x0000ffff'
-        ' accept comment "grant to-partner"',
+        "ip daddr vmap @nets_v4",
+        'meta mark and 0xffff0000 . meta l4proto . th dport vmap @svc_lab_v4 comment "grant to-partner"',
     ]
     assert chain_rules(text, "tag_1") == ['meta mark set meta mark and 0x0000ffff or 0x00010000 comment "partner"']
     assert "table inet egress {" in text
@@ -255,7 +255,7 @@ def test_mark_mask_is_configurable():
     policy = shape("v4")
     policy = dataclasses.replace(policy, firewall=dataclasses.replace(policy.firewall, mark_mask=0x00000f00))
     text = render(policy)
-    assert set_elements(text, "svc_lab_v4") == ["0x00000100 . tcp . 443"]
+    assert set_elements(text, "svc_lab_v4") == ["0x00000100 . tcp . 443 : jump allow"]
     assert chain_rules(text, "tag_1")[0].startswith("meta mark set meta mark and 0xfffff0ff or 0x00000100")
     assert any(r.startswith("meta mark set meta mark and 0xfffff0ff ip saddr vmap") for r in chain_rules(text, "ipv4"))
     for bad in (0, 0x00f0f000, 1 << 32):
@@ -266,7 +266,7 @@ def test_mark_mask_is_configurable():
                        {f"s{i}": ([f"address:203.0.113.{i}"], ["tcp/443"]) for i in range(4)},
                        [[grant(f"g{i}", "lab", f"s{i}") for i in range(4)]])
     many = dataclasses.replace(many, firewall=dataclasses.replace(many.firewall, mark_mask=0x3))
-    with pytest.raises(ValueError, match="needs 4 destination tags.*holds 3"):
+    with pytest.raises(ValueError, match=r"needs 4 destination tags.*holds 3"):
         render(many)
 
 
@@ -287,20 +287,20 @@ def test_overlapping_grants_are_decomposed_without_overlap():
         "10.20.4.0-10.255.255.255 : goto out_all_v4",
     ]
     # a: 203.0.113.0/24; b: 203.0.113.0/25 + 198.51.100.0/24: three tags (b, a+b, a)
-    assert set_elements(text, "dst_v4") == [
+    assert set_elements(text, "nets_v4") == [
         "198.51.100.0/24 : jump tag_3",
         "203.0.113.0/25 : jump tag_2",
         "203.0.113.128/25 : jump tag_1",
     ]
-    assert set_elements(text, "svc_all_v4") == ["0x00010000-0x00020000 . tcp . 443"]
+    assert set_elements(text, "svc_all_v4") == ["0x00010000-0x00020000 . tcp . 443 : jump allow"]
     assert set_elements(text, "svc_all_imaging_v4") == [
-        "0x00010000 . tcp . 443",
-        "0x00020000 . tcp . 25",
-        "0x00020000 . tcp . 400-442",
-        "0x00020000 . tcp . 443",
-        "0x00020000 . tcp . 444-500",
-        "0x00030000 . tcp . 25",
-        "0x00030000 . tcp . 400-500",
+        "0x00010000 . tcp . 443 : jump allow",
+        "0x00020000 . tcp . 25 : jump allow",
+        "0x00020000 . tcp . 400-442 : jump allow",
+        "0x00020000 . tcp . 443 : jump allow",
+        "0x00020000 . tcp . 444-500 : jump allow",
+        "0x00030000 . tcp . 25 : jump allow",
+        "0x00030000 . tcp . 400-500 : jump allow",
     ]
     assert chain_rules(text, "out_all_imaging_v4")[-1].endswith('comment "grants all-a, imaging-b"')
 
@@ -349,7 +349,7 @@ def test_table_elements_random_against_brute_force():
         permanent, expiring = table.elements()
         seen: dict = {}
         for element in permanent + [e[:6] for e in expiring]:
-            first, last, proto, pf, pl, grants = element
+            first, last, proto, pf, pl, _ = element
             for x in range(first, last + 1):
                 for y in range(pf, pl + 1):
                     assert (proto, x, y) not in seen, "elements overlap"
@@ -527,8 +527,8 @@ def test_proxy_grant():
     # the workstations reach only the proxy, on its port: its addresses are a tag
     assert set_elements(text, "dst_v4") == ["10.0.0.3 : jump tag_1"]
     assert chain_rules(text, "tag_1")[0].endswith('comment "the proxy"')
-    assert set_elements(text, "svc_ws_v4") == ["0x00010000 . tcp . 3128"]
-    assert set_elements(text, "svc_ws_v6") == ["0x00010000 . tcp . 3128"]
+    assert set_elements(text, "svc_ws_v4") == ["0x00010000 . tcp . 3128 : jump allow"]
+    assert set_elements(text, "svc_ws_v6") == ["0x00010000 . tcp . 3128 : jump allow"]
     # the proxy reaches the internet (public space outside the zones) on the web ports of
     # the service: not the zones, nor private, link-local, loopback or reserved space
     out_proxy = set_elements(text, "out_proxy_v4")
@@ -546,8 +546,8 @@ def test_icmp_and_udp():
     text = render(shape("icmp-udp"))
     # tags follow the sorted names of the services: ntp is 1, probe is 2
     assert set_elements(text, "dst_v4") == ["198.51.100.1 : jump tag_2", "198.51.100.123 : jump tag_1"]
-    assert set_elements(text, "svc_infra_v4") == ["0x00010000 . udp . 123", "0x00020000 . icmp . 0-65535"]
-    assert set_elements(text, "svc_infra_v6") == ["0x00010000 . udp . 123", "0x00020000 . icmpv6 . 0-65535"]
+    assert set_elements(text, "svc_infra_v4") == ["0x00010000 . udp . 123 : jump allow", "0x00020000 . icmp . 0-65535 : jump allow"]
+    assert set_elements(text, "svc_infra_v6") == ["0x00010000 . udp . 123 : jump allow", "0x00020000 . icmpv6 . 0-65535 : jump allow"]
     # echo-request is not opened by the base chain
     assert not any("echo-request" in r for r in chain_rules(text, "ipv4") + chain_rules(text, "ipv6"))
 
@@ -555,7 +555,7 @@ def test_icmp_and_udp():
 def test_hosts_get_lock_addresses_and_dynamic_sets():
     text = render(shape("hosts"))
     assert set_elements(text, "dst_v4") == ["198.51.100.25 : jump tag_1", "203.0.113.25 : jump tag_1"]
-    assert set_elements(text, "svc_mail_v4") == ["0x00010000 . tcp . 25", "0x00010000 . tcp . 587"]
+    assert set_elements(text, "svc_mail_v4") == ["0x00010000 . tcp . 25 : jump allow", "0x00010000 . tcp . 587 : jump allow"]
     # the ports of the class lead to the chain of the dnsmasq-fed sets of the services
     assert set_elements(text, "hosts_mail_v4") == ["tcp . 25 : jump to_relay_v4", "tcp . 587 : jump to_relay_v4"]
     assert chain_rules(text, "out_mail_v4")[0] == 'meta l4proto . th dport vmap @hosts_mail_v4 comment "grant relay-out"'
@@ -568,9 +568,10 @@ def test_hosts_get_lock_addresses_and_dynamic_sets():
 
 
 def test_dynamic_sets_keyed_by_what_a_packet_needs():
-    """Two services with hosts on tcp/443 from one zone: one set for the port both
-    open, one per service for the others; a packet meets the same two rules whatever
-    the number of services."""
+    """Services with hosts reached from one zone: one set per (port piece, services
+    across the stages), behind a port map, so a packet meets the same two rules
+    whatever the number of services; a set is named after its services at its widest
+    stage, and emptied where it holds fewer (it may hold a later stage's addresses)."""
     policy = make_policy(
         {"ws": ["10.1.0.0/24"]},
         {
@@ -586,11 +587,21 @@ def test_dynamic_sets_keyed_by_what_a_packet_needs():
         "tcp . 25 : jump to_a_v4", "tcp . 443 : jump to_a_b_v4", "tcp . 8443 : jump to_c_v4",
     ]
     assert chain_rules(s1, "to_a_b_v4") == ["ip daddr @dyn_a_b_v4 counter accept"]
-    assert set_elements(s0, "hosts_ws_v4") == ["tcp . 25 : jump to_a_v4", "tcp . 443 : jump to_a_v4"]
-    # every stage declares the sets of every stage; those not used are flushed
+    assert set_elements(s0, "hosts_ws_v4") == ["tcp . 25 : jump to_a_v4", "tcp . 443 : jump to_a_b_v4"]
+    # every stage declares the sets of every stage
     part1 = lambda t: t.split("# 2.")[0].split("# 1.")[1]  # noqa: E731
     assert part1(s0) == part1(s1)
-    assert "flush set inet egress dyn_a_b_v4" in s0 and "flush set inet egress dyn_a_v4" not in s0
+    flushed = lambda t: [line.split()[-1] for line in t.splitlines() if line.startswith("flush set")]  # noqa: E731
+    assert flushed(s1) == []
+    assert flushed(s0) == ["dyn_a_b_v4", "dyn_a_b_v6", "dyn_c_v4", "dyn_c_v6"]
+    # dnsmasq puts a's host in both sets of a, b's in the shared one only
+    from egress.targets import dynamic
+
+    assert dynamic.host_sets(resolve(policy, "s1", AT)) == {
+        "a.example": ("dyn_a_b_v4", "dyn_a_b_v6", "dyn_a_v4", "dyn_a_v6"),
+        "b.example": ("dyn_a_b_v4", "dyn_a_b_v6"),
+        "c.example": ("dyn_c_v4", "dyn_c_v6"),
+    }
 
 
 def test_revoked_service_dynamic_sets_are_flushed():
@@ -612,9 +623,9 @@ def test_expired_grant_left_out():
         [[grant("to-partner", "lab", "partner", expires=end_of_day(dt.date(2023, 6, 30), "UTC"))]],
     )
     text = render(policy, "s0", at=dt.date(2023, 7, 1))
-    assert set_elements(text, "svcx_lab_v4") == []
+    assert set_elements(text, "svc_lab_v4") == []
     assert "# expired: to-partner (2023-06-30 24:00 UTC (2023-07-01T00:00:00Z))" in text
-    assert set_elements(render(policy, "s0", at=dt.date(2023, 6, 30)), "svcx_lab_v4")
+    assert set_elements(render(policy, "s0", at=dt.date(2023, 6, 30)), "svc_lab_v4")
 
 
 # ------------------------------------------------------------ nft -c in a namespace
@@ -706,3 +717,96 @@ def minimal_flows(stage: str):
 @pytest.mark.parametrize("stage", ["s1-partner-results", "s2-reference-sites"])
 def test_golden_minimal(stage):
     _golden(f"minimal-{stage}.nft", nftables.render(minimal_flows(stage)))
+
+
+# ------------------------------------------------------------------------ expiry
+
+
+EXPIRING = """egress: 1
+policy: tz-test
+{timezone}
+zones:
+  lab:
+    addresses: [10.30.0.0/24]
+services:
+  vendor:
+    destinations:
+      - address: 203.0.113.40
+    ports: [tcp/443]
+  partner:
+    destinations:
+      - address: 203.0.113.50
+    ports: [tcp/443]
+stages:
+  - id: s0
+    grants:
+      - id: support
+        from: lab
+        to: vendor
+        reason: remote support
+        expires: 2023-09-30
+      - id: partner
+        from: lab
+        to: partner
+        reason: results
+      - id: other-support
+        from: lab
+        to: vendor
+        ports: [tcp/443]
+        reason: the same instant, another grant
+        expires: {same}
+"""
+
+
+@pytest.mark.parametrize("timezone, instant", [
+    ("", 1696118400),  # 2023-10-01T00:00:00Z: the end of 2023-09-30 in UTC
+    ("timezone: Europe/Paris", 1696111200),  # 2023-09-30T22:00:00Z: the end of that day in Paris
+])
+def test_expiry_instants_in_the_rules(tmp_path, timezone, instant):
+    from egress.load import load_policy
+
+    path = tmp_path / "policy.yaml"
+    same = dt.datetime.fromtimestamp(instant, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    path.write_text(EXPIRING.format(timezone=timezone, same=same))
+    policy, diagnostics = load_policy(str(path))
+    assert policy is not None, diagnostics
+    at = dt.datetime(2023, 7, 1, tzinfo=dt.UTC)
+    text = nftables.render(resolve(policy, "s0", at))
+    # one chain per distinct closing instant, whatever the number of grants closing then
+    assert re.findall(r"^\tchain (until_\d+) \{\n\t\tmeta", text, re.M) == [f"until_{instant}"]
+    assert chain_rules(text, f"until_{instant}") == [
+        f"meta time < {instant} meta mark set meta mark and 0x0000ffff accept"
+    ]
+    # the expiring element jumps to the chain of its instant, the permanent one to allow
+    assert set_elements(text, "svc_lab_v4") == [
+        "0x00010000 . tcp . 443 : jump allow", f"0x00020000 . tcp . 443 : jump until_{instant}",
+    ]
+    assert re.search(rf"^# closes at .*\(meta time {instant}\): other-support,\n#\s+support$", text, re.M)
+    if timezone:  # Paris at 22:00 UTC is 24:00 of the day
+        assert "# closes at 2023-09-30 24:00 Europe/Paris (2023-09-30T22:00:00Z)" in text
+    # the same inputs, the same bytes; no "now" in the file
+    assert nftables.render(resolve(policy, "s0", at)) == text
+    # compiled after the instant, the grants are left out (and the chain stays declared)
+    after = nftables.render(resolve(policy, "s0", dt.datetime(2023, 10, 2, tzinfo=dt.UTC)))
+    assert set_elements(after, "svc_lab_v4") == ["0x00010000 . tcp . 443 : jump allow"]
+    assert f"\tchain until_{instant} {{\n\t}}" in after.split("# 2.")[0]
+
+
+def test_tag_pieces_fast_path_equals_sweep():
+    """`_label_pieces` (ranges alone taken as they are) gives what `sweep` gives, on
+    random services whose own ranges never touch (as egress.flows makes them)."""
+    import random
+
+    from egress.targets.dynamic import sweep
+
+    rng = random.Random(5)
+    for _ in range(300):
+        items = []
+        for name in "abcd"[: rng.randint(1, 4)]:
+            at = rng.randint(0, 10)
+            for _ in range(rng.randint(1, 5)):
+                first = at + rng.randint(0, 8)
+                last = first + rng.randint(0, 6)
+                items.append((first, last, name))
+                at = last + 2
+        assert nftables._label_pieces(items) == sweep(items, lambda labels: tuple(sorted(labels)))

@@ -239,6 +239,7 @@ CDN_NEW, CDN_NEW6 = "203.0.113.99", "2001:db8:99::99"  # what DNS answers today
 # ingress grant from internet does not admit it (issue 10 item 17).
 PRIVATE_WEB, SHARED_WEB, ULA_WEB6 = "192.168.1.80", "100.64.0.80", "fd99::80"  # (the lab refuses link-local)
 PRIVATE_SENDER, ULA_SENDER6 = "172.16.5.25", "fd98::25"
+PRIVATE_PARTNER, ULA_PARTNER6 = "192.168.7.7", "fd97::7"  # a partner over a private link, named in a service
 
 
 def traffic_policy():
@@ -254,6 +255,7 @@ def traffic_policy():
             "probe": ([f"address:{PING}", f"address:{PING6}"], ["icmp", "icmpv6"]),
             "sites": (["domain:has-sante.fr"], ["tcp/443"]),
             "cdn": (["host:cdn.example"], ["tcp/443"]),
+            "private-link": ([f"address:{PRIVATE_PARTNER}", f"address:{ULA_PARTNER6}"], ["tcp/443"]),
         },
         stages=[[
             grant("to-partner", "lab", "partner"),
@@ -261,6 +263,7 @@ def traffic_policy():
             grant("ping", "lab", "probe"),
             grant("web", "lab", "sites", via="proxy"),
             grant("cdn", "lab", "cdn"),
+            grant("private-link", "lab", "private-link"),
             grant("smtp-in", "internet", "lab", ports=["tcp/25"]),
         ]],
         proxy=("proxy", 3128),
@@ -272,7 +275,8 @@ def setup_traffic_lab(lab):
     lab.add_lan(LAB, LAB6, IMAGING, IMAGING6, NOZONE, NOZONE6, PROXY_OUT, PROXY_OUT6)
     lab.add_wan(PARTNER, PARTNER6, NTP, NTP6, PING, PING6, WEB, WEB6, SENDER, SENDER6,
                 PROXY_IN, PROXY_IN6, CDN_LOCKED, CDN_LOCKED6, CDN_NEW, CDN_NEW6,
-                PRIVATE_WEB, SHARED_WEB, ULA_WEB6, PRIVATE_SENDER, ULA_SENDER6)
+                PRIVATE_WEB, SHARED_WEB, ULA_WEB6, PRIVATE_SENDER, ULA_SENDER6,
+                PRIVATE_PARTNER, ULA_PARTNER6)
     lab.listen("wan", [443, 80, 22, 3128, "udp/123"])
     lab.listen("lan", [25, 22])
 
@@ -290,6 +294,8 @@ ALLOWED_OUT = [
     (PROXY_OUT6, WEB6, "tcp", 443),
     (LAB, CDN_LOCKED, "tcp", 443),
     (LAB6, CDN_LOCKED6, "tcp", 443),
+    (LAB, PRIVATE_PARTNER, "tcp", 443),  # private space named in a service is reached
+    (LAB6, ULA_PARTNER6, "tcp", 443),
 ]
 DENIED_OUT = [
     (LAB, PARTNER, "tcp", 80),  # wrong port

@@ -32,7 +32,7 @@ from tests.test_nftables import AT, grant, make_policy
 from tests.test_nftables_kernel import _query
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-import common  # noqa: E402  (bench/common.py: rules_met)
+import common
 
 pytestmark = pytest.mark.system("ip", "nft")
 
@@ -81,7 +81,7 @@ def test_every_host_added_by_dnsmasq_connects_on_its_ports_only(lab, tmp_path):
     flows = resolve(policy, "s0", AT)
     lab.add_lan(LAB, LAB6, IMAGING, IMAGING6)
     lab.add_wan([new_address(i, j, v) for i in range(count) for j in (0, 1) for v in (4, 6)])
-    lab.listen("wan", [p for p in PORTS])
+    lab.listen("wan", list(PORTS))
     lab.load(nftables.render(flows))
     assert loaded_rules_met(lab) <= 16
     feed = tmp_path / "dnsmasq-egress.conf"
@@ -115,7 +115,7 @@ def test_every_host_added_by_dnsmasq_connects_on_its_ports_only(lab, tmp_path):
                 proto, number = next(iter(sorted(granted)))
                 (allowed if i % 3 == 0 else denied).append((other, dst, proto, number))
     results = lab.probe("lan", allowed + denied, timeout=0.5)
-    wrong = [c for c, ok in zip(allowed + denied, results) if ok != (c in allowed)]
+    wrong = [c for c, ok in zip(allowed + denied, results, strict=True) if ok != (c in allowed)]
     assert not wrong, f"{len(wrong)} of {len(results)} probes wrong: {wrong[:10]}"
     assert len(allowed) > 2 * count
 
@@ -187,7 +187,7 @@ KEEP, KEEP6 = "203.0.113.50", "2001:db8:50::50"
 
 
 def test_a_grant_closes_at_its_instant_without_reload(lab):
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     closes = now + dt.timedelta(seconds=6)
     policy = make_policy(
         {"lab": ["10.30.0.0/24", "fd00:30::/64"]},

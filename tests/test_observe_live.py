@@ -336,3 +336,120 @@ def test_squid_refusals_and_usage(lab, folder):
     assert (report["spare-web"]["proxy_requests"], report["spare-web"]["used"], report["spare-web"]["observed"]) == (0, False, True)
     text = run("usage", policy_path, access, "--stage", "s1-web", "--at", AT).stdout
     assert "unused (candidates to revoke at the next stage):\n  spare-web (stage s1-web, lab -> spare, proxy)" in text
+
+
+COUNTED_POLICY = """\
+egress: 1
+policy: observe-counted
+zones:
+  workstations:
+    addresses: [10.100.0.0/24]
+  lab:
+    addresses: [10.30.0.0/24, "fd00:30::/64"]
+services:
+  partner:
+    destinations: [{address: 198.51.100.10}, {address: "2001:db8:51::10"}]
+    ports: [tcp/443]
+  archive:
+    destinations: [{address: 198.51.100.20}]
+    ports: [tcp/22]
+  backup:
+    destinations: [{address: 198.51.100.30}]
+    ports: [tcp/873]
+stages:
+  - id: s0-closed
+    grants: []
+  - id: s1-open
+    grants:
+      - id: partner-lab
+        from: lab
+        to: partner
+        reason: Results to the partner
+      - id: archive-lab
+        from: lab
+        to: archive
+        reason: Archive
+      - id: backup-ws
+        from: workstations
+        to: backup
+        reason: Backups nobody runs
+"""
+
+
+@pytest.mark.system("ip", "nft")
+def test_element_counters_per_grant(lab, folder):
+    """Traffic through two grants in the kernel, none through a third: usage gives the
+    two their packets (one per connection: the rest of a connection is `established`,
+    accepted before the sets) and the third as unused."""
+    policy_path, flows = load_policy(folder, COUNTED_POLICY, "s1-open")
+    lab.add_lan("10.30.0.5", "fd00:30::5", "10.100.0.5")
+    lab.add_wan(["198.51.100.10", "198.51.100.20", "198.51.100.30", "2001:db8:51::10"])
+    lab.listen("wan", [443, 22, 873])
+    lab.load(nftables.render(flows))
+    checks = [("10.30.0.5", "198.51.100.10", "tcp", 443)] * 2 + [("fd00:30::5", "2001:db8:51::10", "tcp", 443)] \
+        + [("10.30.0.5", "198.51.100.20", "tcp", 22)]
+    assert lab.probe("lan", checks, timeout=2) == [True] * 4
+    assert lab.probe("lan", [("10.100.0.5", "198.51.100.20", "tcp", 22)], timeout=0.4) == [False]  # not backup-ws
+    listing = folder / "counters.json"
+    listing.write_text(lab.nft(["-j", "list", "table", "inet", "egress"]))
+
+    result = run("usage", policy_path, "--stage", "s1-open", "--at", AT, "--counters", listing, "--format", "json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    got = {g["grant"]: (g["packets"], g["used"], g["observed"]) for g in doc["grants"]}
+    assert got == {"partner-lab": (3, True, True), "archive-lab": (1, True, True), "backup-ws": (0, False, True)}
+    assert doc["grants"][-1]["bytes"] == 0 and doc["grants"][0]["bytes"] > 0
+    assert doc["summary"] == {"grants": 3, "used": 2, "unused": 1, "not_observed": 0}
+    text = CliRunner().invoke(main, ["usage", str(policy_path), "--stage", "s1-open", "--at", AT, "--counters", "-"],
+                              input=listing.read_text())
+    assert text.exit_code == 0, text.output
+    assert "unused (candidates to revoke at the next stage):\n  backup-ws (stage s1-open, workstations -> backup, direct): " \
+           "no packet since the ruleset was loaded" in text.stdout
+
+
+def test_counters_input_errors(folder):
+    path = folder / "policy.yaml"
+    path.write_text(COUNTED_POLICY)
+    (folder / "bad.json").write_text("table inet egress {\n")
+    (folder / "other.json").write_text('{"nftables": [{"metainfo": {}}, {"table": {"family": "inet", "name": "other"}}]}')
+    for name, message in (("bad.json", "not the JSON of `nft -j list table inet egress`"),
+                          ("other.json", "holds no table inet egress"), ("missing.json", "cannot read")):
+        result = run("usage", path, "--stage", "s1-open", "--at", AT, "--counters", folder / name)
+        assert result.exit_code == 2 and message in result.stderr, result.output
+    assert run("usage", path, "--stage", "s1-open", "--at", AT, "--counters", folder / "bad.json", "--live").exit_code == 2
+
+
+@pytest.mark.system("ip", "nft", "ulogd")
+def test_kernel_format_lines_as_ulogd2_logemu_writes_them(lab, folder):
+    """The kernel's log format, written by a real program: the network namespaces of the
+    lab do not reach the host's kernel log (nf_log_all_netns is a host-wide switch the
+    tests leave alone), but ulogd2's LOGEMU plugin writes the same denials in the kernel's
+    format (`egress <policy> drop: IN=... SRC=... DST=... PROTO=... DPT=...`)."""
+    policy_path, flows = load_policy(folder, POLICY, "s1-partner")
+    lab.add_lan("10.100.0.5", "fd00:100::5")
+    lab.add_wan(["198.51.100.10", "2001:db8:51::10"])
+    lab.listen("wan", [443])
+    lab.load(nftables.render(flows))
+    emu = folder / "syslogemu.log"
+    (folder / "ulogd.conf").write_text("\n".join([
+        "[global]", f'logfile="{folder / "ulogd.log"}"', "loglevel=3",
+        "stack=log1:NFLOG,base1:BASE,ifi1:IFINDEX,ip2str1:IP2STR,print1:PRINTPKT,emu1:LOGEMU",
+        "[log1]", f"group={GROUP}", "[emu1]", f'file="{emu}"', "sync=1", ""]))
+    ulogd = lab.spawn("fw", ["ulogd", "-c", str(folder / "ulogd.conf")], name="ulogd-logemu")
+    deadline = time.monotonic() + 10
+    own_log = folder / "ulogd.log"
+    while "entering main loop" not in (own_log.read_text(errors="replace") if own_log.exists() else ""):
+        assert time.monotonic() < deadline and ulogd.poll() is None, lab.log(ulogd)
+        time.sleep(0.05)
+    for check in [("10.100.0.5", "198.51.100.10", "tcp", 443)] * 2 + [("fd00:100::5", "2001:db8:51::10", "tcp", 443)]:
+        assert lab.probe("lan", [check], timeout=0.4) == [False]
+    lines = wait_lines(emu, 3)
+    assert len(lines) == 3 and all(" egress observe-live drop:  IN=lan OUT=wan " in line for line in lines), lines
+
+    result = run("blocked", policy_path, emu, "--stage", "s1-partner", "--at", AT, "--format", "json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["inputs"][0]["format"] == "syslog" and doc["inputs"][0]["bad"] == 0
+    assert [(f["source"], f["destination"], f["port"], f["hits"]) for f in doc["flows"]] == [
+        ("workstations", "198.51.100.10", "tcp/443", 2), ("workstations", "2001:db8:51::10", "tcp/443", 1)]
+    assert doc["flows"][0]["first_seen"] is not None

@@ -11,7 +11,12 @@ One job per module:
 
     errors.py       the failures, with the exit codes of the CLI contract
     host.py         clocks, boot id, network namespace, user, root, live pids
-    verify.py       a stage folder: manifest (egress/manifest.py) and sha256 of every file
+    verify.py       a stage folder: manifest (egress/manifest.py) and sha256 of every file, read once
+    signing.py      OpenSSH signatures of a manifest (`egress sign`, `apply --allowed-signers`)
+    scope.py        egress.nft read before it runs: it may name table inet egress only
+    sanitize.py     text from a bundle escaped for terminal and log; manifest against header
+    paths.py        include paths: real paths only, never through a symbolic link
+    dnsmasq.py      the dnsmasq feed: check, install, `dnsmasq --test`, restart
     nft.py          the nft program, queried with `nft -j`; text listings as snapshots; scope check
     squid.py        the Squid include: write, `squid -k parse`, `squid -k reconfigure`
     state.py        typed, frozen state and snapshot records, checked against a JSON schema

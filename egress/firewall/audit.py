@@ -8,6 +8,7 @@ library never prints.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -23,6 +24,7 @@ from egress.firewall.state import Record
 class Entry:
     line: dict[str, Any]
     error: str | None = None  # why the line is not in the log, if it is not
+    full: bool = False  # the filesystem is full (ENOSPC, EDQUOT)
 
 
 def line(action: str, result: str, record: Record | None, detail: str, **extra: Any) -> dict[str, Any]:
@@ -51,5 +53,5 @@ def append(path: Path, entry: dict[str, Any]) -> Entry:
         finally:
             os.close(fd)
     except OSError as err:
-        return Entry(entry, f"cannot write the audit log {path}: {err}")
+        return Entry(entry, f"cannot write the audit log {path}: {err}", err.errno in (errno.ENOSPC, errno.EDQUOT))
     return Entry(entry)

@@ -39,6 +39,22 @@ def restores_text(restores: dict | None) -> str:
     return "the table inet egress that was in force (not loaded by egress)"
 
 
+def _expiry_lines(found: dict[str, Any] | None) -> list[str]:
+    if not found:
+        return []
+    lines = []
+    if found.get("at"):
+        seconds = found["in_seconds"]
+        left = f"{seconds / 86400:.1f} days" if seconds >= 86400 else f"{seconds / 3600:.1f} h" if seconds >= 3600 \
+            else f"{seconds} s"
+        lines.append(f"expiry:   next at {found['at']} (in {left}), closes {'; '.join(found['closes'])}")
+    else:
+        lines.append("expiry:   no expiry to come in the stage in force")
+    for entry in found.get("past") or []:
+        lines.append(f"          PAST ITS EXPIRY, still in the loaded bundle: {entry}; compile and apply again")
+    return lines
+
+
 def format_status(doc: dict[str, Any]) -> str:
     lines = [f"state directory: {doc['state_dir']} (network namespace {doc['netns']})"]
     loaded = doc.get("loaded")
@@ -50,13 +66,18 @@ def format_status(doc: dict[str, Any]) -> str:
         lines.append(f"in force: {describe(loaded)}")
         lines.append(f"          sha256 {loaded['sha256']}")
         lines.append(f"          applied {loaded.get('applied_at')} by {loaded.get('applied_by')} from {loaded.get('bundle')}")
+        if loaded.get("signer"):
+            lines.append(f"          signed by {loaded['signer']}")
         if loaded.get("squid_include"):
             lines.append(f"          squid include {loaded['squid_include']}")
+        if loaded.get("dnsmasq_include"):
+            lines.append(f"          dnsmasq feed {loaded['dnsmasq_include']}")
         if doc.get("matches") is True:
             lines.append("          table inet egress: present, as loaded (set elements not compared)")
     else:
         shown = {"absent": "no table inet egress", "present": "table inet egress, not from egress"}.get(table or "", "unknown")
         lines.append(f"in force: {shown}")
+    lines += _expiry_lines(doc.get("expiry"))
     pending = doc.get("pending")
     if pending:
         state = "OVERDUE" if pending["overdue"] else f"{pending['seconds_left']:.0f} s left"

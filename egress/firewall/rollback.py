@@ -65,8 +65,14 @@ def do_rollback(session: Session, state: State, snap_id: str, new_undo: str | No
             state, current=restored, pending=None, undo=new_undo,
             last=Last(token=pending.token if pending else None, outcome="rolled back", at=host.utc_now(),
                       reason=reason, automatic=automatic))
-        store.save(state)
-        store.drop_snapshots({new_undo} if new_undo else set())
+        try:
+            store.save(state)
+        except OSError as err:  # kernel restored, record not: say which, loudly; a retry restores again
+            problems.append(f"table inet egress was restored, but {store.state_file} could not be written "
+                            f"({err.strerror or err}): it still shows the previous records; free space there, "
+                            "then run `egress status`")
+        else:
+            store.drop_snapshots({new_undo} if new_undo else set())
     result = "error" if problems else "ok"
     detail = reason + (": " + "; ".join(problems) if problems else "")
     session.audit("rollback", result, rolled_back, detail, automatic=automatic,

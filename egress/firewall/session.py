@@ -16,7 +16,7 @@ from egress.firewall import audit, sanitize
 from egress.firewall.errors import ApplyError
 from egress.firewall.nft import Nft
 from egress.firewall.state import Record
-from egress.firewall.store import Store
+from egress.firewall.store import FULL_NOTE, Store
 
 Say = Callable[[str], object]
 
@@ -48,6 +48,10 @@ class Session:
             self.warn(f"egress: warning: cannot write the audit log {self.store.audit_file}: {err}")
             return entry
         written = audit.append(self.store.audit_file, entry)
+        if written.full and self.store.release_reserve():
+            self.store.note = None
+            entry["detail"] += f" ({FULL_NOTE})"
+            written = audit.append(self.store.audit_file, entry)
         if written.error:
             self.warn(f"egress: warning: {written.error}")
         return entry

@@ -48,12 +48,14 @@ class Record:
     signer: str | None = None  # who signed the manifest (apply --allowed-signers)
     fingerprint: str | None = None
     deny_all: bool = False  # the fail-closed table that stands in for "no table" (snapshots.py)
+    expiries: list[dict[str, Any]] | None = None  # the manifest's expiry instants (expiry.py)
 
     @classmethod
     def of_bundle(cls, manifest: Manifest, sha256: str | None, bundle: str) -> Record:
         return cls(policy=manifest.policy, stage=manifest.stage, stage_title=manifest.stage_title,
                    revision=manifest.revision, compiler_version=manifest.compiler_version, at=manifest.at,
-                   sha256=sha256, files=dict(manifest.files), bundle=bundle)
+                   sha256=sha256, files=dict(manifest.files), bundle=bundle,
+                   expiries=list(manifest.expiries) or None)
 
     def summary(self) -> dict[str, Any]:
         """What the audit log and status repeat about a record."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from egress.firewall import host
+from egress.firewall import expiry, host
 from egress.firewall.errors import ApplyError
 from egress.firewall.nft import Nft
 from egress.firewall.rollback import overdue, settle_overdue
@@ -18,7 +18,7 @@ from egress.firewall.state import Record, State
 from egress.firewall.store import Store
 
 _LOADED_KEYS = ("policy", "stage", "stage_title", "revision", "sha256", "applied_at", "applied_by", "bundle",
-                "squid_include", "deny_all")
+                "squid_include", "dnsmasq_include", "signer", "deny_all")
 
 
 def _loaded(result: dict[str, Any], current: Record | None, nft: Nft) -> None:
@@ -29,6 +29,7 @@ def _loaded(result: dict[str, Any], current: Record | None, nft: Nft) -> None:
             notes.append("table inet egress was not loaded by egress")
         return
     result["loaded"] = {k: getattr(current, k) for k in _LOADED_KEYS}
+    result["expiry"] = expiry.next_expiry(current.expiries)
     if result["table"] == "present" and current.fingerprint:
         try:
             fingerprint = nft.fingerprint()
@@ -67,9 +68,12 @@ def status(state_dir: str | os.PathLike) -> dict[str, Any]:
     if settled:
         state = store.read()
     result: dict[str, Any] = {"state_dir": str(store.dir), "netns": host.netns_id(), "table": None, "matches": None,
-                              "loaded": None, "pending": None, "rollback": None, "last": None, "notes": []}
+                              "loaded": None, "expiry": None, "pending": None, "rollback": None, "last": None, "notes": []}
     notes = result["notes"]
     notes += settled
+    if store.reserve_missing():
+        notes.append("the state filesystem has been full (the reserve kept for the records of a rollback was "
+                     f"used): free space in {store.dir}; the next apply makes the reserve again")
     try:
         result["table"] = "present" if nft.has_table() else "absent"
     except ApplyError as err:

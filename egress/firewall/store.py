@@ -18,21 +18,27 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import fcntl
 import json
 import os
 import re
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 from egress.atomic import write_atomically
 from egress.firewall import host, safeio, trust
 from egress.firewall.errors import ApplyError, Refused, Unusable
 from egress.firewall.state import Snapshot, State, StateError
 
+T = TypeVar("T")
 DEFAULT_STATE_DIR = "/var/lib/egress"
+RESERVE = "reserve"
+RESERVE_SIZE = 256 << 10
+FULL_NOTE = "the state filesystem is full: its reserve was used; free space there"
 SNAPSHOT_ID = re.compile(r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}\Z")
 _MAX_STATE = 1 << 20
 
@@ -61,7 +67,8 @@ class Store:
     def verify(self) -> None:
         """Refuse (Unusable) a state directory or file that someone else could have written."""
         trust.check_dir(self.dir)
-        for entry in (self.dir / "lock", self.state_file, self.audit_file, self.watchdog_log, self.snapshots):
+        for entry in (self.dir / "lock", self.state_file, self.audit_file, self.watchdog_log, self.snapshots,
+                      self.dir / RESERVE):
             trust.check_entry(entry)
 
     def ensure(self) -> None:
@@ -145,10 +152,59 @@ class Store:
         return state
 
     def save(self, state: State) -> State:
-        """Write the state atomically, stamped with this namespace and boot; returns it."""
+        """Write the state atomically, stamped with this namespace and boot; returns it.
+        On a full filesystem the reserve is given up for it (see `durably`)."""
         state = dataclasses.replace(state, netns=host.netns_id(), boot_id=host.boot_id())
-        write_atomically(self.state_file, state.to_bytes(), mode=0o600)
+        data = state.to_bytes()
+        self.durably(lambda: write_atomically(self.state_file, data, mode=0o600))
         return state
+
+    # -- full disk ---------------------------------------------------------
+    # The records that follow a change of the kernel (state.json, then the audit line)
+    # must be written even when the filesystem has filled up since the apply (logs, an
+    # attack): `reserve` is a preallocated file that apply keeps in place and that a
+    # write failing with ENOSPC gives up, once, before trying again.
+
+    def keep_reserve(self) -> None:
+        """(Re)make the reserve before an apply; Refused when the filesystem cannot hold it
+        (then an automatic rollback could not be recorded: nothing is changed)."""
+        path = self.dir / RESERVE
+        trust.check_entry(path)
+        with contextlib.suppress(OSError):
+            if os.lstat(path).st_size >= RESERVE_SIZE:
+                return
+        try:
+            fd = safeio.open_regular(path, os.O_WRONLY | os.O_CREAT)
+            try:
+                os.posix_fallocate(fd, 0, RESERVE_SIZE)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as err:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            raise Refused(f"{self.dir}: the state filesystem cannot hold {RESERVE_SIZE >> 10} KiB more "
+                          f"({err.strerror or err}): free space there before applying; nothing was changed") from None
+
+    def durably(self, write: Callable[[], T]) -> T:
+        """Run `write`; if the filesystem is full, give up the reserve and run it again."""
+        try:
+            return write()
+        except OSError as err:
+            if err.errno not in (errno.ENOSPC, errno.EDQUOT) or not self.release_reserve():
+                raise
+        return write()
+
+    def release_reserve(self) -> bool:
+        try:
+            os.unlink(self.dir / RESERVE)
+        except OSError:
+            return False
+        self.note = (self.note + "; " if self.note else "") + FULL_NOTE
+        return True
+
+    def reserve_missing(self) -> bool:
+        return self.state_file.exists() and not (self.dir / RESERVE).exists()
 
     # -- snapshots ---------------------------------------------------------
 

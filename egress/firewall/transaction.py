@@ -30,6 +30,7 @@ of the last apply, once (one level of undo); during a pending apply it rolls bac
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -38,7 +39,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from egress.firewall import countdown, host, safeio, sanitize, scope, snapshots, timer, watchdog
+from egress.firewall import countdown, expiry, host, sanitize, scope, snapshots, timer, watchdog
 from egress.firewall.dnsmasq import DEFAULT_RESTART, Dnsmasq, check_feed
 from egress.firewall.errors import EXIT_USAGE, ApplyError, Refused, Unusable
 from egress.firewall.nft import Nft, check_scope
@@ -47,7 +48,7 @@ from egress.firewall.render import describe
 from egress.firewall.rollback import do_rollback, overdue, settle_overdue
 from egress.firewall.session import Say, Session, to_stderr
 from egress.firewall.squid import Squid
-from egress.firewall.state import Last, Pending, Record, State
+from egress.firewall.state import Last, Pending, Record, Snapshot, State
 from egress.firewall.store import Store
 from egress.firewall.verify import DNSMASQ_FILE, NFT_FILE, SQUID_FILE, Bundle, read_manifest, verify_bundle
 
@@ -67,6 +68,7 @@ class ApplyOptions:
     allowed_signers: str | None = None
     signer: str | None = None
     lock_timeout: float = 10.0
+    strict: bool = False  # refuse a bundle that expiry.warnings has something to say about
 
 
 def _safe_fingerprint(nft: Nft) -> str | None:
@@ -90,6 +92,9 @@ def apply(bundle_path: str, state_dir: str | os.PathLike, options: ApplyOptions,
         contents = verify_bundle(bundle, need=(DNSMASQ_FILE,) if options.dnsmasq_include else (),
                                  need_squid=bool(options.squid_include))
         check_contents(bundle, contents)
+        notices = expiry.warnings(bundle.manifest)
+        if notices and options.strict:
+            raise Refused(f"{bundle.path}: refused (--strict): " + "; ".join(notices))
         token = _apply_locked(session, bundle, contents, options)
     except ApplyError as err:
         record = Record.of_bundle(bundle.manifest, bundle.sha256, str(bundle.path)) if bundle else None
@@ -153,27 +158,17 @@ def _apply_locked(session: Session, bundle: Bundle, contents: dict[str, bytes], 
         nft.check(nft_file)
         check_scope(nft_file, say)
         say("nft -c: ok; scope: table inet egress only")
-        current = state.current
-        snapshot = snapshots.take(store, nft, squid, current, safeio.read_regular(nft_file).decode(errors="replace"), dnsmasq)
-        say(f"saved for rollback: {describe(current, snapshot.table)}")
-        token = secrets.token_hex(16)
-        timeout = float(options.confirm_timeout)
+        for notice in expiry.warnings(bundle.manifest):
+            session.warn(f"egress: warning: {notice}")
         record = dataclasses.replace(record, applied_at=host.utc_now(), applied_by=host.current_user(),
                                      squid_include=str(squid.include) if squid else None,
                                      squid_conf=str(squid.conf) if squid and squid.conf else None,
                                      dnsmasq_include=str(dnsmasq.include) if dnsmasq else None,
                                      dnsmasq_conf=str(dnsmasq.conf) if dnsmasq and dnsmasq.conf else None,
                                      signer=bundle.signer)
-        pending = Pending(token=token, snapshot=snapshot.id, undo_before=state.undo, record=record,
-                          previous=current, since=host.utc_now(), by=host.current_user(), timeout=timeout,
-                          deadline=host.iso_in(timeout), deadline_boottime=host.boottime() + timeout)
-        state = store.save(dataclasses.replace(state, pending=pending))
-        try:
-            pending = dataclasses.replace(pending, watchdog_pid=watchdog.spawn(store, token))
-            state = store.save(dataclasses.replace(state, pending=pending))
-        except ApplyError:
-            _abandon(store, state)
-            raise
+        state, snapshot = _arm(session, state, record, squid, dnsmasq, float(options.confirm_timeout),
+                               contents[NFT_FILE].decode(errors="replace"))
+        assert state.pending is not None
         try:
             _switch(session, squid, dnsmasq, contents, nft_file, snapshot, record)
         except BaseException as err:
@@ -181,22 +176,67 @@ def _apply_locked(session: Session, bundle: Bundle, contents: dict[str, bytes], 
                 snapshots.restore(store, nft, snapshot, record)
             _abandon(store, state)
             raise
-        record = dataclasses.replace(record, fingerprint=_safe_fingerprint(nft))
-        pending = dataclasses.replace(pending, record=record, deadline=host.iso_in(timeout),  # counted from the load
-                                      deadline_boottime=host.boottime() + timeout)
-        unit, note = timer.arm(store.dir, token, timeout)
-        if unit is None:
-            say(note)
-        pending = dataclasses.replace(pending, timer=unit)
+        return _record_loaded(session, state, state.pending, snapshot)
+
+
+def _arm(session: Session, state: State, record: Record, squid: Squid | None, dnsmasq: Dnsmasq | None,
+         timeout: float, ruleset: str) -> tuple[State, Snapshot]:
+    """Steps 4-5: the snapshot, the pending record, the watchdog. Nothing in the kernel has
+    changed yet, so a failure here (a full disk too) refuses the apply cleanly."""
+    store, say = session.store, session.say
+    current = state.current
+    try:
+        store.keep_reserve()
+        snapshot = snapshots.take(store, session.nft, squid, current, ruleset, dnsmasq)
+    except OSError as err:
+        raise Refused(f"{store.dir}: cannot save the ruleset in force ({err.strerror or err}); nothing was changed"
+                      ) from None
+    say(f"saved for rollback: {describe(current, snapshot.table)}")
+    token = secrets.token_hex(16)
+    pending = Pending(token=token, snapshot=snapshot.id, undo_before=state.undo, record=record,
+                      previous=current, since=host.utc_now(), by=host.current_user(), timeout=timeout,
+                      deadline=host.iso_in(timeout), deadline_boottime=host.boottime() + timeout)
+    try:
+        state = store.save(dataclasses.replace(state, pending=pending))
+        pending = dataclasses.replace(pending, watchdog_pid=watchdog.spawn(store, token))
+        state = store.save(dataclasses.replace(state, pending=pending))
+    except (ApplyError, OSError) as err:
+        with contextlib.suppress(OSError):
+            _abandon(store, dataclasses.replace(state, pending=None))
+        if isinstance(err, OSError):
+            raise Refused(f"{store.state_file}: cannot record the pending apply ({err.strerror or err}); "
+                          "nothing was changed") from None
+        raise
+    return state, snapshot
+
+
+def _record_loaded(session: Session, state: State, pending: Pending, snapshot: Snapshot) -> str:
+    """After the load: the deadline counts from now; record it, arm the timer, audit."""
+    store, nft, say = session.store, session.nft, session.say
+    timeout = pending.timeout
+    record = dataclasses.replace(pending.record, fingerprint=_safe_fingerprint(nft))
+    pending = dataclasses.replace(pending, record=record, deadline=host.iso_in(timeout),
+                                  deadline_boottime=host.boottime() + timeout)
+    unit, note = timer.arm(store.dir, pending.token, timeout)
+    if unit is None:
+        say(note)
+    pending = dataclasses.replace(pending, timer=unit)
+    current = state.current
+    try:
         state = store.save(dataclasses.replace(state, pending=pending, current=record))
-        session.audit("apply", "ok", record, f"loaded; pending confirmation until {pending.deadline}",
-                      deadline=pending.deadline, bundle=str(bundle.path), signer=bundle.signer,
-                      previous=current.summary() if current else None, previous_table=snapshot.table)
-        say(f"loaded {describe(record)}")
-        guards = f"watchdog pid {pending.watchdog_pid}" + (f", timer {unit}" if unit else "")
-        say(f"confirm with `egress confirm` before {pending.deadline} ({timeout:g} s), "
-            f"or it is rolled back by itself ({guards})")
-        return token
+    except OSError as err:  # the first pending record stands: the guards roll back; do it now
+        do_rollback(session, state, pending.snapshot, pending.undo_before,
+                    f"automatic: the apply could not be recorded ({err.strerror or err})", True, pending=pending)
+        raise ApplyError(f"{store.state_file}: cannot record the apply ({err.strerror or err}); "
+                         "it was rolled back") from None
+    session.audit("apply", "ok", record, f"loaded; pending confirmation until {pending.deadline}",
+                  deadline=pending.deadline, bundle=record.bundle, signer=record.signer,
+                  previous=current.summary() if current else None, previous_table=snapshot.table)
+    say(f"loaded {describe(record)}")
+    guards = f"watchdog pid {pending.watchdog_pid}" + (f", timer {unit}" if unit else "")
+    say(f"confirm with `egress confirm` before {pending.deadline} ({timeout:g} s), "
+        f"or it is rolled back by itself ({guards})")
+    return pending.token
 
 
 def _abandon(store: Store, state: State) -> None:

@@ -34,11 +34,10 @@ import ipaddress
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-from netaddr import IPAddress
-
 from egress import instants
 from egress.flows import StageFlows, policy_index
 from egress.model import PortRange
+from egress.names import nearest_domain
 from egress.observe.observations import Observations, Seen
 from egress.query import Answer, QueryInputError, name_matches, query
 
@@ -220,9 +219,10 @@ class Judge:
         """Services that hold the address (addresses, lock-file addresses of hosts) or
         name the name (host, or a domain above it), in the policy's order."""
         out = []
-        ip = IPAddress(address) if address else None
+        ip = ipaddress.ip_address(address) if address else None
         for service_name, service in self.policy.services.items():
-            if (ip is not None and ip in self.index.service(service_name, locked=True)[0]) or (name and _names(service, name)):
+            if (ip is not None and _within(ip, self.index.service(service_name, locked=True)[1])) or (
+                    name and _names(service, name)):
                 out.append(service_name)
         return out
 
@@ -286,7 +286,7 @@ class Judge:
         if f.direction != "egress":
             return False
         if flow.origin == FIREWALL:
-            return f.via == "direct" and IPAddress(flow.address) in f.dst
+            return f.via == "direct" and flow.address is not None and _within(ipaddress.ip_address(flow.address), f.dst_ranges)
         return f.via == "proxy" and flow.name is not None and name_matches(flow.name, f) is not None
 
     def _opening(self, flow: BlockedFlow, zone: str, port: PortRange) -> Suggestion:
@@ -355,12 +355,17 @@ def _parse_port(text: str) -> PortRange | None:
 
 
 def _names(service, name: str) -> bool:
-    for d in service.destinations:
-        if d.kind == "host" and d.value == name:
-            return True
-        if d.kind == "domain" and (name == d.value or name.endswith("." + d.value)):
-            return True
-    return False
+    """Does the service name `name`: as a host, or as a domain it is or is below?"""
+    if any(d.kind == "host" and d.value == name for d in service.destinations):
+        return True
+    return nearest_domain(name, {d.value for d in service.destinations if d.kind == "domain"}) is not None
+
+
+def _within(address, ranges) -> bool:
+    """Is an address (`ipaddress`) in `Ranges` (a flow's, a zone's or a service's)?"""
+    number = int(address)
+    i = bisect_right(ranges, (address.version, number, 1 << 129)) - 1
+    return i >= 0 and ranges[i][0] == address.version and ranges[i][1] <= number <= ranges[i][2]
 
 
 def _offers(service, port: PortRange) -> bool:

@@ -93,7 +93,7 @@ def open_log(path: str) -> Log:
         shown = first[:60] + ("..." if len(first) > 60 else "")
         raise LogError(f"{name}: not a log that egress reads (expected {KNOWN}); it starts {shown!r}")
     log = Log(name, found, iter(()), reference, cut)
-    log.lines = iter(head) if cut else _guarded(itertools.chain(head, text), log)
+    log.lines = iter(head) if cut else itertools.chain(head, text)
     return log
 
 
@@ -112,15 +112,6 @@ def _maybe_gzip(raw, name: str):
     return raw
 
 
-def _guarded(lines, log: Log) -> Iterator[str]:
-    """The lines; a corrupt or truncated gzip stream (a file rotated while being written)
-    ends the file: the lines read so far count, and `log.truncated` says why it ended."""
-    try:
-        yield from lines
-    except (OSError, EOFError, zlib.error) as err:
-        log.truncated = f"{log.name}: compressed data ends early or is corrupt ({err}); the lines before it count"
-
-
 def collect(paths: list[str], policy_prefix: str, proxy_allowed: bool = False, say=None):
     """Read every log into one `Observations`.
 
@@ -128,7 +119,7 @@ def collect(paths: list[str], policy_prefix: str, proxy_allowed: bool = False, s
     command (`LogError`) before any work. `policy_prefix` is the log prefix of the
     policy's denials; `proxy_allowed` keeps the proxy's allowed requests too (usage).
     `say` gets a one-line note for a file that ended early."""
-    from egress.observe.observations import FileReport, Observations
+    from egress.observe.observations import FileReport, Observations, Parsed
 
     if paths.count("-") > 1:
         raise LogError("standard input (-) can be given once")
@@ -147,8 +138,12 @@ def collect(paths: list[str], policy_prefix: str, proxy_allowed: bool = False, s
         if module is None:
             observations.files.append(report)
             continue
+        parsed = Parsed()
         try:
-            parsed = module.read(log.lines, policy_prefix, report, proxy_allowed)
+            module.read(log.lines, policy_prefix, report, parsed, proxy_allowed)
+        except (OSError, EOFError, zlib.error) as err:
+            # a gzip member cut short (rotated while written): the lines before count
+            log.truncated = f"{log.name}: compressed data ends early or is corrupt ({err}); the lines before it count"
         finally:
             log.close()
         if log.truncated:

@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 Table = dict
-"""key -> [hits, first raw time, last raw time]"""
+"""key -> [hits, first raw time, last raw time]. Ports of denials are kept as the text of
+the line (`"443"`) and made integers at the merge, once per distinct flow."""
 
 
 @dataclass
@@ -109,18 +110,30 @@ class Observations:
         return found
 
     def merge(self, report: FileReport, parsed: Parsed, clock: Callable[[str], float | None]) -> None:
-        """Add one file's tables; `clock` turns its raw times into epoch seconds."""
+        """Add one file's tables; `clock` turns its raw times into epoch seconds.
+
+        Once per distinct entry of the file (the hot loop of a file with many distinct
+        flows, so written out: no call per entry but the clock's)."""
         self.files.append(report)
-        canonical = self.canonical
+        canonical = self._canonical
+        parse = self.canonical
+        denials = self.denials
         for (src, dst, proto, port), (hits, first, last) in parsed.denials.items():
-            a, b = canonical(src), canonical(dst)
+            a = canonical.get(src, "") or parse(src)
+            b = canonical.get(dst, "") or parse(dst)
             if a is None or b is None:
                 report.denials -= hits
                 report.bad += hits
                 continue
-            _add(self.denials, (a, b, proto, port), hits, clock(first), clock(last))
+            key = (a, b, proto, None if port is None else int(port))
+            t0, t1 = clock(first), clock(last)
+            seen = denials.get(key)
+            if seen is None:
+                denials[key] = Seen(hits, t0, t1)
+            else:
+                seen.add(hits, t0, t1)
         for (client, host, port, allowed), (hits, first, last) in parsed.requests.items():
-            a = canonical(client)
+            a = canonical.get(client, "") or parse(client)
             if a is None:
                 if allowed:
                     report.allowed -= hits
@@ -130,7 +143,7 @@ class Observations:
                 continue
             _add(self.requests, (a, host, port, allowed), hits, clock(first), clock(last))
         for address, names in parsed.names.items():
-            a = canonical(address)
+            a = canonical.get(address, "") or parse(address)
             if a is None:
                 continue
             mine = self.names.setdefault(a, {})

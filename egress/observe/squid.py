@@ -19,6 +19,9 @@ from egress.observe.clock import epoch
 from egress.observe.observations import FileReport, Parsed
 
 _LINE = re.compile(r"\s*\d{9,11}\.\d{3}\s+-?\d+ \S+ [A-Z_]+/\d{3} -?\d+ [A-Z_-]+ \S")
+CACHE = 65536
+"""At most this many (method, URL) -> (host, port) kept per file: URLs with paths rarely
+repeat, and memory must not grow with lines."""
 DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21, "ws": 80, "wss": 443}
 
 
@@ -63,40 +66,47 @@ def target(method: str, url: str) -> tuple[str, int] | None:
     return host.lower().rstrip("."), port
 
 
-def read(lines, policy_prefix: str, report: FileReport, proxy_allowed: bool = False) -> Parsed:
-    """Refused requests (`TCP_DENIED`); allowed ones too when `proxy_allowed`."""
-    parsed = Parsed()
+def read(lines, policy_prefix: str, report: FileReport, parsed: Parsed, proxy_allowed: bool = False) -> None:
+    """Add the refused requests (`TCP_DENIED`) to `parsed`; the allowed ones too when
+    `proxy_allowed`."""
     requests = parsed.requests
+    targets: dict[tuple[str, str], tuple[str, int] | None] = {}  # (method, url) -> target: they repeat
     number = 0
-    for number, line in enumerate(lines, 1):
-        parts = line.split(None, 9)
-        if len(parts) < 10:  # a native line has 10 fields: fewer is a line cut short
-            if line.strip():
+    try:
+        for number, line in enumerate(lines, 1):
+            parts = line.split(None, 9)
+            if len(parts) < 10:  # a native line has 10 fields: fewer is a line cut short
+                if line.strip():
+                    report.bad_line(number)
+                continue
+            action = parts[3]
+            if "/" not in action or not parts[0][:1].isdigit():
                 report.bad_line(number)
-            continue
-        action = parts[3]
-        slash = action.find("/")
-        if slash < 0 or not parts[0][:1].isdigit():
-            report.bad_line(number)
-            continue
-        allowed = "DENIED" not in action
-        if allowed and not proxy_allowed:
-            report.other += 1
-            continue
-        found = target(parts[5], parts[6])
-        if found is None:
-            report.bad_line(number)
-            continue
-        if allowed:
-            report.allowed += 1
-        else:
-            report.refusals += 1
-        key = (parts[2], found[0], found[1], allowed)
-        seen = requests.get(key)
-        if seen is None:
-            requests[key] = [1, parts[0], parts[0]]
-        else:
-            seen[0] += 1
-            seen[2] = parts[0]
-    report.lines = number
-    return parsed
+                continue
+            allowed = "DENIED" not in action
+            if allowed and not proxy_allowed:
+                report.other += 1
+                continue
+            asked = (parts[5], parts[6])
+            if asked in targets:
+                found = targets[asked]
+            else:
+                found = target(*asked)
+                if len(targets) < CACHE:
+                    targets[asked] = found
+            if found is None:
+                report.bad_line(number)
+                continue
+            if allowed:
+                report.allowed += 1
+            else:
+                report.refusals += 1
+            key = (parts[2], found[0], found[1], allowed)
+            seen = requests.get(key)
+            if seen is None:
+                requests[key] = [1, parts[0], parts[0]]
+            else:
+                seen[0] += 1
+                seen[2] = parts[0]
+    finally:
+        report.lines = number

@@ -5,7 +5,7 @@ since `/var/log/syslog` holds both.
 
 Kernel denials, when the policy has no `firewall.log_group`: the ruleset logs with the
 prefix `egress <policy> drop: ` (`egress.targets.nftables.log_prefix`), which the kernel
-writes just before `IN=`:
+writes just before `IN=` (ulogd2's LOGEMU file, the same format, adds a space):
 
     Dec  1 13:19:00 fw1 kernel: [ 812.3] egress chu drop: IN=lan OUT=wan MAC=... SRC=10.100.0.7
         DST=203.0.113.9 LEN=60 TOS=0x00 PREC=0x00 TTL=63 ID=1 DF PROTO=TCP SPT=40000 DPT=443 ...
@@ -30,6 +30,7 @@ ANSWERS = ("reply", "cached", "config")
 
 _LINE = re.compile(
     r"\s*(?:[A-Z][a-z]{2} [ 0-3]\d \d\d:\d\d:\d\d (?:\S+ )?\S+?:"  # Dec  1 13:19:00 [host] prog[pid]:
+    r"|[A-Z][a-z]{2} [ 0-3]\d \d\d:\d\d:\d\d \S+ egress \S+ drop: "  # ulogd2's LOGEMU: no program name
     r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S* \S+ \S+?:"  # 2026-12-01T13:19:00.1+00:00 host prog:
     r"|\[\s*\d+\.\d+\] |\[[A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-3]\d \d\d:\d\d:\d\d \d{4}\] "  # dmesg, dmesg -T
     r"|dnsmasq(?:\[\d+\])?: )"  # dnsmasq --log-facility=- (no time)
@@ -41,85 +42,111 @@ def sniff(line: str) -> bool:
 
 
 def clock(reference: float):
-    return lambda raw: None if raw is None else syslog_time(raw, reference)
+    """Raw stamp -> epoch seconds, each distinct stamp parsed once."""
+    cache: dict[str, float | None] = {}
+
+    def parse(raw: str | None) -> float | None:
+        if raw is None:
+            return None
+        found = cache.get(raw, "")
+        if found == "":
+            found = cache[raw] = syslog_time(raw, reference)
+        return found  # type: ignore[return-value]
+
+    return parse
 
 
-def _value(line: str, key: str, start: int) -> tuple[str | None, int]:
-    i = line.find(key, start)
-    if i < 0:
-        return None, start
-    i += len(key)
-    j = line.find(" ", i)
-    if j < 0:
-        return line[i:].rstrip(), len(line)
-    return line[i:j], j
+def _stamp(line: str, end: int) -> str:
+    """The time at the start of a line (before `end`), alone, so that equal times are
+    equal strings (parsed once each: `clock`)."""
+    if line[:1].isdigit():
+        return line[:line.find(" ", 0, end)]
+    if line[:1] == "[":
+        return line[:line.find("]", 0, end) + 1]
+    return line[:15]
 
 
-def read(lines, policy_prefix: str, report: FileReport, proxy_allowed: bool = False) -> Parsed:
-    """Denials of the policy whose log prefix is `policy_prefix`, and dnsmasq answers."""
-    parsed = Parsed()
+def _answer(line: str, k: int, names: dict, head: str | None, report: FileReport) -> str | None:
+    """Record a dnsmasq answer (`reply NAME is ADDR`) of a line where `dnsmasq` is at
+    `k`; return the name that an open CNAME chain started from."""
+    m = line.find(": ", k)
+    parts = line[m + 2:].split() if m >= 0 else []
+    if len(parts) == 4 and parts[2] == "is" and (parts[0] in ANSWERS or parts[0].startswith("/")):
+        asked, address = parts[1].lower().rstrip("."), parts[3]
+        if address == "<CNAME>":
+            report.other += 1
+            return head or asked
+        if address[0].isalnum() and ("." in address or ":" in address) and not address.startswith("NODATA"):
+            table = names.setdefault(address, {})
+            name = head or asked
+            table[name] = table.get(name, 0) + 1
+            report.answers += 1
+            return head
+    elif parts and parts[0].startswith("query["):
+        head = None
+    report.other += 1
+    return head
+
+
+def read(lines, policy_prefix: str, report: FileReport, parsed: Parsed, proxy_allowed: bool = False) -> None:
+    """Add the denials of the policy whose log prefix is `policy_prefix`, and dnsmasq's
+    answers, to `parsed`."""
     denials, names = parsed.denials, parsed.names
     foreign = report.foreign
     head = None  # the name a CNAME chain started from
     number = 0
-    for number, line in enumerate(lines, 1):
-        i = line.find("drop: IN=")
-        if i >= 0:
-            j = line.rfind("egress ", 0, i)
-            if j < 0:
-                report.other += 1
-                continue
-            if line[j:i + 6] != policy_prefix:
-                policy = line[j + 7:i - 1]
-                foreign[policy] = foreign.get(policy, 0) + 1
-                continue
-            src, at = _value(line, " SRC=", i)
-            dst, at = _value(line, " DST=", at)
-            proto, at = _value(line, " PROTO=", at)
-            if not src or not dst or not proto:
-                report.bad_line(number)
-                continue
-            name = PROTOCOLS.get(proto) or f"ip/{proto.lower()}"
-            if name in ("tcp", "udp"):
-                port, _ = _value(line, " DPT=", at)
-                if not port or not port.isdigit():
+    try:
+        for number, line in enumerate(lines, 1):
+            i = line.find(" drop: ")
+            if i >= 0 and (line.startswith("IN=", i + 7) or line.startswith(" IN=", i + 7)):
+                j = line.rfind("egress ", 0, i)
+                if j < 0:
+                    report.other += 1
+                    continue
+                if line[j:i + 7] != policy_prefix:
+                    policy = line[j + 7:i]
+                    foreign[policy] = foreign.get(policy, 0) + 1
+                    continue
+                a = line.find(" SRC=", i)
+                b = line.find(" DST=", a)
+                c = line.find(" PROTO=", b)
+                if a < 0 or b < 0 or c < 0:
                     report.bad_line(number)
                     continue
-                key: tuple[str, str, str, int | None] = (src, dst, name, int(port))
-            else:
-                key = (src, dst, name, None)
-            report.denials += 1
-            when = line[:j]
-            seen = denials.get(key)
-            if seen is None:
-                denials[key] = [1, when, when]
-            else:
-                seen[0] += 1
-                seen[2] = when
-            continue
-        k = line.find("dnsmasq")
-        if k >= 0:
-            m = line.find(": ", k)
-            parts = line[m + 2:].split() if m >= 0 else []
-            if len(parts) == 4 and parts[2] == "is" and (parts[0] in ANSWERS or parts[0].startswith("/")):
-                asked, address = parts[1].lower().rstrip("."), parts[3]
-                if address == "<CNAME>":
-                    head = head or asked
-                elif address[0].isalnum() and ("." in address or ":" in address) and not address.startswith("NODATA"):
-                    name = head or asked
-                    table = names.setdefault(address, {})
-                    table[name] = table.get(name, 0) + 1
-                    report.answers += 1
-                    continue
-                report.other += 1
+                src = line[a + 5:line.find(" ", a + 5)]
+                dst = line[b + 5:line.find(" ", b + 5)]
+                end = line.find(" ", c + 7)
+                proto = line[c + 7:end] if end >= 0 else line[c + 7:].rstrip()
+                name = PROTOCOLS.get(proto) or f"ip/{proto.lower()}"
+                if name == "tcp" or name == "udp":
+                    d = line.find(" DPT=", c)
+                    if d < 0:
+                        report.bad_line(number)
+                        continue
+                    end = line.find(" ", d + 5)
+                    port = line[d + 5:end] if end >= 0 else line[d + 5:].rstrip()
+                    if not port.isdigit():
+                        report.bad_line(number)
+                        continue
+                    key = (src, dst, name, port)
+                else:
+                    key = (src, dst, name, None)
+                when = _stamp(line, j)
+                seen = denials.get(key)
+                if seen is None:
+                    denials[key] = [1, when, when]
+                else:
+                    seen[0] += 1
+                    seen[2] = when
                 continue
-            if parts and parts[0].startswith("query["):
-                head = None
-            report.other += 1
-            continue
-        if "\ufffd" in line or "\x00" in line or (line.strip() and not _LINE.match(line)):
-            report.bad_line(number)
-        else:
-            report.other += 1
-    report.lines = number
-    return parsed
+            k = line.find("dnsmasq")
+            if k >= 0:
+                head = _answer(line, k, names, head, report)
+                continue
+            if "\ufffd" in line or "\x00" in line or (line.strip() and not _LINE.match(line)):
+                report.bad_line(number)
+            else:
+                report.other += 1
+    finally:
+        report.lines = number
+        report.denials = sum(v[0] for v in denials.values())

@@ -35,77 +35,69 @@ def clock(reference: float):
     return epoch
 
 
-def _text(line: str, key: str) -> str | None:
-    i = line.find(key)
-    if i < 0:
-        return None
-    i += len(key)
-    j = line.find('"', i)
-    return line[i:j] if j >= 0 else None
+def read(lines, policy_prefix: str, report: FileReport, parsed: Parsed, proxy_allowed: bool = False) -> None:
+    """Add the denials of the policy whose log prefix is `policy_prefix` to `parsed`.
 
-
-def _number(line: str, key: str) -> str | None:
-    i = line.find(key)
-    if i < 0:
-        return None
-    i += len(key)
-    j = line.find(",", i)
-    if j < 0:
-        j = line.find("}", i)
-        if j < 0:
-            return None
-    return line[i:j].strip()
-
-
-def read(lines, policy_prefix: str, report: FileReport, proxy_allowed: bool = False) -> Parsed:
-    """Denials of the policy whose log prefix is `policy_prefix`."""
-    parsed = Parsed()
+    The fields are found by position: `oob.prefix` and `oob.time.sec` near the start,
+    `ip.protocol` then `dest_port` after them, `src_ip` and `dest_ip` at the end (searched
+    from the end). A line where one is missing goes to `json` instead."""
     denials = parsed.denials
     foreign = report.foreign
     number = 0
-    for number, line in enumerate(lines, 1):
-        i = line.find(_PREFIX)
-        if i < 0 or not line.rstrip().endswith("}"):
-            fields = _decoded(line)
-            if fields is None:
-                if line.strip():
-                    report.bad_line(number)
-                continue
-            prefix, src, dst, proto, port, when = fields
-        else:
-            i += 15
-            prefix = line[i:line.find('"', i)]
+    try:
+        for number, line in enumerate(lines, 1):
+            i = line.find(_PREFIX)
+            a = line.rfind(_SRC)
+            b = line.rfind(_DST)
+            c = line.find(_PROTO, i)
+            if i < 0 or a < 0 or b < 0 or c < 0 or line[-2:] != "}\n":
+                fields = _decoded(line)
+                if fields is None:
+                    if line.strip():
+                        report.bad_line(number)
+                    continue
+                prefix, src, dst, proto, port, when = fields
+            else:
+                i += 15
+                prefix = line[i:line.find('"', i)]
+                if prefix != policy_prefix:
+                    _other(prefix, foreign, report)
+                    continue
+                a += 11
+                src = line[a:line.find('"', a)]
+                b += 12
+                dst = line[b:line.find('"', b)]
+                c += 15
+                proto = line[c:line.find(",", c)]
+                d = line.find(_DPORT, c)
+                port = line[d + 13:line.find(",", d + 13)] if d >= 0 else None
+                e = i + len(prefix) + 3  # ulogd writes oob.time.sec right after oob.prefix
+                if not line.startswith(_TIME, e):
+                    e = line.find(_TIME)
+                when = line[e + 16:line.find(",", e + 16)] if e >= 0 else None
             if prefix != policy_prefix:
                 _other(prefix, foreign, report)
                 continue
-            src = _text(line, _SRC)
-            dst = _text(line, _DST)
-            proto = _number(line, _PROTO)
-            port = _number(line, _DPORT)
-            when = _number(line, _TIME)
-        if prefix != policy_prefix:
-            _other(prefix, foreign, report)
-            continue
-        if not src or not dst or proto is None:
-            report.bad_line(number)
-            continue
-        name = PROTOCOLS.get(proto) or f"ip/{proto}"
-        if name in ("tcp", "udp"):
-            if not port or not port.isdigit():
+            if not src or not dst or not proto:
                 report.bad_line(number)
                 continue
-            key: tuple[str, str, str, int | None] = (src, dst, name, int(port))
-        else:
-            key = (src, dst, name, None)
-        report.denials += 1
-        seen = denials.get(key)
-        if seen is None:
-            denials[key] = [1, when, when]
-        else:
-            seen[0] += 1
-            seen[2] = when
-    report.lines = number
-    return parsed
+            name = PROTOCOLS.get(proto) or f"ip/{proto}"
+            if name == "tcp" or name == "udp":
+                if not port or not port.isdigit():
+                    report.bad_line(number)
+                    continue
+                key = (src, dst, name, port)
+            else:
+                key = (src, dst, name, None)
+            seen = denials.get(key)
+            if seen is None:
+                denials[key] = [1, when, when]
+            else:
+                seen[0] += 1
+                seen[2] = when
+    finally:
+        report.lines = number
+        report.denials = sum(v[0] for v in denials.values())
 
 
 def _other(prefix: str | None, foreign: dict, report: FileReport) -> None:

@@ -10,23 +10,29 @@ in its `nftset=` lines. This module decides which sets exist and which host goes
 Keyed by what a packet needs, so that a packet meets a bounded number of rules:
 
 - for each zone class C (see `zone_classes`) and family, the (protocol, port) axis is cut
-  into pieces by the ports of the direct host grants from C; each piece gets its
-  *profile*: the services whose hosts it opens, each with the instant its opening
-  closes (None: no expiry; a service opened by several grants keeps the latest);
-- a set `dyn_<services joined by _>_v4` (and `_v6`) holds the addresses of the hosts of
-  exactly those services: the set's content depends on its name only, so a set in use
-  at two stages holds the right addresses at both, and a host is added by dnsmasq to
-  every set in use that names one of its services (one `nftset=` line may list several
-  sets);
-- for each profile, a chain `to_<services>_v4` (hashed `to_x<digest>_v4` when instants are
-  involved) with one rule per instant: `[meta time < T] ip daddr @dyn_... accept`;
+  into pieces by the ports of the direct host grants from C (of every stage);
+- a *context* is such a piece with one closing instant; contexts whose services are the
+  same at every stage share a set, `dyn_<services joined by _>_v4` (and `_v6`), named
+  after its services at its widest stage (see `Plan`); dnsmasq adds a host to every set
+  in use at this stage that holds one of its services (one `nftset=` line may list
+  several sets). So the number of sets grows with the policy's (class, port) contexts,
+  not with its stages or hosts (each named set costs the kernel a scan of the table's
+  sets when it is made: thousands of them dominated the load);
+- a set is emptied (`flush set`) by the ruleset of a stage where it holds fewer
+  services than at its widest, or none: it may hold addresses that another stage's
+  dnsmasq added (after a revocation, an expiry, or a rollback to an earlier stage).
+  Reloading such a stage therefore drops the addresses learned for it (clients get
+  them back when dnsmasq forwards their next query); at the stages where a set is at
+  its widest (the last stage, usually) reloads keep them;
+- for each piece at a stage, its *profile*: the (instant, set) pairs in force, checked
+  by a chain `to_<services>_v4` (`to_x<digest>_v4` when instants or several sets are
+  involved) with one rule each: `[meta time < T] ip daddr @dyn_... accept`;
 - the class chain looks the packet's (protocol, port) up in an interval verdict map that
   jumps to the chain of the piece's profile: two rules met, whatever the number of
   services or hosts.
 
-Every stage of a policy declares the sets and chains of all its stages (computed here for
-the same `at`), so that a reload never leaves an object behind; the sets that a stage
-does not use are flushed by its ruleset (a revoked opening loses its learned addresses).
+Every stage of a policy declares the sets and chains of all its stages (computed here
+once per policy and `at`), so that a reload never leaves an object behind.
 """
 
 from __future__ import annotations
@@ -49,15 +55,8 @@ PROTOCOLS = {
     "icmpv6": (58, (6,)),
 }
 
-Profile = tuple[tuple[int | None, tuple[str, ...]], ...]
-"""((closing instant or None, services), ...): sorted, None first."""
-
-
 def closing(grant: Grant) -> int | None:
-    """The instant (epoch seconds) a grant closes, None if it does not expire.
-
-    `Grant.expires` is the closing instant already (`egress.instants`: a plain date ends
-    at midnight in the policy's timezone); epoch seconds do not depend on the loader's."""
+    """The instant (epoch seconds) a grant closes, None if it does not expire."""
     return None if grant.expires is None else instants.epoch(grant.expires)
 
 
@@ -144,48 +143,44 @@ def port_specs(ports: Iterable[PortRange]) -> dict[int, list[tuple[int, int, int
     return specs
 
 
-def set_name(services: tuple[str, ...], version: int) -> str:
-    """The set that dnsmasq fills with the addresses of the hosts of `services`."""
-    return nft_name("dyn_", "_".join(services), f"_v{version}")
-
-
-def chain_name(profile: Profile, version: int) -> str:
-    """The chain that checks a profile: named after its services when nothing in it
-    expires, else after a digest of the profile."""
-    if len(profile) == 1 and profile[0][0] is None:
-        return nft_name("to_", "_".join(profile[0][1]), f"_v{version}")
-    digest = hashlib.sha256(repr(profile).encode()).hexdigest()[:12]
-    return f"to_x{digest}_v{version}"
-
-
 @dataclass(frozen=True)
 class Piece:
-    """A (protocol, port range) piece of one class and family, and its profile."""
+    """A (protocol, port range) piece of one class and family at one stage: the dynamic
+    sets its packets are checked against, as ((closing instant or None, set name), ...)
+    (the `profile`, which names its chain), and the grants behind them."""
 
     proto: int
     first: int
     last: int
-    profile: Profile
+    profile: tuple[tuple[int | None, str], ...]
     grants: frozenset[str]
 
 
-def _profile(labels: frozenset) -> tuple[Profile, frozenset[str]]:
-    instants: dict[str, int | None] = {}
-    for service, instant, _ in labels:
-        if service not in instants:
-            instants[service] = instant
-        elif instants[service] is not None:
-            instants[service] = None if instant is None else max(instant, instants[service])  # type: ignore[type-var]
-    groups: dict[int | None, list[str]] = defaultdict(list)
-    for service, instant in instants.items():
-        groups[instant].append(service)
-    order = sorted(groups, key=lambda i: (i is not None, i or 0))
-    profile = tuple((instant, tuple(sorted(groups[instant]))) for instant in order)
-    return profile, frozenset(gid for _, _, gid in labels)
+@dataclass(frozen=True)
+class Plan:
+    """The dynamic objects of a policy at one `at`, the same for all its stages.
+
+    A *context* is one piece of the (protocol, port) axis of one class and family, cut
+    at every boundary of the ports of the direct host grants from that class in any
+    stage, with one closing instant (None: no expiry). Its services at stage N are
+    those whose grants in force open it with that instant. Contexts whose services are
+    the same at every stage share one set, named after the services they reach at
+    their widest (`dyn_a_b_v4`; a later context with the same name gets `_2`...), so
+    the number of sets grows with the policy's contexts, not with its stages."""
+
+    sets: tuple[str, ...]
+    """Every dynamic set name (v4 and v6), sorted."""
+    widest: dict[str, frozenset[str]]
+    """set -> the services it holds at its widest stage."""
+    stages: dict[str, tuple[dict, dict]]
+    """stage id -> ({(class, version): [Piece]}, {set: services at that stage})."""
+    profiles: tuple[tuple[tuple[tuple[int | None, str], ...], int], ...]
+    """(profile, version) of every chain, sorted."""
 
 
-def stage_pieces(flows: StageFlows) -> dict[tuple[tuple[str, ...], int], list[Piece]]:
-    """{(class, version): pieces, sorted} of the direct host grants in force."""
+def _entries(flows: StageFlows) -> dict[tuple, list]:
+    """{(class, version): [(proto, first, last, service, instant, grant)]} of the direct
+    host grants in force."""
     of_zone = classes_of_zone(flows.policy)
     entries: dict[tuple, list] = defaultdict(list)
     for flow in flows.flows:
@@ -196,51 +191,137 @@ def stage_pieces(flows: StageFlows) -> dict[tuple[tuple[str, ...], int], list[Pi
         for cls in of_zone[flow.source]:
             for v in VERSIONS:
                 for proto, first, last in specs[v]:
-                    entries[(cls, v)].append((proto, first, last, (flow.target, instant, flow.grant.id)))
-    result: dict[tuple, list[Piece]] = {}
-    for key, items in sorted(entries.items()):
-        pieces = []
-        for proto in sorted({e[0] for e in items}):
-            for first, last, (profile, grants) in sweep(
-                ((a, b, label) for p, a, b, label in items if p == proto), _profile
-            ):
-                pieces.append(Piece(proto, first, last, profile, grants))
-        result[key] = pieces
-    return result
-
-
-@dataclass(frozen=True)
-class Plan:
-    """The dynamic objects of every stage of a policy (at one `at`): set groups and
-    chain profiles, sorted."""
-
-    groups: tuple[tuple[str, ...], ...]
-    profiles: tuple[Profile, ...]
+                    entries[(cls, v)].append((proto, first, last, flow.target, instant, flow.grant.id))
+    return entries
 
 
 def policy_plan(policy: Policy, at) -> Plan:
-    """The union of the dynamic objects used by the stages of `policy` at `at`."""
+    """The dynamic objects of `policy` at `at` (computed once, for all its stages)."""
     memo = policy_index(policy).memo
     key = ("dynamic_plan", at)
     if key not in memo:
-        groups: set = set()
+        per_stage = [(stage.id, _entries(resolve(policy, stage.id, at))) for stage in policy.stages]
+        contexts = _contexts(per_stage)
+        history, grants = _histories(contexts, per_stage)
+        set_of, widest = _set_names(contexts, history)
+        stages: dict[str, tuple[dict, dict]] = {}
         profiles: set = set()
-        for stage in policy.stages:
-            for pieces in stage_pieces(resolve(policy, stage.id, at)).values():
-                for piece in pieces:
-                    profiles.add(piece.profile)
-                    groups.update(services for _, services in piece.profile)
-        memo[key] = Plan(tuple(sorted(groups)), tuple(sorted(profiles, key=repr)))
+        for index, (stage_id, _) in enumerate(per_stage):
+            stages[stage_id] = _stage(contexts, index, history, grants, set_of, profiles)
+        memo[key] = Plan(tuple(sorted(widest)), widest, stages, tuple(sorted(profiles, key=repr)))
     return memo[key]  # type: ignore[return-value]
 
 
-def used_groups(pieces: dict) -> set[tuple[str, ...]]:
-    return {services for ps in pieces.values() for piece in ps for _, services in piece.profile}
+Context = tuple  # (class, version, proto, first port, last port, instant or None)
+
+
+def _contexts(per_stage: list) -> dict[tuple, list[Context]]:
+    """{(class, version, proto): contexts}: the port pieces cut by every stage's ports,
+    one per closing instant found on them."""
+    cuts: dict[tuple, list] = defaultdict(list)
+    for _, entries in per_stage:
+        for (cls, v), items in entries.items():
+            for proto, first, last, _, instant, _ in items:
+                cuts[(cls, v, proto)].append((first, last, instant))
+    contexts: dict[tuple, list[Context]] = {}
+    for (cls, v, proto), items in sorted(cuts.items()):
+        contexts[(cls, v, proto)] = [
+            (cls, v, proto, first, last, instant)
+            for first, last, found in sweep(items, frozenset)
+            for instant in sorted(found, key=_instant_order)  # type: ignore[call-overload]
+        ]
+    return contexts
+
+
+def _histories(contexts: dict, per_stage: list) -> tuple[dict, dict]:
+    """({context: [services at each stage]}, {context: [grants at each stage]})."""
+    history: dict[Context, list] = {c: [] for cs in contexts.values() for c in cs}
+    grants: dict[Context, list] = {c: [] for c in history}
+    for _, entries in per_stage:
+        services: dict[Context, set] = defaultdict(set)
+        behind: dict[Context, set] = defaultdict(set)
+        for (cls, v), items in entries.items():
+            for proto, first, last, service, instant, gid in items:
+                for c in contexts.get((cls, v, proto), ()):
+                    if c[5] == instant and first <= c[3] and c[4] <= last:
+                        services[c].add(service)
+                        behind[c].add(gid)
+        for c in history:
+            history[c].append(frozenset(services[c]))
+            grants[c].append(frozenset(behind[c]))
+    return history, grants
+
+
+def _set_names(contexts: dict, history: dict) -> tuple[dict, dict]:
+    """({context: its set}, {set: services at its widest}): one set per distinct
+    (version, instant, services at every stage), named after its widest services."""
+    def key(c: Context) -> tuple:
+        return (c[1], _instant_order(c[5]), tuple(tuple(sorted(f)) for f in history[c]))
+
+    names: dict[tuple, str] = {}
+    widest: dict[str, frozenset[str]] = {}
+    for k in sorted({key(c) for c in history}):
+        v, (expires, instant), stages = k
+        services = frozenset(s for f in stages for s in f)
+        base = "_".join(sorted(services)) + (f"_until_{instant}" if expires else "")
+        name, n = set_name_of(base, v), 1
+        while name in widest:
+            n += 1
+            name = set_name_of(f"{base}_{n}", v)
+        names[k] = name
+        widest[name] = services
+    return {c: names[key(c)] for c in history}, widest
+
+
+def _stage(contexts: dict, index: int, history: dict, grants: dict, set_of: dict, profiles: set) -> tuple[dict, dict]:
+    """({(class, version): [Piece]}, {set in use: its services}) of stage `index`; adds
+    the profiles it uses to `profiles`."""
+    pieces: dict[tuple, list[Piece]] = {}
+    members: dict[str, frozenset] = {}
+    for (cls, v, proto), group in contexts.items():
+        spans: dict[tuple, list] = defaultdict(list)
+        for c in group:
+            if history[c][index]:
+                spans[(c[3], c[4])].append(c)
+                members[set_of[c]] = history[c][index]
+        for (first, last), cs in sorted(spans.items()):
+            profile = tuple(sorted({(c[5], set_of[c]) for c in cs}, key=lambda e: (_instant_order(e[0]), e[1])))
+            profiles.add((profile, v))
+            behind = frozenset(g for c in cs for g in grants[c][index])
+            row = pieces.setdefault((cls, v), [])
+            if row and row[-1].proto == proto and row[-1].last == first - 1 and row[-1].profile == profile:
+                row[-1] = Piece(proto, row[-1].first, last, profile, row[-1].grants | behind)
+            else:
+                row.append(Piece(proto, first, last, profile, behind))
+    return pieces, members
+
+
+def _instant_order(instant: int | None) -> tuple[bool, int]:
+    """None (no expiry) first, then the instants in order."""
+    return (instant is not None, instant or 0)
+
+
+def set_name_of(base: str, version: int) -> str:
+    return nft_name("dyn_", base, f"_v{version}")
+
+
+def chain_name(profile: tuple[tuple[int | None, str], ...], version: int) -> str:
+    """The chain that checks a profile: `to_<services>_vN` when it is one set without
+    expiry, else named after a digest of the profile."""
+    if len(profile) == 1 and profile[0][0] is None:
+        return "to_" + profile[0][1][len("dyn_"):]
+    digest = hashlib.sha256(repr(profile).encode()).hexdigest()[:12]
+    return f"to_x{digest}_v{version}"
+
+
+def stage_plan(flows: StageFlows) -> tuple[dict, dict]:
+    """({(class, version): [Piece]}, {set in use: its services}) of a stage."""
+    return policy_plan(flows.policy, flows.at).stages[flows.stage.id]
 
 
 def host_sets(flows: StageFlows) -> dict[str, tuple[str, ...]]:
-    """host -> the dynamic sets (v4 and v6 names, sorted) that receive its addresses."""
-    groups = used_groups(stage_pieces(flows))
+    """host -> the dynamic sets (sorted) that receive its addresses at this stage."""
+    _, members = stage_plan(flows)
     services_of: dict[str, set[str]] = defaultdict(set)
     for flow in flows.flows:
         if flow.direction == "egress" and flow.via == "direct":
@@ -248,9 +329,7 @@ def host_sets(flows: StageFlows) -> dict[str, tuple[str, ...]]:
                 services_of[host].add(flow.target)
     result = {}
     for host, services in sorted(services_of.items()):
-        names = sorted(
-            (group, v) for group in groups if services.intersection(group) for v in VERSIONS
-        )
+        names = sorted(name for name, held in members.items() if services & held)
         if names:
-            result[host] = tuple(set_name(group, v) for group, v in names)
+            result[host] = tuple(names)
     return result

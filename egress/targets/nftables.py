@@ -21,12 +21,17 @@ Destinations are *tagged*: the address destinations of the services that direct 
 reach (with the lock-file addresses of their hosts), and the proxy zone's addresses,
 are cut into disjoint pieces, each labelled with the services holding it; each distinct
 label is a tag, numbered in the order of the sorted labels. Each destination is written
-once, in the map `dst_v4` (`dst_v6`): piece -> `jump tag_<n>`, and chain `tag_<n>`
+once: single addresses in the hash map `dst_v4` (`dst_v6`), prefixes and ranges in the
+interval map `nets_v4` (`nets_v6`; nft and the kernel load a hash map of 75,000
+addresses in less than half the time of the same elements as intervals), piece ->
+`jump tag_<n>`; chain `tag_<n>`
 writes n into the bits of the packet mark given by `firewall.mark_mask` (default
 `0xffff0000`, contiguous bits; 65,535 tags): `meta mark set meta mark and ~mask or
 n << shift`. What a class may reach is then a small set of (tag, protocol, port)
-elements: `svc_<C>_v4`, `type mark . inet_proto . inet_service`, looked up with
-`meta mark and <mask> . meta l4proto . th dport`. The destinations are not repeated
+elements: `svc_<C>_v4`, `type mark . inet_proto . inet_service : verdict`, looked up
+with `meta mark and <mask> . meta l4proto . th dport vmap`: an element jumps to chain
+`allow` (clear the scratch bits, accept) or, when all its grants expire, to the chain of
+its closing instant (below). The destinations are not repeated
 per zone class nor per port range, and the tags and the `dst` maps depend on the policy
 only (computed once for all its stages).
 
@@ -34,13 +39,14 @@ The packet mark: nftables (nft 1.0.6, kernel 6.1) can only combine the mark with
 constants, not with a value looked up in a map; so the map jumps to a chain per tag,
 whose rule is a constant. Bits outside the mask are never changed (tested with a mark
 set by a table that runs before this one); the bits of the mask are egress's scratch:
-cleared when a new packet enters the zone dispatch, and cleared again by the rules that
-accept after a tag lookup, so that a packet leaves with the mark it came with when
-those bits were zero. Give the mask bits that no other rule uses.
+cleared when a new packet enters the zone dispatch, and cleared again by the chains that
+accept after a tag lookup (`allow`, `until_*`), so that a packet leaves with the mark it
+came with when those bits were zero. Give the mask bits that no other rule uses.
 
-The path of a new packet (`ct state` vmap first: established and related accepted,
-invalid dropped; `oifname "lo" accept` on hook output), then `meta nfproto vmap` to the
-chain of its family, `ipv4` (or `ipv6`):
+The path of a packet (`oifname "lo" accept` first on hook output): one lookup, `ct
+state . meta nfproto vmap`, accepts established and related packets, drops invalid
+ones, and sends new (and untracked) ones to the chain of their family, `ipv4` (or
+`ipv6`):
 
 1. the ICMP that networks need: v4 destination-unreachable (which includes
    fragmentation-needed, for path-MTU discovery), time-exceeded, parameter-problem; v6
@@ -58,9 +64,9 @@ chain of its family, `ipv4` (or `ipv6`):
      dnsmasq-fed sets of the services that C reaches by name on it (one rule there per
      closing instant, usually one: `ip daddr @dyn_<services>_v4 accept`; see
      `egress.targets.dynamic`);
-   - `ip daddr vmap @dst_v4` (-> `tag_<n>`: one rule), then `meta mark and <mask> .
-     meta l4proto . th dport @svc_<C>_v4 accept`;
-   - the `x` maps of expiring elements (below).
+   - `ip daddr vmap @dst_v4`, `ip daddr vmap @nets_v4` (the one that holds the address
+     jumps to `tag_<n>`: one rule), then `meta mark and <mask> . meta l4proto . th dport
+     vmap @svc_<C>_v4` (-> `allow` or `until_<T>`: one rule).
    Since the chain was entered with `goto`, a packet whose source is in a zone that it
    does not accept goes straight back to the base chain: ingress grants come from
    outside the zones (`internet`, partners), so ingress is not looked at for it;
@@ -70,13 +76,16 @@ chain of its family, `ipv4` (or `ipv6`):
    prefix "egress <policy> drop: "` (`log group N` with `firewall.log_group`), and the
    chain policy drops.
 
-Rules met by a new packet: 2 in the base chain before its family (3 on hook output),
-2 in the family chain to its class, at most 1 + 2 + 3 (+2 and +2 with expiring
-elements) in the egress chain, and the log rule: 11 for an allowed address
-destination, at most 16 with every kind of element in one class (15 without the
-proxy zone's own chain), whatever the number of grants, services, hosts, zones or
-addresses: only the sets grow (lookups in the rbtree maps are O(log n); in the pipapo
-concatenated sets a bitmap walk).
+Rules met by a new packet: 1 in the base chain before its family (2 on hook output),
+2 in the family chain to its class; in the egress chain 1 + 1 per closing instant in
+the `to_` chain of its port (dnsmasq-fed addresses), 3 for the tag, 1 + 1 for the `svc`
+map and the chain it jumps to, and in the proxy zone's chain 1 + 2 for its own set and
+its `x` map; then the log rule: 9 for an allowed address destination, 12 for a packet
+that nothing opens from a zone with direct grants to hosts and addresses, plus the
+instants met in a `to_` chain and 3 in the proxy zone's chain. The number of grants,
+services, hosts, zones or addresses changes no count: only the sets grow (hash
+lookups; O(log n) in the rbtree maps; a bitmap walk in the pipapo concatenated sets).
+Counted from the loaded ruleset (`nft -j`) by `bench/common.rules_met`.
 
 What goes into the sets
 =======================
@@ -106,22 +115,27 @@ Expiry in the kernel
 
 A grant with `expires` keeps matching until its closing instant, then stops by itself,
 with no reload: an element whose every grant expires goes, instead of the set, into the
-set's `x` map (`svcx_<C>_v4`, `outx_...`, `inx_...`, same key, `: jump until_<T>`,
-where T is the latest closing instant of its grants, in seconds since the epoch, UTC),
-and chain `until_<T>` holds `meta time < T accept` (clearing the scratch bits of the mark). An element that some grant without
+set's `x` map (`outx_...`, `inx_...`, same key, `: jump until_<T>`; in the `svc` maps
+the element itself jumps there), where T is the latest closing instant of its grants,
+in seconds since the epoch, UTC, and chain `until_<T>` holds `meta time < T accept`
+(clearing the scratch bits of the mark). An element that some grant without
 expiry opens stays in the set. The file holds epoch seconds, so the instant does not
 depend on the loader's timezone (nft lists them as local dates; the header of the file
 gives each instant in UTC with the grants it closes). Cost: one chain per distinct
-closing instant of the policy, one element per expiring element, and 2 rules met (the
-`x` map lookup, then the chain of its instant) only for packets whose element expires:
-the count does not grow with the number of grants or of instants. A grant already
+closing instant of the policy, one element per expiring element, and 1 rule met (the
+chain of its instant; +1 for the `x` map of the address-keyed sets) for packets whose
+element expires: the count does not grow with the number of grants or of instants. A
+host's addresses that dnsmasq adds for a grant that expires go to a set per instant,
+checked by one rule per instant in the `to_` chain of the port (see
+`egress.targets.dynamic`): that count grows with the distinct instants of the host
+grants reachable on one port from one zone. A grant already
 expired at `--at` is left out of the file, as before.
 
 Counters
 ========
 
-The sets and `x` maps whose elements stand for grants (`svc_*`, `svcx_*`, `out_*`,
-`outx_*`, `in_*`, `inx_*`) carry a counter per element (`counter` in their declaration:
+The sets and maps whose elements stand for grants (`svc_*`, `out_*`, `outx_*`, `in_*`,
+`inx_*`) carry a counter per element (`counter` in their declaration:
 kernel 5.11, nft 0.9.7; checked with nft 1.0.6 on concatenated interval sets).
 `element_grants(flows)` gives, for each of these sets, element -> the grants it stands
 for, and `grant_counters(flows, listing)` reads `nft -j list table inet egress` and sums
@@ -238,7 +252,7 @@ service is named by the empty string)."""
 SEPARATOR = ",\n\t\t\t"
 """Between two elements of a set or map of part 3 (indented by three tabs)."""
 
-KINDS = ("out", "outx", "hosts", "svc", "svcx", "in", "inx")
+KINDS = ("out", "outx", "hosts", "svc", "in", "inx")
 """The sets and maps of a class and family, in the order of the rules that read them:
 `out`/`outx` (far address . protocol . port: the proxy's way to the internet), `hosts`
 (protocol . port -> the chain of the dnsmasq-fed sets), `svc`/`svcx` (tag . protocol .
@@ -268,6 +282,11 @@ def class_set(kind: str, zones: tuple[str, ...], version: int) -> str:
 
 def dispatch_map(direction: str, version: int) -> str:
     return f"{direction}_v{version}"
+
+
+ALLOW = "allow"
+"""The chain that the `svc` maps jump to for elements without expiry: it clears the
+scratch bits of the mark and accepts."""
 
 
 def tag_chain(tag: int) -> str:
@@ -381,12 +400,12 @@ class _Policy:
                     kinds, zone = ("in", "inx"), flow.target
                 elif flow.via == "proxy":
                     proxied = True
-                    kinds, zone = ("svc", "svcx"), flow.source
+                    kinds, zone = ("svc", "svc"), flow.source
                     for cls in self.of_zone.get(proxy_zone or "", ()):
                         self.needs[cls].update(("out", "outx")[: 1 + x])
                 else:
                     direct.add(flow.target)
-                    kinds, zone = ("svc", "svcx"), flow.source
+                    kinds, zone = ("svc", "svc"), flow.source
                     if flow.hosts:
                         for cls in self.of_zone[zone]:
                             self.needs[cls].add("hosts")
@@ -400,7 +419,7 @@ class _Policy:
         if proxied and proxy_zone in policy.zones:
             for v, first, last in index.zone(proxy_zone)[1]:
                 labelled[v].append((first, last, PROXY))
-        pieces = {v: sweep(labelled[v], lambda labels: tuple(sorted(labels))) for v in VERSIONS}
+        pieces = {v: _label_pieces(labelled[v]) for v in VERSIONS}
         self.tags = sorted({label for v in VERSIONS for _, _, label in pieces[v]})
         if len(self.tags) > capacity:
             raise ValueError(
@@ -408,9 +427,14 @@ class _Policy:
                 f" holds {capacity}: give it more bits"
             )
         number = {label: k for k, label in enumerate(self.tags, 1)}
+        # single addresses in a hash map (cheap to load), prefixes and ranges in an
+        # interval map: the pieces are disjoint, so an address is in one of them at most
         self.dst_text = {
-            v: SEPARATOR.join(f"{_address(a, b, v)} : jump {tag_chain(number[label])}" for a, b, label in pieces[v])
-            for v in VERSIONS
+            (kind, v): SEPARATOR.join(
+                f"{_address(a, b, v)} : jump {tag_chain(number[label])}"
+                for a, b, label in pieces[v] if (a == b) == (kind == "dst")
+            )
+            for kind in ("dst", "nets") for v in VERSIONS
         }
         tags_of: dict[str, list[int]] = defaultdict(list)
         for label, k in number.items():
@@ -426,6 +450,27 @@ class _Policy:
             split = {v: tuple((a, b) for version, a, b in ranges if version == v) for v in VERSIONS}
             found = self.families[id(ranges)] = (ranges, split)
         return found[1]
+
+
+def _label_pieces(items: list[tuple[int, int, str]]) -> list[tuple[int, int, tuple[str, ...]]]:
+    """`sweep` of (first, last, name) ranges into pieces labelled with the sorted names
+    that hold them. Fast path: the ranges of different services rarely overlap, so only
+    the clusters of overlapping ranges go through `sweep` (a range alone is its own
+    piece; ranges of one name never touch, and pieces of different names never merge)."""
+    items = sorted(items)
+    pieces: list = []
+    i = 0
+    while i < len(items):
+        j, end = i + 1, items[i][1]
+        while j < len(items) and items[j][0] <= end:
+            end = max(end, items[j][1])
+            j += 1
+        if j == i + 1:
+            pieces.append((items[i][0], items[i][1], (items[i][2],)))
+        else:
+            pieces += sweep(items[i:j], lambda labels: tuple(sorted(labels)))
+        i = j
+    return pieces
 
 
 def _runs(values: list[int]) -> tuple[tuple[int, int], ...]:
@@ -483,7 +528,7 @@ class _Table:
                 found = ports[keys] = [
                     (proto, a, b, value)
                     for proto in sorted({label[0] for label in labels})
-                    for a, b, value in sweep(((l[1], l[2], (l[3], l[4])) for l in labels if l[0] == proto), frozenset)
+                    for a, b, value in sweep(((e[1], e[2], (e[3], e[4])) for e in labels if e[0] == proto), frozenset)
                 ]
             for proto, a, b, value in found:
                 instants = {instant for _, instant in value}
@@ -530,9 +575,14 @@ def _compile(flows: StageFlows, work: _Policy) -> dict[tuple, _Table]:
 # ------------------------------------------------------------------------ render
 
 
-def _declare(kind: str, name: str, key_type: str, flags: str = "interval", counter: bool = False,
+def _map_flags(direction: str) -> str | None:
+    """The `dst` maps hold single addresses: a hash, not an interval map."""
+    return None if direction == "dst" else "interval"
+
+
+def _declare(kind: str, name: str, key_type: str, flags: str | None = "interval", counter: bool = False,
              elements: str = "") -> list[str]:
-    lines = [f"\t{kind} {name} {{", f"\t\ttype {key_type}", f"\t\tflags {flags}"]
+    lines = [f"\t{kind} {name} {{", f"\t\ttype {key_type}"] + ([f"\t\tflags {flags}"] if flags else [])
     if counter:
         lines.append("\t\tcounter")
     if elements:
@@ -548,8 +598,7 @@ def _set_type(kind: str, version: int) -> tuple[str, str, bool]:
         "out": ("set", far, True),
         "outx": ("map", f"{far} : verdict", True),
         "hosts": ("map", "inet_proto . inet_service : verdict", False),
-        "svc": ("set", tag, True),
-        "svcx": ("map", f"{tag} : verdict", True),
+        "svc": ("map", f"{tag} : verdict", True),
         "in": ("set", far, True),
         "inx": ("map", f"{far} : verdict", True),
     }[kind]
@@ -563,7 +612,7 @@ class _Objects:
     """Every object that a ruleset of this policy declares (the same at every stage)."""
 
     def __init__(self, policy: Policy, work: _Policy, plan: dynamic.Plan):
-        self.dyn_sets = [(group, v) for group in plan.groups for v in VERSIONS]
+        self.dyn_sets = list(plan.sets)
         self.class_sets = [
             (kind, cls, v)
             for cls in work.classes
@@ -571,12 +620,12 @@ class _Objects:
             for kind in KINDS
             if kind in work.needs.get(cls, ())
         ]
-        self.maps = [(direction, v) for direction in ("out", "in", "dst") for v in VERSIONS]
+        self.maps = [(direction, v) for direction in ("out", "in", "dst", "nets") for v in VERSIONS]
         self.chains = [NFPROTO[v] for v in VERSIONS]
         self.chains += [namer(cls, v) for cls in work.classes for v in VERSIONS for namer in (out_chain, in_chain)]
         self.chains += [tag_chain(k) for k in range(1, len(work.tags) + 1)]
-        self.chains += [until_chain(i) for i in work.instants]
-        self.chains += [dynamic.chain_name(p, v) for p in plan.profiles for v in VERSIONS]
+        self.chains += [ALLOW] + [until_chain(i) for i in work.instants]
+        self.chains += [dynamic.chain_name(p, v) for p, v in plan.profiles]
 
 
 def render(flows: StageFlows) -> str:
@@ -590,7 +639,7 @@ def render(flows: StageFlows) -> str:
     plan = dynamic.policy_plan(policy, flows.at)
     objects = _Objects(policy, work, plan)
     tables = _compile(flows, work)
-    dyn_pieces = dynamic.stage_pieces(flows)
+    dyn_pieces, dyn_members = dynamic.stage_plan(flows)
     ref = f"{FAMILY} {TABLE}"
 
     lines = _header(flows)
@@ -602,16 +651,16 @@ def render(flows: StageFlows) -> str:
         "#    changes nothing here, so the dynamic sets keep what dnsmasq put in them.",
         f"table {ref} {{",
     ]
-    for group, v in objects.dyn_sets:
+    for name in objects.dyn_sets:
         lines += [
-            f"\tset {dynamic.set_name(group, v)} {{",
-            f"\t\ttype {ADDR_TYPE[v]}",
+            f"\tset {name} {{",
+            f"\t\ttype {ADDR_TYPE[int(name[-1])]}",
             "\t\tflags timeout",
             f"\t\ttimeout {DYNAMIC_TIMEOUT}",
             "\t}",
         ]
     for direction, v in objects.maps:
-        lines += _declare("map", dispatch_map(direction, v), f"{ADDR_TYPE[v]} : verdict")
+        lines += _declare("map", dispatch_map(direction, v), f"{ADDR_TYPE[v]} : verdict", flags=_map_flags(direction))
     for kind, cls, v in objects.class_sets:
         what, key_type, counter = _set_type(kind, v)
         lines += _declare(what, class_set(kind, cls, v), key_type, counter=counter)
@@ -640,24 +689,24 @@ def render(flows: StageFlows) -> str:
     lines += [f"delete map {ref} {dispatch_map(direction, v)}" for direction, v in objects.maps]
     for kind, cls, v in objects.class_sets:
         lines.append(f"delete {_set_type(kind, v)[0]} {ref} {class_set(kind, cls, v)}")
-    used = dynamic.used_groups(dyn_pieces)
-    unused = [(g, v) for g, v in objects.dyn_sets if g not in used]
+    unused = [name for name in objects.dyn_sets if dyn_members.get(name) != plan.widest[name]]
     if unused:
-        lines.append("# dynamic sets that no direct grant uses at this stage")
-        lines += [f"flush set {ref} {dynamic.set_name(g, v)}" for g, v in unused]
+        lines.append("# dynamic sets not used at this stage, or holding fewer services than at their widest")
+        lines += [f"flush set {ref} {name}" for name in unused]
 
     # ---- 3. fill
     lines += ["", "# 3. The ruleset of this stage.", f"table {ref} {{"]
     for direction, v in objects.maps:
-        if direction == "dst":
-            elements = work.dst_text[v]
+        if direction in ("dst", "nets"):
+            elements = work.dst_text[(direction, v)]
         else:
             namer = out_chain if direction == "out" else in_chain
             verdict = "goto" if direction == "out" else "jump"
             elements = SEPARATOR.join(
                 f"{_address(a, b, v)} : {verdict} {namer(cls, v)}" for a, b, cls in work.pieces[v]
             )
-        lines += _declare("map", dispatch_map(direction, v), f"{ADDR_TYPE[v]} : verdict", elements=elements)
+        lines += _declare("map", dispatch_map(direction, v), f"{ADDR_TYPE[v]} : verdict",
+                          flags=_map_flags(direction), elements=elements)
 
     rules: dict[str, list[str]] = defaultdict(list)
     for kind, cls, v in objects.class_sets:
@@ -669,12 +718,14 @@ def render(flows: StageFlows) -> str:
             rules[name] = [_class_rule(kind, name, v, grants, work)]
     for cls in work.classes:
         for v in VERSIONS:
-            for chain, kinds in ((out_chain(cls, v), KINDS[:5]), (in_chain(cls, v), KINDS[5:])):
+            for chain, kinds in ((out_chain(cls, v), KINDS[:4]), (in_chain(cls, v), KINDS[4:])):
                 body = []
                 for kind in kinds:
                     found = rules.get(class_set(kind, cls, v), [])
                     if found and kind.startswith("svc") and not any("@dst_" in r for r in body):
-                        body.append(f"{ADDR[v]} daddr vmap @{dispatch_map('dst', v)}")
+                        body += [
+                            f"{ADDR[v]} daddr vmap @{dispatch_map(m, v)}" for m in ("dst", "nets") if work.dst_text[(m, v)]
+                        ]
                     body += found
                 if body:
                     lines += [f"\tchain {chain} {{", *[f"\t\t{r}" for r in body], "\t}"]
@@ -686,16 +737,15 @@ def render(flows: StageFlows) -> str:
             f"\t\tmeta mark set meta mark and {keep} or 0x{k << work.shift:08x} comment \"{_short(what)}\"",
             "\t}",
         ]
+    lines += [f"\tchain {ALLOW} {{", f"\t\tmeta mark set meta mark and {keep} accept", "\t}"]
     for instant in work.instants:
         lines += [f"\tchain {until_chain(instant)} {{", f"\t\tmeta time < {instant} meta mark set meta mark and {keep} accept", "\t}"]
-    for profile in plan.profiles:
-        for v in VERSIONS:
-            body = [
-                ("" if instant is None else f"meta time < {instant} ")
-                + f"{ADDR[v]} daddr @{dynamic.set_name(group, v)} counter accept"
-                for instant, group in profile
-            ]
-            lines += [f"\tchain {dynamic.chain_name(profile, v)} {{", *[f"\t\t{r}" for r in body], "\t}"]
+    for profile, v in plan.profiles:
+        body = [
+            ("" if instant is None else f"meta time < {instant} ") + f"{ADDR[v]} daddr @{name} counter accept"
+            for instant, name in profile
+        ]
+        lines += [f"\tchain {dynamic.chain_name(profile, v)} {{", *[f"\t\t{r}" for r in body], "\t}"]
     for v in VERSIONS:
         lines += [f"\tchain {NFPROTO[v]} {{", *[f"\t\t{r}" for r in _family_rules(v, hook, keep)], "\t}"]
     lines += [f"\tchain {hook} {{", f"\t\t{_base_chain_spec(hook, 'drop')}"]
@@ -722,6 +772,14 @@ def _class_elements(kind, cls, v, tables, dyn_pieces, work, plan) -> tuple[str, 
         return "", set()
     permanent, expiring = table.elements()
     fmt = (lambda a, b: _mark(a, b, work.shift)) if kind.startswith("svc") else (lambda a, b: _address(a, b, v))
+    if kind == "svc":  # one map: permanent elements jump to `allow`, the others to their instant
+        both = sorted([(*e, None) for e in permanent] + expiring, key=lambda e: (e[0], e[2], e[3]))
+        text = SEPARATOR.join(
+            f"{fmt(a, b)} . {PROTO_BY_NUMBER[p]} . {_ports(pf, pl)} : jump "
+            + (ALLOW if instant is None else until_chain(instant))
+            for a, b, p, pf, pl, _, instant in both
+        )
+        return text, {g for e in both for g in e[5]}
     if kind.endswith("x"):
         text = SEPARATOR.join(
             f"{fmt(a, b)} . {PROTO_BY_NUMBER[p]} . {_ports(pf, pl)} : jump {until_chain(instant)}"
@@ -741,16 +799,14 @@ def _class_rule(kind: str, name: str, v: int, grants: set, work: _Policy) -> str
     note = f'comment "{comment(grants)}"'
     if kind == "hosts":
         return f"meta l4proto . th dport vmap @{name} {note}"
-    if kind.endswith("x"):
+    if kind.endswith("x") or kind == "svc":
         return f"{key} vmap @{name} {note}"
-    if kind == "svc":  # the scratch bits back to zero: the mark leaves as it came
-        return f"{key} @{name} counter meta mark set meta mark and 0x{~work.mask & 0xFFFFFFFF:08x} accept {note}"
     return f"{key} @{name} counter accept {note}"
 
 
 # ---------------------------------------------------------------------- counters
 
-COUNTED = ("out", "outx", "svc", "svcx", "in", "inx")
+COUNTED = ("out", "outx", "svc", "in", "inx")
 """The kinds of sets and maps whose elements stand for grants and carry counters."""
 
 ElementKey = tuple[int, int, int, int, int]
@@ -767,7 +823,11 @@ def element_grants(flows: StageFlows) -> dict[str, dict[ElementKey, tuple[str, .
     for (kind, cls, v), table in sorted(tables.items()):
         permanent, expiring = table.elements()
         scale = work.shift if kind == "svc" else 0
-        for name, elements in ((class_set(kind, cls, v), permanent), (class_set(kind + "x", cls, v), expiring)):
+        if kind == "svc":
+            named = [(class_set(kind, cls, v), permanent + expiring)]
+        else:
+            named = [(class_set(kind, cls, v), permanent), (class_set(kind + "x", cls, v), expiring)]
+        for name, elements in named:
             result[name] = {
                 (e[0] << scale, e[1] << scale, e[2], e[3], e[4]): tuple(sorted(e[5])) for e in elements
             }
@@ -840,10 +900,14 @@ def _family_rules(v: int, hook: str, keep: str) -> list[str]:
 
 
 def _base_rules(policy: Policy, hook: str) -> list[str]:
-    rules = ["ct state vmap { established : accept, related : accept, invalid : drop }"]
-    if hook == "output":
-        rules.append('oifname "lo" accept')
-    rules.append(f"meta nfproto vmap {{ ipv4 : jump {NFPROTO[4]}, ipv6 : jump {NFPROTO[6]} }}")
+    rules = ['oifname "lo" accept'] if hook == "output" else []
+    # one lookup: established and related accepted, invalid dropped, the others go to
+    # the chain of their family
+    verdicts = [("established", "accept"), ("related", "accept"), ("invalid", "drop"),
+                ("new", "jump {}"), ("untracked", "jump {}")]
+    rules.append("ct state . meta nfproto vmap { " + ", ".join(
+        f"{state} . {NFPROTO[v]} : {verdict.format(NFPROTO[v])}" for state, verdict in verdicts for v in VERSIONS
+    ) + " }")
     log = f'log prefix "{log_prefix(policy.name)}"'
     if policy.firewall.log_group is not None:
         log += f" group {policy.firewall.log_group}"
