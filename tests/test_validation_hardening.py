@@ -248,3 +248,48 @@ def test_a_service_address_inside_a_zone_is_flagged(tmp_path):
     assert "inside zone 'dmz'" in found[0].message
     result = run("validate", str(write(tmp_path, text)), "--strict")
     assert result.exit_code == 1
+
+
+# -- 13: every overlapping pair of zones; the proxy zone's overlaps are errors --------------
+
+NESTED = BASE.replace("""  lan:
+    addresses: [10.0.0.0/24, "fd00:1::/64"]
+  proxy:
+    addresses: [10.0.1.3]
+""", """  site:
+    addresses: [10.0.0.0/8]
+  lan:
+    addresses: [10.1.0.0/16, "fd00:1::/64"]
+  proxy:
+    addresses: [10.1.2.0/24]
+""")
+
+
+def test_nested_zones_give_every_pair_with_its_range(tmp_path):
+    found = sorted((d.code, d.message) for d in diagnostics(write(tmp_path, NESTED)) if d.code in ("W103", "E147"))
+    assert found == [
+        ("E147", "zone 'lan' overlaps the proxy zone 'proxy' on 10.1.2.0/24: the proxy's traffic would count as "
+                 "'lan''s and 'lan''s as the proxy's; make them disjoint"),
+        ("E147", "zone 'site' overlaps the proxy zone 'proxy' on 10.1.2.0/24: the proxy's traffic would count as "
+                 "'site''s and 'site''s as the proxy's; make them disjoint"),
+        ("W103", "zones 'lan' and 'site' overlap on 10.1.0.0/16; an address in both gets the grants of both"),
+    ]
+    result = run("validate", str(write(tmp_path, NESTED)))
+    assert result.exit_code == 1
+
+
+def test_overlap_positions_and_families(tmp_path):
+    text = BASE.replace("addresses: [192.0.2.25]", 'addresses: [10.0.0.128/25, "fd00:1::5"]')
+    found = [d for d in diagnostics(write(tmp_path, text)) if d.code == "W103"]
+    assert [(d.line, d.column) for d in found] == [where(text, "dmz:")]
+    assert "on 10.0.0.128/25" in found[0].message
+    # an IPv4 and an IPv6 network whose integers overlap are no overlap
+    text = BASE.replace("addresses: [192.0.2.25]", 'addresses: ["::a00:0/120"]')
+    assert [d for d in diagnostics(write(tmp_path, text)) if d.code == "W103"] == []
+
+
+def test_overlap_that_is_not_one_network_is_a_range(tmp_path):
+    text = BASE.replace("addresses: [192.0.2.25]", "addresses: [10.0.0.0/25, 10.0.0.128/26]").replace(
+        "addresses: [10.0.0.0/24", "addresses: [10.0.0.64/26, 10.0.0.128/25")
+    found = [d.message for d in diagnostics(write(tmp_path, text)) if d.code == "W103"]
+    assert found == ["zones 'dmz' and 'lan' overlap on 10.0.0.64/26; an address in both gets the grants of both"]
