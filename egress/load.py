@@ -46,6 +46,7 @@ from egress.model import (
     Stage,
     Zone,
 )
+from egress.special import not_internet as special_range
 from egress.yamlpos import Map, Seq, Where, YamlError
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "policy-v1.schema.json"
@@ -679,20 +680,46 @@ def load_lock(path: str) -> tuple[Lock | None, list[Diagnostic]]:
         where: Where = doc.where if isinstance(doc, (Map, Seq)) else (path, 1, 1)
         return None, diagnostics + [Diagnostic(*where, "E142", "not an egress lock file (`egress-lock: 1` and `hosts:`)")]
     hosts: dict[str, tuple[IPNetwork, ...]] = {}
+    positions: dict[str, tuple[Pos, ...]] = {}
     builder = _Builder(path)
     for host, listed in doc["hosts"].items():
         where = doc["hosts"].key_where[host]
         if not HOST_RE.match(host) or not isinstance(listed, Seq):
             diagnostics.append(Diagnostic(*where, "E142", f"entry {host!r} must be a host name holding a list of addresses"))
             continue
-        networks = []
+        networks, places = [], []
         for index, address in enumerate(listed):
-            network = builder.network(address, listed.item_where[index])
-            if network is not None:
-                networks.append(network.to_netaddr())
+            place = listed.item_where[index]
+            network = builder.network(address, place)
+            if network is None:
+                continue
+            problem = _lock_address_problem(network)
+            if problem:
+                diagnostics.append(Diagnostic(*place, "E145", f"{host}: {address} {problem}; a lock entry is a public unicast address"))
+                continue
+            networks.append(network.to_netaddr())
+            places.append(Pos(*place))
         hosts[host] = tuple(networks)
+        positions[host] = tuple(places)
     diagnostics += [Diagnostic(d.path, d.line, d.column, "E142", d.message) for d in builder.diagnostics]
-    return Lock(path=path, hosts=hosts, resolved=_text(doc.get("resolved")), resolver=_text(doc.get("resolver"))), diagnostics
+    lock = Lock(path=path, hosts=hosts, resolved=_text(doc.get("resolved")), resolver=_text(doc.get("resolver")), where=positions)
+    return lock, diagnostics
+
+
+def _lock_address_problem(network: Network) -> str | None:
+    """Why an address cannot be a host's pinned address, or None.
+
+    A pinned address opens the firewall to it for every direct grant to the host: a
+    network (`0.0.0.0/0`) or special space (loopback, private-use, multicast...: see
+    `egress.special`) would open far more than a host. The documentation ranges of RFC
+    5737 and RFC 3849 stay allowed: they stand for the outside in examples and tests.
+    The zones are checked with the policy (`check.rule_lock_addresses`)."""
+    if network.prefixlen != network.bits:
+        return f"is a network of {1 << (network.bits - network.prefixlen):,} addresses, not one address"
+    special = special_range(str(network).split("/")[0])
+    if special is not None:
+        return f"is in the {special.what} range {special.network} ({special.rfc})"
+    return None
 
 
 # -- finding policies -----------------------------------------------------------------

@@ -133,3 +133,118 @@ def test_every_text_field_refuses_them(tmp_path, old, new, marker):
     line, col = where(text, marker)
     assert f"policy.yaml:{line}:{col}: error E144" in result.stdout
     assert "\u202e" not in result.output
+
+
+# -- 16: the Public Suffix List itself ------------------------------------------------------
+
+
+@pytest.mark.parametrize("domain, says", [
+    ("s3.amazonaws.com", "is a public suffix"),
+    ("ngrok.io", "is a public suffix"),
+    ("duckdns.org", "is a public suffix"),
+    ("r2.dev", "is a public suffix"),
+    ("gouv.fr", "is a public suffix"),
+    ("amazonaws.com", "holds public suffixes below it"),
+])
+def test_public_suffixes_from_the_list(tmp_path, domain, says):
+    text = BASE.replace("domain: example.org", f"domain: {domain}")
+    found = [d for d in diagnostics(write(tmp_path, text)) if d.code == "W102"]
+    assert [(d.line, d.column) for d in found] == [where(text, domain)]
+    assert says in found[0].message
+
+
+@pytest.mark.parametrize("domain", ["ameli.fr", "legifrance.gouv.fr", "example.org", "booking-vendor.example"])
+def test_registrable_domains_pass(tmp_path, domain):
+    text = BASE.replace("domain: example.org", f"domain: {domain}")
+    assert [d for d in diagnostics(write(tmp_path, text)) if d.code == "W102"] == []
+
+
+# -- 14: lock file entries ------------------------------------------------------------------
+
+LOCK_OF = "egress-lock: 1\npolicy: base\nhosts:\n  mx.partner.example: [{}]\n"
+
+
+@pytest.mark.parametrize("address, says", [
+    ("0.0.0.0/0", "is a network of 4,294,967,296 addresses"),
+    ("203.0.113.0/24", "is a network of 256 addresses"),
+    ("10.0.0.5", "private-use"),
+    ("127.0.0.1", "loopback"),
+    ("224.0.0.1", "multicast"),
+    ("100.64.1.1", "shared address space"),
+    ("169.254.169.254", "link-local"),
+    ('"fe80::1"', "link-local"),
+    ('"::"', "unspecified"),
+    ('"::ffff:203.0.113.5"', "IPv4-mapped"),
+    ("240.0.0.1", "reserved"),
+    ('"fd00::5"', "unique local"),
+])
+def test_lock_entries_are_single_public_addresses(tmp_path, address, says):
+    lock = LOCK_OF.format(f"203.0.113.25, {address}")
+    found = [d for d in diagnostics(write(tmp_path, BASE, lock=lock)) if d.code == "E145"]
+    assert len(found) == 1 and says in found[0].message
+    assert (Path(found[0].path).name, found[0].line, found[0].column) == ("policy.lock.yaml", *where(lock, address))
+
+
+def test_lock_entry_inside_a_zone(tmp_path):
+    lock = LOCK_OF.format("203.0.113.25, 192.0.2.25")
+    found = [d for d in diagnostics(write(tmp_path, BASE, lock=lock)) if d.code == "E145"]
+    assert [(Path(d.path).name, d.line, d.column) for d in found] == [("policy.lock.yaml", *where(lock, "192.0.2.25"))]
+    assert "inside zone 'dmz'" in found[0].message
+
+
+def test_lock_documentation_and_public_addresses_pass(tmp_path):
+    lock = LOCK_OF.format('203.0.113.25, 198.51.100.3, "2001:db8::5", 8.8.8.8, "2a00:1450::1"')
+    assert diagnostics(write(tmp_path, BASE, lock=lock)) == []
+
+
+def test_refused_lock_addresses_are_not_compiled(tmp_path):
+    lock = LOCK_OF.format("0.0.0.0/0")
+    result = run("compile", str(write(tmp_path, BASE, lock=lock)), "--stage", "s1", "--target", "nftables")
+    assert result.exit_code == 1 and "E145" in result.output
+
+
+# -- 15: special-purpose destinations, and destinations inside a zone ------------------------
+
+
+@pytest.mark.parametrize("address, code, says", [
+    ('"::ffff:0:0/96"', "E146", "IPv4-mapped"),
+    ('"::ffff:203.0.113.5"', "E146", "IPv4-mapped"),
+    ("127.0.0.1", "E146", "loopback"),
+    ("169.254.169.254", "E146", "link-local"),
+    ('"fe80::/64"', "E146", "link-local"),
+    ("224.0.0.0/24", "E146", "multicast"),
+    ('"ff02::1"', "E146", "multicast"),
+    ("255.255.255.255", "E146", "reserved"),
+    ("0.0.0.0/8", "E146", "this network"),
+    ('"4000::/16"', "E146", "outside IPv6 global unicast"),
+    ('"2002::/16"', "W109", "6to4"),
+    ('"64:ff9b::/96"', "W109", "NAT64"),
+    ('"2001::/32"', "W109", "IETF protocol assignments"),
+    ("10.20.0.0/16", "W109", "private-use"),
+    ("192.168.1.0/24", "W109", "private-use"),
+    ("100.64.0.0/10", "W109", "shared address space"),
+    ('"fd12::/48"', "W109", "unique local"),
+    ("198.18.0.0/15", "W109", "benchmarking"),
+    ("0.0.0.0/0", "W109", "covers the \"this network\""),
+])
+def test_special_destinations_have_a_code_each(tmp_path, address, code, says):
+    text = BASE.replace("address: 203.0.113.0/24", f"address: {address}")
+    found = [d for d in diagnostics(write(tmp_path, text)) if d.code == code]
+    assert [(d.line, d.column) for d in found] == [where(text, address)], diagnostics(write(tmp_path, text))
+    assert says in found[0].message
+
+
+@pytest.mark.parametrize("address", ["203.0.113.0/24", "198.51.100.7", "192.0.2.200", '"2001:db8:5::/48"', "8.8.8.0/24",
+                                     '"2a00:1450::/32"'])
+def test_documentation_and_public_destinations_pass(tmp_path, address):
+    text = BASE.replace("address: 203.0.113.0/24", f"address: {address}")
+    assert [d.code for d in diagnostics(write(tmp_path, text))] == []
+
+
+def test_a_service_address_inside_a_zone_is_flagged(tmp_path):
+    text = BASE.replace("address: 203.0.113.0/24", "address: 192.0.2.0/24")  # holds the dmz zone 192.0.2.25
+    found = [d for d in diagnostics(write(tmp_path, text)) if d.code == "W110"]
+    assert [(d.line, d.column) for d in found] == [where(text, "192.0.2.0/24")]
+    assert "inside zone 'dmz'" in found[0].message
+    result = run("validate", str(write(tmp_path, text)), "--strict")
+    assert result.exit_code == 1
