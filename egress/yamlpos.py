@@ -14,11 +14,10 @@ is refused in milliseconds instead of exhausting memory.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import os
 import stat
+from collections.abc import Iterator
+from typing import Any
 
 import yaml
 
