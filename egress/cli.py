@@ -402,6 +402,7 @@ def diff_command(args, stage_id, fmt, exit_code, stage_dates, at):
                   policies/chu-rennes-2023/policy.yaml --exit-code
     """
     import contextlib
+    import os
 
     from egress import diff as diffs
 
@@ -412,6 +413,9 @@ def diff_command(args, stage_id, fmt, exit_code, stage_dates, at):
         raise click.UsageError("give POLICY FROM TO (two stages of one policy) or OLD NEW [--stage ID] (two versions)")
     if len(args) == 2 and stage_dates:
         raise click.UsageError("--stage-dates is for two stages of one policy (POLICY FROM TO)")
+    if len(args) == 2 and not args[1].startswith("git:") and not os.path.exists(args[1]):
+        raise click.UsageError(f"'{args[1]}' is no policy file: give POLICY FROM TO (two stages of one policy) "
+                               "or OLD NEW [--stage ID] (two versions)")
     with contextlib.ExitStack() as stack:
         if len(args) == 3:
             path, from_id, to_id = args
@@ -732,7 +736,6 @@ def blocked_command(policy, logs, stage_id, fmt, top, as_stage, at):
       journalctl -k --since today | egress blocked policy.yaml --stage s3-continuity-sites - dnsmasq.log
       egress blocked policy.yaml --stage last ulogd.json --top 5 --as-stage s7-from-complaints > draft.yaml
     """
-    import json
 
     from egress.observe import render
     from egress.observe.blocked import blocked
@@ -754,7 +757,8 @@ def blocked_command(policy, logs, stage_id, fmt, top, as_stage, at):
         click.echo(text, nl=False)
         return
     if fmt == "json":
-        click.echo(json.dumps(render.blocked_json(result, top), indent=2))
+        for piece in render.blocked_json(result, top):
+            click.echo(piece, nl=False)
     else:
         click.echo(render.BLOCKED[fmt](result, top), nl=False)
 

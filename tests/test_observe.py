@@ -103,7 +103,9 @@ def run(*args, input=None):
 def blocked_json(policy, *logs, stage="s1-open", input=None, extra=()):
     result = run("blocked", policy, *logs, "--stage", stage, "--at", AT, "--format", "json", *extra, input=input)
     assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+    doc = json.loads(result.stdout)
+    assert result.stdout == json.dumps(doc, indent=2) + "\n"  # written flow by flow, the same bytes
+    return doc
 
 
 def flows_of(doc) -> dict:

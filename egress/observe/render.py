@@ -4,6 +4,9 @@ computes, this module only lays out."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+
 from egress import mdescape as md
 from egress.observe.clock import iso
 
@@ -56,38 +59,49 @@ def _read_summary(files) -> str:
 # ----------------------------------------------------------------------------- blocked
 
 
-def blocked_json(result, top: int | None = None) -> dict:
-    flows = result.flows[:top] if top else result.flows
+def _flow_json(f) -> dict:
     return {
-        "policy": result.policy,
-        "stage": result.stage,
-        "at": result.at,
-        "summary": {
-            "flows": len(result.flows),
-            "hits": sum(f.hits for f in result.flows),
-        },
-        "flows": [
-            {
-                "origin": f.origin,
-                "source_zone": f.zone,
-                "source": f.source,
-                "destination": f.destination,
-                "address": f.address,
-                "name": f.name,
-                "names": f.names,
-                "port": f.port,
-                "hits": f.hits,
-                "sources": f.sources,
-                "first_seen": iso(f.first),
-                "last_seen": iso(f.last),
-                "decision": f.decision,
-                "reasons": f.reasons,
-                "suggestion": f.suggestion.as_json() if f.suggestion else None,
-            }
-            for f in flows
-        ],
-        "inputs": [f.as_json() for f in result.files],
+        "origin": f.origin,
+        "source_zone": f.zone,
+        "source": f.source,
+        "destination": f.destination,
+        "address": f.address,
+        "name": f.name,
+        "names": f.names,
+        "port": f.port,
+        "hits": f.hits,
+        "sources": f.sources,
+        "first_seen": iso(f.first),
+        "last_seen": iso(f.last),
+        "decision": f.decision,
+        "reasons": f.reasons,
+        "suggestion": f.suggestion.as_json() if f.suggestion else None,
     }
+
+
+def blocked_json(result, top: int | None = None) -> Iterator[str]:
+    """The JSON document, in pieces: `{"policy", "stage", "at", "summary", "flows",
+    "inputs"}`, the text `json.dumps(..., indent=2)` would give, written flow by flow (a
+    day of a large hospital's logs can hold tens of thousands of flows: the whole document
+    as one object, then one string, cost several times the memory of the flows)."""
+    flows = result.flows[:top] if top else result.flows
+    head = {"policy": result.policy, "stage": result.stage, "at": result.at,
+            "summary": {"flows": len(result.flows), "hits": sum(f.hits for f in result.flows)}}
+    yield "{\n"
+    for key, value in head.items():
+        yield f"  {json.dumps(key)}: {_indented(value, 2)},\n"
+    if not flows:
+        yield '  "flows": [],\n'
+    else:
+        yield '  "flows": ['
+        for i, flow in enumerate(flows):
+            yield ("," if i else "") + "\n    " + _indented(_flow_json(flow), 4)
+        yield "\n  ],\n"
+    yield f'  "inputs": {_indented([f.as_json() for f in result.files], 2)}\n}}\n'
+
+
+def _indented(value, by: int) -> str:
+    return json.dumps(value, indent=2).replace("\n", "\n" + " " * by)
 
 
 def blocked_text(result, top: int | None = None) -> str:
