@@ -15,9 +15,10 @@ construction, no warning):
   go to the lock file) or *proxied* (`host` and `domain` destinations, tcp ports only);
   every service is the target of at least one grant;
 - destinations: unique networks drawn at random (so that they do not collapse into a few
-  large CIDRs) from special-purpose ranges only: 100.64.0.0/10 (shared address space),
-  198.18.0.0/15 (benchmarking) and 2001:db8::/32 (documentation); names under the
-  reserved `.example` top-level domain, none nested in another;
+  large CIDRs) from 11.0.0.0/8 and 2001:db8::/32 (documentation): the address space of
+  the internet (validation flags destinations and lock entries in special-purpose
+  space, W109/E146/E145), never contacted since compile never uses the network; names
+  under the reserved `.example` top-level domain, none nested in another;
 - grants: egress grants from one zone (sometimes two) to one service (sometimes
   several of the same kind), direct to direct services and via the proxy to proxied
   ones; each (zone, service, via) pair is granted once, so no grant is redundant; a few
@@ -118,16 +119,16 @@ class Addresses:
 
     def __init__(self, rng: random.Random):
         self.rng = rng
-        # v4 hosts: 100.65.0.0-100.95.255.255 (100.64.0.0/16 is left to the system-test lab)
-        self.v4_host = Pool(rng, ["100.65.0.0/16", "100.66.0.0/15", "100.68.0.0/14", "100.72.0.0/13", "100.80.0.0/12"], 32)
-        # v4 networks: /24 slots of 100.96.0.0/12 for /24s and /25s, /26 slots of
-        # 100.112.0.0/12 for /26../29s; each slot holds one network
-        self.v4_net = Pool(rng, ["100.96.0.0/12"], 24)
-        self.v4_small_net = Pool(rng, ["100.112.0.0/12"], 26)
+        # v4 hosts: 11.0.0.0-11.31.255.255 (space of the internet, not special-purpose)
+        self.v4_host = Pool(rng, ["11.0.0.0/11"], 32)
+        # v4 networks: /24 slots of 11.32.0.0/12 for /24s and /25s, /26 slots of
+        # 11.48.0.0/12 for /26../29s; each slot holds one network
+        self.v4_net = Pool(rng, ["11.32.0.0/12"], 24)
+        self.v4_small_net = Pool(rng, ["11.48.0.0/12"], 26)
         self.v6_host = Pool(rng, ["2001:db8:1000::/36"], 128)
         self.v6_net = Pool(rng, ["2001:db8:8000::/33"], 48)
-        # lock-file addresses of hosts: the benchmarking range
-        self.lock_v4 = Pool(rng, ["198.18.0.0/15"], 32)
+        # lock-file addresses of hosts: public unicast, apart from the destinations
+        self.lock_v4 = Pool(rng, ["11.64.0.0/15"], 32)
         self.lock_v6 = Pool(rng, ["2001:db8:2000::/36"], 128)
 
     def destination(self, params: Params) -> str:

@@ -9,12 +9,18 @@ come out together.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
+from bisect import bisect_right
+from functools import lru_cache
+
+from netaddr import IPAddress, IPRange
 
 from egress import instants
 from egress.diagnostics import Diagnostic, at as diag
 from egress.flows import grants_in_force
 from egress.intervals import covers, merge
 from egress.model import INTERNET, Grant, Policy, PortRange, Pos
+from egress.special import NOT_INTERNET
 
 SOON = dt.timedelta(days=14)
 """Warn about an expiry this long before it happens."""
@@ -22,19 +28,44 @@ SOON = dt.timedelta(days=14)
 BEFORE_ANY_EXPIRY = dt.datetime(1, 1, 2, tzinfo=dt.UTC)
 """An instant before every expiry: to judge grants whatever their expiry."""
 
-PUBLIC_SUFFIXES = frozenset(
-    """
-    ac.uk co.uk gov.uk ltd.uk me.uk net.uk nhs.uk org.uk plc.uk sch.uk
-    asso.fr com.fr gouv.fr nom.fr prd.fr tm.fr presse.fr
-    com.au net.au org.au gov.au edu.au co.jp ne.jp or.jp co.nz org.nz co.za
-    com.br gov.br com.cn com.es gob.es com.mx co.in gov.in
-    amazonaws.com cloudfront.net azurewebsites.net blob.core.windows.net
-    cloudapp.net appspot.com herokuapp.com github.io gitlab.io blogspot.com
-    netlify.app vercel.app pages.dev workers.dev web.app firebaseapp.com
-    """.split()
-)
-"""Suffixes under which anyone can register a name (a subset of the Public Suffix
-List, kept small on purpose: single labels are refused by the schema already)."""
+@lru_cache(maxsize=1)
+def _public_suffixes():
+    """The Public Suffix List (ICANN and private sections) as the `publicsuffixlist`
+    package ships it, offline; loaded on first use (about 0.1 s)."""
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList(only_icann=False)
+
+
+@lru_cache(maxsize=1)
+def _above_public_suffixes() -> frozenset[str]:
+    """Every name under which the list has a public suffix: `amazonaws.com` (for
+    `s3.amazonaws.com`), `io`... A `domain:` grant to one of them reaches names that
+    anyone can register."""
+    from importlib.resources import files
+
+    above: set[str] = set()
+    text = (files("publicsuffixlist") / "public_suffix_list.dat").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        rule = line.strip().lstrip("!").removeprefix("*.")
+        if not rule or rule.startswith("//"):
+            continue
+        try:
+            rule = rule.encode("idna").decode("ascii")
+        except UnicodeError:
+            continue
+        labels = rule.split(".")
+        above.update(".".join(labels[i:]) for i in range(1, len(labels)))
+    return frozenset(above)
+
+
+def public_suffix_problem(domain: str) -> str | None:
+    """Why a `domain:` destination reaches names anyone can register, or None."""
+    if _public_suffixes().is_public(domain):
+        return f"'{domain}' is a public suffix: anyone can register a name under it"
+    if domain in _above_public_suffixes():
+        return f"'{domain}' holds public suffixes below it (names anyone can register under, as in the Public Suffix List)"
+    return None
 
 
 def check(policy: Policy, at: dt.date | dt.datetime | None) -> list[Diagnostic]:
@@ -251,39 +282,156 @@ def _ago(delta: dt.timedelta) -> str:
     return f"{delta.days} day{'s' * (delta.days != 1)} ago" if delta.days else "less than a day ago"
 
 
-def rule_broad_destinations(policy: Policy, at: dt.date):
+def rule_lock_addresses(policy: Policy, at: dt.datetime):
+    """E145 for a pinned address inside a zone: a direct grant to that host would open
+    zone-to-zone traffic under the name of an outside service. (The load refuses
+    networks and special space already.)"""
+    if policy.lock is None:
+        return
+    zones = [(net, zone.name) for zone in policy.zones.values() for net in zone.addresses]
+    for host, addresses in sorted(policy.lock.hosts.items()):
+        places = policy.lock.where.get(host, ())
+        for address, place in zip(addresses, places, strict=False):
+            inside = sorted({name for net, name in zones if address in net})
+            if inside:
+                yield diag(place, "E145", f"{host}: {address.ip} is inside zone '{inside[0]}'; a lock entry is an address outside the zones")
+
+
+REFUSED_SPECIAL = frozenset((
+    "0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "240.0.0.0/4",
+    "::/128", "::1/128", "::ffff:0:0/96", "fe80::/10", "ff00::/8",
+))
+"""Special-purpose ranges that are never a destination outside the hospital (E146):
+"this network", loopback, link-local (where cloud metadata services answer),
+multicast, reserved and broadcast, IPv4-mapped IPv6 (never on the wire), and IPv6
+outside global unicast 2000::/3. The other ranges of `egress.special` (private-use,
+shared, unique local, benchmarking, IETF assignments, and the IPv6 forms that embed
+IPv4 addresses: 6to4, NAT64, Teredo) are W109: a partner over a private link or a
+NAT64 gateway may need them, and the policy says so knowingly."""
+
+
+class _Spans:
+    """(first, last, label) integer intervals, possibly overlapping, that a query
+    interval is matched against by bisection: the cost of a query is the spans it
+    meets, not the number of spans (a policy may hold 100,000 destinations)."""
+
+    def __init__(self, spans):
+        self.spans = sorted(spans, key=lambda s: (s[0], s[1]))
+        self.firsts = [s[0] for s in self.spans]
+        self.reach: list[int] = []
+        top = -1
+        for _, last, _ in self.spans:
+            top = max(top, last)
+            self.reach.append(top)
+
+    def meeting(self, first: int, last: int) -> list:
+        """The spans that share at least one integer with [first, last]."""
+        out = []
+        k = bisect_right(self.firsts, last) - 1
+        while k >= 0 and self.reach[k] >= first:
+            if self.spans[k][1] >= first:
+                out.append(self.spans[k])
+            k -= 1
+        return out[::-1]
+
+
+@lru_cache(maxsize=1)
+def _special_spans() -> dict[int, _Spans]:
+    by_version: dict[int, list] = {4: [], 6: []}
+    for special in NOT_INTERNET:
+        net = ipaddress.ip_network(special.network)
+        by_version[net.version].append((int(net.network_address), int(net.broadcast_address), special))
+    return {version: _Spans(spans) for version, spans in by_version.items()}
+
+
+_GLOBAL_UNICAST = ipaddress.ip_network("2000::/3")
+
+
+def special_destination(version: int, first: int, last: int) -> tuple[str, str] | None:
+    """(code, why) for an address destination in or over special-purpose space, or None.
+
+    Inside one special range: E146 or W109 by the range (`REFUSED_SPECIAL`). Wholly
+    outside IPv6 global unicast: E146. Over special ranges without being inside one
+    (a wide network): W109 naming the first. The documentation ranges are not special."""
+    met = _special_spans()[version].meeting(first, last)
+    for lo, hi, special in met:
+        if lo <= first and last <= hi:
+            code = "E146" if special.network in REFUSED_SPECIAL else "W109"
+            return code, f"is in the {special.what} range {special.network} ({special.rfc})"
+    if version == 6 and (last < int(_GLOBAL_UNICAST.network_address) or first > int(_GLOBAL_UNICAST.broadcast_address)):
+        return "E146", "is outside IPv6 global unicast 2000::/3 (reserved by the IETF, RFC 4291)"
+    if met:
+        special = met[0][2]
+        return "W109", f"covers the {special.what} range {special.network} ({special.rfc})"
+    return None
+
+
+def rule_broad_destinations(policy: Policy, at: dt.datetime):
+    """W101 (wide), E146/W109 (special-purpose space, see `special_destination`), W110
+    (inside a zone: a grant to it opens traffic between zones) for address
+    destinations; W102 for domains under which anyone can register names."""
+    zones = _Spans((net.first, net.last, (net.version, zone.name)) for zone in policy.zones.values() for net in zone.addresses)
     for service in policy.services.values():
         for dest in service.destinations:
             if dest.address is not None:
                 net = dest.address
                 if net.prefixlen < (8 if net.version == 4 else 16):
                     yield diag(dest.pos, "W101", f"service '{service.name}' reaches {dest.value}, a large part of the internet")
-            elif dest.kind == "domain" and dest.value in PUBLIC_SUFFIXES:
-                yield diag(dest.pos, "W102", f"'{dest.value}' is a public suffix: anyone can register a name under it")
+                found = special_destination(net.version, net.first, net.last)
+                if found:
+                    code, why = found
+                    advice = ("it is never a destination outside the hospital: remove it" if code == "E146"
+                              else "not the internet: keep it only for a partner reached over a private link or a translation gateway")
+                    yield diag(dest.pos, code, f"service '{service.name}' reaches {dest.value}, which {why}; {advice}")
+                inside = sorted({name for _, _, (version, name) in zones.meeting(net.first, net.last) if version == net.version})
+                if inside:
+                    yield diag(dest.pos, "W110", f"service '{service.name}' reaches {dest.value}, inside zone '{inside[0]}': "
+                                                 "a grant to it opens traffic between zones; name that network as a zone")
+            elif dest.kind == "domain":
+                problem = public_suffix_problem(dest.value)
+                if problem:
+                    yield diag(dest.pos, "W102", problem)
 
 
-def rule_zone_overlap(policy: Policy, at: dt.date):
-    """Sweep the zone networks sorted by first address: linear after the sort."""
+def rule_zone_overlap(policy: Policy, at: dt.datetime):
+    """W103 for every pair of overlapping zones, naming the first range they share; E147
+    when one of them is the proxy's zone (its traffic to the web would count as the
+    other zone's, and the other zone's as the proxy's: a workstation could go direct).
+
+    An interval sweep per address family with an active set: each network is compared
+    with every earlier network that still reaches it, so nested zones (a /8 holding a
+    /16 holding a /24) give all their pairs, not only neighbours."""
+    proxy = policy.proxy.zone if policy.proxy else None
     spans = sorted(
-        (net.first, net.last, zone.name)
+        (net.version, net.first, net.last, zone.name)
         for zone in policy.zones.values()
         for net in zone.addresses
     )
-    reported: set[tuple[str, str]] = set()
-    widest: tuple[int, str] | None = None  # (last address, zone) of the span reaching furthest
-    for first, last, name in spans:
-        if widest and first <= widest[0] and widest[1] != name:
-            low, high = sorted((widest[1], name))
-            pair = (low, high)
-            if pair not in reported:
-                reported.add(pair)
-                yield diag(
-                    policy.zones[name].pos,
-                    "W103",
-                    f"zones '{pair[0]}' and '{pair[1]}' overlap; an address in both gets the grants of both",
-                )
-        if widest is None or last > widest[0]:
-            widest = (last, name)
+    shared: dict[tuple[str, str], tuple[int, int, int, str]] = {}  # pair -> (version, first, last, later zone)
+    active: list[tuple[int, int, str]] = []  # (version, last, zone) of the spans still open
+    for version, first, last, name in spans:
+        active = [a for a in active if a[0] == version and a[1] >= first]
+        for _, other_last, other in active:
+            if other != name:
+                pair = (min(other, name), max(other, name))
+                shared.setdefault(pair, (version, first, min(last, other_last), name))
+        active.append((version, last, name))
+    for (low, high), (version, first, last, later) in sorted(shared.items(), key=lambda item: (item[1][1], item[0])):
+        where = _range_text(version, first, last)
+        if proxy in (low, high):
+            other = high if low == proxy else low
+            yield diag(policy.zones[other].pos, "E147",
+                       f"zone '{other}' overlaps the proxy zone '{proxy}' on {where}: the proxy's traffic would count as "
+                       f"'{other}''s and '{other}''s as the proxy's; make them disjoint")
+        else:
+            yield diag(policy.zones[later].pos, "W103",
+                       f"zones '{low}' and '{high}' overlap on {where}; an address in both gets the grants of both")
+
+
+def _range_text(version: int, first: int, last: int) -> str:
+    """`10.1.2.0/24` when the range is one network, else `first-last`."""
+    cidrs = IPRange(IPAddress(first, version), IPAddress(last, version)).cidrs()
+    return str(cidrs[0]) if len(cidrs) == 1 else f"{IPAddress(first, version)}-{IPAddress(last, version)}"
 
 
 def rule_redundant_grants(policy: Policy, at: dt.date):
@@ -359,6 +507,7 @@ RULES = (
     rule_placeholders,
     rule_revokes,
     rule_expiry,
+    rule_lock_addresses,
     rule_broad_destinations,
     rule_zone_overlap,
     rule_redundant_grants,

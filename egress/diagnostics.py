@@ -45,6 +45,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "E142": ("bad lock file", "regenerate it with `egress resolve POLICY`"),
     "E143": ("unknown timezone", "write an IANA timezone name such as `Europe/Paris` (or leave `timezone:` out for UTC)"),
     "E144": ("invisible or bidirectional character in a text", "delete the character the message names (retype the text)"),
+    "E145": ("lock file address not a public unicast address", "pin the host's public addresses; regenerate with `egress resolve POLICY`"),
+    "E146": ("destination in special-purpose space", "remove it: loopback, link-local, multicast, reserved or IPv4-mapped space is never outside the hospital"),
+    "E147": ("a zone overlaps the proxy zone", "make the proxy's zone disjoint from every other zone"),
     "E150": ("grant left as a draft placeholder", "a person fills in `reason`, `approved_by` and `ticket`"),
     "W101": ("over-broad destination", "list the partner's own networks instead"),
     "W102": ("domain is a public suffix", "name the organisation's domain, not a suffix"),
@@ -54,6 +57,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "W106": ("grant expires soon", "let it lapse, or renew it by a new grant at a new stage with its own approval"),
     "W107": ("service not used", "grant it, or remove it"),
     "W108": ("stages out of date order", "order the stages by date"),
+    "W109": ("destination in or over special-purpose space", "keep it only for a partner over a private link or a translation gateway"),
+    "W110": ("service address inside a zone", "name that network as a zone; an egress grant to it opens zone-to-zone traffic"),
 }
 
 

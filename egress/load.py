@@ -46,6 +46,7 @@ from egress.model import (
     Stage,
     Zone,
 )
+from egress.special import not_internet as special_range
 from egress.yamlpos import Map, Seq, Where, YamlError
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "policy-v1.schema.json"
@@ -62,7 +63,12 @@ PORT_RE = re.compile(r"(tcp|udp)/([0-9]{1,5})(?:-([0-9]{1,5}))?\Z|(icmp|icmpv6)\
 
 
 class Unreadable(Exception):
-    """The file cannot be opened at all: a usage error (exit 2), not an invalid policy."""
+    """The file cannot be opened at all: a usage error (exit 2), not an invalid policy.
+    `reason` is the why alone (`No such file or directory`, `it is a FIFO, ...`)."""
+
+    def __init__(self, message: str, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason or message
 
 
 def lock_path(policy_path: str) -> str:
@@ -139,7 +145,8 @@ def _read_yaml(path: str) -> tuple[object, list[Diagnostic]]:
     try:
         text = yamlpos.read_text(path)
     except OSError as err:
-        raise Unreadable(f"{path}: cannot read: {err.strerror or err}") from None
+        reason = err.strerror or str(err)
+        raise Unreadable(f"{path}: cannot read: {reason}", reason) from None
     return yamlpos.load(text, path)
 
 
@@ -171,8 +178,11 @@ def include_problem(policy_path: str, name: str) -> str | None:
     """Why `name` cannot be an include of the policy at `policy_path`, or None: the
     file must lie beside the policy (no absolute path, no `..`, no sub-folder) and not
     be the policy itself. The loader and `egress.gitsource` both apply it."""
-    folder = Path(policy_path).resolve().parent
-    target = (folder / name).resolve()
+    try:
+        folder = Path(policy_path).resolve().parent
+        target = (folder / name).resolve()
+    except (RuntimeError, OSError):  # a symlink loop
+        return f"include {name!r} cannot be resolved (a symlink loop?); include regular files beside the policy"
     if os.path.isabs(name) or ".." in Path(name).parts or target.parent != folder:
         return f"include {name!r} leaves the policy's folder; include files beside the policy only"
     if target == Path(policy_path).resolve():
@@ -192,8 +202,8 @@ def _merge_include(doc: Map, path: str, name, where: Where, files: list[str] | N
     included_path = str(Path(path).parent / name)
     try:
         included, diagnostics = _read_yaml(included_path)
-    except Unreadable:
-        return fail(f"include {name!r} cannot be read; check the file name")
+    except Unreadable as err:
+        return fail(f"include {name!r} cannot be read ({err.reason}); include regular files beside the policy")
     except YamlError as err:
         return [err.diagnostic]
     if files is not None:
@@ -667,7 +677,7 @@ def _names(value) -> tuple[str, ...]:
 
 def load_lock(path: str) -> tuple[Lock | None, list[Diagnostic]]:
     """The lock file at `path`, None if there is none."""
-    if not os.path.exists(path):
+    if not os.path.lexists(path):
         return None, []
     try:
         doc, diagnostics = _read_yaml(path)
@@ -679,20 +689,46 @@ def load_lock(path: str) -> tuple[Lock | None, list[Diagnostic]]:
         where: Where = doc.where if isinstance(doc, (Map, Seq)) else (path, 1, 1)
         return None, diagnostics + [Diagnostic(*where, "E142", "not an egress lock file (`egress-lock: 1` and `hosts:`)")]
     hosts: dict[str, tuple[IPNetwork, ...]] = {}
+    positions: dict[str, tuple[Pos, ...]] = {}
     builder = _Builder(path)
     for host, listed in doc["hosts"].items():
         where = doc["hosts"].key_where[host]
         if not HOST_RE.match(host) or not isinstance(listed, Seq):
             diagnostics.append(Diagnostic(*where, "E142", f"entry {host!r} must be a host name holding a list of addresses"))
             continue
-        networks = []
+        networks, places = [], []
         for index, address in enumerate(listed):
-            network = builder.network(address, listed.item_where[index])
-            if network is not None:
-                networks.append(network.to_netaddr())
+            place = listed.item_where[index]
+            network = builder.network(address, place)
+            if network is None:
+                continue
+            problem = _lock_address_problem(network)
+            if problem:
+                diagnostics.append(Diagnostic(*place, "E145", f"{host}: {address} {problem}; a lock entry is a public unicast address"))
+                continue
+            networks.append(network.to_netaddr())
+            places.append(Pos(*place))
         hosts[host] = tuple(networks)
+        positions[host] = tuple(places)
     diagnostics += [Diagnostic(d.path, d.line, d.column, "E142", d.message) for d in builder.diagnostics]
-    return Lock(path=path, hosts=hosts, resolved=_text(doc.get("resolved")), resolver=_text(doc.get("resolver"))), diagnostics
+    lock = Lock(path=path, hosts=hosts, resolved=_text(doc.get("resolved")), resolver=_text(doc.get("resolver")), where=positions)
+    return lock, diagnostics
+
+
+def _lock_address_problem(network: Network) -> str | None:
+    """Why an address cannot be a host's pinned address, or None.
+
+    A pinned address opens the firewall to it for every direct grant to the host: a
+    network (`0.0.0.0/0`) or special space (loopback, private-use, multicast...: see
+    `egress.special`) would open far more than a host. The documentation ranges of RFC
+    5737 and RFC 3849 stay allowed: they stand for the outside in examples and tests.
+    The zones are checked with the policy (`check.rule_lock_addresses`)."""
+    if network.prefixlen != network.bits:
+        return f"is a network of {1 << (network.bits - network.prefixlen):,} addresses, not one address"
+    special = special_range(str(network).split("/")[0])
+    if special is not None:
+        return f"is in the {special.what} range {special.network} ({special.rfc})"
+    return None
 
 
 # -- finding policies -----------------------------------------------------------------

@@ -176,6 +176,7 @@ class Lock:
     hosts: dict[str, tuple[IPNetwork, ...]] = field(default_factory=dict)
     resolved: str | None = None
     resolver: str | None = None
+    where: dict[str, tuple[Pos, ...]] = field(default_factory=dict)  # host -> where each address stands
 
 
 @dataclass(frozen=True)

@@ -132,6 +132,10 @@ CASES = [
     ("E144", ("        reason: Partner flow", "        reason: Partner\u200b flow"), "Partner"),
     ("E143", ("policy: base", "policy: base\ntimezone: localtime"), "localtime"),
     ("E150", ("        reason: Partner flow", '        reason: "<fill in: why this flow must open>"'), "id: g-partner"),
+    ("E146", ("address: 203.0.113.0/24", "address: 127.0.0.1"), "127.0.0.1"),
+    ("W109", ("address: 203.0.113.0/24", "address: 172.16.5.0/24"), "172.16.5.0/24"),
+    ("W110", ("address: 203.0.113.0/24", "address: 192.0.2.25"), "192.0.2.25\n"),
+    ("E147", ("addresses: [192.0.2.25]", "addresses: [10.0.1.0/24]"), "dmz:"),
     ("W101", ("address: 203.0.113.0/24", "address: 0.0.0.0/0"), "0.0.0.0/0"),
     ("W102", ("domain: example.org", "domain: gouv.fr"), "gouv.fr"),
     ("W103", ("addresses: [192.0.2.25]", "addresses: [10.0.0.128/25]"), "dmz:"),
@@ -233,8 +237,15 @@ def test_E142_bad_lock(tmp_path):
     assert ("policy.lock.yaml", "E142", 3, 24) in got
 
 
+def test_E145_lock_address_positioned_in_the_lock_file(tmp_path):
+    lock = LOCK.replace("[203.0.113.25]", "[203.0.113.25, 127.0.0.1]")
+    path = write(tmp_path, BASE, lock=lock)
+    line, col = where(lock, "127.0.0.1")
+    assert ("policy.lock.yaml", "E145", line, col) in found(path)
+
+
 def test_every_code_is_tested():
-    tested = {c[0] for c in CASES} | {"E100", "E102", "E103", "E105", "E140", "E142"}
+    tested = {c[0] for c in CASES} | {"E100", "E102", "E103", "E105", "E140", "E142", "E145"}
     assert tested == set(CATALOGUE)
 
 

@@ -28,8 +28,10 @@ addresses in less than half the time of the same elements as intervals), piece -
 writes n into the bits of the packet mark given by `firewall.mark_mask` (default
 `0xffff0000`, contiguous bits; 65,535 tags): `meta mark set meta mark and ~mask or
 n << shift`. What a class may reach is then a small set of (tag, protocol, port)
-elements: `svc_<C>_v4`, `type mark . inet_proto . inet_service`, looked up with
-`meta mark and <mask> . meta l4proto . th dport`. The destinations are not repeated
+elements: `svc_<C>_v4`, `type mark . inet_proto . inet_service : verdict`, looked up
+with `meta mark and <mask> . meta l4proto . th dport vmap`: an element jumps to chain
+`allow` (clear the scratch bits, accept) or, when all its grants expire, to the chain of
+its closing instant (below). The destinations are not repeated
 per zone class nor per port range, and the tags and the `dst` maps depend on the policy
 only (computed once for all its stages).
 
@@ -37,9 +39,9 @@ The packet mark: nftables (nft 1.0.6, kernel 6.1) can only combine the mark with
 constants, not with a value looked up in a map; so the map jumps to a chain per tag,
 whose rule is a constant. Bits outside the mask are never changed (tested with a mark
 set by a table that runs before this one); the bits of the mask are egress's scratch:
-cleared when a new packet enters the zone dispatch, and cleared again by the rules that
-accept after a tag lookup, so that a packet leaves with the mark it came with when
-those bits were zero. Give the mask bits that no other rule uses.
+cleared when a new packet enters the zone dispatch, and cleared again by the chains that
+accept after a tag lookup (`allow`, `until_*`), so that a packet leaves with the mark it
+came with when those bits were zero. Give the mask bits that no other rule uses.
 
 The path of a packet (`oifname "lo" accept` first on hook output): one lookup, `ct
 state . meta nfproto vmap`, accepts established and related packets, drops invalid
@@ -64,8 +66,7 @@ ones, and sends new (and untracked) ones to the chain of their family, `ipv4` (o
      `egress.targets.dynamic`);
    - `ip daddr vmap @dst_v4`, `ip daddr vmap @nets_v4` (the one that holds the address
      jumps to `tag_<n>`: one rule), then `meta mark and <mask> . meta l4proto . th dport
-     @svc_<C>_v4 accept`;
-   - the `x` maps of expiring elements (below).
+     vmap @svc_<C>_v4` (-> `allow` or `until_<T>`: one rule).
    Since the chain was entered with `goto`, a packet whose source is in a zone that it
    does not accept goes straight back to the base chain: ingress grants come from
    outside the zones (`internet`, partners), so ingress is not looked at for it;
@@ -76,15 +77,15 @@ ones, and sends new (and untracked) ones to the chain of their family, `ipv4` (o
    chain policy drops.
 
 Rules met by a new packet: 1 in the base chain before its family (2 on hook output),
-2 in the family chain to its class, in the egress chain at most 2 (hosts) + 4 (tags)
-+ 1 for the proxy zone's own set, +1 per `x` map of expiring elements and +1 for the
-`until` chain of an expiring element, and the log rule: 8 for an allowed address
-destination, 16 in the worst case (a packet of the proxy zone that no element accepts,
-through every kind of set with expiring elements; 14 for other zones; 17 on hook
-output), whatever the number of grants, services, hosts, zones or addresses: only the
-sets grow (hash lookups; O(log n) in the rbtree maps; a bitmap walk in the pipapo
-concatenated sets). Counted from the loaded ruleset (`nft -j`) by
-`bench/common.rules_met`.
+2 in the family chain to its class; in the egress chain 1 + 1 per closing instant in
+the `to_` chain of its port (dnsmasq-fed addresses), 3 for the tag, 1 + 1 for the `svc`
+map and the chain it jumps to, and in the proxy zone's chain 1 + 2 for its own set and
+its `x` map; then the log rule: 9 for an allowed address destination, 12 for a packet
+that nothing opens from a zone with direct grants to hosts and addresses, plus the
+instants met in a `to_` chain and 3 in the proxy zone's chain. The number of grants,
+services, hosts, zones or addresses changes no count: only the sets grow (hash
+lookups; O(log n) in the rbtree maps; a bitmap walk in the pipapo concatenated sets).
+Counted from the loaded ruleset (`nft -j`) by `bench/common.rules_met`.
 
 What goes into the sets
 =======================
@@ -114,22 +115,27 @@ Expiry in the kernel
 
 A grant with `expires` keeps matching until its closing instant, then stops by itself,
 with no reload: an element whose every grant expires goes, instead of the set, into the
-set's `x` map (`svcx_<C>_v4`, `outx_...`, `inx_...`, same key, `: jump until_<T>`,
-where T is the latest closing instant of its grants, in seconds since the epoch, UTC),
-and chain `until_<T>` holds `meta time < T accept` (clearing the scratch bits of the mark). An element that some grant without
+set's `x` map (`outx_...`, `inx_...`, same key, `: jump until_<T>`; in the `svc` maps
+the element itself jumps there), where T is the latest closing instant of its grants,
+in seconds since the epoch, UTC, and chain `until_<T>` holds `meta time < T accept`
+(clearing the scratch bits of the mark). An element that some grant without
 expiry opens stays in the set. The file holds epoch seconds, so the instant does not
 depend on the loader's timezone (nft lists them as local dates; the header of the file
 gives each instant in UTC with the grants it closes). Cost: one chain per distinct
-closing instant of the policy, one element per expiring element, and 2 rules met (the
-`x` map lookup, then the chain of its instant) only for packets whose element expires:
-the count does not grow with the number of grants or of instants. A grant already
+closing instant of the policy, one element per expiring element, and 1 rule met (the
+chain of its instant; +1 for the `x` map of the address-keyed sets) for packets whose
+element expires: the count does not grow with the number of grants or of instants. A
+host's addresses that dnsmasq adds for a grant that expires go to a set per instant,
+checked by one rule per instant in the `to_` chain of the port (see
+`egress.targets.dynamic`): that count grows with the distinct instants of the host
+grants reachable on one port from one zone. A grant already
 expired at `--at` is left out of the file, as before.
 
 Counters
 ========
 
-The sets and `x` maps whose elements stand for grants (`svc_*`, `svcx_*`, `out_*`,
-`outx_*`, `in_*`, `inx_*`) carry a counter per element (`counter` in their declaration:
+The sets and maps whose elements stand for grants (`svc_*`, `out_*`, `outx_*`, `in_*`,
+`inx_*`) carry a counter per element (`counter` in their declaration:
 kernel 5.11, nft 0.9.7; checked with nft 1.0.6 on concatenated interval sets).
 `element_grants(flows)` gives, for each of these sets, element -> the grants it stands
 for, and `grant_counters(flows, listing)` reads `nft -j list table inet egress` and sums
@@ -246,7 +252,7 @@ service is named by the empty string)."""
 SEPARATOR = ",\n\t\t\t"
 """Between two elements of a set or map of part 3 (indented by three tabs)."""
 
-KINDS = ("out", "outx", "hosts", "svc", "svcx", "in", "inx")
+KINDS = ("out", "outx", "hosts", "svc", "in", "inx")
 """The sets and maps of a class and family, in the order of the rules that read them:
 `out`/`outx` (far address . protocol . port: the proxy's way to the internet), `hosts`
 (protocol . port -> the chain of the dnsmasq-fed sets), `svc`/`svcx` (tag . protocol .
@@ -276,6 +282,11 @@ def class_set(kind: str, zones: tuple[str, ...], version: int) -> str:
 
 def dispatch_map(direction: str, version: int) -> str:
     return f"{direction}_v{version}"
+
+
+ALLOW = "allow"
+"""The chain that the `svc` maps jump to for elements without expiry: it clears the
+scratch bits of the mark and accepts."""
 
 
 def tag_chain(tag: int) -> str:
@@ -389,12 +400,12 @@ class _Policy:
                     kinds, zone = ("in", "inx"), flow.target
                 elif flow.via == "proxy":
                     proxied = True
-                    kinds, zone = ("svc", "svcx"), flow.source
+                    kinds, zone = ("svc", "svc"), flow.source
                     for cls in self.of_zone.get(proxy_zone or "", ()):
                         self.needs[cls].update(("out", "outx")[: 1 + x])
                 else:
                     direct.add(flow.target)
-                    kinds, zone = ("svc", "svcx"), flow.source
+                    kinds, zone = ("svc", "svc"), flow.source
                     if flow.hosts:
                         for cls in self.of_zone[zone]:
                             self.needs[cls].add("hosts")
@@ -408,7 +419,7 @@ class _Policy:
         if proxied and proxy_zone in policy.zones:
             for v, first, last in index.zone(proxy_zone)[1]:
                 labelled[v].append((first, last, PROXY))
-        pieces = {v: sweep(labelled[v], lambda labels: tuple(sorted(labels))) for v in VERSIONS}
+        pieces = {v: _label_pieces(labelled[v]) for v in VERSIONS}
         self.tags = sorted({label for v in VERSIONS for _, _, label in pieces[v]})
         if len(self.tags) > capacity:
             raise ValueError(
@@ -439,6 +450,27 @@ class _Policy:
             split = {v: tuple((a, b) for version, a, b in ranges if version == v) for v in VERSIONS}
             found = self.families[id(ranges)] = (ranges, split)
         return found[1]
+
+
+def _label_pieces(items: list[tuple[int, int, str]]) -> list[tuple[int, int, tuple[str, ...]]]:
+    """`sweep` of (first, last, name) ranges into pieces labelled with the sorted names
+    that hold them. Fast path: the ranges of different services rarely overlap, so only
+    the clusters of overlapping ranges go through `sweep` (a range alone is its own
+    piece; ranges of one name never touch, and pieces of different names never merge)."""
+    items = sorted(items)
+    pieces: list = []
+    i = 0
+    while i < len(items):
+        j, end = i + 1, items[i][1]
+        while j < len(items) and items[j][0] <= end:
+            end = max(end, items[j][1])
+            j += 1
+        if j == i + 1:
+            pieces.append((items[i][0], items[i][1], (items[i][2],)))
+        else:
+            pieces += sweep(items[i:j], lambda labels: tuple(sorted(labels)))
+        i = j
+    return pieces
 
 
 def _runs(values: list[int]) -> tuple[tuple[int, int], ...]:
@@ -566,8 +598,7 @@ def _set_type(kind: str, version: int) -> tuple[str, str, bool]:
         "out": ("set", far, True),
         "outx": ("map", f"{far} : verdict", True),
         "hosts": ("map", "inet_proto . inet_service : verdict", False),
-        "svc": ("set", tag, True),
-        "svcx": ("map", f"{tag} : verdict", True),
+        "svc": ("map", f"{tag} : verdict", True),
         "in": ("set", far, True),
         "inx": ("map", f"{far} : verdict", True),
     }[kind]
@@ -593,7 +624,7 @@ class _Objects:
         self.chains = [NFPROTO[v] for v in VERSIONS]
         self.chains += [namer(cls, v) for cls in work.classes for v in VERSIONS for namer in (out_chain, in_chain)]
         self.chains += [tag_chain(k) for k in range(1, len(work.tags) + 1)]
-        self.chains += [until_chain(i) for i in work.instants]
+        self.chains += [ALLOW] + [until_chain(i) for i in work.instants]
         self.chains += [dynamic.chain_name(p, v) for p, v in plan.profiles]
 
 
@@ -687,7 +718,7 @@ def render(flows: StageFlows) -> str:
             rules[name] = [_class_rule(kind, name, v, grants, work)]
     for cls in work.classes:
         for v in VERSIONS:
-            for chain, kinds in ((out_chain(cls, v), KINDS[:5]), (in_chain(cls, v), KINDS[5:])):
+            for chain, kinds in ((out_chain(cls, v), KINDS[:4]), (in_chain(cls, v), KINDS[4:])):
                 body = []
                 for kind in kinds:
                     found = rules.get(class_set(kind, cls, v), [])
@@ -706,6 +737,7 @@ def render(flows: StageFlows) -> str:
             f"\t\tmeta mark set meta mark and {keep} or 0x{k << work.shift:08x} comment \"{_short(what)}\"",
             "\t}",
         ]
+    lines += [f"\tchain {ALLOW} {{", f"\t\tmeta mark set meta mark and {keep} accept", "\t}"]
     for instant in work.instants:
         lines += [f"\tchain {until_chain(instant)} {{", f"\t\tmeta time < {instant} meta mark set meta mark and {keep} accept", "\t}"]
     for profile, v in plan.profiles:
@@ -740,6 +772,14 @@ def _class_elements(kind, cls, v, tables, dyn_pieces, work, plan) -> tuple[str, 
         return "", set()
     permanent, expiring = table.elements()
     fmt = (lambda a, b: _mark(a, b, work.shift)) if kind.startswith("svc") else (lambda a, b: _address(a, b, v))
+    if kind == "svc":  # one map: permanent elements jump to `allow`, the others to their instant
+        both = sorted([(*e, None) for e in permanent] + expiring, key=lambda e: (e[0], e[2], e[3]))
+        text = SEPARATOR.join(
+            f"{fmt(a, b)} . {PROTO_BY_NUMBER[p]} . {_ports(pf, pl)} : jump "
+            + (ALLOW if instant is None else until_chain(instant))
+            for a, b, p, pf, pl, _, instant in both
+        )
+        return text, {g for e in both for g in e[5]}
     if kind.endswith("x"):
         text = SEPARATOR.join(
             f"{fmt(a, b)} . {PROTO_BY_NUMBER[p]} . {_ports(pf, pl)} : jump {until_chain(instant)}"
@@ -759,16 +799,14 @@ def _class_rule(kind: str, name: str, v: int, grants: set, work: _Policy) -> str
     note = f'comment "{comment(grants)}"'
     if kind == "hosts":
         return f"meta l4proto . th dport vmap @{name} {note}"
-    if kind.endswith("x"):
+    if kind.endswith("x") or kind == "svc":
         return f"{key} vmap @{name} {note}"
-    if kind == "svc":  # the scratch bits back to zero: the mark leaves as it came
-        return f"{key} @{name} counter meta mark set meta mark and 0x{~work.mask & 0xFFFFFFFF:08x} accept {note}"
     return f"{key} @{name} counter accept {note}"
 
 
 # ---------------------------------------------------------------------- counters
 
-COUNTED = ("out", "outx", "svc", "svcx", "in", "inx")
+COUNTED = ("out", "outx", "svc", "in", "inx")
 """The kinds of sets and maps whose elements stand for grants and carry counters."""
 
 ElementKey = tuple[int, int, int, int, int]
@@ -785,7 +823,11 @@ def element_grants(flows: StageFlows) -> dict[str, dict[ElementKey, tuple[str, .
     for (kind, cls, v), table in sorted(tables.items()):
         permanent, expiring = table.elements()
         scale = work.shift if kind == "svc" else 0
-        for name, elements in ((class_set(kind, cls, v), permanent), (class_set(kind + "x", cls, v), expiring)):
+        if kind == "svc":
+            named = [(class_set(kind, cls, v), permanent + expiring)]
+        else:
+            named = [(class_set(kind, cls, v), permanent), (class_set(kind + "x", cls, v), expiring)]
+        for name, elements in named:
             result[name] = {
                 (e[0] << scale, e[1] << scale, e[2], e[3], e[4]): tuple(sorted(e[5])) for e in elements
             }
