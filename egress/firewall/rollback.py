@@ -11,12 +11,20 @@ from __future__ import annotations
 
 import dataclasses
 
-from egress.firewall import host
+from egress.firewall import host, proxytimer
 from egress.firewall.errors import ApplyError
 from egress.firewall.render import describe
 from egress.firewall.session import Session
 from egress.firewall.snapshots import restore
 from egress.firewall.state import Last, Pending, Record, State
+
+
+def settle(session: Session, state: State, command: str) -> State:
+    """What every firewall command does first, with the lock held: roll back an overdue
+    apply, then put in place the proxy include that is due now (proxytimer.py)."""
+    state = settle_overdue(session, state, command)
+    proxytimer.settle(session, state.current)
+    return state
 
 
 def overdue(pending: Pending | None) -> bool:
@@ -73,6 +81,9 @@ def do_rollback(session: Session, state: State, snap_id: str, new_undo: str | No
                             "then run `egress status`")
         else:
             store.drop_snapshots({new_undo} if new_undo else set())
+            if outcome.loaded == "table":  # the restored ruleset's proxy include for now, and its timer
+                proxytimer.settle(session, restored)
+                proxytimer.spawn(store, restored)
     result = "error" if problems else "ok"
     detail = reason + (": " + "; ".join(problems) if problems else "")
     session.audit("rollback", result, rolled_back, detail, automatic=automatic,
