@@ -13,6 +13,8 @@ import ipaddress
 from bisect import bisect_right
 from functools import lru_cache
 
+from netaddr import IPAddress, IPRange
+
 from egress import instants
 from egress.diagnostics import Diagnostic, at as diag
 from egress.flows import grants_in_force
@@ -391,28 +393,45 @@ def rule_broad_destinations(policy: Policy, at: dt.datetime):
                     yield diag(dest.pos, "W102", problem)
 
 
-def rule_zone_overlap(policy: Policy, at: dt.date):
-    """Sweep the zone networks sorted by first address: linear after the sort."""
+def rule_zone_overlap(policy: Policy, at: dt.datetime):
+    """W103 for every pair of overlapping zones, naming the first range they share; E147
+    when one of them is the proxy's zone (its traffic to the web would count as the
+    other zone's, and the other zone's as the proxy's: a workstation could go direct).
+
+    An interval sweep per address family with an active set: each network is compared
+    with every earlier network that still reaches it, so nested zones (a /8 holding a
+    /16 holding a /24) give all their pairs, not only neighbours."""
+    proxy = policy.proxy.zone if policy.proxy else None
     spans = sorted(
-        (net.first, net.last, zone.name)
+        (net.version, net.first, net.last, zone.name)
         for zone in policy.zones.values()
         for net in zone.addresses
     )
-    reported: set[tuple[str, str]] = set()
-    widest: tuple[int, str] | None = None  # (last address, zone) of the span reaching furthest
-    for first, last, name in spans:
-        if widest and first <= widest[0] and widest[1] != name:
-            low, high = sorted((widest[1], name))
-            pair = (low, high)
-            if pair not in reported:
-                reported.add(pair)
-                yield diag(
-                    policy.zones[name].pos,
-                    "W103",
-                    f"zones '{pair[0]}' and '{pair[1]}' overlap; an address in both gets the grants of both",
-                )
-        if widest is None or last > widest[0]:
-            widest = (last, name)
+    shared: dict[tuple[str, str], tuple[int, int, int, str]] = {}  # pair -> (version, first, last, later zone)
+    active: list[tuple[int, int, str]] = []  # (version, last, zone) of the spans still open
+    for version, first, last, name in spans:
+        active = [a for a in active if a[0] == version and a[1] >= first]
+        for _, other_last, other in active:
+            if other != name:
+                pair = (min(other, name), max(other, name))
+                shared.setdefault(pair, (version, first, min(last, other_last), name))
+        active.append((version, last, name))
+    for (low, high), (version, first, last, later) in sorted(shared.items(), key=lambda item: (item[1][1], item[0])):
+        where = _range_text(version, first, last)
+        if proxy in (low, high):
+            other = high if low == proxy else low
+            yield diag(policy.zones[other].pos, "E147",
+                       f"zone '{other}' overlaps the proxy zone '{proxy}' on {where}: the proxy's traffic would count as "
+                       f"'{other}''s and '{other}''s as the proxy's; make them disjoint")
+        else:
+            yield diag(policy.zones[later].pos, "W103",
+                       f"zones '{low}' and '{high}' overlap on {where}; an address in both gets the grants of both")
+
+
+def _range_text(version: int, first: int, last: int) -> str:
+    """`10.1.2.0/24` when the range is one network, else `first-last`."""
+    cidrs = IPRange(IPAddress(first, version), IPAddress(last, version)).cidrs()
+    return str(cidrs[0]) if len(cidrs) == 1 else f"{IPAddress(first, version)}-{IPAddress(last, version)}"
 
 
 def rule_redundant_grants(policy: Policy, at: dt.date):

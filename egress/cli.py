@@ -402,6 +402,7 @@ def diff_command(args, stage_id, fmt, exit_code, stage_dates, at):
                   policies/chu-rennes-2023/policy.yaml --exit-code
     """
     import contextlib
+    import os
 
     from egress import diff as diffs
 
@@ -412,6 +413,9 @@ def diff_command(args, stage_id, fmt, exit_code, stage_dates, at):
         raise click.UsageError("give POLICY FROM TO (two stages of one policy) or OLD NEW [--stage ID] (two versions)")
     if len(args) == 2 and stage_dates:
         raise click.UsageError("--stage-dates is for two stages of one policy (POLICY FROM TO)")
+    if len(args) == 2 and not args[1].startswith("git:") and not os.path.exists(args[1]):
+        raise click.UsageError(f"'{args[1]}' is no policy file: give POLICY FROM TO (two stages of one policy) "
+                               "or OLD NEW [--stage ID] (two versions)")
     with contextlib.ExitStack() as stack:
         if len(args) == 3:
             path, from_id, to_id = args
@@ -1037,6 +1041,15 @@ def status_command(fmt, state_dir):
         click.echo(json.dumps(doc, indent=2, sort_keys=True))
     else:
         click.echo(format_status(doc), nl=False)
+
+
+@main.command("proxy-timer", hidden=True)
+@click.option("--state-dir", required=True)
+def proxy_timer_command(state_dir):
+    """Internal: swaps the proxy include at each expiry instant (egress/firewall/proxytimer.py)."""
+    from egress.firewall import proxytimer
+
+    sys.exit(proxytimer.run(state_dir))
 
 
 @main.command("watchdog", hidden=True)

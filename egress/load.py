@@ -63,7 +63,12 @@ PORT_RE = re.compile(r"(tcp|udp)/([0-9]{1,5})(?:-([0-9]{1,5}))?\Z|(icmp|icmpv6)\
 
 
 class Unreadable(Exception):
-    """The file cannot be opened at all: a usage error (exit 2), not an invalid policy."""
+    """The file cannot be opened at all: a usage error (exit 2), not an invalid policy.
+    `reason` is the why alone (`No such file or directory`, `it is a FIFO, ...`)."""
+
+    def __init__(self, message: str, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason or message
 
 
 def lock_path(policy_path: str) -> str:
@@ -140,7 +145,8 @@ def _read_yaml(path: str) -> tuple[object, list[Diagnostic]]:
     try:
         text = yamlpos.read_text(path)
     except OSError as err:
-        raise Unreadable(f"{path}: cannot read: {err.strerror or err}") from None
+        reason = err.strerror or str(err)
+        raise Unreadable(f"{path}: cannot read: {reason}", reason) from None
     return yamlpos.load(text, path)
 
 
@@ -172,8 +178,11 @@ def include_problem(policy_path: str, name: str) -> str | None:
     """Why `name` cannot be an include of the policy at `policy_path`, or None: the
     file must lie beside the policy (no absolute path, no `..`, no sub-folder) and not
     be the policy itself. The loader and `egress.gitsource` both apply it."""
-    folder = Path(policy_path).resolve().parent
-    target = (folder / name).resolve()
+    try:
+        folder = Path(policy_path).resolve().parent
+        target = (folder / name).resolve()
+    except (RuntimeError, OSError):  # a symlink loop
+        return f"include {name!r} cannot be resolved (a symlink loop?); include regular files beside the policy"
     if os.path.isabs(name) or ".." in Path(name).parts or target.parent != folder:
         return f"include {name!r} leaves the policy's folder; include files beside the policy only"
     if target == Path(policy_path).resolve():
@@ -193,8 +202,8 @@ def _merge_include(doc: Map, path: str, name, where: Where, files: list[str] | N
     included_path = str(Path(path).parent / name)
     try:
         included, diagnostics = _read_yaml(included_path)
-    except Unreadable:
-        return fail(f"include {name!r} cannot be read; check the file name")
+    except Unreadable as err:
+        return fail(f"include {name!r} cannot be read ({err.reason}); include regular files beside the policy")
     except YamlError as err:
         return [err.diagnostic]
     if files is not None:
@@ -668,7 +677,7 @@ def _names(value) -> tuple[str, ...]:
 
 def load_lock(path: str) -> tuple[Lock | None, list[Diagnostic]]:
     """The lock file at `path`, None if there is none."""
-    if not os.path.exists(path):
+    if not os.path.lexists(path):
         return None, []
     try:
         doc, diagnostics = _read_yaml(path)

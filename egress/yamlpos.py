@@ -14,6 +14,8 @@ is refused in milliseconds instead of exhausting memory.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator
 from typing import Any
 
@@ -85,9 +87,26 @@ def _where(path: str, node) -> tuple[str, int, int]:
     return (path, mark.line + 1, mark.column + 1)
 
 
+class NotRegular(OSError):
+    """The path is a FIFO, a device, a socket or a directory: never read (a FIFO would
+    block, `/dev/zero` would never end)."""
+
+
 def read_text(path: str) -> str:
-    """The file's text; `OSError` if unreadable, `YamlError` if too big or not UTF-8."""
-    with open(path, "rb") as handle:
+    """The file's text; `OSError` if unreadable (`NotRegular` for anything but a regular
+    file), `YamlError` if too big or not UTF-8.
+
+    The file is opened without blocking (a FIFO with no writer would hang `open`) and
+    checked with `fstat` on the open descriptor, so nothing can swap it in between; the
+    read is bounded by `MAX_BYTES`."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0))
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = ("a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+                    else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
+                    else "not a regular file")
+            raise NotRegular(0, f"it is {kind}, not a regular file")
         raw = handle.read(MAX_BYTES + 1)
     if len(raw) > MAX_BYTES:
         raise YamlError(

@@ -74,6 +74,8 @@ def test_a_version_diff_compares_the_last_stages_by_default(tmp_path):
     at_s3 = json.loads(run("diff", old, new, "--stage", "s3", "--format", "json", "--at", "2023-07-01").stdout)
     assert {f["grant"] for f in at_s3["opened"]} == {"to-partner", "web", "office-partner"}
     assert run("diff", old, new, "--stage-dates").exit_code == 2
+    stage_for_a_file = CliRunner().invoke(main, ["diff", old, "s2"])
+    assert stage_for_a_file.exit_code == 2 and "'s2' is no policy file: give POLICY FROM TO" in stage_for_a_file.output
 
 
 def test_stages_json_lists_the_grants_in_force_with_their_expiries(tmp_path):

@@ -248,3 +248,97 @@ def test_a_service_address_inside_a_zone_is_flagged(tmp_path):
     assert "inside zone 'dmz'" in found[0].message
     result = run("validate", str(write(tmp_path, text)), "--strict")
     assert result.exit_code == 1
+
+
+# -- 13: every overlapping pair of zones; the proxy zone's overlaps are errors --------------
+
+NESTED = BASE.replace("""  lan:
+    addresses: [10.0.0.0/24, "fd00:1::/64"]
+  proxy:
+    addresses: [10.0.1.3]
+""", """  site:
+    addresses: [10.0.0.0/8]
+  lan:
+    addresses: [10.1.0.0/16, "fd00:1::/64"]
+  proxy:
+    addresses: [10.1.2.0/24]
+""")
+
+
+def test_nested_zones_give_every_pair_with_its_range(tmp_path):
+    found = sorted((d.code, d.message) for d in diagnostics(write(tmp_path, NESTED)) if d.code in ("W103", "E147"))
+    assert found == [
+        ("E147", "zone 'lan' overlaps the proxy zone 'proxy' on 10.1.2.0/24: the proxy's traffic would count as "
+                 "'lan''s and 'lan''s as the proxy's; make them disjoint"),
+        ("E147", "zone 'site' overlaps the proxy zone 'proxy' on 10.1.2.0/24: the proxy's traffic would count as "
+                 "'site''s and 'site''s as the proxy's; make them disjoint"),
+        ("W103", "zones 'lan' and 'site' overlap on 10.1.0.0/16; an address in both gets the grants of both"),
+    ]
+    result = run("validate", str(write(tmp_path, NESTED)))
+    assert result.exit_code == 1
+
+
+def test_overlap_positions_and_families(tmp_path):
+    text = BASE.replace("addresses: [192.0.2.25]", 'addresses: [10.0.0.128/25, "fd00:1::5"]')
+    found = [d for d in diagnostics(write(tmp_path, text)) if d.code == "W103"]
+    assert [(d.line, d.column) for d in found] == [where(text, "dmz:")]
+    assert "on 10.0.0.128/25" in found[0].message
+    # an IPv4 and an IPv6 network whose integers overlap are no overlap
+    text = BASE.replace("addresses: [192.0.2.25]", 'addresses: ["::a00:0/120"]')
+    assert [d for d in diagnostics(write(tmp_path, text)) if d.code == "W103"] == []
+
+
+def test_overlap_that_is_not_one_network_is_a_range(tmp_path):
+    text = BASE.replace("addresses: [192.0.2.25]", "addresses: [10.0.0.0/25, 10.0.0.128/26]").replace(
+        "addresses: [10.0.0.0/24", "addresses: [10.0.0.64/26, 10.0.0.128/25")
+    found = [d.message for d in diagnostics(write(tmp_path, text)) if d.code == "W103"]
+    assert found == ["zones 'dmz' and 'lan' overlap on 10.0.0.64/26; an address in both gets the grants of both"]
+
+
+# -- 9 (loader): FIFOs, devices and symlink loops never hang, never exit 3 -----------------
+
+HOSTED = BASE.replace("policy: base", "policy: base\ninclude: [more.yaml]")
+
+
+def _validate_within(path: Path, seconds: float = 10):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "egress.cli", "validate", str(path)], capture_output=True, text=True,
+                          timeout=seconds, cwd=Path(__file__).parent.parent)
+
+
+@pytest.mark.parametrize("make, says", [
+    (lambda p: __import__("os").mkfifo(p), "it is a FIFO, not a regular file"),
+    (lambda p: p.symlink_to("/dev/zero"), "leaves the policy's folder"),
+    (lambda p: p.symlink_to(p.name), "cannot be resolved (a symlink loop?)"),
+    (lambda p: p.mkdir(), "(Is a directory)"),
+])
+def test_include_that_is_not_a_regular_file(tmp_path, make, says):
+    path = write(tmp_path, HOSTED)
+    make(tmp_path / "more.yaml")
+    result = _validate_within(path)
+    assert result.returncode == 1, result.stderr
+    line, col = where(HOSTED, "more.yaml]")
+    assert f"policy.yaml:{line}:{col}: error E105 include 'more.yaml' " in result.stdout and says in result.stdout
+
+
+@pytest.mark.parametrize("make, says", [
+    (lambda p: __import__("os").mkfifo(p), "it is a FIFO, not a regular file"),
+    (lambda p: p.symlink_to("/dev/zero"), "it is a device, not a regular file"),
+    (lambda p: p.symlink_to(p.name), "Too many levels of symbolic links"),
+])
+def test_lock_file_that_is_not_a_regular_file(tmp_path, make, says):
+    path = write(tmp_path, BASE, lock=None)
+    make(tmp_path / "policy.lock.yaml")
+    result = _validate_within(path)
+    assert result.returncode == 1, result.stderr
+    assert "policy.lock.yaml:1:1: error E142" in result.stdout and says in result.stdout
+
+
+@pytest.mark.parametrize("make", [lambda p: __import__("os").mkfifo(p), lambda p: p.symlink_to("/dev/zero")])
+def test_policy_that_is_not_a_regular_file_is_unreadable(tmp_path, make):
+    path = tmp_path / "policy.yaml"
+    make(path)
+    result = _validate_within(path)
+    assert result.returncode == 2 and "not a regular file" in result.stderr and "Traceback" not in result.stderr
