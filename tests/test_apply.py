@@ -1289,3 +1289,29 @@ def test_a_proxied_grant_closes_at_its_instant_in_a_live_squid(netns, tmp_path, 
     assert egress(ns, state, "status").returncode == 0  # ...until the next egress command
     assert wait_until(lambda: fetch() == "403", 10)
     assert [a["stage"] for a in audit(state) if a["action"] == "squid-expiry"] == ["s1", "s2"]
+
+
+@squid_system
+def test_a_rollback_across_an_expiry_restores_what_the_policy_says_for_now(netns, tmp_path, live_squid):
+    """Issue 11: apply with a pending confirmation, let an expiry of the previous stage
+    pass, roll back: the previous stage comes back as it is NOW (its proxied grant closed)."""
+    ns, state = netns(), tmp_path / "state"
+    include, conf = live_squid["include"], live_squid["conf"]
+    fetch = lambda: _fetch(live_squid["port"], live_squid["web_port"])  # noqa: E731
+    args = ["--no-wait", "--squid-include", str(include), "--squid-conf", str(conf)]
+    one = write_bundle(tmp_path / "s1", ruleset(), ALLOW_LOOPBACK, stage="s1",
+                       files={"squid-egress.later.conf": "http_access deny all\n"},
+                       squid_schedule=[{"at": _iso(8), "file": "squid-egress.later.conf"}])
+    two = write_bundle(tmp_path / "s2", ruleset((443, 80)), ALLOW_LOOPBACK.replace("allow", "allow all") +
+                       "# s2\n", stage="s2")
+    assert egress(ns, state, "apply", str(one), *args).returncode == 0
+    assert egress(ns, state, "confirm").returncode == 0
+    assert egress(ns, state, "apply", str(two), *args, "--confirm-timeout", "60").returncode == 0
+    assert wait_until(lambda: fetch() == "200", 5)
+    time.sleep(9)  # s1's instant passes while s2 is pending
+    assert fetch() == "200" and b"# s2" in include.read_bytes()  # s2 is not s1: nothing swapped
+    cp = egress(ns, state, "rollback")
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert include.read_text() == "http_access deny all\n"  # s1 as it is now, not as it was
+    assert wait_until(lambda: fetch() == "403", 10)
+    assert [a["action"] for a in audit(state)][-2:] == ["rollback", "squid-expiry"]

@@ -81,9 +81,6 @@ def do_rollback(session: Session, state: State, snap_id: str, new_undo: str | No
                             "then run `egress status`")
         else:
             store.drop_snapshots({new_undo} if new_undo else set())
-            if outcome.loaded == "table":  # the restored ruleset's proxy include for now, and its timer
-                proxytimer.settle(session, restored)
-                proxytimer.spawn(store, restored)
     result = "error" if problems else "ok"
     detail = reason + (": " + "; ".join(problems) if problems else "")
     session.audit("rollback", result, rolled_back, detail, automatic=automatic,
@@ -91,6 +88,9 @@ def do_rollback(session: Session, state: State, snap_id: str, new_undo: str | No
                   deny_all=outcome.loaded == "deny-all")
     if problems:
         raise ApplyError(f"rollback {'incomplete' if nft_ok else 'FAILED'} ({reason}): " + "; ".join(problems))
+    if outcome.loaded == "table":  # the restored ruleset's proxy include for now, and its timer
+        proxytimer.settle(session, restored)
+        proxytimer.spawn(store, restored)
     shown = describe(restored, outcome.loaded != "none")
     session.say(f"rolled back ({reason}): {shown} is in force" + ("" if outcome.loaded == "deny-all" else " again"))
     return True
