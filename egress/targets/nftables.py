@@ -204,7 +204,26 @@ nft 0.9.7); `ct state vmap`, `meta nfproto vmap`, `meta mark set ... and ... or`
 Figures
 =======
 
-FIGURES
+Measured with `bench/bench_nft_load.py` (kernel 6.18, nft 1.0.6, a shared 2-core
+machine; median of 3 loads, each in namespaces of its own), on the generated policies
+of bench/gen_policy.py, largest stage. The floor is one concatenated interval set per
+family holding the stage's destination x port elements (what any ruleset enforcing
+these flows must load), with one rule:
+
+| preset | load | floor | egress | ratio | nft peak floor / egress |
+|---|---|---|---|---|---|
+| 100k destinations | first load | 1.57 s | 1.49 s | 0.95x | 160 / 148 MB |
+| 100k destinations | reload | 1.57 s | 1.21 s | 0.77x | 160 / 153 MB |
+| 100k destinations | stage change (s8 -> s9) | 1.57 s | 1.31 s | 0.83x | 160 / 153 MB |
+| 10k destinations | first load | 0.29 s | 0.30 s | 1.04x | 19 / 23 MB |
+| 10k destinations | reload | 0.31 s | 0.35 s | 1.12x | 20 / 25 MB |
+| 10k destinations | stage change | 0.31 s | 0.36 s | 1.16x | 20 / 24 MB |
+
+Elements (read with `nft -j`): 95,178 against the floor's 128,072 at 100k (each
+destination once; the floor repeats it per port range). Rules met by a new packet at
+worst: 16 at 100k (the proxy zone's chain with hosts reached by name on a port where 5
+closing instants meet), 14 at 10k. The layout before this one loaded the same 100k
+stage in 26.7 s (50 s for a reload), 580 MB, up to 232 rules per packet.
 
 The output is deterministic: everything is sorted and the header holds no timestamp.
 """
