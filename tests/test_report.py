@@ -313,3 +313,29 @@ stages:
     agenda = re.findall(r'<tr data-grant="([^"]+)"><td>([^<]+)<br>', html)
     assert agenda == [("by-instant", "2024-01-15 18:00 Europe/Paris (2024-01-15T17:00:00Z)"),
                       ("by-date", "2024-01-20 24:00 Europe/Paris (2024-01-20T23:00:00Z)")]
+
+
+def test_stages_and_expiries_at_the_ends_of_the_calendar(tmp_path):
+    """A stage dated 9999-12-01 and a grant expiring 9999-12-30 overflowed the timeline's
+    horizon and month ticks: exit 3 instead of a report."""
+    path = tmp_path / "far.yaml"
+    path.write_text(FAR_POLICY)
+    for at in ("2023-07-01", "9999-12-31"):
+        html = report_text(tmp_path, str(path), "--at", at)
+        assert "s1-far" in html and "9999-12-30 24:00 UTC" in html
+
+
+FAR_POLICY = """\
+egress: 1
+policy: far
+zones:
+  lab: {addresses: [10.30.0.0/24]}
+services:
+  partner: {destinations: [{address: 203.0.113.0/24}], ports: [tcp/443]}
+stages:
+  - {id: s0, date: 0001-01-01, grants: []}
+  - id: s1-far
+    date: 9999-12-01
+    grants:
+      - {id: g, from: lab, to: partner, reason: far, expires: 9999-12-30}
+"""
