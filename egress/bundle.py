@@ -41,7 +41,7 @@ from pathlib import Path
 
 from egress import __version__, instants
 from egress.atomic import fsync_dir, write_new
-from egress.flows import StageFlows
+from egress.flows import StageFlows, resolve
 from egress.manifest import MANIFEST, Manifest, ManifestError
 from egress.targets import TARGETS
 
@@ -87,7 +87,24 @@ def render_stage(flows: StageFlows) -> dict[str, bytes]:
     return {t.filename: t.render(flows).encode("utf-8") for t in TARGETS.values()}
 
 
-def manifest(flows: StageFlows, files: dict[str, bytes], revision: str) -> bytes:
+def squid_schedule(flows: StageFlows) -> list[tuple[str, str, bytes]]:
+    """The Squid include of each later period of the stage: (instant, file name, bytes)
+    for each instant at which a proxied grant in force expires, rendered from the flows
+    in force from that instant on (Squid has no date ACL: the firewall's proxy timer
+    swaps the include at the instant, firewall/proxytimer.py). Direct grants need none:
+    their rules stop matching in the kernel by themselves."""
+    closing = sorted({g.expires for g in flows.grants if g.via == "proxy" and g.expires is not None
+                      and g.expires > flows.at})
+    found = []
+    for when in closing:
+        text = TARGETS["squid"].render(resolve(flows.policy, flows.stage.id, when)).encode("utf-8")
+        name = f"squid-egress.{when.astimezone(instants.UTC).strftime('%Y%m%dT%H%M%SZ')}.conf"
+        found.append((instants.iso(when), name, text))
+    return found
+
+
+def manifest(flows: StageFlows, files: dict[str, bytes], revision: str,
+             schedule: list[tuple[str, str, bytes]] | None = None) -> bytes:
     return Manifest(
         policy=flows.policy.name,
         revision=revision,
@@ -98,6 +115,7 @@ def manifest(flows: StageFlows, files: dict[str, bytes], revision: str) -> bytes
         at=instants.iso(flows.at),
         files={name: sha256(data) for name, data in sorted(files.items())},
         expiries=expiries(flows),
+        squid_schedule=[{"at": at, "file": name} for at, name, _ in schedule or []],
     ).to_bytes()
 
 
@@ -136,7 +154,9 @@ def write_bundle(out: str, stages: list[StageFlows], revision: str,
     try:
         for flows in stages:
             files = render_stage(flows)
-            files[MANIFEST] = manifest(flows, files, revision)
+            schedule = squid_schedule(flows)
+            files.update({name: data for _, name, data in schedule})
+            files[MANIFEST] = manifest(flows, files, revision, schedule)
             folder = staging / flows.stage.id
             folder.mkdir()
             for name, data in files.items():

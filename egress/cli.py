@@ -1043,6 +1043,15 @@ def status_command(fmt, state_dir):
         click.echo(format_status(doc), nl=False)
 
 
+@main.command("proxy-timer", hidden=True)
+@click.option("--state-dir", required=True)
+def proxy_timer_command(state_dir):
+    """Internal: swaps the proxy include at each expiry instant (egress/firewall/proxytimer.py)."""
+    from egress.firewall import proxytimer
+
+    sys.exit(proxytimer.run(state_dir))
+
+
 @main.command("watchdog", hidden=True)
 @click.option("--state-dir", required=True)
 @click.option("--token-fd", type=int, required=True, help="A pipe holding the pending apply's token.")

@@ -37,6 +37,8 @@ class Manifest:
     # {"at": RFC 3339 UTC instant, "grant": id, "via": "direct"|"proxy", "from": [...], "to": [...]},
     # sorted by instant then grant
     expiries: list[dict[str, Any]] = field(default_factory=list)
+    # {"at": RFC 3339 UTC instant, "file": a listed file}: the Squid include from that instant on
+    squid_schedule: list[dict[str, str]] = field(default_factory=list)
 
     def to_bytes(self) -> bytes:
         """The file's bytes: sorted keys, two-space indent, a final newline (deterministic)."""
@@ -60,10 +62,14 @@ class Manifest:
         expiries = doc.get("expiries", [])
         if not isinstance(expiries, list) or not all(_is_expiry(e) for e in expiries):
             raise ManifestError("not a bundle manifest (`expiries` is not a list of {at, grant, via, from, to})")
+        schedule = doc.get("squid_schedule", [])
+        if not isinstance(schedule, list) or not all(
+                isinstance(e, dict) and isinstance(e.get("at"), str) and e.get("file") in files for e in schedule):
+            raise ManifestError("not a bundle manifest (`squid_schedule` is not a list of {at, file} of listed files)")
         version = doc.get("language_version")
         if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
             raise ManifestError("not a bundle manifest (`language_version` is not an integer)")
-        return cls(files=dict(files), language_version=version, expiries=expiries,
+        return cls(files=dict(files), language_version=version, expiries=expiries, squid_schedule=schedule,
                    **{k: doc.get(k) for k in _TEXT_FIELDS})
 
 

@@ -84,7 +84,7 @@ def test_the_guard_refuses_nft_here():
 def write_bundle(folder: Path, nft: str, squid: str | None = None, *, policy: str = "test-policy",
                  stage: str = "s1", revision: str = "sha256:r1", title: str | None = None,
                  files: dict[str, str] | None = None, at: str = "2023-07-01",
-                 expiries: list[dict] | None = None) -> Path:
+                 expiries: list[dict] | None = None, squid_schedule: list[dict] | None = None) -> Path:
     """A hand-written stage bundle with a correct manifest (the shape of egress/bundle.py),
     egress.nft starting with the header that the compiler writes (apply checks the
     manifest's policy and stage against it); `files` adds or replaces files."""
@@ -102,6 +102,7 @@ def write_bundle(folder: Path, nft: str, squid: str | None = None, *, policy: st
         "language_version": 1, "compiler_version": "test", "at": at,
         "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(contents.items())},
         **({"expiries": expiries} if expiries is not None else {}),
+        **({"squid_schedule": squid_schedule} if squid_schedule is not None else {}),
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return folder
@@ -1215,3 +1216,102 @@ def test_apply_warns_about_a_stale_bundle_and_strict_refuses_it(netns, tmp_path)
     assert doc["closes"] == ["grant portal (workstations -> portal, proxy)", "grant partner (lab -> partner, direct)"]
     text = egress(ns, state, "status").stdout
     assert "expiry:   next at" in text and "closes grant portal (workstations -> portal, proxy)" in text
+
+
+# --------------------------------------------------------------------------- proxy expiry (issue 11 item 3)
+
+
+def test_a_bundle_carries_the_proxy_include_of_each_later_period(tmp_path):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(MINIMAL.read_text().replace(
+        "      - id: lab-reference-web\n        from: lab\n",
+        "      - id: lab-reference-web\n        from: lab\n        expires: 2023-09-30\n"))
+    out = tmp_path / "build"
+    cp = subprocess.run([*EGRESS, "compile", str(policy), "--all-stages", "--out", str(out), "--at", "2023-07-01"],
+                        capture_output=True, text=True)
+    assert cp.returncode == 0, cp.stderr
+    stage = out / "s2-reference-sites"
+    doc = json.loads((stage / "manifest.json").read_text())
+    assert doc["squid_schedule"] == [{"at": "2023-10-01T00:00:00Z", "file": "squid-egress.20231001T000000Z.conf"}]
+    now, later = (stage / "squid-egress.conf").read_text(), (stage / doc["squid_schedule"][0]["file"]).read_text()
+    assert "http_access allow egress_z_lab egress_s_reference-sites" in now
+    assert "http_access allow" not in later and "grant lab-reference-web expired" in later
+    assert doc["files"]["squid-egress.20231001T000000Z.conf"]
+    assert json.loads((out / "s1-partner-results" / "manifest.json").read_text())["squid_schedule"] == []
+
+
+def _timers(state: Path) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"proxy-timer" in cmdline and str(state).encode() in cmdline:
+                found.append(int(entry))
+    return found
+
+
+@squid_system
+def test_a_proxied_grant_closes_at_its_instant_in_a_live_squid(netns, tmp_path, live_squid):
+    """Issue 11 item 3: the include of the next period replaces the one in force at the
+    instant, Squid is reconfigured, an audit line says so; with the timer process
+    killed, the next egress command does it."""
+    ns, state = netns(), tmp_path / "state"
+    include, conf = live_squid["include"], live_squid["conf"]
+    fetch = lambda: _fetch(live_squid["port"], live_squid["web_port"])  # noqa: E731
+    closed = "# the period after the expiry\nhttp_access deny all\n"
+
+    def bundle(name: str, seconds: float) -> Path:
+        return write_bundle(tmp_path / name, ruleset(), ALLOW_LOOPBACK, stage=name, files={
+            "squid-egress.later.conf": closed}, squid_schedule=[{"at": _iso(seconds), "file": "squid-egress.later.conf"}])
+
+    args = ["--no-wait", "--squid-include", str(include), "--squid-conf", str(conf)]
+    cp = egress(ns, state, "apply", str(bundle("s1", 6)), *args)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert wait_until(lambda: fetch() == "200", 5)  # before the instant
+    assert _timers(state)
+    assert wait_until(lambda: fetch() == "403", 15)  # after it, nobody did anything
+    assert include.read_text() == closed
+    line = [a for a in audit(state) if a["action"] == "squid-expiry"][-1]
+    assert line["result"] == "ok" and line["stage"] == "s1"
+    assert wait_until(lambda: not _timers(state), 5)
+    assert egress(ns, state, "confirm").returncode == 0
+
+    cp = egress(ns, state, "apply", str(bundle("s2", 4)), *args)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert wait_until(lambda: fetch() == "200", 5)
+    for pid in _timers(state):
+        os.kill(pid, signal.SIGKILL)
+    time.sleep(5)
+    assert fetch() == "200"  # the timer is dead: still open...
+    assert egress(ns, state, "status").returncode == 0  # ...until the next egress command
+    assert wait_until(lambda: fetch() == "403", 10)
+    assert [a["stage"] for a in audit(state) if a["action"] == "squid-expiry"] == ["s1", "s2"]
+
+
+@squid_system
+def test_a_rollback_across_an_expiry_restores_what_the_policy_says_for_now(netns, tmp_path, live_squid):
+    """Issue 11: apply with a pending confirmation, let an expiry of the previous stage
+    pass, roll back: the previous stage comes back as it is NOW (its proxied grant closed)."""
+    ns, state = netns(), tmp_path / "state"
+    include, conf = live_squid["include"], live_squid["conf"]
+    fetch = lambda: _fetch(live_squid["port"], live_squid["web_port"])  # noqa: E731
+    args = ["--no-wait", "--squid-include", str(include), "--squid-conf", str(conf)]
+    one = write_bundle(tmp_path / "s1", ruleset(), ALLOW_LOOPBACK, stage="s1",
+                       files={"squid-egress.later.conf": "http_access deny all\n"},
+                       squid_schedule=[{"at": _iso(8), "file": "squid-egress.later.conf"}])
+    two = write_bundle(tmp_path / "s2", ruleset((443, 80)), ALLOW_LOOPBACK.replace("allow", "allow all") +
+                       "# s2\n", stage="s2")
+    assert egress(ns, state, "apply", str(one), *args).returncode == 0
+    assert egress(ns, state, "confirm").returncode == 0
+    assert egress(ns, state, "apply", str(two), *args, "--confirm-timeout", "60").returncode == 0
+    assert wait_until(lambda: fetch() == "200", 5)
+    time.sleep(9)  # s1's instant passes while s2 is pending
+    assert fetch() == "200" and b"# s2" in include.read_bytes()  # s2 is not s1: nothing swapped
+    cp = egress(ns, state, "rollback")
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert include.read_text() == "http_access deny all\n"  # s1 as it is now, not as it was
+    assert wait_until(lambda: fetch() == "403", 10)
+    assert [a["action"] for a in audit(state)][-2:] == ["rollback", "squid-expiry"]

@@ -220,6 +220,8 @@ def test_suggestions(tmp_path, policy):
     assert kind("proxy", "workstations", "www.allowed.example", "tcp/8443")["kind"] == "add-port"
     assert kind("proxy", "workstations", "198.51.100.10", "tcp/443")["kind"] == "use-name"
     assert kind("proxy", "workstations", "plain.example", "tcp/80")["kind"] == "new-service"
+    assert doc["summary"]["by_kind"]["add-zone"] == {"flows": 2, "hits": 2}
+    assert doc["summary"]["by_zone"]["no zone"] == {"flows": 1, "hits": 1}
     # judged at the closed stage, the older denial is not allowed
     closed = flows_of(blocked_json(policy, tmp_path / "fw.json", stage="s0-closed"))
     assert closed[("firewall", "lab", "203.0.113.6", "tcp/443")]["decision"] == "deny"
@@ -231,6 +233,7 @@ def test_text_and_markdown(tmp_path, policy):
     assert text.exit_code == 0
     assert "workstations -> 203.0.113.5 tcp/443  [firewall]" in text.stdout
     assert "open: grant partner-lab already opens this to zone lab: add zone workstations" in text.stdout
+    assert "by source zone: workstations 1 flow (2 hits)\nwhat would open them: add-zone 1 flow (2 hits)\n" in text.stdout
     md = run("blocked", policy, tmp_path / "fw.json", "--stage", "s1-open", "--at", AT, "--format", "markdown")
     assert "| 1 | workstations | 203.0.113.5 | tcp/443 | firewall | 1 | 2 |" in md.stdout
     again = run("blocked", policy, tmp_path / "fw.json", "--stage", "s1-open", "--at", AT, "--format", "markdown")

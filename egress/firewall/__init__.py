@@ -19,13 +19,18 @@ One job per module:
     dnsmasq.py      the dnsmasq feed: check, install, `dnsmasq --test`, restart
     nft.py          the nft program, queried with `nft -j`; text listings as snapshots; scope check
     squid.py        the Squid include: write, `squid -k parse`, `squid -k reconfigure`
+    safeio.py       opening files without following links, blocking on FIFOs, or unbounded reads
+    trust.py        whether a state directory may be trusted (sshd StrictModes)
     state.py        typed, frozen state and snapshot records, checked against a JSON schema
-    store.py        the state directory: lock, state.json, snapshot folders
+    store.py        the state directory: lock, state.json, snapshot folders, the full-disk reserve
     audit.py        audit.jsonl lines (returned, never printed)
     session.py      what every command works with: store, nft, where to report
-    snapshots.py    save what is in force; put it back
-    rollback.py     restore a snapshot, then record it (state, then audit)
+    snapshots.py    save what is in force (or the deny-all table that replaces "nothing"); put it back
+    rollback.py     restore a snapshot, then record it; overdue applies rolled back first
     watchdog.py     the detached process that rolls back at the deadline
+    timer.py        the systemd deadline timer, where systemd runs (a second guard)
+    expiry.py       the manifest's expiry instants: next expiry for status, warnings for apply
+    proxytimer.py   the proxy include of each later period, swapped in at its instant
     countdown.py    the foreground wait of `egress apply`
     transaction.py  apply, confirm, rollback
     status.py       `egress status` as data

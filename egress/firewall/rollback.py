@@ -11,12 +11,20 @@ from __future__ import annotations
 
 import dataclasses
 
-from egress.firewall import host
+from egress.firewall import host, proxytimer
 from egress.firewall.errors import ApplyError
 from egress.firewall.render import describe
 from egress.firewall.session import Session
 from egress.firewall.snapshots import restore
 from egress.firewall.state import Last, Pending, Record, State
+
+
+def settle(session: Session, state: State, command: str) -> State:
+    """What every firewall command does first, with the lock held: roll back an overdue
+    apply, then put in place the proxy include that is due now (proxytimer.py)."""
+    state = settle_overdue(session, state, command)
+    proxytimer.settle(session, state.current)
+    return state
 
 
 def overdue(pending: Pending | None) -> bool:
@@ -80,6 +88,9 @@ def do_rollback(session: Session, state: State, snap_id: str, new_undo: str | No
                   deny_all=outcome.loaded == "deny-all")
     if problems:
         raise ApplyError(f"rollback {'incomplete' if nft_ok else 'FAILED'} ({reason}): " + "; ".join(problems))
+    if outcome.loaded == "table":  # the restored ruleset's proxy include for now, and its timer
+        proxytimer.settle(session, restored)
+        proxytimer.spawn(store, restored)
     shown = describe(restored, outcome.loaded != "none")
     session.say(f"rolled back ({reason}): {shown} is in force" + ("" if outcome.loaded == "deny-all" else " again"))
     return True

@@ -49,6 +49,7 @@ class Record:
     fingerprint: str | None = None
     deny_all: bool = False  # the fail-closed table that stands in for "no table" (snapshots.py)
     expiries: list[dict[str, Any]] | None = None  # the manifest's expiry instants (expiry.py)
+    squid_schedule: list[dict[str, Any]] | None = None  # {at, sha256}: later proxy includes (proxytimer.py)
 
     @classmethod
     def of_bundle(cls, manifest: Manifest, sha256: str | None, bundle: str) -> Record:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from egress.firewall import expiry, host
+from egress.firewall import expiry, host, proxytimer
 from egress.firewall.errors import ApplyError
 from egress.firewall.nft import Nft
-from egress.firewall.rollback import overdue, settle_overdue
+from egress.firewall.rollback import overdue, settle
 from egress.firewall.session import Session
 from egress.firewall.state import Record, State
 from egress.firewall.store import Store
@@ -46,7 +46,9 @@ def _loaded(result: dict[str, Any], current: Record | None, nft: Nft) -> None:
 def _settle_overdue(store: Store, nft: Nft, state: State | None) -> list[str]:
     """Roll back an overdue pending apply of this namespace and boot (as root); the
     messages say what happened."""
-    if state is None or not overdue(state.pending) or os.geteuid() != 0:
+    if state is None or os.geteuid() != 0:
+        return []
+    if not overdue(state.pending) and proxytimer.due(state.current) is None:
         return []
     if state.boot_id != host.boot_id() or state.netns != host.netns_id():
         return []
@@ -54,7 +56,7 @@ def _settle_overdue(store: Store, nft: Nft, state: State | None) -> list[str]:
     session = Session(store, nft, say=messages.append, warn=messages.append)
     try:
         with store.locked("status", timeout=30.0):
-            settle_overdue(session, store.load(), "status")
+            settle(session, store.load(), "status")
     except ApplyError as err:
         messages.append(f"an overdue confirmation was found, and its rollback failed: {err}")
     return messages

@@ -39,13 +39,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from egress.firewall import countdown, expiry, host, sanitize, scope, snapshots, timer, watchdog
+from egress.firewall import countdown, expiry, host, proxytimer, sanitize, scope, snapshots, timer, watchdog
 from egress.firewall.dnsmasq import DEFAULT_RESTART, Dnsmasq, check_feed
 from egress.firewall.errors import EXIT_USAGE, ApplyError, Refused, Unusable
 from egress.firewall.nft import Nft, check_scope
 from egress.firewall.paths import plain_path
 from egress.firewall.render import describe
-from egress.firewall.rollback import do_rollback, overdue, settle_overdue
+from egress.firewall.rollback import do_rollback, overdue, settle
 from egress.firewall.session import Say, Session, to_stderr
 from egress.firewall.squid import Squid
 from egress.firewall.state import Last, Pending, Record, Snapshot, State
@@ -147,7 +147,7 @@ def _apply_locked(session: Session, bundle: Bundle, contents: dict[str, bytes], 
             tempfile.TemporaryDirectory(prefix="egress-apply-") as private:
         nft_file = Path(private) / NFT_FILE  # the checked bytes, where nobody else can change them
         nft_file.write_bytes(contents[NFT_FILE])
-        state = settle_overdue(session, store.load(), "apply")
+        state = settle(session, store.load(), "apply")
         if state.pending:
             raise Refused(
                 f"a confirmation is pending until {state.pending.deadline} for {describe(state.pending.record)}: "
@@ -166,6 +166,13 @@ def _apply_locked(session: Session, bundle: Bundle, contents: dict[str, bytes], 
                                      dnsmasq_include=str(dnsmasq.include) if dnsmasq else None,
                                      dnsmasq_conf=str(dnsmasq.conf) if dnsmasq and dnsmasq.conf else None,
                                      signer=bundle.signer)
+        if squid and bundle.manifest.squid_schedule:
+            try:
+                record = dataclasses.replace(record, squid_schedule=proxytimer.keep(
+                    store, bundle.manifest.squid_schedule, contents))
+            except OSError as err:
+                raise Refused(f"{store.dir}: cannot keep the proxy's later includes ({err.strerror or err}); "
+                              "nothing was changed") from None
         state, snapshot = _arm(session, state, record, squid, dnsmasq, float(options.confirm_timeout),
                                contents[NFT_FILE].decode(errors="replace"))
         assert state.pending is not None
@@ -233,6 +240,8 @@ def _record_loaded(session: Session, state: State, pending: Pending, snapshot: S
                   deadline=pending.deadline, bundle=record.bundle, signer=record.signer,
                   previous=current.summary() if current else None, previous_table=snapshot.table)
     say(f"loaded {describe(record)}")
+    proxytimer.settle(session, record)  # applied after one of its instants
+    proxytimer.spawn(store, record)
     guards = f"watchdog pid {pending.watchdog_pid}" + (f", timer {unit}" if unit else "")
     say(f"confirm with `egress confirm` before {pending.deadline} ({timeout:g} s), "
         f"or it is rolled back by itself ({guards})")
@@ -289,6 +298,7 @@ def confirm_in(session: Session, token: str | None = None) -> int:
     store, nft = session.store, session.nft
     with store.locked("confirm", timeout=30.0):
         state = store.load()
+        proxytimer.settle(session, state.current)
         pending = state.pending
         if not pending or (token and pending.token != token):
             last = state.last
@@ -329,7 +339,7 @@ def rollback(state_dir: str | os.PathLike, say: Say = print, warn: Say = to_stde
         if if_overdue or overdue(state.pending):
             if not overdue(state.pending):
                 say("nothing overdue: no pending apply is past its deadline")
-            settle_overdue(session, state, "rollback")
+            settle(session, state, "rollback")
             return 0
         pending = state.pending
         if pending:

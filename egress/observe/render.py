@@ -86,7 +86,9 @@ def blocked_json(result, top: int | None = None) -> Iterator[str]:
     as one object, then one string, cost several times the memory of the flows)."""
     flows = result.flows[:top] if top else result.flows
     head = {"policy": result.policy, "stage": result.stage, "at": result.at,
-            "summary": {"flows": len(result.flows), "hits": sum(f.hits for f in result.flows)}}
+            "summary": {"flows": len(result.flows), "hits": sum(f.hits for f in result.flows),
+                        **{name: {key: {"flows": n, "hits": h} for key, (n, h) in table.items()}
+                           for name, table in tallies(result).items()}}}
     yield "{\n"
     for key, value in head.items():
         yield f"  {json.dumps(key)}: {_indented(value, 2)},\n"
@@ -104,6 +106,22 @@ def _indented(value, by: int) -> str:
     return json.dumps(value, indent=2).replace("\n", "\n" + " " * by)
 
 
+def tallies(result) -> dict[str, dict[str, list[int]]]:
+    """{"by_zone": {zone or "no zone": [flows, hits]}, "by_kind": {suggestion kind:
+    [flows, hits]}}, most hits first: the two lines the morning meeting reads first."""
+    out: dict[str, dict[str, list[int]]] = {"by_zone": {}, "by_kind": {}}
+    for f in result.flows:
+        for table, key in (("by_zone", f.zone or "no zone"), ("by_kind", f.suggestion.kind if f.suggestion else "unknown")):
+            entry = out[table].setdefault(key, [0, 0])
+            entry[0] += 1
+            entry[1] += f.hits
+    return {name: dict(sorted(table.items(), key=lambda i: (-i[1][1], i[0]))) for name, table in out.items()}
+
+
+def _tally_line(label: str, table: dict[str, list[int]]) -> str:
+    return f"{label}: " + ", ".join(f"{key} {_plural(n, 'flow')} ({_plural(h, 'hit')})" for key, (n, h) in table.items())
+
+
 def blocked_text(result, top: int | None = None) -> str:
     flows = result.flows[:top] if top else result.flows
     hits = sum(f.hits for f in result.flows)
@@ -111,6 +129,9 @@ def blocked_text(result, top: int | None = None) -> str:
            f"{_plural(len(result.flows), 'flow')}, {_plural(hits, 'hit')}"
            + (f"; the first {len(flows)} shown" if len(flows) < len(result.flows) else "")]
     out.append(_read_summary(result.files))
+    if result.flows:
+        counts = tallies(result)
+        out += [_tally_line("by source zone", counts["by_zone"]), _tally_line("what would open them", counts["by_kind"])]
     for i, f in enumerate(flows, 1):
         out.append("")
         out.append(f"{i:>3}. {f.source} -> {_to(f)} {f.port}  [{f.origin}]")
@@ -137,6 +158,9 @@ def blocked_markdown(result, top: int | None = None) -> str:
            f"{_read_summary(result.files)}.", ""]
     if not flows:
         return "\n".join(out + ["Nothing blocked.", ""])
+    counts = tallies(result)
+    out += [f"- {md.text(_tally_line('by source zone', counts['by_zone']))}",
+            f"- {md.text(_tally_line('what would open them', counts['by_kind']))}", ""]
     out += ["| # | from | to | port | via | sources | hits | first seen | last seen | what would open it |",
             "|---|---|---|---|---|---|---|---|---|---|"]
     for i, f in enumerate(flows, 1):

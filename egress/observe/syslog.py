@@ -103,7 +103,7 @@ def read(lines, policy_prefix: str, report: FileReport, parsed: Parsed, proxy_al
                 if j < 0:
                     report.other += 1
                     continue
-                if line[j:i + 7] != policy_prefix:
+                if i + 7 - j != len(policy_prefix) or not line.startswith(policy_prefix, j):
                     policy = line[j + 7:i]
                     foreign[policy] = foreign.get(policy, 0) + 1
                     continue
@@ -131,7 +131,7 @@ def read(lines, policy_prefix: str, report: FileReport, parsed: Parsed, proxy_al
                     key = (src, dst, name, port)
                 else:
                     key = (src, dst, name, None)
-                when = _stamp(line, j)
+                when = line[:15] if "A" <= line[0] <= "Z" else _stamp(line, j)  # Dec  1 13:19:00: most lines
                 seen = denials.get(key)
                 if seen is None:
                     denials[key] = [1, when, when]

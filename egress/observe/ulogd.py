@@ -24,6 +24,7 @@ _DST = '"dest_ip": "'
 _PROTO = '"ip.protocol": '
 _DPORT = '"dest_port": '
 _TIME = '"oob.time.sec": '
+_NEXT_DST = '", "dest_ip": "'
 
 
 def sniff(line: str) -> bool:
@@ -38,46 +39,49 @@ def clock(reference: float):
 def read(lines, policy_prefix: str, report: FileReport, parsed: Parsed, proxy_allowed: bool = False) -> None:
     """Add the denials of the policy whose log prefix is `policy_prefix` to `parsed`.
 
-    The fields are found by position: `oob.prefix` and `oob.time.sec` near the start,
-    `ip.protocol` then `dest_port` after them, `src_ip` and `dest_ip` at the end (searched
-    from the end). A line where one is missing goes to `json` instead."""
+    The fields are found by position, as the JSON plugin writes them: `oob.prefix` then
+    `oob.time.sec` near the start (a line of this policy holds them as one fixed text),
+    `ip.protocol` then `dest_port` after them, `src_ip` then `dest_ip` towards the end
+    (found from the end). Lines of another shape take `_fields` (string search in any
+    order), then `json`."""
     denials = parsed.denials
-    foreign = report.foreign
+    get = denials.get
+    head = f'{_PREFIX}{policy_prefix}", {_TIME}'
+    skip = len(head)
     number = 0
     try:
         for number, line in enumerate(lines, 1):
-            i = line.find(_PREFIX)
+            i = line.find(head)
             a = line.rfind(_SRC)
-            b = line.rfind(_DST)
-            c = line.find(_PROTO, i)
-            if i < 0 or a < 0 or b < 0 or c < 0 or line[-2:] != "}\n":
-                fields = _decoded(line)
+            if i >= 0 and a >= 0 and line.endswith("}\n"):
+                e = i + skip
+                when = line[e:line.find(",", e)]
+                a += 11
+                j = line.find('"', a)
+                src = line[a:j]
+                if line.startswith(_NEXT_DST, j):
+                    j += 15
+                    dst = line[j:line.find('"', j)]
+                else:
+                    dst = _text(line, _DST)
+                c = line.find(_PROTO, e)
+                if c < 0:
+                    report.bad_line(number)
+                    continue
+                c += 15
+                proto = line[c:line.find(",", c)]
+                d = line.find(_DPORT, c)
+                port = line[d + 13:line.find(",", d + 13)] if d >= 0 else None
+            else:
+                fields = _fields(line)
                 if fields is None:
                     if line.strip():
                         report.bad_line(number)
                     continue
                 prefix, src, dst, proto, port, when = fields
-            else:
-                i += 15
-                prefix = line[i:line.find('"', i)]
                 if prefix != policy_prefix:
-                    _other(prefix, foreign, report)
+                    _other(prefix, report.foreign, report)
                     continue
-                a += 11
-                src = line[a:line.find('"', a)]
-                b += 12
-                dst = line[b:line.find('"', b)]
-                c += 15
-                proto = line[c:line.find(",", c)]
-                d = line.find(_DPORT, c)
-                port = line[d + 13:line.find(",", d + 13)] if d >= 0 else None
-                e = i + len(prefix) + 3  # ulogd writes oob.time.sec right after oob.prefix
-                if not line.startswith(_TIME, e):
-                    e = line.find(_TIME)
-                when = line[e + 16:line.find(",", e + 16)] if e >= 0 else None
-            if prefix != policy_prefix:
-                _other(prefix, foreign, report)
-                continue
             if not src or not dst or not proto:
                 report.bad_line(number)
                 continue
@@ -89,7 +93,7 @@ def read(lines, policy_prefix: str, report: FileReport, parsed: Parsed, proxy_al
                 key = (src, dst, name, port)
             else:
                 key = (src, dst, name, None)
-            seen = denials.get(key)
+            seen = get(key)
             if seen is None:
                 denials[key] = [1, when, when]
             else:
@@ -98,6 +102,35 @@ def read(lines, policy_prefix: str, report: FileReport, parsed: Parsed, proxy_al
     finally:
         report.lines = number
         report.denials = sum(v[0] for v in denials.values())
+
+
+def _text(line: str, key: str) -> str | None:
+    i = line.find(key)
+    if i < 0:
+        return None
+    i += len(key)
+    j = line.find('"', i)
+    return line[i:j] if j >= 0 else None
+
+
+def _number(line: str, key: str) -> str | None:
+    i = line.find(key)
+    if i < 0:
+        return None
+    i += len(key)
+    j = line.find(",", i)
+    if j < 0:
+        j = line.find("}", i)
+    return line[i:j].strip() if j >= 0 else None
+
+
+def _fields(line: str):
+    """(prefix, src, dst, proto, port, time) of a line of any key order, or None: the
+    keys found in any order when the line ends like an object, else decoded by `json`."""
+    if line.rstrip().endswith("}") and _PREFIX in line and _SRC in line:
+        return (_text(line, _PREFIX), _text(line, _SRC), _text(line, _DST), _number(line, _PROTO),
+                _number(line, _DPORT), _number(line, _TIME))
+    return _decoded(line)
 
 
 def _other(prefix: str | None, foreign: dict, report: FileReport) -> None:
