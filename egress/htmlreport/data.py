@@ -285,12 +285,16 @@ def matrix(flows: StageFlows) -> Matrix:
 
 def git_revision(sources: list[str]) -> Revision:
     """The commit of the repository holding the policy, and whether any of its source
-    files differ from it (modified, staged or untracked); (None, None) outside git."""
+    files differ from it (modified, staged or untracked); (None, None) outside git.
+
+    The repository may come from elsewhere (a policy folder mailed as an archive): its
+    `.git/config` must not make the report run a program, so `core.fsmonitor` (a
+    command that `git status` runs) is switched off."""
     folder = os.path.dirname(os.path.abspath(sources[0]))
 
     def git(*args: str) -> str | None:
         try:
-            result = subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, check=False, timeout=30)
+            result = subprocess.run(["git", "-c", "core.fsmonitor=false", *args], cwd=folder, capture_output=True, text=True, check=False, timeout=30)
         except (OSError, subprocess.TimeoutExpired):
             return None
         return result.stdout.strip() if result.returncode == 0 else None
