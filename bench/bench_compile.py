@@ -214,12 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     largest = max((p / "egress.nft" for p in out.iterdir() if (p / "egress.nft").exists()), key=lambda p: p.stat().st_size)
     text = largest.read_text()
     rules, how = common.egress_per_packet(text)
-    found = common.chains(text)
-    sets = len(set(re.findall(r"^\s*set (\S+) \{", text, re.MULTILINE)))
-    widest = max((n for n in found if n.startswith(("out_", "in_"))), key=lambda n: len(found[n]), default=None)
-    dynamic = sum("@dyn_" in rule for rule in found.get(widest, []))
-    print(f"  largest egress.nft: {largest.parent.name}, {largest.stat().st_size:,} bytes, {sets:,} sets; "
-          f"a new packet meets at most {rules} rules ({how}; {dynamic} of them match dynamic sets of hosts)")
+    sets = len(set(re.findall(r"^\s*(?:set|map) (\S+) \{", text, re.MULTILINE)))
+    print(f"  largest egress.nft: {largest.parent.name}, {largest.stat().st_size:,} bytes, {sets:,} sets and maps; "
+          f"a new packet meets at most {rules} rules ({how})")
 
     if args.no_nft:
         return 0

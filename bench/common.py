@@ -9,6 +9,7 @@ KiB), so that nothing the benchmark itself holds is counted.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import shutil
@@ -192,12 +193,22 @@ def chains(text: str) -> dict[str, list[str]]:
     return out
 
 
-def egress_per_packet(text: str) -> tuple[int, str]:
-    found = chains(text)
-    base = next((n for n in ("forward", "output") if found.get(n)), None)
-    zone_chains = {n: len(r) for n, r in found.items() if n.startswith(("out_", "in_"))}
-    worst = max(zone_chains.values(), default=0)
-    return len(found.get(base, [])) + worst, f"{len(found.get(base, []))} base + {worst} in its zone chain"
+def egress_per_packet(text: str) -> tuple[int | str, str]:
+    """The most rules a new packet meets in egress's ruleset `text`: loaded in a network
+    namespace of its own and counted from `nft -j list ruleset` (`rules_met`), since
+    the paths go through verdict maps that the text alone does not resolve."""
+    why = netns_available()
+    if why:
+        return "n/a", why
+    base = "output" if "type filter hook output priority filter; policy drop;" in text else "forward"
+    with Netns("rules") as ns, tempfile.NamedTemporaryFile("w", suffix=".nft") as handle:
+        handle.write(text)
+        handle.flush()
+        loaded = ns.run(["nft", "-f", handle.name])
+        if loaded.returncode != 0:
+            return "n/a", f"nft -f failed: {loaded.stderr.strip()[:200]}"
+        listing = json.loads(ns.run(["nft", "-j", "list", "ruleset"]).stdout)
+    return rules_met(listing, base), "worst path in the loaded ruleset (nft -j)"
 
 
 # -- reading a loaded ruleset (nft -j) ------------------------------------------------------

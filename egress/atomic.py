@@ -4,7 +4,10 @@ Every file egress writes goes through here. `write_atomically` writes a temporar
 in the same folder, flushes it to disk (`fsync`), renames it over the target (atomic on
 POSIX within one filesystem) and flushes the folder, so that after a power cut the path
 holds either the old content or the new one, never a mix or an empty file. A failure
-removes the temporary file and leaves the target as it was.
+removes the temporary file and leaves the target as it was. A target that exists and is
+neither a regular file nor a symbolic link (`--out /dev/null`, a FIFO, a socket) is
+refused: the rename would replace a device node of the host by a regular file (as root,
+`/dev/null` itself).
 
 For trees built in a fresh temporary folder and renamed into place as a whole (the
 bundles of `egress compile --all-stages`), `write_new` writes one file that must not
@@ -14,7 +17,9 @@ exist yet, flushed, and `fsync_dir` flushes a folder's entries before the rename
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -27,6 +32,10 @@ def write_atomically(path: str | os.PathLike, data: bytes | str, mode: int = 0o6
     as root. The folder must exist: creating it is the caller's decision.
     """
     target = Path(path)
+    with contextlib.suppress(FileNotFoundError):
+        st = os.lstat(target)
+        if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+            raise OSError(errno.EINVAL, "not a regular file (egress replaces files only)", str(target))
     payload = data.encode("utf-8") if isinstance(data, str) else data
     fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:

@@ -319,9 +319,9 @@ def resolve_command(policy, nameserver, timeout):
     The lock file (`policy.yaml` -> `policy.lock.yaml`) pins host -> addresses for
     the firewall; review and commit it with the policy. Compile never uses DNS.
     Only real answers count: addresses, NODATA or NXDOMAIN. If any host has no address,
-    or its A or AAAA question fails (SERVFAIL, REFUSED, timeout), nothing is written and
-    the command exits 1 naming the host and family. Nothing is written either if nothing
-    changed.
+    or its A or AAAA question fails (SERVFAIL, REFUSED, timeout), or an answer is an
+    address no lock entry may hold (special space, a zone's), nothing is written and the
+    command exits 1 naming the host. Nothing is written either if nothing changed.
 
     \b
     Examples:
@@ -343,7 +343,7 @@ def resolve_command(policy, nameserver, timeout):
         raise click.BadParameter(f"{nameserver!r}: {err}", param_hint="--nameserver") from None
     hosts = resolving.hosts_to_pin(model)
     click.echo(f"resolving {len(hosts)} host{'s' * (len(hosts) != 1)} with {nameserver or 'the system resolver'}", err=True)
-    resolution = resolving.lookup(hosts, resolver)
+    resolution = resolving.lookup(hosts, resolver, resolving.zone_networks(model))
     for failure in resolution.failures:
         click.echo(f"egress: {failure}", err=True)
     if resolution.failures:

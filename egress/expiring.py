@@ -22,6 +22,7 @@ from egress.flows import Flow, StageFlows
 from egress.model import Grant
 
 WITHIN_RE = re.compile(r"([0-9]{1,5})([wdh]?)\Z")
+LAST = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
 UNITS = {"w": dt.timedelta(weeks=1), "d": dt.timedelta(days=1), "h": dt.timedelta(hours=1), "": dt.timedelta(days=1)}
 
 
@@ -91,7 +92,10 @@ class Agenda:
 
 def agenda(flows: StageFlows, start: dt.datetime, within: dt.timedelta) -> Agenda:
     """The grants in force in `flows` whose expiry instant is in `(start, start + within]`."""
-    end = start + within
+    try:
+        end = start + within
+    except OverflowError:  # a window past the year 9999: it ends where dates end
+        end = LAST
     by_grant: dict[str, list[Flow]] = {}
     for flow in flows.flows:
         by_grant.setdefault(flow.grant.id, []).append(flow)

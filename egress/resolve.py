@@ -22,6 +22,12 @@ a timeout, no server reachable) for either family is not "no address": taking it
 would silently drop, say, every pinned IPv6 address when the resolver has a bad day. So
 any failure, like a host with no address at all, leaves the lock file untouched and is
 reported with the host and the family.
+
+An answer is not taken on trust either: an address that a lock file may not hold
+(special space such as loopback, private-use or link-local, see `egress.special`, or an
+address inside one of the policy's zones: what a poisoned or rebinding resolver would
+return) is a failure too, so the lock file is never replaced by one that `validate`
+refuses (E145).
 """
 
 from __future__ import annotations
@@ -32,10 +38,12 @@ from dataclasses import dataclass
 
 import dns.exception
 import dns.resolver
+from netaddr import IPNetwork
 
 from egress.atomic import write_atomically
 from egress.load import lock_path
 from egress.model import INTERNET, Policy
+from egress.special import not_internet
 
 FAMILIES = (("A", "IPv4"), ("AAAA", "IPv6"))
 """The record types asked for each host, with the family each one answers for."""
@@ -44,7 +52,8 @@ FAMILIES = (("A", "IPv4"), ("AAAA", "IPv6"))
 @dataclass(frozen=True)
 class Failure:
     """Why a host cannot be pinned: one family got no real answer (`family` is
-    `IPv4 (A)` or `IPv6 (AAAA)`), or both answered with no address (`family` None)."""
+    `IPv4 (A)` or `IPv6 (AAAA)`), or the answers (`family` None) hold no address or
+    one that no lock entry may be."""
 
     host: str
     family: str | None
@@ -52,7 +61,7 @@ class Failure:
 
     def __str__(self) -> str:
         if self.family is None:
-            return f"{self.host}: no address ({self.reason})"
+            return f"{self.host}: {self.reason}"
         return f"{self.host}: {self.family} lookup failed ({self.reason})"
 
 
@@ -133,8 +142,10 @@ def _servers_said(err: dns.resolver.NoNameservers) -> str:
     return "; ".join(dict.fromkeys(said)) or "every server failed"
 
 
-def lookup(hosts: list[str], resolver: dns.resolver.Resolver) -> Resolution:
-    """Ask A and AAAA for each host; a host is pinned only if both got a real answer."""
+def lookup(hosts: list[str], resolver: dns.resolver.Resolver, zones: tuple[tuple[str, IPNetwork], ...] = ()) -> Resolution:
+    """Ask A and AAAA for each host; a host is pinned only if both got a real answer
+    and every address is one a lock file may hold (outside special space and `zones`,
+    pairs of zone name and network)."""
     addresses: dict[str, list[str]] = {}
     failures: list[Failure] = []
     for host in hosts:
@@ -146,13 +157,34 @@ def lookup(hosts: list[str], resolver: dns.resolver.Resolver) -> Resolution:
             except _NoRealAnswer as err:
                 failures.append(Failure(host, f"{family} ({rdtype})", str(err)))
                 failed = True
+        refused = [why for why in (_not_pinnable(a, zones) for a in sorted(found, key=lambda a: (a.version, a))) if why]
+        if refused:
+            failures.append(Failure(host, None, "; ".join(refused) + "; a lock entry is a public unicast address"))
+            continue
         if failed:
             continue
         if found:
             addresses[host] = [str(a) for a in sorted(found, key=lambda a: (a.version, a))]
         else:
-            failures.append(Failure(host, None, "neither A nor AAAA records"))
+            failures.append(Failure(host, None, "no address (neither A nor AAAA records)"))
     return Resolution(addresses, failures)
+
+
+def _not_pinnable(address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+                  zones: tuple[tuple[str, IPNetwork], ...]) -> str | None:
+    """Why the answer `address` may not be pinned, or None."""
+    special = not_internet(address)
+    if special is not None:
+        return f"answered {address}, in the {special.what} range {special.network} ({special.rfc})"
+    inside = sorted(name for name, network in zones if str(address) in network)
+    if inside:
+        return f"answered {address}, inside zone '{inside[0]}'"
+    return None
+
+
+def zone_networks(policy: Policy) -> tuple[tuple[str, IPNetwork], ...]:
+    """The policy's zones as (name, network) pairs, for `lookup`."""
+    return tuple((zone.name, network) for zone in policy.zones.values() for network in zone.addresses)
 
 
 def render_lock(policy_name: str, addresses: dict[str, list[str]], resolver_name: str, when: dt.datetime) -> str:

@@ -46,3 +46,15 @@ def test_write_new_never_overwrites_nor_follows(tmp_path):
         write_new(tmp_path / "link", b"3")
     assert not (tmp_path / "elsewhere").exists()
     fsync_dir(tmp_path)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+def test_write_atomically_refuses_what_is_not_a_file(tmp_path, kind):
+    """`--out /dev/null` as root renamed a regular file over the host's /dev/null: a
+    target that exists and is not a regular file (or a link) is refused, left as it was."""
+    target = tmp_path / "t"
+    os.mkfifo(target) if kind == "fifo" else target.mkdir()
+    with pytest.raises(OSError, match="not a regular file"):
+        write_atomically(target, b"data")
+    assert (target.is_fifo() if kind == "fifo" else target.is_dir())
+    assert os.listdir(tmp_path) == ["t"]

@@ -197,3 +197,10 @@ def test_markdown_shows_policy_text_as_text(small):
     # every table row keeps its 8 columns
     rows = [line for line in out.splitlines() if line.startswith("| 20")]
     assert len(rows) == 2 and all(row.count(" | ") == 7 for row in rows)
+
+
+def test_a_window_past_the_last_date_ends_there_not_in_a_crash(small):
+    """`--at 9999-12-25 --within 30d` overflowed the calendar: exit 3."""
+    result = run("expiring", small, "--at", "9999-12-25", "--within", "30d", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["until"] == "9999-12-31T00:00:00+00:00"

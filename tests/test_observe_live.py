@@ -346,9 +346,15 @@ zones:
     addresses: [10.100.0.0/24]
   lab:
     addresses: [10.30.0.0/24, "fd00:30::/64"]
+  proxy:
+    addresses: [198.51.100.3]
+proxy: {zone: proxy, port: 3128}
 services:
   partner:
     destinations: [{address: 198.51.100.10}, {address: "2001:db8:51::10"}]
+    ports: [tcp/443]
+  web:
+    destinations: [{domain: allowed.example}]
     ports: [tcp/443]
   archive:
     destinations: [{address: 198.51.100.20}]
@@ -373,6 +379,11 @@ stages:
         from: workstations
         to: backup
         reason: Backups nobody runs
+      - id: web-ws
+        from: workstations
+        to: web
+        via: proxy
+        reason: Web through the proxy
 """
 
 
@@ -380,15 +391,17 @@ stages:
 def test_element_counters_per_grant(lab, folder):
     """Traffic through two grants in the kernel, none through a third: usage gives the
     two their packets (one per connection: the rest of a connection is `established`,
-    accepted before the sets) and the third as unused."""
+    accepted before the sets) and the third as unused. A proxied grant's firewall element
+    (the way to the proxy, shared by every proxied grant of the zone) is not credited:
+    its traffic comes from the proxy's log."""
     policy_path, flows = load_policy(folder, COUNTED_POLICY, "s1-open")
     lab.add_lan("10.30.0.5", "fd00:30::5", "10.100.0.5")
-    lab.add_wan(["198.51.100.10", "198.51.100.20", "198.51.100.30", "2001:db8:51::10"])
-    lab.listen("wan", [443, 22, 873])
+    lab.add_wan(["198.51.100.3", "198.51.100.10", "198.51.100.20", "198.51.100.30", "2001:db8:51::10"])
+    lab.listen("wan", [443, 22, 873, 3128])
     lab.load(nftables.render(flows))
     checks = [("10.30.0.5", "198.51.100.10", "tcp", 443)] * 2 + [("fd00:30::5", "2001:db8:51::10", "tcp", 443)] \
-        + [("10.30.0.5", "198.51.100.20", "tcp", 22)]
-    assert lab.probe("lan", checks, timeout=2) == [True] * 4
+        + [("10.30.0.5", "198.51.100.20", "tcp", 22), ("10.100.0.5", "198.51.100.3", "tcp", 3128)]
+    assert lab.probe("lan", checks, timeout=2) == [True] * 5
     assert lab.probe("lan", [("10.100.0.5", "198.51.100.20", "tcp", 22)], timeout=0.4) == [False]  # not backup-ws
     listing = folder / "counters.json"
     listing.write_text(lab.nft(["-j", "list", "table", "inet", "egress"]))
@@ -397,9 +410,16 @@ def test_element_counters_per_grant(lab, folder):
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     got = {g["grant"]: (g["packets"], g["used"], g["observed"]) for g in doc["grants"]}
-    assert got == {"partner-lab": (3, True, True), "archive-lab": (1, True, True), "backup-ws": (0, False, True)}
-    assert doc["grants"][-1]["bytes"] == 0 and doc["grants"][0]["bytes"] > 0
-    assert doc["summary"] == {"grants": 3, "used": 2, "unused": 1, "not_observed": 0}
+    assert got == {"partner-lab": (3, True, True), "archive-lab": (1, True, True), "backup-ws": (0, False, True),
+                   "web-ws": (None, False, False)}
+    assert doc["grants"][0]["bytes"] > 0 and [g["bytes"] for g in doc["grants"] if g["grant"] == "backup-ws"] == [0]
+    assert doc["summary"] == {"grants": 4, "used": 2, "unused": 1, "not_observed": 1}
+    access = folder / "access.log"
+    access.write_text("1796131140.123    230 10.100.0.5 TCP_TUNNEL/200 5120 CONNECT www.allowed.example:443 - "
+                      "HIER_DIRECT/198.51.100.40 -\n")
+    both = run("usage", policy_path, access, "--stage", "s1-open", "--at", AT, "--counters", listing, "--format", "json")
+    web = next(g for g in json.loads(both.stdout)["grants"] if g["grant"] == "web-ws")
+    assert (web["proxy_requests"], web["packets"], web["used"]) == (1, None, True)
     text = CliRunner().invoke(main, ["usage", str(policy_path), "--stage", "s1-open", "--at", AT, "--counters", "-"],
                               input=listing.read_text())
     assert text.exit_code == 0, text.output

@@ -218,6 +218,24 @@ def test_revision_clean_dirty_and_outside_git(tmp_path):
     assert "uncommitted changes" in report_text(tmp_path, path, "--at", AT)
 
 
+def test_the_repository_config_runs_no_program(tmp_path):
+    """A policy folder's .git/config with `core.fsmonitor = CMD`, or a clean filter
+    named in .gitattributes, made the report run CMD (through `git status`)."""
+    folder = tmp_path / "repo"
+    shutil.copytree(SHIPPED_DIR, folder)
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@e", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@e")
+    for cmd in (["init", "-q"], ["add", "."], ["commit", "-qm", "policy"]):
+        subprocess.run(["git", *cmd], cwd=folder, check=True, env=env)
+    ran = tmp_path / "ran"
+    subprocess.run(["git", "config", "core.fsmonitor", f"touch {ran}-fsmonitor; false"], cwd=folder, check=True)
+    (folder / ".gitattributes").write_text("*.yaml filter=run\n")
+    subprocess.run(["git", "config", "filter.run.clean", f"sh -c 'touch {ran}-filter; cat'"], cwd=folder, check=True)
+    os.utime(folder / "policy.yaml", (1, 1))  # a changed stat makes `git status` read (and filter) the file
+    html = report_text(tmp_path, str(folder / "policy.yaml"), "--at", AT)
+    assert not list(tmp_path.glob("ran-*"))
+    assert "clean working tree" in html
+
+
 # -- scale: the summarised matrix ----------------------------------------------------------
 
 
@@ -313,3 +331,29 @@ stages:
     agenda = re.findall(r'<tr data-grant="([^"]+)"><td>([^<]+)<br>', html)
     assert agenda == [("by-instant", "2024-01-15 18:00 Europe/Paris (2024-01-15T17:00:00Z)"),
                       ("by-date", "2024-01-20 24:00 Europe/Paris (2024-01-20T23:00:00Z)")]
+
+
+def test_stages_and_expiries_at_the_ends_of_the_calendar(tmp_path):
+    """A stage dated 9999-12-01 and a grant expiring 9999-12-30 overflowed the timeline's
+    horizon and month ticks: exit 3 instead of a report."""
+    path = tmp_path / "far.yaml"
+    path.write_text(FAR_POLICY)
+    for at in ("2023-07-01", "9999-12-31"):
+        html = report_text(tmp_path, str(path), "--at", at)
+        assert "s1-far" in html and "9999-12-30 24:00 UTC" in html
+
+
+FAR_POLICY = """\
+egress: 1
+policy: far
+zones:
+  lab: {addresses: [10.30.0.0/24]}
+services:
+  partner: {destinations: [{address: 203.0.113.0/24}], ports: [tcp/443]}
+stages:
+  - {id: s0, date: 0001-01-01, grants: []}
+  - id: s1-far
+    date: 9999-12-01
+    grants:
+      - {id: g, from: lab, to: partner, reason: far, expires: 9999-12-30}
+"""

@@ -183,6 +183,38 @@ def test_nodata_for_aaaa_is_an_answer_and_drops_the_ipv6_address(tmp_path, flaky
     assert '    - "203.0.113.25"' in lock and "2001:db8" not in lock
 
 
+@pytest.fixture
+def poisoned_dnsmasq(system, tmp_path):
+    """A resolver that answers what a lock file may not hold (rebinding, poisoning)."""
+    proc, address = start_dnsmasq(system.get("dnsmasq", "dnsmasq"), tmp_path, [
+        "--address=/metadata.example/169.254.169.254",
+        "--address=/metadata.example/2001:db8:113::25",
+        "--address=/loopback.example/203.0.113.25",
+        "--address=/loopback.example/::1",
+        "--address=/inzone.example/192.0.2.25",  # zone dmz of BASE
+    ])
+    yield address
+    proc.terminate()
+    proc.wait(5)
+
+
+@pytest.mark.system("dnsmasq")
+@pytest.mark.parametrize("host, said", [
+    ("metadata.example", "answered 169.254.169.254, in the link-local"),
+    ("loopback.example", "answered ::1, in the loopback range ::1/128"),
+    ("inzone.example", "answered 192.0.2.25, inside zone 'dmz'"),
+])
+def test_an_answer_no_lock_entry_may_hold_changes_nothing(tmp_path, poisoned_dnsmasq, host, said):
+    """resolve wrote such answers and exited 0; the lock file then failed validation (E145)."""
+    path = write(tmp_path, BASE.replace("mx.partner.example", host), lock=PINNED_BOTH.format(host=host))
+    before = (tmp_path / "policy.lock.yaml").read_bytes()
+    result = CliRunner().invoke(main, ["resolve", str(path), "--nameserver", poisoned_dnsmasq])
+    assert result.exit_code == 1, result.output
+    assert f"egress: {host}: {said}" in result.stderr
+    assert "lock file left unchanged" in result.stderr
+    assert (tmp_path / "policy.lock.yaml").read_bytes() == before
+
+
 @pytest.mark.parametrize("value, expected", [
     ("192.0.2.53", ("192.0.2.53", 53)),
     ("127.0.0.1:5353", ("127.0.0.1", 5353)),

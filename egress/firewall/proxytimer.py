@@ -132,7 +132,7 @@ def _identity(record: Record | None) -> tuple | None:
     return (record.sha256, record.applied_at) if record else None
 
 
-def run(state_dir: str, poll: float = 1.0) -> int:
+def run(state_dir: str, poll: float = 5.0) -> int:
     """The timer's loop: settle at each instant while the same ruleset is in force."""
     def log(message: str) -> None:
         with contextlib.suppress(OSError):

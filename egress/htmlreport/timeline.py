@@ -77,7 +77,7 @@ def layout(history, temporary, at: dt.date) -> Timeline:
     first = min(dated + [at]) if dated else at
     last_stage = max(dated) if dated else at
     ends = [t.expires.date() for t in temporary]
-    horizon = last_stage + HORIZON
+    horizon = last_stage + min(HORIZON, dt.date.max - last_stage)
     last = max([last_stage, min(at, horizon)] + [e for e in ends if e <= horizon])
     span = max((last - first).days, 1)
     left, right = LABELS + 10, WIDTH - RIGHT
@@ -132,6 +132,8 @@ def _ticks(first: dt.date, last: dt.date, x_of) -> list[Tick]:
     ticks = [Tick(x_of(first), first)]
     while True:
         month = day.month - 1 + step
+        if day.year + month // 12 > dt.MAXYEAR:
+            break
         day = dt.date(day.year + month // 12, month % 12 + 1, 1)
         if day > last:
             break

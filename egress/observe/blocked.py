@@ -108,7 +108,6 @@ class Blocked:
     at: str
     flows: list[BlockedFlow]
     files: list
-    proxy_allowed_ignored: int = 0
 
 
 def blocked(observations: Observations, flows: StageFlows) -> Blocked:

@@ -51,11 +51,20 @@ class Log:
     lines: Iterator[str]
     reference: float
     truncated: str | None = None
+    handle: io.TextIOWrapper | None = None
 
     def close(self) -> None:
-        close = getattr(self.lines, "close", None)
-        if close:
-            close()
+        if self.handle is not None:
+            _release(self.handle, self.name)
+            self.handle = None
+
+
+def _release(handle: io.TextIOWrapper, name: str) -> None:
+    """Close a log's file (standard input is only let go of, not closed)."""
+    if name == "<stdin>":
+        handle.detach()
+    else:
+        handle.close()
 
 
 def open_log(path: str) -> Log:
@@ -66,35 +75,38 @@ def open_log(path: str) -> Log:
             raw = sys.stdin.buffer
             reference = time.time()
         else:
-            raw = open(path, "rb")  # noqa: SIM115 - closed by Log.close / the reader
+            raw = open(path, "rb")  # noqa: SIM115 - closed by Log.close
             reference = os.fstat(raw.fileno()).st_mtime
     except OSError as err:
         raise LogError(f"{name}: cannot read: {err.strerror or err}") from None
-    binary = _maybe_gzip(raw, name)
-    text = io.TextIOWrapper(binary, encoding="utf-8", errors="replace", newline=None)
+    text = io.TextIOWrapper(_maybe_gzip(raw, path), encoding="utf-8", errors="replace", newline=None)
     head: list[str] = []
     found = None
     cut = None
+    filled = 0
     try:
         for line in text:
             head.append(line)
             if line.strip():
+                filled += 1
                 found = sniff(line)
-                if found or sum(1 for h in head if h.strip()) >= SNIFF_LINES:
+                if found or filled >= SNIFF_LINES:
                     break
     except (OSError, EOFError, zlib.error) as err:
         if not head:
+            _release(text, name)
             raise LogError(f"{name}: cannot read: {err}") from None
         cut = f"{name}: compressed data ends early or is corrupt ({err}); the lines before it count"
-    if not any(h.strip() for h in head):
+    if not filled:
+        _release(text, name)
         return Log(name, "empty", iter(()), reference)
     if found is None:
+        _release(text, name)
         first = next(h for h in head if h.strip()).strip()
         shown = first[:60] + ("..." if len(first) > 60 else "")
         raise LogError(f"{name}: not a log that egress reads (expected {KNOWN}); it starts {shown!r}")
-    log = Log(name, found, iter(()), reference, cut)
-    log.lines = iter(head) if cut else itertools.chain(head, text)
-    return log
+    lines = iter(head) if cut else itertools.chain(head, text)
+    return Log(name, found, lines, reference, cut, text)
 
 
 def sniff(line: str) -> str | None:
@@ -105,11 +117,17 @@ def sniff(line: str) -> str | None:
     return None
 
 
-def _maybe_gzip(raw, name: str):
-    peek = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
-    if peek == b"\x1f\x8b":
+def _maybe_gzip(raw, path: str):
+    """`raw`, or its gzip decompression if it starts with gzip's magic bytes (a file is
+    reopened with `gzip.open`, which then owns it and closes it)."""
+    if not hasattr(raw, "peek"):  # a standard input replaced by a plain stream (tests, embedding)
+        raw = io.BufferedReader(raw)
+    if raw.peek(2)[:2] != b"\x1f\x8b":
+        return raw
+    if path == "-":
         return gzip.GzipFile(fileobj=raw, mode="rb")
-    return raw
+    raw.close()
+    return gzip.open(path, "rb")
 
 
 def collect(paths: list[str], policy_prefix: str, proxy_allowed: bool = False, say=None):

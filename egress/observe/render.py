@@ -12,7 +12,7 @@ from egress.observe.clock import iso
 
 
 def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 def _seen(first, last) -> str:

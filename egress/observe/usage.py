@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from egress import instants
 from egress.flows import StageFlows
+from egress.observe.blocked import Judge
 from egress.observe.observations import Observations, Seen
 from egress.query import QueryInputError, query
 
@@ -98,17 +99,19 @@ def _credit_proxy(observations: Observations, flows: StageFlows, grants: dict[st
     requests that none allows, by (client, host, port)."""
     unattributed: dict[tuple, Seen] = {}
     verdicts: dict[tuple, list[str]] = {}
+    zones = Judge(flows, {})
     for (client, host, port, allowed), seen in observations.requests.items():
         if not allowed:
             continue
         key = (client, host, port)
-        if key not in verdicts:
+        verdict = (zones.zone_of(client) or client, host, port)  # a name is judged by the client's zone
+        if verdict not in verdicts:
             try:
                 answer = query(flows, client, host, f"tcp/{port}")
-                verdicts[key] = [g for g in answer.grants if g in grants] if answer.allowed else []
+                verdicts[verdict] = [g for g in answer.grants if g in grants] if answer.allowed else []
             except QueryInputError:
-                verdicts[key] = []
-        credited = [g for g in verdicts[key] if grants[g].via == "proxy"]
+                verdicts[verdict] = []
+        credited = [g for g in verdicts[verdict] if grants[g].via == "proxy"]
         if not credited:
             entry = unattributed.get(key)
             if entry is None:

@@ -25,7 +25,7 @@ Keyed by what a packet needs, so that a packet meets a bounded number of rules:
   them back when dnsmasq forwards their next query); at the stages where a set is at
   its widest (the last stage, usually) reloads keep them;
 - for each piece at a stage, its *profile*: the (instant, set) pairs in force, checked
-  by a chain `to_<services>_v4` (`to_x<digest>_v4` when instants or several sets are
+  by a chain `to_<services>_v4` (`to__<digest>_v4` when instants or several sets are
   involved) with one rule each: `[meta time < T] ip daddr @dyn_... accept`;
 - the class chain looks the packet's (protocol, port) up in an interval verdict map that
   jumps to the chain of the piece's profile: two rules met, whatever the number of
@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from egress import instants
 from egress.flows import StageFlows, policy_index, resolve
 from egress.model import Grant, Policy, PortRange
-from egress.targets.names import nft_name
+from egress.targets.names import dynamic_set
 
 VERSIONS = (4, 6)
 PROTOCOLS = {
@@ -302,7 +302,8 @@ def _instant_order(instant: int | None) -> tuple[bool, int]:
 
 
 def set_name_of(base: str, version: int) -> str:
-    return nft_name("dyn_", base, f"_v{version}")
+    """`dyn_<base>_vN` (`egress.targets.names.dynamic_set`, shortened past 63 characters)."""
+    return dynamic_set(base, version)
 
 
 def chain_name(profile: tuple[tuple[int | None, str], ...], version: int) -> str:
@@ -311,7 +312,7 @@ def chain_name(profile: tuple[tuple[int | None, str], ...], version: int) -> str
     if len(profile) == 1 and profile[0][0] is None:
         return "to_" + profile[0][1][len("dyn_"):]
     digest = hashlib.sha256(repr(profile).encode()).hexdigest()[:12]
-    return f"to_x{digest}_v{version}"
+    return f"to__{digest}_v{version}"  # no service name starts with _: no clash with to_<services>
 
 
 def stage_plan(flows: StageFlows) -> tuple[dict, dict]:

@@ -30,6 +30,7 @@ def nft_name(prefix: str, middle: str, suffix: str = "") -> str:
     return f"{prefix}{middle[:keep]}_{digest}{suffix}"
 
 
-def dynamic_set(service: str, version: int) -> str:
-    """The set that dnsmasq fills with the addresses of a service's hosts (4 or 6)."""
-    return nft_name("dyn_", service, f"_v{version}")
+def dynamic_set(services: str, version: int) -> str:
+    """The set that dnsmasq fills with the addresses of the hosts of `services` (names
+    joined by `_`; see `egress.targets.dynamic`), for IPv4 or IPv6."""
+    return nft_name("dyn_", services, f"_v{version}")
