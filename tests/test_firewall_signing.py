@@ -92,3 +92,19 @@ def test_sign_command(keys, tmp_path):
     assert cp.returncode == 2 and "cannot read" in cp.stderr and "Traceback" not in cp.stderr
     cp = subprocess.run([*egress, "--help"], capture_output=True, text=True)
     assert cp.returncode == 0 and "allowed-signers" in cp.stdout and "Examples" in cp.stdout
+
+
+@pytest.mark.parametrize("kind", ["fifo", "link to /dev/zero"])
+def test_sign_refuses_a_manifest_that_is_not_a_regular_file(keys, kind):
+    """A FIFO made `egress sign` hang; a link to /dev/zero made it read until MemoryError (exit 3)."""
+    manifest = keys["manifest"]
+    manifest.unlink()
+    if kind == "fifo":
+        import os
+        os.mkfifo(manifest)
+    else:
+        manifest.symlink_to("/dev/zero")
+    with pytest.raises(signing.SignatureError, match="cannot read") as err:
+        signing.sign(manifest, keys["approver"])
+    assert err.value.usage
+    assert not manifest.with_name("manifest.json.sig").exists()

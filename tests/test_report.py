@@ -218,6 +218,24 @@ def test_revision_clean_dirty_and_outside_git(tmp_path):
     assert "uncommitted changes" in report_text(tmp_path, path, "--at", AT)
 
 
+def test_the_repository_config_runs_no_program(tmp_path):
+    """A policy folder's .git/config with `core.fsmonitor = CMD`, or a clean filter
+    named in .gitattributes, made the report run CMD (through `git status`)."""
+    folder = tmp_path / "repo"
+    shutil.copytree(SHIPPED_DIR, folder)
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@e", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@e")
+    for cmd in (["init", "-q"], ["add", "."], ["commit", "-qm", "policy"]):
+        subprocess.run(["git", *cmd], cwd=folder, check=True, env=env)
+    ran = tmp_path / "ran"
+    subprocess.run(["git", "config", "core.fsmonitor", f"touch {ran}-fsmonitor; false"], cwd=folder, check=True)
+    (folder / ".gitattributes").write_text("*.yaml filter=run\n")
+    subprocess.run(["git", "config", "filter.run.clean", f"sh -c 'touch {ran}-filter; cat'"], cwd=folder, check=True)
+    os.utime(folder / "policy.yaml", (1, 1))  # a changed stat makes `git status` read (and filter) the file
+    html = report_text(tmp_path, str(folder / "policy.yaml"), "--at", AT)
+    assert not list(tmp_path.glob("ran-*"))
+    assert "clean working tree" in html
+
+
 # -- scale: the summarised matrix ----------------------------------------------------------
 
 

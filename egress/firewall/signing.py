@@ -29,6 +29,7 @@ import tempfile
 from pathlib import Path
 
 from egress.atomic import write_atomically
+from egress.firewall.safeio import read_regular
 from egress.firewall.sanitize import clean, excerpt
 
 NAMESPACE = "egress-bundle"
@@ -67,7 +68,7 @@ def signature_path(manifest: Path) -> Path:
 def sign(manifest: Path, key: Path) -> Path:
     """Sign `manifest` with `key`; returns the signature's path."""
     try:
-        data = manifest.read_bytes()
+        data = read_regular(manifest)  # a FIFO would hang, a link to /dev/zero fill the memory
     except OSError as err:
         raise SignatureError(f"{manifest}: cannot read: {err.strerror or err}", usage=True) from None
     if not key.is_file():

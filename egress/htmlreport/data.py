@@ -285,7 +285,13 @@ def matrix(flows: StageFlows) -> Matrix:
 
 def git_revision(sources: list[str]) -> Revision:
     """The commit of the repository holding the policy, and whether any of its source
-    files differ from it (modified, staged or untracked); (None, None) outside git."""
+    files differ from it (modified or not in the commit); (None, None) outside git.
+
+    The repository may come from elsewhere (a policy folder mailed as an archive): its
+    `.git/config` must not make the report run a program. `git status` runs
+    `core.fsmonitor` and the clean filters that `.gitattributes` names, so it is not
+    used: each source's bytes are hashed as they are (`hash-object --no-filters`) and
+    compared with its blob in the commit."""
     folder = os.path.dirname(os.path.abspath(sources[0]))
 
     def git(*args: str) -> str | None:
@@ -295,8 +301,12 @@ def git_revision(sources: list[str]) -> Revision:
             return None
         return result.stdout.strip() if result.returncode == 0 else None
 
-    commit = git("rev-parse", "HEAD")
+    commit = git("rev-parse", "--verify", "--quiet", "HEAD^{commit}")
     if commit is None:
         return Revision(None, None)
-    status = git("status", "--porcelain", "--untracked-files=all", "--", *[os.path.abspath(p) for p in sources])
-    return Revision(commit, bool(status) if status is not None else None)
+    for source in sources:
+        path = os.path.abspath(source)
+        committed = git("rev-parse", "--verify", "--quiet", f"HEAD:./{os.path.relpath(path, folder)}")
+        if committed is None or git("hash-object", "--no-filters", "--", path) != committed:
+            return Revision(commit, True)
+    return Revision(commit, False)
