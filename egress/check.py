@@ -9,6 +9,7 @@ come out together.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import ipaddress
 from bisect import bisect_right
 from functools import lru_cache
@@ -105,6 +106,12 @@ def rule_unique_ids(policy: Policy, at: dt.date):
             seen_grant.setdefault(grant.id, grant.pos)
 
 
+def _did_you_mean(name: str, known) -> str:
+    """`; did you mean 'lab'?` for the closest known name, or nothing."""
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.5)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
 def rule_references(policy: Policy, at: dt.date):
     known = set(policy.zones) | set(policy.services) | {INTERNET}
     for stage in policy.stages:
@@ -113,12 +120,14 @@ def rule_references(policy: Policy, at: dt.date):
             for name in grant.sources:
                 if name not in known:
                     code, kind = ("E131", "service") if ingress_like and grant.targets else ("E130", "zone")
-                    yield diag(grant.pos, code, f"grant '{grant.id}': from '{name}' is not a defined {kind}")
+                    yield diag(grant.where("from", name), code,
+                               f"grant '{grant.id}': from '{name}' is not a defined {kind}{_did_you_mean(name, known)}")
             for name in grant.targets:
                 if name not in known:
                     from_outside = any(s == INTERNET or s in policy.services for s in grant.sources)
                     code, kind = ("E130", "zone") if from_outside else ("E131", "service")
-                    yield diag(grant.pos, code, f"grant '{grant.id}': to '{name}' is not a defined {kind}")
+                    yield diag(grant.where("to", name), code,
+                               f"grant '{grant.id}': to '{name}' is not a defined {kind}{_did_you_mean(name, known)}")
     if policy.proxy and policy.proxy.zone not in policy.zones:
         yield diag(policy.proxy.pos, "E130", f"proxy zone '{policy.proxy.zone}' is not a defined zone")
 
@@ -149,6 +158,8 @@ def rule_ports(policy: Policy, at: dt.date):
         services = grant.targets if kind == "egress" else [s for s in grant.sources if s != INTERNET]
         for name in services:
             offered = policy.services[name].ports
+            if not offered:
+                continue  # the service's own ports are wrong, and said so: no cascade
             for port in grant.ports:
                 if not _ports_cover(offered, port):
                     yield diag(
@@ -198,13 +209,17 @@ def rule_direct_names(policy: Policy, at: dt.date):
                         "E139",
                         f"grant '{grant.id}' reaches domain '{domain.value}' directly; an address list cannot hold all its subdomains: use `via: proxy` or list hosts",
                     )
+            web = kind == "egress" and policy.proxy is not None and all(p.proto == "tcp" for p in grant.ports or service.ports)
             for host in service.of_kind("host"):
                 if host.value not in locked and host.value not in reported_hosts:
                     reported_hosts.add(host.value)
+                    proxy_hint = (f"; or, for a web site, send grant '{grant.id}' `via: proxy` (the proxy checks the name: "
+                                  "no addresses needed)") if web else ""
                     yield diag(
                         host.pos,
                         "E140",
-                        f"host '{host.value}' has no addresses in the lock file; run `egress resolve {policy.path}` and commit the lock file",
+                        f"host '{host.value}' has no addresses in the lock file; run `egress resolve {policy.path}` "
+                        f"and commit the lock file{proxy_hint}",
                     )
 
 
@@ -238,7 +253,7 @@ def rule_revokes(policy: Policy, at: dt.date):
         positions = stage.revoke_pos or (stage.pos,) * len(stage.revoke)
         for grant_id, pos in zip(stage.revoke, positions, strict=True):
             if grant_id not in stage_of:
-                yield diag(pos, "E133", f"stage '{stage.id}' revokes '{grant_id}', which is no grant")
+                yield diag(pos, "E133", f"stage '{stage.id}' revokes '{grant_id}', which is no grant{_did_you_mean(grant_id, stage_of)}")
             elif stage_of[grant_id] >= stage.index:
                 yield diag(pos, "E133", f"stage '{stage.id}' revokes '{grant_id}', which is not of an earlier stage")
             elif grant_id in revoked:

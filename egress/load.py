@@ -379,6 +379,10 @@ def _schema_error(doc: Map, error) -> list[Diagnostic]:
         except instants.InstantError as err:
             return [Diagnostic(*where, "E112", f"{label}: {err}")]
     code = _value_code(path)
+    if code == "E124" and kind in ("type", "pattern"):
+        problem = port_problem(error.instance)
+        if problem:
+            return [Diagnostic(*where, code, f"{label}: {problem}")]
     return [Diagnostic(*where, code, _value_message(label, error))]
 
 
@@ -556,17 +560,16 @@ class _Builder:
                 yield port
 
     def port(self, value, where) -> PortRange | None:
-        match = PORT_RE.match(value) if isinstance(value, str) else None
-        if not match:
-            self.report(where, "E124", f"{value!r} is not a port: write tcp/N, udp/N, tcp/N-M, icmp or icmpv6")
+        problem = port_problem(value)
+        if problem:
+            self.report(where, "E124", problem)
             return None
+        match = PORT_RE.match(value)
+        assert match is not None
         if match.group(4):
             return PortRange(match.group(4))
         proto, first = match.group(1), int(match.group(2))
         last = int(match.group(3)) if match.group(3) else first
-        if not (1 <= first <= last <= 65535):
-            self.report(where, "E124", f"{value!r}: ports run from 1 to 65535, the first not above the last")
-            return None
         assert proto in PROTOCOLS_WITH_PORTS
         return PortRange(proto, first, last)
 
@@ -635,6 +638,7 @@ class _Builder:
                 ticket=_text(grant.get("ticket")),
                 expires=self.expiry(grant.get("expires"), grant.value_where.get("expires")),
                 pos=Pos(*data.item_where[index]),
+                name_pos=_name_positions(grant),
             )
 
     def proxy(self, data, doc: Map) -> Proxy | None:
@@ -662,6 +666,45 @@ class _Builder:
 
 def _text(value) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _name_positions(grant: Map) -> tuple[tuple[str, str, Pos], ...]:
+    """Where each name of a grant's `from` and `to` is written."""
+    out = []
+    for side in ("from", "to"):
+        value = grant.get(side)
+        if isinstance(value, str):
+            out.append((side, value, Pos(*grant.value_where[side])))
+        elif isinstance(value, Seq):
+            out += [(side, v, Pos(*w)) for v, w in zip(value, value.item_where, strict=True) if isinstance(v, str)]
+    return tuple(out)
+
+
+PORT_FORMS = "write tcp/N, udp/N, tcp/N-M, icmp or icmpv6"
+
+
+def port_problem(value) -> str | None:
+    """What is wrong with a port value, said so that the fix is obvious; None if it is
+    a port. One wording for the schema's error and the model's."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value} is a number, not a port: write tcp/{value} or udp/{value}"
+    if not isinstance(value, str):
+        return None if value is None else f"{value!r} is not a port: {PORT_FORMS}"
+    match = PORT_RE.match(value)
+    if not match:
+        return f"{value!r} is not a port: {PORT_FORMS}"
+    if match.group(4):
+        return None
+    proto, texts = match.group(1), [t for t in match.group(2, 3) if t is not None]
+    numbers = [int(t) for t in texts]
+    for text, number in zip(texts, numbers, strict=True):
+        if not 1 <= number <= 65535:
+            return f"{value!r}: port {number} is out of range; ports run from 1 to 65535"
+        if text != str(number):
+            return f"{value!r}: write {proto}/{'-'.join(map(str, numbers))} (no leading zero)"
+    if len(numbers) == 2 and numbers[0] > numbers[1]:
+        return f"{value!r}: the range is backwards; write {proto}/{numbers[1]}-{numbers[0]}"
+    return None
 
 
 def _names(value) -> tuple[str, ...]:

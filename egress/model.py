@@ -154,6 +154,12 @@ class Grant:
     ticket: str | None
     expires: dt.datetime | None  # the instant it closes (aware, in the policy's timezone)
     pos: Pos
+    name_pos: tuple[tuple[str, str, Pos], ...] = field(default=(), compare=False)
+    """(`from` or `to`, name, where the name is written): to point at a wrong name."""
+
+    def where(self, side: str, name: str) -> Pos:
+        """Where `name` is written on `side` (`from`/`to`), else the grant's own place."""
+        return next((pos for s, n, pos in self.name_pos if s == side and n == name), self.pos)
 
 
 @dataclass(frozen=True)

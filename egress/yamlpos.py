@@ -130,11 +130,19 @@ def compose(text: str, path: str):
         mark = err.problem_mark or err.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = " ".join(str(p) for p in (err.context, err.problem) if p)
+        if mark is not None and _is_tab(text, mark.line, mark.column):
+            problem = "a tab character; indent with spaces (YAML does not allow tabs in indentation)"
         raise YamlError(Diagnostic(path, line, col, "E101", f"YAML syntax: {problem}")) from None
     except yaml.YAMLError as err:  # e.g. a second document: not marked
         raise YamlError(Diagnostic(path, 1, 1, "E101", f"YAML: {err}".replace("\n", " "))) from None
     except RecursionError:  # the pure-Python composer recurses once per level
         raise YamlError(Diagnostic(path, 1, 1, "E103", f"nesting deeper than {MAX_DEPTH} levels; flatten the document")) from None
+
+
+def _is_tab(text: str, line: int, column: int) -> bool:
+    """True when the character at 0-based (line, column) of `text` is a tab."""
+    lines = text.split("\n", line + 1)
+    return line < len(lines) and column < len(lines[line]) and lines[line][column] == "\t"
 
 
 def load(text: str, path: str) -> tuple[object, list[Diagnostic]]:
