@@ -9,6 +9,7 @@ user for bad input.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import sys
 
 import click
@@ -312,7 +313,8 @@ def _say_expired(stage_flows) -> None:
 @click.argument("policy", type=click.Path())
 @click.option("--nameserver", metavar="ADDR[:PORT]",
               help="Ask this DNS server (e.g. 127.0.0.1:5353, [2001:db8::53]:53) instead of the system resolver.")
-@click.option("--timeout", default=3.0, show_default=True, help="Seconds to wait for each answer.")
+@click.option("--timeout", default=3.0, show_default=True, callback=lambda ctx, param, value: _seconds(value, param),
+              help="Seconds to wait for each answer (above 0, at most 300).")
 def resolve_command(policy, nameserver, timeout):
     """Resolve the hosts of direct grants and write the lock file beside the policy.
 
@@ -355,6 +357,14 @@ def resolve_command(policy, nameserver, timeout):
     )
     count = sum(len(a) for a in resolution.addresses.values())
     click.echo(f"{'wrote' if written else 'unchanged:'} {path} ({len(hosts)} hosts, {count} addresses)", err=True)
+
+
+def _seconds(value: float, param) -> float:
+    """A delay that ends: `nan` and `inf` pass click's FloatRange, and a lookup with
+    either would wait for ever on a server that does not answer."""
+    if not (math.isfinite(value) and 0 < value <= 300):
+        raise click.BadParameter(f"{value!r}: give a number of seconds above 0 and at most 300", param=param)
+    return value
 
 
 @main.command("diff")

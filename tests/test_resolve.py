@@ -236,3 +236,12 @@ def test_render_lock_is_sorted_and_quoted():
     text = render_lock("p", {"b.example": ["192.0.2.1"], "a.example": ["2001:db8::1"]}, "system", dt.datetime(2023, 1, 1))
     assert text.index("a.example") < text.index("b.example")
     assert '- "2001:db8::1"' in text
+
+
+@pytest.mark.parametrize("timeout", ["nan", "inf", "0", "-1", "301"])
+def test_a_timeout_that_never_ends_is_a_usage_error(tmp_path, timeout):
+    """`--timeout nan` or `inf` passed click's float and waited for ever on a silent server."""
+    result = CliRunner().invoke(main, ["resolve", str(write(tmp_path, BASE)), "--nameserver", "127.0.0.1:9",
+                                       "--timeout", timeout])
+    assert result.exit_code == 2, result.output
+    assert "seconds above 0" in result.output
