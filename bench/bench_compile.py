@@ -24,6 +24,7 @@ import argparse
 import datetime as dt
 import gc
 import importlib
+import json
 import re
 import shutil
 import sys
@@ -105,9 +106,10 @@ def nft_load(bundle: Path) -> list[list[str]]:
         wall, rss, proc = common.run_measured(argv)
         rows.append([f"nft -f {largest.name}/egress.nft, reload of the same", common.secs(wall),
                      f"nft peak {common.mb(rss)}" + ("" if proc.returncode == 0 else f"; FAILED: {proc.stderr.strip()[:200]}")])
-        listed = ns.run(["nft", "list", "table", "inet", "egress"])
-        elements = sum(line.count(",") + 1 for line in listed.stdout.splitlines() if "." in line and ("tcp" in line or "udp" in line or "icmp" in line) and "elements" not in line and "@" not in line)
-        rows.append(["  (listing of the loaded table)", "", f"{len(listed.stdout.splitlines()):,} lines, ~{elements:,} set elements"])
+        listing = json.loads(ns.run(["nft", "-j", "list", "table", "inet", "egress"]).stdout)
+        chains, sets = common.nft_objects(listing)
+        rows.append(["  (the loaded table, nft -j)", "", f"{common.element_count(listing):,} set elements in "
+                     f"{len(sets):,} sets and maps, {len(chains):,} chains"])
     index = order.index(largest.name)
     if index > 0:
         before = bundle / order[index - 1] / "egress.nft"

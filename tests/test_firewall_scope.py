@@ -51,6 +51,9 @@ ATTACKS = {
     "reset": GOOD + "reset counters\n",
     "rename": GOOD + "rename chain inet filter input x\n",
     "dormant": "table inet egress { flags dormant; }\n",
+    # an offloaded flow skips the forward hook of every table, the host's own too
+    "flowtable": "table inet egress {\n\tflowtable ft { hook ingress priority filter; devices = { lo }; }\n}\n",
+    "flow offload": GOOD.replace("policy drop;\n", "policy drop;\n\t\tip protocol tcp flow add @ft\n"),
     "words after the block": "table inet egress { } delete table inet filter\n",
     "carriage return": "add table inet egress\rdelete table inet filter\n",
     "stray backslash": GOOD + "add rule inet egress forward \\ accept\n",

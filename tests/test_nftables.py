@@ -516,7 +516,8 @@ def test_ingress_from_internet_and_partner():
     assert not any(e.startswith("192.0.2.24") for e in inbound)
     assert set_elements(text, "in_dicom_v4") == ["198.51.100.64/28 . tcp . 104"]
     assert chain_rules(text, "in_dicom_v4") == [
-        'ip saddr . meta l4proto . th dport @in_dicom_v4 counter accept comment "grant images-in"'
+        'ip saddr . meta l4proto . th dport @in_dicom_v4 counter meta mark set meta mark and 0x0000ffff accept'
+        ' comment "grant images-in"'
     ]
     assert set_elements(text, "in_mail_v6")[:2] == [
         "2000::/16 . tcp . 25", "2001:200::-2001:db8:35:24:ffff:ffff:ffff:ffff . tcp . 25",
@@ -560,8 +561,8 @@ def test_hosts_get_lock_addresses_and_dynamic_sets():
     # the ports of the class lead to the chain of the dnsmasq-fed sets of the services
     assert set_elements(text, "hosts_mail_v4") == ["tcp . 25 : jump to_relay_v4", "tcp . 587 : jump to_relay_v4"]
     assert chain_rules(text, "out_mail_v4")[0] == 'meta l4proto . th dport vmap @hosts_mail_v4 comment "grant relay-out"'
-    assert chain_rules(text, "to_relay_v4") == ["ip daddr @dyn_relay_v4 counter accept"]
-    assert chain_rules(text, "to_relay_v6") == ["ip6 daddr @dyn_relay_v6 counter accept"]
+    assert chain_rules(text, "to_relay_v4") == ["ip daddr @dyn_relay_v4 counter meta mark set meta mark and 0x0000ffff accept"]
+    assert chain_rules(text, "to_relay_v6") == ["ip6 daddr @dyn_relay_v6 counter meta mark set meta mark and 0x0000ffff accept"]
     part1 = text.split("# 2.")[0]
     assert "\tset dyn_relay_v4 {\n\t\ttype ipv4_addr\n\t\tflags timeout\n\t\ttimeout 1d\n\t}" in part1
     # the dynamic sets are never flushed while a direct grant opens them
@@ -587,7 +588,7 @@ def test_dynamic_sets_keyed_by_what_a_packet_needs():
     assert set_elements(s1, "hosts_ws_v4") == [
         "tcp . 25 : jump to_a_v4", "tcp . 443 : jump to_a_b_v4", "tcp . 8443 : jump to_c_v4",
     ]
-    assert chain_rules(s1, "to_a_b_v4") == ["ip daddr @dyn_a_b_v4 counter accept"]
+    assert chain_rules(s1, "to_a_b_v4") == ["ip daddr @dyn_a_b_v4 counter meta mark set meta mark and 0x0000ffff accept"]
     assert set_elements(s0, "hosts_ws_v4") == ["tcp . 25 : jump to_a_v4", "tcp . 443 : jump to_a_b_v4"]
     # every stage declares the sets of every stage
     part1 = lambda t: t.split("# 2.")[0].split("# 1.")[1]  # noqa: E731

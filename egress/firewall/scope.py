@@ -7,7 +7,7 @@ deletes the host's real table. So the text is read before anything runs it, the 
 `nft -f` reads it, and every top-level statement must name `inet egress`:
 
 - `table inet egress [{ ... }]`, and `add|create|delete|destroy|flush table inet egress`;
-- `add|create|insert|replace|delete|destroy|flush chain|set|map|element|rule|flowtable|
+- `add|create|insert|replace|delete|destroy|flush chain|set|map|element|rule|
   counter|quota|limit|secmark|synproxy|ct helper|ct timeout|ct expectation inet egress
   ...`, and the short rule form `add|insert inet egress CHAIN ...`;
 - nothing else at the top level: no `flush ruleset`, no `list`, `reset`, `rename`,
@@ -16,7 +16,10 @@ deletes the host's real table. So the text is read before anything runs it, the 
   so `table egress` is refused too;
 - anywhere: no `include` (it reads another file, and nft's errors would echo its lines),
   no `define`/`redefine`/`undefine` nor `$variable` (indirection this check cannot
-  follow), no `dormant` flag (a dormant table filters nothing: the perimeter fails open).
+  follow), no `dormant` flag (a dormant table filters nothing: the perimeter fails open),
+  no `flowtable` nor `flow add|offload` (an offloaded flow's packets take the fast path
+  at ingress and skip the forward hook of every table, the host's own included; egress
+  never writes one).
 
 The reading follows nft 1.0's scanner, checked against it: `#` starts a comment that
 ends at the newline (a backslash does not continue a comment); a backslash before a
@@ -38,7 +41,7 @@ from dataclasses import dataclass
 TABLE = ("inet", "egress")
 FAMILIES = frozenset({"ip", "ip6", "inet", "arp", "bridge", "netdev"})
 VERBS = frozenset({"add", "create", "insert", "replace", "delete", "destroy", "flush"})
-OBJECTS = frozenset({"table", "chain", "set", "map", "element", "rule", "flowtable", "counter", "quota",
+OBJECTS = frozenset({"table", "chain", "set", "map", "element", "rule", "counter", "quota",
                      "limit", "secmark", "synproxy"})
 CT_OBJECTS = frozenset({"helper", "timeout", "expectation"})
 FORBIDDEN_WORDS = {
@@ -47,6 +50,9 @@ FORBIDDEN_WORDS = {
     "redefine": "`redefine` (variables are an indirection the scope check cannot follow)",
     "undefine": "`undefine` (variables are an indirection the scope check cannot follow)",
     "dormant": "the `dormant` flag (a dormant table filters nothing)",
+    "flowtable": "a flowtable (the packets of an offloaded flow skip the forward hook of every table of the host)",
+    "flow": "`flow add`/`flow offload` (the packets of an offloaded flow skip the forward hook of every table "
+            "of the host)",
 }
 EXCERPT = 60
 

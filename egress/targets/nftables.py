@@ -39,9 +39,9 @@ The packet mark: nftables (nft 1.0.6, kernel 6.1) can only combine the mark with
 constants, not with a value looked up in a map; so the map jumps to a chain per tag,
 whose rule is a constant. Bits outside the mask are never changed (tested with a mark
 set by a table that runs before this one); the bits of the mask are egress's scratch:
-cleared when a new packet enters the zone dispatch, and cleared again by the chains that
-accept after a tag lookup (`allow`, `until_*`), so that a packet leaves with the mark it
-came with when those bits were zero. Give the mask bits that no other rule uses.
+cleared for every new packet before the tag lookup, and cleared again by every rule
+that accepts a new packet after it, so that a packet leaves with the mark it came with
+when those bits were zero. Give the mask bits that no other rule uses.
 
 The path of a packet (`oifname "lo" accept` first on hook output): one lookup, `ct
 state . meta nfproto vmap`, accepts established and related packets, drops invalid
@@ -761,7 +761,8 @@ def render(flows: StageFlows) -> str:
         lines += [f"\tchain {until_chain(instant)} {{", f"\t\tmeta time < {instant} meta mark set meta mark and {keep} accept", "\t}"]
     for profile, v in plan.profiles:
         body = [
-            ("" if instant is None else f"meta time < {instant} ") + f"{ADDR[v]} daddr @{name} counter accept"
+            ("" if instant is None else f"meta time < {instant} ")
+            + f"{ADDR[v]} daddr @{name} counter meta mark set meta mark and {keep} accept"
             for instant, name in profile
         ]
         lines += [f"\tchain {dynamic.chain_name(profile, v)} {{", *[f"\t\t{r}" for r in body], "\t}"]
@@ -820,7 +821,8 @@ def _class_rule(kind: str, name: str, v: int, grants: set, work: _Policy) -> str
         return f"meta l4proto . th dport vmap @{name} {note}"
     if kind.endswith("x") or kind == "svc":
         return f"{key} vmap @{name} {note}"
-    return f"{key} @{name} counter accept {note}"
+    keep = f"0x{~work.mask & 0xFFFFFFFF:08x}"
+    return f"{key} @{name} counter meta mark set meta mark and {keep} accept {note}"
 
 
 # ---------------------------------------------------------------------- counters
