@@ -226,7 +226,9 @@ def stages(policy, at, fmt):
 @click.option("--all-stages", is_flag=True, help="Compile every target of every stage into --out.")
 @click.option("--out", type=click.Path(file_okay=False), help="With --all-stages: the bundle folder, replaced atomically; only a folder egress wrote "
                    "(or an empty one) is replaced, other bundles inside it are kept.")
-@click.option("--at", "at", type=DATE, help=AT_HELP)
+@click.option("--at", "at", type=DATE, help=AT_HELP.replace(
+    "Default: now.", "Default: 00:00 today in the policy's timezone, so that the files are the same all day "
+    "(the ruleset itself closes a grant at its instant)."))
 def compile(policy, stage_id, target, all_stages, out, at):  # shadows the builtin: the command's name
     """Compile a stage to nftables, Squid or dnsmasq; or every stage to a bundle.
 
@@ -254,6 +256,8 @@ def compile(policy, stage_id, target, all_stages, out, at):  # shadows the built
         raise click.UsageError(f"compile takes one policy file, and {policy} is a folder; "
                                f"give the file, such as {_suggest_policy(policy)}")
     model = open_policy(policy, when)
+    if at is None:  # the start of today: the same bytes all day (the ruleset closes expiring grants itself)
+        when = instants.moment(None, model.timezone).date()
     if stage_id:
         stage_of(model, stage_id)
         flows = resolve(model, stage_id, when)
