@@ -108,3 +108,11 @@ def test_sign_refuses_a_manifest_that_is_not_a_regular_file(keys, kind):
         signing.sign(manifest, keys["approver"])
     assert err.value.usage
     assert not manifest.with_name("manifest.json.sig").exists()
+
+
+def test_sign_that_cannot_write_the_signature_is_a_usage_error(keys):
+    """A folder (or a FIFO, a read-only stage folder) where the signature goes: exit 3."""
+    keys["manifest"].with_name("manifest.json.sig").mkdir()
+    with pytest.raises(signing.SignatureError, match=r"manifest\.json\.sig: cannot write") as err:
+        signing.sign(keys["manifest"], keys["approver"])
+    assert err.value.usage

@@ -78,7 +78,10 @@ def sign(manifest: Path, key: Path) -> Path:
         raise SignatureError(f"ssh-keygen -Y sign with {key} failed: {excerpt(cp.stderr.decode(errors='replace'))}",
                              usage=True)
     target = signature_path(manifest)
-    write_atomically(target, cp.stdout, mode=0o644)
+    try:
+        write_atomically(target, cp.stdout, mode=0o644)
+    except OSError as err:
+        raise SignatureError(f"{target}: cannot write: {err.strerror or err}", usage=True) from None
     return target
 
 
