@@ -356,9 +356,13 @@ def resolve_command(policy, nameserver, timeout):
         click.echo(f"egress: lock file left unchanged; fix the resolver or the names and run `egress resolve {policy}` again",
                    err=True)
         sys.exit(EXIT_INVALID)
-    path, written = resolving.update_lock(
-        model, resolution, nameserver or "system", dt.datetime.now(dt.UTC)
-    )
+    try:
+        path, written = resolving.update_lock(
+            model, resolution, nameserver or "system", dt.datetime.now(dt.UTC)
+        )
+    except OSError as err:
+        click.echo(f"egress: cannot write {err.filename or 'the lock file'}: {err.strerror or err}", err=True)
+        sys.exit(EXIT_USAGE)
     count = sum(len(a) for a in resolution.addresses.values())
     click.echo(f"{'wrote' if written else 'unchanged:'} {path} ({len(hosts)} hosts, {count} addresses)", err=True)
 

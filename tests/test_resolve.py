@@ -146,6 +146,22 @@ def test_unresolvable_host_changes_nothing(tmp_path, dnsmasq):
     assert not (tmp_path / "policy.lock.yaml").exists()
 
 
+@pytest.mark.system("dnsmasq")
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_a_lock_path_that_cannot_be_written_is_exit_2(tmp_path, dnsmasq, kind):
+    """The lock path a folder or a FIFO (validate reports it, resolve goes on to rewrite
+    it): the write failed with exit 3 (a FIFO was even replaced by a file)."""
+    import os
+
+    path = write(tmp_path, BASE, lock=None)
+    lock = tmp_path / "policy.lock.yaml"
+    lock.mkdir() if kind == "folder" else os.mkfifo(lock)
+    result = CliRunner().invoke(main, ["resolve", str(path), "--nameserver", dnsmasq])
+    assert result.exit_code == 2, result.output
+    assert f"egress: cannot write {lock}: not a regular file" in result.stderr
+    assert lock.is_dir() if kind == "folder" else lock.is_fifo()
+
+
 PINNED_BOTH = """\
 egress-lock: 1
 policy: base
