@@ -296,6 +296,19 @@ def _suggest_policy(folder: str) -> str:
     return found[0] if len(found) == 1 else os.path.join(folder, "policy.yaml")
 
 
+def _refuse_replacing(out: str, inputs: list[str]) -> None:
+    """Exit 2 if writing `out` would replace one of the files read (a hurried
+    `--out policy.yaml`): the path itself is replaced (a link, not what it points to)."""
+    import os
+
+    target = os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(out))), os.path.basename(out))
+    for path in inputs:
+        if path != "-" and os.path.realpath(path) == target:
+            click.echo(f"egress: --out {out} is {path}, which the report reads: give another file, such as report.html",
+                       err=True)
+            sys.exit(EXIT_USAGE)
+
+
 def _sources(model) -> list[str]:
     """The files the policy was read from (policy, includes, lock file), sorted."""
     return sorted(set(model.sources))
@@ -692,6 +705,7 @@ def report_command(policy, out, stage_id, lang, blocked_logs, usage_logs, at):
     start = instants.moment(when, model.timezone)
     stage = stage_of(model, stage_id) if stage_id else model.stages[-1]
     sources = [policy] + [p for p in _sources(model) if p != policy]
+    _refuse_replacing(out, [*sources, *blocked_logs, *usage_logs])
     denials = _collect(blocked_logs, model, proxy_allowed=False) if blocked_logs else None
     requests = _collect(usage_logs, model, proxy_allowed=True) if usage_logs else None
     report = htmlreport.build(model, stage.id, start, sources, denials, requests)
