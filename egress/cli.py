@@ -244,6 +244,7 @@ def compile(policy, stage_id, target, all_stages, out, at):  # shadows the built
     import os
 
     from egress.bundle import BundleError, source_revision, write_bundle
+    from egress.firewall.sanitize import clean
 
     when = _at(at)
     if all_stages == bool(stage_id):
@@ -278,13 +279,13 @@ def compile(policy, stage_id, target, all_stages, out, at):  # shadows the built
     try:
         written = write_bundle(out, resolved, source_revision(sources), progress, sources)
     except BundleError as err:
-        click.echo(f"egress: {err}", err=True)
+        click.echo(f"egress: {clean(err)}", err=True)  # it names what --out holds: any file name
         sys.exit(EXIT_USAGE)
     if written.replaced not in (None, model.name):
         click.echo(f"note: replaced the bundle of policy {written.replaced or '(unnamed, older egress)'}", err=True)
     if written.kept:
         click.echo(f"note: kept the other bundle{'s' * (len(written.kept) != 1)} in {shown}: "
-                   f"{', '.join(written.kept)}", err=True)
+                   f"{', '.join(clean(name) for name in written.kept)}", err=True)
     click.echo(f"wrote {counted(len(resolved), 'stage')} to {shown}", err=True)
 
 

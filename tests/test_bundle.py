@@ -132,6 +132,18 @@ def test_a_marker_whose_policy_is_not_a_name_is_not_ours(tmp_path):
     assert os.listdir(out) == [bundle.MARKER]
 
 
+def test_names_found_in_out_are_printed_escaped(tmp_path):
+    """A file or a nested bundle in --out named with ESC or BEL reached the terminal raw."""
+    out = tmp_path / "out"
+    assert compile_all(MINIMAL, out / "nested\x1b]0;x\x07").exit_code == 0
+    result = compile_all(MINIMAL, out)
+    assert result.exit_code == 0 and "nested\\x1b]0;x\\x07" in result.stderr
+    (out / "junk\x1b[2J").write_text("")
+    result = compile_all(MINIMAL, out)
+    assert result.exit_code == 2 and "junk\\x1b[2J" in result.stderr
+    assert "\x1b" not in result.output and "\x07" not in result.output
+
+
 @pytest.mark.parametrize("order", ["tour-then-runbook", "runbook-then-tour"])
 def test_nested_bundles_keep_each_other(tmp_path, order):
     """The README's tour compiles into build/minimal, the runbook into build/: in either
