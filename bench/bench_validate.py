@@ -88,7 +88,7 @@ def measure_pair(path: str, at: dt.date, repeat: int, gc_on: bool):
 
 def breakdown(path: str, at: dt.date, repeat: int, gc_on: bool = True) -> list[tuple[str, float]]:
     """Best time of each step of `egress.check.validate`, called one by one as it does."""
-    from egress import check, load, yamlpos
+    from egress import check, instants, load, yamlpos
 
     steps: dict[str, float] = {}
 
@@ -114,8 +114,9 @@ def breakdown(path: str, at: dt.date, repeat: int, gc_on: bool = True) -> list[t
         lock, _ = step("lock file (load.load_lock)", lambda: load.load_lock(load.lock_path(path)))
         if lock is not None:
             policy = load._with_lock(policy, lock)
+        instant = instants.moment(at, policy.timezone)  # what check.check hands each rule
         for rule in check.RULES:
-            step(f"  check: {rule.__name__}", partial(lambda r, p: list(r(p, at)), rule, policy))
+            step(f"  check: {rule.__name__}", partial(lambda r, p, when: list(r(p, when)), rule, policy, instant))
         step("semantic checks (check.check)", partial(check.check, policy, at))
     return list(steps.items())
 

@@ -66,7 +66,7 @@ class Params:
 
 DEFAULTS = Params()
 
-VERSION = 2
+VERSION = 3
 """Bumped whenever the same parameters would give another policy (cached files are
 regenerated when it changes)."""
 

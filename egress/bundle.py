@@ -49,7 +49,7 @@ MARKER = ".egress-bundle"
 """At a bundle's root: JSON `{"egress-bundle": 1, "policy": NAME, "stages": [ID...]}`."""
 
 _MAX_METADATA = 1 << 20  # a marker or manifest larger than this was not written by egress
-_STAGE_ID = re.compile(r"[a-z0-9][a-z0-9-]*\Z")  # what a marker may name: never `.git` or `..`
+_STAGE_ID = re.compile(r"[a-z0-9][a-z0-9-]*\Z")  # what a marker may name: never `.git`, `..` or a control character
 
 
 class BundleError(Exception):
@@ -278,6 +278,7 @@ def _marker(folder: Path) -> dict | None:
     """The marker of a bundle root, if it is one egress wrote."""
     doc = _json(folder / MARKER)
     if (doc is None or doc.get("egress-bundle") != 1 or not isinstance(doc.get("policy"), str)
+            or not _STAGE_ID.match(doc["policy"])  # a name, as egress wrote it: it is printed
             or not isinstance(doc.get("stages"), list)
             or not all(isinstance(s, str) and _STAGE_ID.match(s) for s in doc["stages"])):
         return None

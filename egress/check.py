@@ -303,11 +303,12 @@ def rule_lock_addresses(policy: Policy, at: dt.datetime):
     networks and special space already.)"""
     if policy.lock is None:
         return
-    zones = [(net, zone.name) for zone in policy.zones.values() for net in zone.addresses]
+    zones = _Spans((net.first, net.last, (net.version, zone.name)) for zone in policy.zones.values() for net in zone.addresses)
     for host, addresses in sorted(policy.lock.hosts.items()):
         places = policy.lock.where.get(host, ())
         for address, place in zip(addresses, places, strict=False):
-            inside = sorted({name for net, name in zones if address in net})
+            met = zones.meeting(address.first, address.last)
+            inside = sorted({name for _, _, (version, name) in met if version == address.version})
             if inside:
                 yield diag(place, "E145", f"{host}: {address.ip} is inside zone '{inside[0]}'; a lock entry is an address outside the zones")
 

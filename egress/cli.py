@@ -9,6 +9,7 @@ user for bad input.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import sys
 
 import click
@@ -225,7 +226,9 @@ def stages(policy, at, fmt):
 @click.option("--all-stages", is_flag=True, help="Compile every target of every stage into --out.")
 @click.option("--out", type=click.Path(file_okay=False), help="With --all-stages: the bundle folder, replaced atomically; only a folder egress wrote "
                    "(or an empty one) is replaced, other bundles inside it are kept.")
-@click.option("--at", "at", type=DATE, help=AT_HELP)
+@click.option("--at", "at", type=DATE, help=AT_HELP.replace(
+    "Default: now.", "Default: 00:00 today in the policy's timezone, so that the files are the same all day "
+    "(the ruleset itself closes a grant at its instant)."))
 def compile(policy, stage_id, target, all_stages, out, at):  # shadows the builtin: the command's name
     """Compile a stage to nftables, Squid or dnsmasq; or every stage to a bundle.
 
@@ -241,6 +244,7 @@ def compile(policy, stage_id, target, all_stages, out, at):  # shadows the built
     import os
 
     from egress.bundle import BundleError, source_revision, write_bundle
+    from egress.firewall.sanitize import clean
 
     when = _at(at)
     if all_stages == bool(stage_id):
@@ -253,6 +257,8 @@ def compile(policy, stage_id, target, all_stages, out, at):  # shadows the built
         raise click.UsageError(f"compile takes one policy file, and {policy} is a folder; "
                                f"give the file, such as {_suggest_policy(policy)}")
     model = open_policy(policy, when)
+    if at is None:  # the start of today: the same bytes all day (the ruleset closes expiring grants itself)
+        when = instants.moment(None, model.timezone).date()
     if stage_id:
         stage_of(model, stage_id)
         flows = resolve(model, stage_id, when)
@@ -273,13 +279,13 @@ def compile(policy, stage_id, target, all_stages, out, at):  # shadows the built
     try:
         written = write_bundle(out, resolved, source_revision(sources), progress, sources)
     except BundleError as err:
-        click.echo(f"egress: {err}", err=True)
+        click.echo(f"egress: {clean(err)}", err=True)  # it names what --out holds: any file name
         sys.exit(EXIT_USAGE)
     if written.replaced not in (None, model.name):
         click.echo(f"note: replaced the bundle of policy {written.replaced or '(unnamed, older egress)'}", err=True)
     if written.kept:
         click.echo(f"note: kept the other bundle{'s' * (len(written.kept) != 1)} in {shown}: "
-                   f"{', '.join(written.kept)}", err=True)
+                   f"{', '.join(clean(name) for name in written.kept)}", err=True)
     click.echo(f"wrote {counted(len(resolved), 'stage')} to {shown}", err=True)
 
 
@@ -289,6 +295,19 @@ def _suggest_policy(folder: str) -> str:
 
     found = policy_files([folder])
     return found[0] if len(found) == 1 else os.path.join(folder, "policy.yaml")
+
+
+def _refuse_replacing(out: str, inputs: list[str]) -> None:
+    """Exit 2 if writing `out` would replace one of the files read (a hurried
+    `--out policy.yaml`): the path itself is replaced (a link, not what it points to)."""
+    import os
+
+    target = os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(out))), os.path.basename(out))
+    for path in inputs:
+        if path != "-" and os.path.realpath(path) == target:
+            click.echo(f"egress: --out {out} is {path}, which the report reads: give another file, such as report.html",
+                       err=True)
+            sys.exit(EXIT_USAGE)
 
 
 def _sources(model) -> list[str]:
@@ -312,7 +331,8 @@ def _say_expired(stage_flows) -> None:
 @click.argument("policy", type=click.Path())
 @click.option("--nameserver", metavar="ADDR[:PORT]",
               help="Ask this DNS server (e.g. 127.0.0.1:5353, [2001:db8::53]:53) instead of the system resolver.")
-@click.option("--timeout", default=3.0, show_default=True, help="Seconds to wait for each answer.")
+@click.option("--timeout", default=3.0, show_default=True, callback=lambda ctx, param, value: _seconds(value, param),
+              help="Seconds to wait for each answer (above 0, at most 300).")
 def resolve_command(policy, nameserver, timeout):
     """Resolve the hosts of direct grants and write the lock file beside the policy.
 
@@ -350,11 +370,23 @@ def resolve_command(policy, nameserver, timeout):
         click.echo(f"egress: lock file left unchanged; fix the resolver or the names and run `egress resolve {policy}` again",
                    err=True)
         sys.exit(EXIT_INVALID)
-    path, written = resolving.update_lock(
-        model, resolution, nameserver or "system", dt.datetime.now(dt.UTC)
-    )
+    try:
+        path, written = resolving.update_lock(
+            model, resolution, nameserver or "system", dt.datetime.now(dt.UTC)
+        )
+    except OSError as err:
+        click.echo(f"egress: cannot write {err.filename or 'the lock file'}: {err.strerror or err}", err=True)
+        sys.exit(EXIT_USAGE)
     count = sum(len(a) for a in resolution.addresses.values())
     click.echo(f"{'wrote' if written else 'unchanged:'} {path} ({len(hosts)} hosts, {count} addresses)", err=True)
+
+
+def _seconds(value: float, param) -> float:
+    """A delay that ends: `nan` and `inf` pass click's FloatRange, and a lookup with
+    either would wait for ever on a server that does not answer."""
+    if not (math.isfinite(value) and 0 < value <= 300):
+        raise click.BadParameter(f"{value!r}: give a number of seconds above 0 and at most 300", param=param)
+    return value
 
 
 @main.command("diff")
@@ -674,6 +706,7 @@ def report_command(policy, out, stage_id, lang, blocked_logs, usage_logs, at):
     start = instants.moment(when, model.timezone)
     stage = stage_of(model, stage_id) if stage_id else model.stages[-1]
     sources = [policy] + [p for p in _sources(model) if p != policy]
+    _refuse_replacing(out, [*sources, *blocked_logs, *usage_logs])
     denials = _collect(blocked_logs, model, proxy_allowed=False) if blocked_logs else None
     requests = _collect(usage_logs, model, proxy_allowed=True) if usage_logs else None
     report = htmlreport.build(model, stage.id, start, sources, denials, requests)

@@ -15,9 +15,10 @@ flavoured Markdown):
 - the ASCII punctuation that opens inline markup is backslash-escaped
   (`\\ ` * _ [ ] | # ~ $`): no emphasis, code, link, image, strikethrough, math, and
   `\\|` keeps a table cell whole (GFM reads it as a pipe in every cell, code included);
-- `@`, `#` and `!` before a letter or digit, `://` and `www.` get a zero-width space
-  after them, written as the entity `&#8203;`, so that no mention, reference or autolink
-  is recognised (backslash escapes do not prevent those: they are found in the rendered
+- `@`, `#` and `!` before a letter or digit (GitLab's `~label`, `%milestone`,
+  `$snippet` and `&epic` too), `://` and `www.` get a zero-width space after them,
+  written as the entity `&#8203;`, so that no mention, reference or autolink is
+  recognised (backslash escapes do not prevent those: they are found in the rendered
   text). Renovate and Dependabot do the same for `@`. The rendered text reads the same.
 
 `code` writes a code span (for ids, names, labels): a fence longer than any backtick
@@ -30,7 +31,7 @@ import re
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _PUNCTUATION = re.compile(r"([\\`*_\[\]|#~$])")
-_TRIGGER = re.compile(r"([@#!])(?=[0-9A-Za-z])|(:)(?=//)|(?<![0-9A-Za-z])(www)(?=\.)", re.IGNORECASE)
+_TRIGGER = re.compile(r"(?:[@#!~%$]|&amp;)(?=[0-9A-Za-z])|(:)(?=//)|(?<![0-9A-Za-z])(www)(?=\.)", re.IGNORECASE)
 _ZWSP = "&#8203;"
 
 

@@ -120,6 +120,30 @@ def test_forged_marker_cannot_claim_foreign_entries(repo):
     assert (repo / "out" / ".keep").is_dir()
 
 
+def test_a_marker_whose_policy_is_not_a_name_is_not_ours(tmp_path):
+    """The marker's policy is printed (`note: replaced the bundle of policy ...`): one
+    holding ESC, BEL or CR sequences rewrote the terminal."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / bundle.MARKER).write_text(json.dumps({"egress-bundle": 1, "policy": "x\x1b]0;owned\x07\r", "stages": []}))
+    result = compile_all(MINIMAL, out)
+    assert result.exit_code == 2 and "not a marker written by egress" in result.stderr
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert os.listdir(out) == [bundle.MARKER]
+
+
+def test_names_found_in_out_are_printed_escaped(tmp_path):
+    """A file or a nested bundle in --out named with ESC or BEL reached the terminal raw."""
+    out = tmp_path / "out"
+    assert compile_all(MINIMAL, out / "nested\x1b]0;x\x07").exit_code == 0
+    result = compile_all(MINIMAL, out)
+    assert result.exit_code == 0 and "nested\\x1b]0;x\\x07" in result.stderr
+    (out / "junk\x1b[2J").write_text("")
+    result = compile_all(MINIMAL, out)
+    assert result.exit_code == 2 and "junk\\x1b[2J" in result.stderr
+    assert "\x1b" not in result.output and "\x07" not in result.output
+
+
 @pytest.mark.parametrize("order", ["tour-then-runbook", "runbook-then-tour"])
 def test_nested_bundles_keep_each_other(tmp_path, order):
     """The README's tour compiles into build/minimal, the runbook into build/: in either

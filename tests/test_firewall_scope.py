@@ -51,6 +51,8 @@ ATTACKS = {
     "reset": GOOD + "reset counters\n",
     "rename": GOOD + "rename chain inet filter input x\n",
     "dormant": "table inet egress { flags dormant; }\n",
+    "owner flag": "table inet egress {\n\tflags owner;\n\tchain forward { type filter hook forward priority 0; policy drop; }\n}\n",
+    "owner among flags": "table inet egress { flags persist,owner; }\n",
     # an offloaded flow skips the forward hook of every table, the host's own too
     "flowtable": "table inet egress {\n\tflowtable ft { hook ingress priority filter; devices = { lo }; }\n}\n",
     "flow offload": GOOD.replace("policy drop;\n", "policy drop;\n\t\tip protocol tcp flow add @ft\n"),
@@ -145,3 +147,11 @@ def test_refused_cases_really_delete_the_table_in_nft(name, tmp_path):
     `table inet filter` (so the static check is what stands between it and the host)."""
     assert "table inet filter" in _nft_leaves("", tmp_path)
     assert "table inet filter" not in _nft_leaves(ATTACKS[name], tmp_path)
+
+
+@pytest.mark.system("nft")
+def test_an_owned_table_is_gone_when_nft_exits(tmp_path):
+    """Why the `owner` flag is refused: nft loads the table, the kernel deletes it as
+    nft exits, and no table inet egress filters anything."""
+    assert "table inet egress" in _nft_leaves(GOOD, tmp_path)
+    assert "table inet egress" not in _nft_leaves(ATTACKS["owner flag"], tmp_path)

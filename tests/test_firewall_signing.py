@@ -108,3 +108,18 @@ def test_sign_refuses_a_manifest_that_is_not_a_regular_file(keys, kind):
         signing.sign(manifest, keys["approver"])
     assert err.value.usage
     assert not manifest.with_name("manifest.json.sig").exists()
+
+
+def test_sign_that_cannot_write_the_signature_is_a_usage_error(keys):
+    """A folder (or a FIFO, a read-only stage folder) where the signature goes: exit 3."""
+    keys["manifest"].with_name("manifest.json.sig").mkdir()
+    with pytest.raises(signing.SignatureError, match=r"manifest\.json\.sig: cannot write") as err:
+        signing.sign(keys["manifest"], keys["approver"])
+    assert err.value.usage
+
+
+def test_signing_the_bundle_root_names_its_stages(keys, tmp_path):
+    """`egress sign build` (the runbook signs build/<stage>) said only that
+    build/manifest.json cannot be read."""
+    with pytest.raises(signing.SignatureError, match=r"a bundle, not one stage of it: give .*/<stage> \(stages: stage\)"):
+        signing.sign(tmp_path / "manifest.json", keys["approver"])

@@ -265,3 +265,12 @@ def test_shipped_policies_validate_clean_without_at():
     result = run("validate", str(ROOT / "policies"), str(ROOT / "examples"), "--strict")
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
+
+
+def test_compile_without_at_is_the_same_all_day(tmp_path):
+    path = str(write(tmp_path, expiring("2099-09-30", PARIS)))
+    first = run("compile", path, "--stage", "s1", "--target", "nftables")
+    second = run("compile", path, "--stage", "s1", "--target", "nftables")
+    assert first.exit_code == 0 and first.stdout == second.stdout
+    (line,) = [x for x in first.stdout.splitlines() if x.startswith("# at: ")]
+    assert " 00:00 Europe/Paris (" in line

@@ -357,3 +357,20 @@ stages:
     grants:
       - {id: g, from: lab, to: partner, reason: far, expires: 9999-12-30}
 """
+
+
+def test_out_never_replaces_a_file_the_report_reads(tmp_path):
+    """`--out policy.yaml` (or the lock file, an include, a log) replaced it by the HTML."""
+    folder = tmp_path / "p"
+    shutil.copytree(SHIPPED_DIR, folder)
+    log = tmp_path / "access.log"
+    log.write_text("")
+    for out in ("policy.yaml", "policy.lock.yaml", "continuity-sites.yaml", "./policy.yaml", str(log)):
+        target = (folder / out) if not out.startswith("/") else Path(out)
+        before = target.read_bytes()
+        result = CliRunner().invoke(main, ["report", str(folder / "policy.yaml"), "--at", AT,
+                                           "--out", str(folder / out) if not out.startswith("/") else out,
+                                           "--usage", str(log)])
+        assert result.exit_code == 2, (out, result.output)
+        assert "which the report reads" in result.output
+        assert target.read_bytes() == before

@@ -146,6 +146,22 @@ def test_unresolvable_host_changes_nothing(tmp_path, dnsmasq):
     assert not (tmp_path / "policy.lock.yaml").exists()
 
 
+@pytest.mark.system("dnsmasq")
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_a_lock_path_that_cannot_be_written_is_exit_2(tmp_path, dnsmasq, kind):
+    """The lock path a folder or a FIFO (validate reports it, resolve goes on to rewrite
+    it): the write failed with exit 3 (a FIFO was even replaced by a file)."""
+    import os
+
+    path = write(tmp_path, BASE, lock=None)
+    lock = tmp_path / "policy.lock.yaml"
+    lock.mkdir() if kind == "folder" else os.mkfifo(lock)
+    result = CliRunner().invoke(main, ["resolve", str(path), "--nameserver", dnsmasq])
+    assert result.exit_code == 2, result.output
+    assert f"egress: cannot write {lock}: not a regular file" in result.stderr
+    assert lock.is_dir() if kind == "folder" else lock.is_fifo()
+
+
 PINNED_BOTH = """\
 egress-lock: 1
 policy: base
@@ -236,3 +252,12 @@ def test_render_lock_is_sorted_and_quoted():
     text = render_lock("p", {"b.example": ["192.0.2.1"], "a.example": ["2001:db8::1"]}, "system", dt.datetime(2023, 1, 1))
     assert text.index("a.example") < text.index("b.example")
     assert '- "2001:db8::1"' in text
+
+
+@pytest.mark.parametrize("timeout", ["nan", "inf", "0", "-1", "301"])
+def test_a_timeout_that_never_ends_is_a_usage_error(tmp_path, timeout):
+    """`--timeout nan` or `inf` passed click's float and waited for ever on a silent server."""
+    result = CliRunner().invoke(main, ["resolve", str(write(tmp_path, BASE)), "--nameserver", "127.0.0.1:9",
+                                       "--timeout", timeout])
+    assert result.exit_code == 2, result.output
+    assert "seconds above 0" in result.output

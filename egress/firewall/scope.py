@@ -17,6 +17,7 @@ deletes the host's real table. So the text is read before anything runs it, the 
 - anywhere: no `include` (it reads another file, and nft's errors would echo its lines),
   no `define`/`redefine`/`undefine` nor `$variable` (indirection this check cannot
   follow), no `dormant` flag (a dormant table filters nothing: the perimeter fails open),
+  no `owner` flag (the kernel deletes an owned table when the nft that made it exits),
   no `flowtable` nor `flow add|offload` (an offloaded flow's packets take the fast path
   at ingress and skip the forward hook of every table, the host's own included; egress
   never writes one).
@@ -206,6 +207,19 @@ def _check_table_tail(stmt: list[Token], at: int) -> None:
             raise ScopeError(tok.line, f"`{_excerpt(stmt)}`: unexpected words after the table's block")
 
 
+def _check_flags(toks: list[Token]) -> None:
+    """No `owner` flag: nft creates the table, then the kernel deletes it when nft exits
+    (the flag ties a table to the process that made it), and the perimeter fails open."""
+    for i, tok in enumerate(toks):
+        if tok.kind != "word" or tok.text != "flags":
+            continue
+        for word in toks[i + 1:]:
+            if word.kind != "word":
+                break
+            if "owner" in word.text.split(","):
+                raise ScopeError(word.line, "the `owner` flag (the table is deleted when nft exits); refused")
+
+
 def check(text: str) -> None:
     """Raise ScopeError unless `text` only ever names table inet egress (module docstring)."""
     toks = tokens(text)
@@ -215,6 +229,7 @@ def check(text: str) -> None:
                 raise ScopeError(tok.line, FORBIDDEN_WORDS[tok.text] + "; refused")
             if tok.text.startswith("$") or "$" in tok.text:
                 raise ScopeError(tok.line, "a `$variable` (an indirection the scope check cannot follow)")
+    _check_flags(toks)
     stmts = statements(toks)
     for stmt in stmts:
         check_statement(stmt)

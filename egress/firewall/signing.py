@@ -69,6 +69,13 @@ def sign(manifest: Path, key: Path) -> Path:
     """Sign `manifest` with `key`; returns the signature's path."""
     try:
         data = read_regular(manifest)  # a FIFO would hang, a link to /dev/zero fill the memory
+    except FileNotFoundError:
+        stages = sorted(entry.parent.name for entry in manifest.parent.glob(f"*/{manifest.name}"))
+        if stages:  # `egress sign build`: the bundle, not one of its stages
+            raise SignatureError(f"{manifest.parent}: a bundle, not one stage of it: give {manifest.parent}/<stage> "
+                                 f"(stages: {', '.join(stages[:6])}{', ...' if len(stages) > 6 else ''})",
+                                 usage=True) from None
+        raise SignatureError(f"{manifest}: cannot read: no such file", usage=True) from None
     except OSError as err:
         raise SignatureError(f"{manifest}: cannot read: {err.strerror or err}", usage=True) from None
     if not key.is_file():
@@ -78,7 +85,10 @@ def sign(manifest: Path, key: Path) -> Path:
         raise SignatureError(f"ssh-keygen -Y sign with {key} failed: {excerpt(cp.stderr.decode(errors='replace'))}",
                              usage=True)
     target = signature_path(manifest)
-    write_atomically(target, cp.stdout, mode=0o644)
+    try:
+        write_atomically(target, cp.stdout, mode=0o644)
+    except OSError as err:
+        raise SignatureError(f"{target}: cannot write: {err.strerror or err}", usage=True) from None
     return target
 
 
