@@ -8,6 +8,7 @@ Codes are contract: never renumber or reuse one; retire a code by leaving it her
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 ERROR = "error"
@@ -64,11 +65,23 @@ CATALOGUE: dict[str, tuple[str, str]] = {
 
 _CONTROL = {c: f"\\x{c:02x}" for c in [*range(32), 127]}
 
+ECHO = 80
+"""The most characters of a value a message echoes: enough to find it in the file."""
+_QUOTED = re.compile(r"(?<!\w)(['\"])((?:\\.|(?!\1)[^\\])*+)\1(?!\w)")
+"""A quoted value as `repr` writes it (its own quotes escaped): an opening quote not
+after a letter (so not the apostrophe of "policy's"), a closing one not before one."""
+
+
+def _cut(match: re.Match) -> str:
+    quote, value = match.groups()
+    return match.group() if len(value) <= ECHO else f"{quote}{value[:ECHO]}…{quote} ({len(value)} characters)"
+
 
 @dataclass(frozen=True, order=True)
 class Diagnostic:
     """One finding. The message is always one line: control characters coming from the
-    policy (a key holding a newline, say) are escaped, so output stays one per line."""
+    policy (a key holding a newline, say) are escaped, so output stays one per line; and
+    short: a quoted value longer than `ECHO` characters is cut (the one place for it)."""
 
     path: str
     line: int
@@ -77,7 +90,7 @@ class Diagnostic:
     message: str
 
     def __post_init__(self):
-        object.__setattr__(self, "message", self.message.translate(_CONTROL))
+        object.__setattr__(self, "message", _QUOTED.sub(_cut, self.message.translate(_CONTROL)))
 
     @property
     def severity(self) -> str:

@@ -33,8 +33,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 UTC = dt.UTC
 DEFAULT_TIMEZONE = "UTC"
 
-FORMS = "YYYY-MM-DD (the end of that day) or YYYY-MM-DDTHH:MM[:SS] with an offset (Z or +HH:MM), e.g. 2023-09-30T18:00:00+02:00"
+FORMS = ("YYYY-MM-DD (for expires: the end of that day; for --at: the start of that day) or "
+         "YYYY-MM-DDTHH:MM[:SS] with an offset (Z or +HH:MM), e.g. 2023-09-30T18:00:00+02:00")
 """The accepted forms, as said in every error about an instant."""
+
+FIRST_DAY, LAST_DAY = dt.date(1, 1, 2), dt.date(9999, 12, 30)
+"""The plain dates accepted: a day's margin at each end of the calendar, so that the
+start and the end of any of them, in any timezone, and the same instant in UTC, are
+dates Python can hold (0001-01-01 in Paris starts on 0000-12-31 in UTC)."""
+FIRST, LAST = dt.datetime.combine(FIRST_DAY, dt.time(), UTC), dt.datetime.combine(LAST_DAY, dt.time(), UTC)
+"""The instants accepted with a time of day, for the same reason."""
+RANGE = f"write a day between {FIRST_DAY} and {LAST_DAY}"
 
 _DATE = r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})"
 _TIME = r"(?P<time>[0-9]{2}:[0-9]{2}(?::[0-9]{2})?)"
@@ -89,6 +98,10 @@ def parse(text: str) -> dt.date | dt.datetime:
     `InstantError` for anything else, with a message that names the problem (a
     date-time without offset, an impossible date or time) and gives `FORMS`.
     """
+    return _within_calendar(_parse(text), text)
+
+
+def _parse(text: str) -> dt.date | dt.datetime:
     match = INSTANT_RE.match(text) if isinstance(text, str) else None
     if not match:
         raise InstantError(f"{text!r} is not a date or an instant; write {FORMS}")
@@ -117,11 +130,23 @@ def parse(text: str) -> dt.date | dt.datetime:
     return dt.datetime.combine(day, time, tzinfo=tz)
 
 
+def _within_calendar(value: dt.date | dt.datetime, text: object = None) -> dt.date | dt.datetime:
+    """`value` if it lies within `FIRST_DAY`..`LAST_DAY` (a date) or `FIRST`..`LAST`
+    (an aware date-time); `InstantError` otherwise, instead of an overflow later."""
+    if isinstance(value, dt.datetime):
+        ok = value.utcoffset() is None or FIRST <= value <= LAST  # a naive one is refused by its caller
+    else:
+        ok = FIRST_DAY <= value <= LAST_DAY
+    if not ok:
+        shown = text if isinstance(text, str) else value.isoformat()
+        raise InstantError(f"{shown!r} is out of range; {RANGE}")
+    return value
+
+
 def expiry(value: dt.date | dt.datetime | str, timezone: str) -> dt.datetime:
     """The instant a grant closes: the end of a plain date's day in `timezone`, or the
     date-time itself (aware; a naive one is an `InstantError`)."""
-    if isinstance(value, str):
-        value = parse(value)
+    value = parse(value) if isinstance(value, str) else _within_calendar(value)
     if isinstance(value, dt.datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise InstantError(f"'{value.isoformat()}' has no UTC offset; write {FORMS}")
@@ -134,8 +159,7 @@ def moment(at: dt.date | dt.datetime | str | None, timezone: str) -> dt.datetime
     `timezone`, a date-time itself (aware), or now (to the second) when None."""
     if at is None:
         return dt.datetime.now(UTC).replace(microsecond=0).astimezone(zone(timezone))
-    if isinstance(at, str):
-        at = parse(at)
+    at = parse(at) if isinstance(at, str) else _within_calendar(at)
     if isinstance(at, dt.datetime):
         if at.tzinfo is None or at.utcoffset() is None:
             raise InstantError(f"'{at.isoformat()}' has no UTC offset; write {FORMS}")

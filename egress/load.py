@@ -560,6 +560,8 @@ class _Builder:
                 yield port
 
     def port(self, value, where) -> PortRange | None:
+        if value is None:
+            return None  # the schema check has reported the missing port already
         problem = port_problem(value)
         if problem:
             self.report(where, "E124", problem)

@@ -45,6 +45,7 @@ BAD_INPUTS = {
     "bad-port-range": BASE.replace("tcp/25, tcp/443", "tcp/25, tcp/0"),
     "bad-port-word": BASE.replace("tcp/25, tcp/443", "tcp/25, https"),
     "bad-port-int": BASE.replace("tcp/25, tcp/443", "tcp/25, 443"),
+    "null-port": BASE.replace("tcp/25, tcp/443", "tcp/25, null"),  # found by test_property: exit 3
 }
 INJECTIONS = ["a.example\nhttp_access allow all", "a.example;", "a{.example", "a}.example", 'a".example',
               "a'.example", "a .example", "*.a.example", "a.example.", "a.example:8080", "a\\.example",

@@ -261,3 +261,21 @@ def test_docs_table_lists_every_code():
     doc = (Path(__file__).parent.parent / "docs" / "diagnostics.md").read_text()
     for code, (_summary, _) in CATALOGUE.items():
         assert f"| {code} |" in doc, code
+
+
+@pytest.mark.parametrize("field, value", [
+    ("expires", "x" * 5000),
+    ("reason", "Partner flow\n        via: " + "y" * 5000),
+    ("id", "g-" + "z" * 5000),
+])
+def test_an_over_long_value_is_echoed_cut(tmp_path, field, value):
+    """A 5,000-character value comes back as its first 80 characters and an ellipsis,
+    with the rest of the message (what to write) intact."""
+    text = BASE.replace("        reason: Partner flow", f"        reason: Partner flow\n        {field}: {value}" if field != "reason" else f"        reason: {value}")
+    if field == "id":
+        text = BASE.replace("      - id: g-partner", f"      - id: {value}")
+    _, diagnostics = validate(str(write(tmp_path, text)), dt.date(2023, 7, 1))
+    assert diagnostics
+    for d in diagnostics:
+        assert len(d.message) < 400, d.message
+    assert any("…" in d.message for d in diagnostics)

@@ -62,6 +62,20 @@ ATTACKS = {
     "unterminated string": 'table inet egress { comment "a\nb" }\n',
     "unbalanced": "table inet egress {\n",
     "no table at all": "",
+    # inside table inet egress, but failing open
+    "base chain policy accept": GOOD.replace("policy drop", "policy accept"),
+    "base chain without policy": GOOD.replace(" policy drop;", ""),
+    "base chain made accept later": GOOD + "add chain inet egress forward { type filter hook forward priority filter; "
+                                           "policy accept; }\n",
+    "second base chain accept": GOOD.replace("}\n}", "}\n\tchain output {\n\t\ttype filter hook output "
+                                                     "priority filter; policy accept;\n\t}\n}"),
+    "ends in flush table": GOOD + "flush table inet egress\n",
+    "ends in delete table": GOOD + "delete \\\n table inet egress\n",
+    "ends in destroy table": GOOD + "destroy table inet egress\n",
+    "ends in delete chain": GOOD + "delete chain inet egress forward\n",
+    "ends in flush chain": GOOD + "flush chain inet egress forward\n",
+    "base chain deleted between blocks": GOOD + "delete chain inet egress forward\ntable inet egress {\n}\n",
+    "chain deleted by handle": "delete chain inet egress handle 3\n" + GOOD,
 }
 
 
@@ -99,11 +113,13 @@ def test_excerpts_are_short_and_printable():
 @pytest.mark.parametrize("text", [
     GOOD,
     "table inet egress\ndelete table inet egress\n" + GOOD,
-    "add table inet egress\nflush chain inet egress forward # comment; delete table inet filter\n",
+    "add table inet egress\nflush chain inet egress forward # comment; delete table inet filter\n" + GOOD,
     'add rule inet egress forward ip daddr 192.0.2.1 counter accept comment "table inet filter"\n' + GOOD,
     "add inet egress forward accept\n" + GOOD,
     "add ct helper inet egress ftp { type \"ftp\" protocol tcp; }\n" + GOOD,
-    GOOD + "delete \\\n table inet egress\n",
+    # the reload pattern: a base chain of the other hook declared (policy accept), then deleted
+    GOOD.replace("}\n}", "}\n\tchain output {\n\t\ttype filter hook output priority filter; policy accept;\n\t}\n}")
+    + "flush chain inet egress forward\nflush chain inet egress output\ndelete chain inet egress output\n" + GOOD,
 ])
 def test_what_names_only_inet_egress_passes(text):
     scope.check(text)
@@ -155,3 +171,24 @@ def test_an_owned_table_is_gone_when_nft_exits(tmp_path):
     nft exits, and no table inet egress filters anything."""
     assert "table inet egress" in _nft_leaves(GOOD, tmp_path)
     assert "table inet egress" not in _nft_leaves(ATTACKS["owner flag"], tmp_path)
+
+
+def test_a_compiled_output_hook_stage_passes(tmp_path):
+    """With `hook: output` the reload declares the forward base chain (policy accept)
+    and deletes it: the fail-closed check must read that order."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICIES[0].read_text().replace("\nservices:", "\nfirewall: {hook: output}\nservices:", 1))
+    cp = subprocess.run([sys.executable, "-m", "egress.cli", "compile", str(policy), "--stage", "s2-reference-sites",
+                         "--target", "nftables", "--at", "2023-07-01"], capture_output=True, text=True)
+    assert cp.returncode == 0, cp.stderr
+    assert "policy accept" in cp.stdout and "delete chain inet egress forward" in cp.stdout
+    scope.check(cp.stdout)
+
+
+def test_rollback_files_pass():
+    """What the firewall side writes to roll back (egress/firewall/nft.py) passes."""
+    from egress.firewall import nft
+
+    scope.check(nft.deny_all_script(GOOD, "test"))
+    scope.check(nft.deny_all_script("", "test"))
+    scope.check(nft.restore_script(GOOD, "2023-07-01T00:00:00Z"))

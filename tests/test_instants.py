@@ -274,3 +274,32 @@ def test_compile_without_at_is_the_same_all_day(tmp_path):
     assert first.exit_code == 0 and first.stdout == second.stdout
     (line,) = [x for x in first.stdout.splitlines() if x.startswith("# at: ")]
     assert " 00:00 Europe/Paris (" in line
+
+
+# -- the ends of the calendar: a clear refusal, never an internal error ------------------
+
+
+@pytest.mark.parametrize("at", ["0001-01-01", "9999-12-31", "9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00"])
+@pytest.mark.parametrize("command", ["stages", "validate", "expiring"])
+def test_cli_at_at_the_ends_of_the_calendar_is_a_usage_error(tmp_path, at, command):
+    path = str(write(tmp_path, expiring("2023-09-30", PARIS)))
+    result = run(command, path, "--at", at)
+    assert result.exit_code == 2, result.output
+    assert "out of range" in result.output and "internal error" not in result.output
+
+
+@pytest.mark.parametrize("value", ["9999-12-31", "0001-01-01", "9999-12-31T23:59:59-12:00"])
+def test_expiry_at_the_ends_of_the_calendar_is_positioned(tmp_path, value):
+    text = expiring(value, PARIS)
+    _, diagnostics = load(tmp_path, text)
+    line, col = where(text, value)
+    (d,) = diagnostics
+    assert (d.code, d.line, d.column) == ("E112", line, col)
+    assert "out of range" in d.message
+    result = run("validate", str(write(tmp_path, text)))
+    assert result.exit_code == 1 and "E112" in result.stdout
+
+
+def test_forms_say_what_a_date_means_for_expires_and_for_at():
+    assert "the end of that day" not in instants.FORMS.split("expires")[0]
+    assert "expires" in instants.FORMS and "--at" in instants.FORMS

@@ -33,6 +33,16 @@ them; a later nft that accepted them must still meet `inet egress`).
 Inside a table's braces nothing can reach another table (chains jump within their
 table; sets belong to their table), so the contents of a block are only scanned for the
 forbidden words above.
+
+Staying inside `table inet egress` is not enough: the table must also fail closed once
+loaded (`fails_closed`). The base chains left at the end of the file (declared, minus
+those deleted) must all have `policy drop`, and at least one must be left when the file
+declares any; and the file may not end by emptying the table: no `flush table inet
+egress` anywhere, and a `flush`/`delete`/`destroy` of the table or of a chain must be
+followed by a block or a rule. What the compiler and the rollback write passes: the
+reload declares the other hook's base chain (policy accept), empties the chains and
+deletes that one, then fills its last block; a restore or deny-all file deletes the
+table, then declares it again.
 """
 
 from __future__ import annotations
@@ -220,8 +230,80 @@ def _check_flags(toks: list[Token]) -> None:
                 raise ScopeError(word.line, "the `owner` flag (the table is deleted when nft exits); refused")
 
 
+def _chain_blocks(toks: list[Token]) -> list[tuple[str, list[Token]]]:
+    """(name, body tokens) of each `chain NAME { ... }` in `toks` (a table's block)."""
+    found = []
+    for i, tok in enumerate(toks[:-2]):
+        if tok.kind == "word" and tok.text == "chain" and toks[i + 2].kind == "{":
+            depth, j = 0, i + 2
+            for j in range(i + 2, len(toks)):
+                depth += (toks[j].kind == "{") - (toks[j].kind == "}")
+                if depth == 0:
+                    break
+            found.append((toks[i + 1].text, toks[i + 3:j]))
+    return found
+
+
+def _declare(base: dict[str, tuple[str, int]], name: str, body: list[Token]) -> None:
+    """Record what a chain block says of base chain `name`: its policy (accept when a
+    hook is given without one, as in nft), or nothing when it names neither."""
+    words = [tok.text if tok.kind == "word" else None for tok in body]
+    line = body[0].line if body else 0
+    if "policy" in words:
+        at = words.index("policy") + 1
+        base[name] = (words[at] or "?" if at < len(words) else "?", line)
+    elif "hook" in words and name not in base:
+        base[name] = ("accept", line)
+
+
+def _fills(stmt: list[Token]) -> bool:
+    """A statement that declares (a block) or adds a rule: what may follow an emptying."""
+    verb, obj = stmt[0].text, stmt[1].text if len(stmt) > 1 else ""
+    return any(tok.kind == "{" for tok in stmt) or (verb in ("add", "insert", "replace") and obj in ("rule", "inet"))
+
+
+def fails_closed(stmts: list[list[Token]]) -> None:
+    """Raise ScopeError unless the table left by `stmts` filters (module docstring)."""
+    base: dict[str, tuple[str, int]] = {}
+    last_fill = max((i for i, stmt in enumerate(stmts) if _fills(stmt)), default=-1)
+    declared = False  # any base chain at all
+    for i, stmt in enumerate(stmts):
+        verb, obj = stmt[0].text, stmt[1].text if len(stmt) > 1 else ""
+        if verb == "table" or obj == "table":
+            if verb == "flush":
+                raise ScopeError(stmt[0].line, f"`{_excerpt(stmt)}` empties every chain of the table; refused")
+            if verb in ("delete", "destroy"):
+                if i > last_fill:
+                    raise ScopeError(stmt[0].line, f"`{_excerpt(stmt)}` with nothing declared after it "
+                                                   "leaves no table to filter; refused")
+                base.clear()
+            for name, body in _chain_blocks(stmt):
+                _declare(base, name, body)
+                declared = declared or name in base
+        elif obj == "chain":
+            name = stmt[4].text if len(stmt) > 4 else ""
+            if verb in ("flush", "delete", "destroy") and i > last_fill:
+                raise ScopeError(stmt[0].line, f"`{_excerpt(stmt)}` with no rule nor block after it "
+                                               "leaves the chain empty; refused")
+            if verb in ("delete", "destroy"):
+                if name == "handle":
+                    raise ScopeError(stmt[0].line, f"`{_excerpt(stmt)}`: delete a chain by its name")
+                base.pop(name, None)
+            elif len(stmt) > 5 and stmt[5].kind == "{":
+                _declare(base, name, stmt[6:-1])
+                declared = declared or name in base
+    for name, (policy, line) in sorted(base.items(), key=lambda item: item[1][1]):
+        if policy != "drop":
+            raise ScopeError(line, f"base chain {name} has policy {policy}: an egress base chain drops "
+                                   "what no rule accepts (policy drop); refused")
+    if declared and not base:
+        raise ScopeError(stmts[-1][0].line, "the file leaves table inet egress without a base chain "
+                                            "(nothing would filter); refused")
+
+
 def check(text: str) -> None:
-    """Raise ScopeError unless `text` only ever names table inet egress (module docstring)."""
+    """Raise ScopeError unless `text` only ever names table inet egress and leaves it
+    failing closed (module docstring)."""
     toks = tokens(text)
     for tok in toks:
         if tok.kind == "word":
@@ -235,3 +317,4 @@ def check(text: str) -> None:
         check_statement(stmt)
     if not any(stmt[0].text == "table" or (len(stmt) > 1 and stmt[1].text == "table") for stmt in stmts):
         raise ScopeError(1, "the file never declares table inet egress")
+    fails_closed(stmts)
