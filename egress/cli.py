@@ -251,7 +251,10 @@ def compile(policy, stage_id, target, all_stages, out, at):  # shadows the built
         raise click.UsageError("give either --stage ID (with --target) or --all-stages (with --out)")
     if stage_id and (not target or out):
         raise click.UsageError("--stage writes one --target to standard output (use --all-stages --out DIR for files)")
-    if all_stages and (not out or target):
+    if all_stages and target:
+        raise click.UsageError("--all-stages writes every target into --out: leave out --target "
+                               "(or give --stage ID --target X for one file)")
+    if all_stages and not out:
         raise click.UsageError("--all-stages needs --out DIR and writes every target")
     if os.path.isdir(policy):
         raise click.UsageError(f"compile takes one policy file, and {policy} is a folder; "
@@ -362,6 +365,10 @@ def resolve_command(policy, nameserver, timeout):
     except ValueError as err:
         raise click.BadParameter(f"{nameserver!r}: {err}", param_hint="--nameserver") from None
     hosts = resolving.hosts_to_pin(model)
+    if not hosts:  # validate asks for no lock file then: an empty one would only be noise
+        click.echo(f"egress: nothing to pin: no direct grant of {policy} reaches a host by name; no lock file written",
+                   err=True)
+        return
     click.echo(f"resolving {len(hosts)} host{'s' * (len(hosts) != 1)} with {nameserver or 'the system resolver'}", err=True)
     resolution = resolving.lookup(hosts, resolver, resolving.zone_networks(model))
     for failure in resolution.failures:
