@@ -167,7 +167,7 @@ def _every_flow():
 
     stages = tuple(dataclasses.replace(s, revoke=()) for s in POLICY.stages)
     unrevoked = dataclasses.replace(POLICY, stages=stages)
-    return [f for f in resolve(unrevoked, stages[-1].id, dt.date.min).flows if f.via == "direct"]
+    return [f for f in resolve(unrevoked, stages[-1].id, AT).flows if f.via == "direct"]
 
 
 EVERY_FLOW = _every_flow()
