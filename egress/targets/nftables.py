@@ -339,7 +339,7 @@ class TooManyTags(ValueError):
         bits = needed.bit_length()  # the fewest bits whose 2**bits - 1 tags suffice
         low = shift if shift + bits <= 32 else 32 - bits
         wider = ((1 << bits) - 1) << low
-        where = policy.firewall.mask_pos or policy.pos
+        where = policy.firewall.mark_mask_pos or policy.pos
         has = capacity.bit_length()
         super().__init__(
             f"{where}: the policy needs {needed:,} destination tags but firewall.mark_mask 0x{mask:08x}"
