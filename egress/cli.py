@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import sys
+from contextlib import contextmanager
 
 import click
 
@@ -282,7 +283,9 @@ def compile(policy, stage_id, target, all_stages, out, at):  # shadows the built
         stage_of(model, stage_id)
         flows = resolve(model, stage_id, when)
         _say_expired([flows])
-        click.echo(TARGETS[target].render(flows), nl=False)
+        with _policy_fault():
+            text = TARGETS[target].render(flows)
+        click.echo(text, nl=False)
         return
 
     def progress(flows, files):
@@ -297,7 +300,8 @@ def compile(policy, stage_id, target, all_stages, out, at):  # shadows the built
     shown = os.path.join(out, "")  # build and build/ both show as build/
     click.echo(f"compiling {model.name}: {counted(len(resolved), 'stage')} into {shown}", err=True)
     try:
-        written = write_bundle(out, resolved, source_revision(sources), progress, sources)
+        with _policy_fault():
+            written = write_bundle(out, resolved, source_revision(sources), progress, sources)
     except BundleError as err:
         click.echo(f"egress: {clean(err)}", err=True)  # it names what --out holds: any file name
         sys.exit(EXIT_USAGE)
@@ -307,6 +311,19 @@ def compile(policy, stage_id, target, all_stages, out, at):  # shadows the built
         click.echo(f"note: kept the other bundle{'s' * (len(written.kept) != 1)} in {shown}: "
                    f"{', '.join(clean(name) for name in written.kept)}", err=True)
     click.echo(f"wrote {counted(len(resolved), 'stage')} to {shown}", err=True)
+
+
+@contextmanager
+def _policy_fault():
+    """Exit 1 with one line when a target finds the policy cannot be written out (more
+    destination tags than `firewall.mark_mask` numbers): the policy's fault, not a bug."""
+    from egress.targets.nftables import TooManyTags
+
+    try:
+        yield
+    except TooManyTags as err:
+        click.echo(f"egress: {err}", err=True)
+        sys.exit(EXIT_INVALID)
 
 
 def _suggest_policy(folder: str) -> str:
