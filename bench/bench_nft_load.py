@@ -42,10 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
 import gen_policy
 
-SIZES = {
-    "10k": gen_policy.Params(zones=20, services=200, grants=500),
-    "100k": gen_policy.Params(),
-}
+SIZES = gen_policy.PRESETS
 
 
 def floor_text(flows) -> str:

@@ -1,17 +1,23 @@
 """How long `egress validate` takes on a large policy, against parsing the same YAML.
 
     python bench/bench_validate.py                 # the default preset (100k dest., 5k grants)
+    python bench/bench_validate.py --preset 10k    # 10k destinations (200 services x 50)
     python bench/bench_validate.py --policy FILE   # any policy
     python bench/bench_validate.py --profile 25    # and the top 25 functions of cProfile
     python bench/bench_validate.py --what-if       # and the YAML paths and schema check compared
 
 In one run, on one file:
-- compose: `yaml.compose(text, Loader=yaml.CSafeLoader)`, the floor that any YAML tool
-  with line numbers pays (libyaml's parser; the node tree is built in Python);
+- the floor: `yaml.compose(text, Loader=yaml.CSafeLoader)` with Python's cyclic garbage
+  collector OFF, what any YAML tool with line numbers pays (libyaml's parser; the node
+  tree is built in Python). With the collector on, compose rescans its growing tree
+  (34x the time for 10x the data), which would flatter every ratio: it is shown, never
+  divided by;
 - validate: `egress.check.validate(path, date)` in this process (load, schema, model,
-  lock file, semantic checks), and the `egress validate` command once in a subprocess;
-- the ratio validate / compose (goal: <= 2.0) and the peak memory of a validation in a
-  fresh process (goal: < 600 MB);
+  lock file, semantic checks), with the collector on (the default, what users get;
+  egress pauses it while loading) and off, and the `egress validate` command once in a
+  subprocess;
+- the ratio validate / floor (goal: <= 1.5, both regimes) and the peak memory of a
+  validation in a fresh process (goal: < 600 MB);
 - a breakdown by step, timing the functions of `egress.yamlpos`, `egress.load` and
   `egress.check` one by one, and each semantic rule.
 Times are the best of --repeat runs (default 3).
@@ -36,7 +42,7 @@ import common
 import gen_policy
 import yaml
 
-GOAL_RATIO = 2.0
+GOAL_RATIO = 1.5
 GOAL_MEMORY = 600 * 2**20
 
 VALIDATE_CODE = """
@@ -218,14 +224,16 @@ def main(argv: list[str] | None = None) -> int:
         best_compose, best_validate, diagnostics = measure_pair(path, args.at, args.repeat, gc_on)
         regimes[gc_on] = (best_compose, best_validate)
     errors = sum(d.severity == "error" for d in diagnostics)
+    floor = regimes[False][0]  # compose with the collector off: see the docstring
     print(f"{'':<34}{'gc on (default)':>16}{'gc off':>12}")
-    print(f"{'yaml.compose (CSafeLoader)':<34}{common.secs(regimes[True][0]):>16}{common.secs(regimes[False][0]):>12}")
+    print(f"{'yaml.compose (CSafeLoader)':<34}{common.secs(regimes[True][0]):>16}{common.secs(floor):>12}"
+          "   (the floor: gc off)")
     print(f"{'egress.check.validate':<34}{common.secs(regimes[True][1]):>16}{common.secs(regimes[False][1]):>12}"
           f"   ({len(diagnostics)} diagnostics, {errors} errors)")
-    ratios = {k: v[1] / v[0] for k, v in regimes.items()}
-    print(f"{'ratio validate / compose':<34}{ratios[True]:>15.2f}x{ratios[False]:>11.2f}x   goal <= {GOAL_RATIO:.1f}x: "
+    ratios = {k: v[1] / floor for k, v in regimes.items()}
+    print(f"{'ratio validate / floor':<34}{ratios[True]:>15.2f}x{ratios[False]:>11.2f}x   goal <= {GOAL_RATIO:.1f}x: "
           + ", ".join(f"{'met' if ratios[k] <= GOAL_RATIO else 'NOT MET'} ({'gc on' if k else 'gc off'})" for k in (True, False)))
-    best_compose = regimes[True][0]
+    best_compose = floor
 
     cli_wall, cli_rss, cli = common.run_measured([*common.egress_cli(), "validate", path, "--at", args.at.isoformat()])
     wall, rss, proc = common.python_measured(VALIDATE_CODE, path, args.at.isoformat())
@@ -246,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         total += dict(rows)["semantic checks (check.check)"]
         for name, t in rows:
             share = "" if name.startswith("  ") else f"{100 * t / total:5.1f}%"
-            print(f"  {name:<42} {common.secs(t):>10} {share:>6}   {t / best_compose:5.2f}x compose")
+            print(f"  {name:<42} {common.secs(t):>10} {share:>6}   {t / best_compose:5.2f}x floor")
         print(f"  {'sum of the steps':<42} {common.secs(total):>10}")
 
     if args.what_if:

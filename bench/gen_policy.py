@@ -66,6 +66,13 @@ class Params:
 
 DEFAULTS = Params()
 
+PRESETS = {
+    "10k": Params(zones=20, services=200, grants=500),
+    "100k": DEFAULTS,
+}
+"""The sizes the benches report (`--preset`): 200 services x 50 destinations, 500
+grants, 20 zones; and the default preset."""
+
 VERSION = 3
 """Bumped whenever the same parameters would give another policy (cached files are
 regenerated when it changes)."""
@@ -457,6 +464,9 @@ def write(params: Params, out: str) -> tuple[str, str, Generated]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = DEFAULTS
+    parser.add_argument("--preset", choices=sorted(PRESETS),
+                        help="one of the sizes the benches report (10k: 200 services x 50 destinations, 500 grants, "
+                             "20 zones; 100k: the defaults); the options below are then ignored")
     parser.add_argument("--zones", type=int, default=d.zones, help=f"zones, one of them the proxy's (default {d.zones})")
     parser.add_argument("--services", type=int, default=d.services, help=f"services (default {d.services})")
     parser.add_argument("--destinations", type=int, default=d.destinations, help=f"destinations per service (default {d.destinations})")
@@ -468,6 +478,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def params_from(args: argparse.Namespace) -> Params:
+    if getattr(args, "preset", None):
+        return PRESETS[args.preset]
     return Params(
         zones=args.zones,
         services=args.services,

@@ -505,7 +505,8 @@ def rule_mark_mask(policy: Policy, at: dt.date):
     mask = policy.firewall.mark_mask
     shift = (mask & -mask).bit_length() - 1
     if (mask >> shift) & ((mask >> shift) + 1):
-        yield diag(policy.pos, "E150", f"firewall.mark_mask 0x{mask:08x} must be contiguous bits (e.g. 0xffff0000)")
+        yield diag(policy.firewall.mark_mask_pos or policy.pos, "E148",
+                   f"firewall.mark_mask 0x{mask:08x} must be contiguous bits (e.g. 0xffff0000)")
 
 
 def policy_grants(policy: Policy):

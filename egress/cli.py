@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import sys
+from contextlib import contextmanager
 
 import click
 
@@ -109,14 +110,30 @@ def _at(value: dt.date | dt.datetime | None) -> dt.date | dt.datetime:
 
 
 def open_policy(path: str, at: dt.date | dt.datetime):
-    """The checked policy, or exit 1 with its errors on stderr. Warnings go to stderr too."""
-    policy, diagnostics = validate_file(path, at)
+    """The checked policy, or exit 1 with its errors on stderr. Warnings go to stderr too.
+
+    `path` may be `git:REV:PATH` (`egress.gitsource`): the policy of that revision, whose
+    copy lasts as long as the command; its diagnostics name it as `git:REV:folder/`."""
+    local, shown = path, None
+    if path.startswith("git:"):  # gitsource is imported only for it (startup time)
+        import os
+
+        from egress import gitsource
+
+        if gitsource.is_git_spec(path):
+            local = click.get_current_context().with_resource(gitsource.checkout(path))
+            where = gitsource.parse_spec(path)
+            folder = os.path.dirname(where.path)
+            shown = (os.path.dirname(local) + os.sep, f"git:{where.rev}:{folder + '/' if folder else ''}")
+    policy, diagnostics = validate_file(local, at)
     for diagnostic in diagnostics:
         if diagnostic.severity == ERROR:
-            click.echo(str(diagnostic), err=True)
+            text = str(diagnostic)
+            click.echo(text.replace(*shown, 1) if shown else text, err=True)
     if policy is None or has_errors(diagnostics):
         errors = sum(d.severity == ERROR for d in diagnostics)
-        click.echo(f"egress: {path} is invalid ({errors} error{'s' * (errors != 1)}); run `egress validate {path}`", err=True)
+        hint = "" if shown else f"; run `egress validate {path}`"
+        click.echo(f"egress: {path} is invalid ({errors} error{'s' * (errors != 1)}){hint}", err=True)
         sys.exit(EXIT_INVALID)
     return policy
 
@@ -251,7 +268,10 @@ def compile(policy, stage_id, target, all_stages, out, at):  # shadows the built
         raise click.UsageError("give either --stage ID (with --target) or --all-stages (with --out)")
     if stage_id and (not target or out):
         raise click.UsageError("--stage writes one --target to standard output (use --all-stages --out DIR for files)")
-    if all_stages and (not out or target):
+    if all_stages and target:
+        raise click.UsageError("--all-stages writes every target into --out: leave out --target "
+                               "(or give --stage ID --target X for one file)")
+    if all_stages and not out:
         raise click.UsageError("--all-stages needs --out DIR and writes every target")
     if os.path.isdir(policy):
         raise click.UsageError(f"compile takes one policy file, and {policy} is a folder; "
@@ -263,7 +283,9 @@ def compile(policy, stage_id, target, all_stages, out, at):  # shadows the built
         stage_of(model, stage_id)
         flows = resolve(model, stage_id, when)
         _say_expired([flows])
-        click.echo(TARGETS[target].render(flows), nl=False)
+        with _policy_fault():
+            text = TARGETS[target].render(flows)
+        click.echo(text, nl=False)
         return
 
     def progress(flows, files):
@@ -273,11 +295,13 @@ def compile(policy, stage_id, target, all_stages, out, at):  # shadows the built
 
     resolved = [resolve(model, stage.id, when) for stage in model.stages]
     _say_expired(resolved)
-    sources = [policy] + [p for p in _sources(model) if p != policy]
+    first = model.path if policy.startswith("git:") else policy  # a git: policy is read from its copy
+    sources = [first] + [p for p in _sources(model) if p != first]
     shown = os.path.join(out, "")  # build and build/ both show as build/
     click.echo(f"compiling {model.name}: {counted(len(resolved), 'stage')} into {shown}", err=True)
     try:
-        written = write_bundle(out, resolved, source_revision(sources), progress, sources)
+        with _policy_fault():
+            written = write_bundle(out, resolved, source_revision(sources), progress, sources)
     except BundleError as err:
         click.echo(f"egress: {clean(err)}", err=True)  # it names what --out holds: any file name
         sys.exit(EXIT_USAGE)
@@ -287,6 +311,19 @@ def compile(policy, stage_id, target, all_stages, out, at):  # shadows the built
         click.echo(f"note: kept the other bundle{'s' * (len(written.kept) != 1)} in {shown}: "
                    f"{', '.join(clean(name) for name in written.kept)}", err=True)
     click.echo(f"wrote {counted(len(resolved), 'stage')} to {shown}", err=True)
+
+
+@contextmanager
+def _policy_fault():
+    """Exit 1 with one line when a target finds the policy cannot be written out (more
+    destination tags than `firewall.mark_mask` numbers): the policy's fault, not a bug."""
+    from egress.targets.nftables import TooManyTags
+
+    try:
+        yield
+    except TooManyTags as err:
+        click.echo(f"egress: {err}", err=True)
+        sys.exit(EXIT_INVALID)
 
 
 def _suggest_policy(folder: str) -> str:
@@ -362,6 +399,10 @@ def resolve_command(policy, nameserver, timeout):
     except ValueError as err:
         raise click.BadParameter(f"{nameserver!r}: {err}", param_hint="--nameserver") from None
     hosts = resolving.hosts_to_pin(model)
+    if not hosts:  # validate asks for no lock file then: an empty one would only be noise
+        click.echo(f"egress: nothing to pin: no direct grant of {policy} reaches a host by name; no lock file written",
+                   err=True)
+        return
     click.echo(f"resolving {len(hosts)} host{'s' * (len(hosts) != 1)} with {nameserver or 'the system resolver'}", err=True)
     resolution = resolving.lookup(hosts, resolver, resolving.zone_networks(model))
     for failure in resolution.failures:
@@ -433,7 +474,6 @@ def diff_command(args, stage_id, fmt, exit_code, stage_dates, at):
       egress diff git:origin/main:policies/chu-rennes-2023/policy.yaml \\
                   policies/chu-rennes-2023/policy.yaml --exit-code
     """
-    import contextlib
     import os
 
     from egress import diff as diffs
@@ -448,28 +488,27 @@ def diff_command(args, stage_id, fmt, exit_code, stage_dates, at):
     if len(args) == 2 and not args[1].startswith("git:") and not os.path.exists(args[1]):
         raise click.UsageError(f"'{args[1]}' is no policy file: give POLICY FROM TO (two stages of one policy) "
                                "or OLD NEW [--stage ID] (two versions)")
-    with contextlib.ExitStack() as stack:
-        if len(args) == 3:
-            path, from_id, to_id = args
-            model = open_policy(path, when)
-            known = [s.id for s in model.stages]
-            for hint, value in (("FROM", from_id), ("TO", to_id)):
-                try:
-                    model.stage(value)
-                except KeyError:
-                    raise click.BadParameter(
-                        f"no stage '{value}' in {path}; stages: {', '.join(known)} (or first, last)", param_hint=hint
-                    ) from None
-            result = diffs.stage_diff(model, model.stage(from_id).id, model.stage(to_id).id, when, stage_dates)
-        else:
-            stage_id = stage_id or "last"
-            old = _open_version(args[0], when, stack)
-            new = _open_version(args[1], when, stack)
+    if len(args) == 3:
+        path, from_id, to_id = args
+        model = open_policy(path, when)
+        known = [s.id for s in model.stages]
+        for hint, value in (("FROM", from_id), ("TO", to_id)):
             try:
-                result = diffs.version_diff(old, new, stage_id, when, args[0], args[1])
+                model.stage(value)
             except KeyError:
-                stage_of(new, stage_id)  # raises with the list of stages
-            _say_compared_stages(args, (old, new), stage_id)
+                raise click.BadParameter(
+                    f"no stage '{value}' in {path}; stages: {', '.join(known)} (or first, last)", param_hint=hint
+                ) from None
+        result = diffs.stage_diff(model, model.stage(from_id).id, model.stage(to_id).id, when, stage_dates)
+    else:
+        stage_id = stage_id or "last"
+        old = open_policy(args[0], when)
+        new = open_policy(args[1], when)
+        try:
+            result = diffs.version_diff(old, new, stage_id, when, args[0], args[1])
+        except KeyError:
+            stage_of(new, stage_id)  # raises with the list of stages
+        _say_compared_stages(args, (old, new), stage_id)
     if fmt == "json":
         import json
 
@@ -494,29 +533,6 @@ def _say_compared_stages(specs, models, stage_id: str) -> None:
     if found[0] and found[1] and found[0] != found[1]:
         click.echo(f"note: comparing stage {found[1]} of {specs[1]} with stage {found[0]} of {specs[0]} ({stage_id})",
                    err=True)
-
-
-def _open_version(spec: str, when: dt.date | dt.datetime, stack):
-    """A policy from a path (like open_policy) or from `git:REV:PATH`; exit 1 if invalid."""
-    import dataclasses
-    import os
-
-    from egress import gitsource
-
-    if not gitsource.is_git_spec(spec):
-        return open_policy(spec, when)
-    local = stack.enter_context(gitsource.checkout(spec))
-    folder = os.path.dirname(local) + os.sep
-    where = gitsource.parse_spec(spec)
-    shown = f"git:{where.rev}:{os.path.dirname(where.path) + '/' if os.path.dirname(where.path) else ''}"
-    policy, diagnostics = validate_file(local, when)
-    errors = [d for d in diagnostics if d.severity == ERROR]
-    for diagnostic in errors:
-        click.echo(str(dataclasses.replace(diagnostic, path=diagnostic.path.replace(folder, shown))), err=True)
-    if policy is None or errors:
-        click.echo(f"egress: {spec} is invalid ({len(errors)} error{'s' * (len(errors) != 1)})", err=True)
-        sys.exit(EXIT_INVALID)
-    return policy
 
 
 @main.command("query")
@@ -705,7 +721,8 @@ def report_command(policy, out, stage_id, lang, blocked_logs, usage_logs, at):
     model = open_policy(policy, when)
     start = instants.moment(when, model.timezone)
     stage = stage_of(model, stage_id) if stage_id else model.stages[-1]
-    sources = [policy] + [p for p in _sources(model) if p != policy]
+    first = model.path if policy.startswith("git:") else policy  # a git: policy is read from its copy
+    sources = [first] + [p for p in _sources(model) if p != first]
     _refuse_replacing(out, [*sources, *blocked_logs, *usage_logs])
     denials = _collect(blocked_logs, model, proxy_allowed=False) if blocked_logs else None
     requests = _collect(usage_logs, model, proxy_allowed=True) if usage_logs else None

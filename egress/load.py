@@ -663,7 +663,8 @@ class _Builder:
         mask = data.get("mark_mask")
         if not (isinstance(mask, int) and not isinstance(mask, bool) and 0 < mask <= 0xFFFFFFFF):
             mask = Firewall.mark_mask
-        return Firewall(hook=hook, log_group=group, mark_mask=mask)
+        where = data.value_where.get("mark_mask")
+        return Firewall(hook=hook, log_group=group, mark_mask=mask, mark_mask_pos=Pos(*where) if where else None)
 
 
 def _text(value) -> str | None:

@@ -131,6 +131,7 @@ class Firewall:
     hook: str = "forward"  # "forward" | "output"
     log_group: int | None = None
     mark_mask: int = 0xFFFF0000  # the packet-mark bits the ruleset uses as scratch
+    mark_mask_pos: Pos | None = None  # where `mark_mask:` is written, for its diagnostic
 
 
 @dataclass(frozen=True)

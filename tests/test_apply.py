@@ -1389,3 +1389,28 @@ def test_a_rollback_across_an_expiry_restores_what_the_policy_says_for_now(netns
     assert include.read_text() == "http_access deny all\n"  # s1 as it is now, not as it was
     assert wait_until(lambda: fetch() == "403", 10)
     assert [a["action"] for a in audit(state)][-2:] == ["rollback", "squid-expiry"]
+
+
+@nft_system
+def test_a_load_that_leaves_a_base_chain_accepting_is_rolled_back(netns, tmp_path):
+    """After `nft -f`, apply asks the kernel (`nft -j`) whether table inet egress has
+    base chains that all drop; here an nft that turns the forward chain to `policy
+    accept` after the load (what no static reading of the file can see) is caught and
+    the previous state put back."""
+    ns, state = netns(), tmp_path / "state"
+    bundle = write_bundle(tmp_path / "s1", ruleset((8443,)), stage="s1")
+    opener = tmp_path / "nft"
+    opener.write_text(textwrap.dedent(f"""\
+        #!/bin/sh
+        {os.environ["EGRESS_NFT"]} "$@" || exit $?
+        if [ "$1" = "-f" ] && grep -q 8443 "$2"; then
+            exec {os.environ["EGRESS_NFT"]} add chain inet egress forward \\
+                '{{ type filter hook forward priority filter; policy accept; }}'
+        fi
+        """))
+    opener.chmod(0o755)
+    cp = egress(ns, state, "apply", str(bundle), "--no-wait", "--confirm-timeout", "30", env={"EGRESS_NFT": str(opener)})
+    assert cp.returncode != 0 and "Traceback" not in cp.stderr
+    assert "accept what no rule drops (forward)" in cp.stderr and "put back" in cp.stderr
+    listing = nft_list(ns)
+    assert listing is None or "policy accept" not in listing

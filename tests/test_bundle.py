@@ -269,3 +269,12 @@ def test_a_file_added_while_compiling_is_not_deleted(tmp_path, monkeypatch):
     assert result.exit_code == 2 and "holds 'notes.txt'" in result.stderr
     assert (out / "notes.txt").exists() and (out / bundle.MARKER).exists()
     assert sorted(os.listdir(tmp_path)) == ["build"]
+
+
+def test_all_stages_with_a_target_names_the_target_not_out(tmp_path):
+    result = CliRunner().invoke(main, ["compile", str(MINIMAL), "--all-stages", "--target", "nftables",
+                                       "--out", str(tmp_path / "build")])
+    assert result.exit_code == 2
+    assert "leave out --target" in result.output and "needs --out" not in result.output
+    result = CliRunner().invoke(main, ["compile", str(MINIMAL), "--all-stages"])
+    assert result.exit_code == 2 and "needs --out DIR" in result.output

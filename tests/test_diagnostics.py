@@ -8,6 +8,7 @@ edited file, so the cases stay readable and exact.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -131,6 +132,7 @@ CASES = [
     ("E143", ("policy: base", "policy: base\ntimezone: Europe/Rennes"), "Europe/Rennes"),
     ("E144", ("        reason: Partner flow", "        reason: Partner\u200b flow"), "Partner"),
     ("E143", ("policy: base", "policy: base\ntimezone: localtime"), "localtime"),
+    ("E148", ("policy: base", "policy: base\nfirewall:\n  mark_mask: 0xff00ff00"), "0xff00ff00"),
     ("E150", ("        reason: Partner flow", '        reason: "<fill in: why this flow must open>"'), "id: g-partner"),
     ("E146", ("address: 203.0.113.0/24", "address: 127.0.0.1"), "127.0.0.1"),
     ("W109", ("address: 203.0.113.0/24", "address: 172.16.5.0/24"), "172.16.5.0/24"),
@@ -247,6 +249,13 @@ def test_E145_lock_address_positioned_in_the_lock_file(tmp_path):
 def test_every_code_is_tested():
     tested = {c[0] for c in CASES} | {"E100", "E102", "E103", "E105", "E140", "E142", "E145"}
     assert tested == set(CATALOGUE)
+
+
+def test_every_code_the_code_emits_is_in_the_catalogue():
+    """A code used in egress/ but missing from the catalogue would have no docs row and no test."""
+    root = Path(__file__).parent.parent / "egress"
+    used = {code for path in root.rglob("*.py") for code in re.findall(r'"([EW]1\d\d)"', path.read_text())}
+    assert used <= set(CATALOGUE), sorted(used - set(CATALOGUE))
 
 
 def test_all_diagnostics_of_a_file_in_one_run(tmp_path):

@@ -512,3 +512,28 @@ def test_cli_git_outside_a_repository(tmp_path):
     result = run("diff", "git:HEAD:policy.yaml", path, "--stage", "s2", cwd=tmp_path)
     assert result.exit_code == 2
     assert "not in a git repository" in result.output
+
+
+@pytest.mark.parametrize("command", [
+    ["stages"], ["expiring", "--at", "2023-07-01"], ["compile", "--stage", "s2", "--target", "nftables", "--at", "2023-07-01"],
+    ["query", "--stage", "s2", "--src", "10.40.0.5", "--dst", "203.0.113.9", "--port", "tcp/443"],
+])
+def test_read_only_commands_read_a_policy_from_git(tmp_path, command):
+    """`git:REV:path` works wherever a policy is only read (as in diff): the committed
+    version is read, not the broken working copy; its errors name `git:REV:folder/`."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "policy.yaml").write_text(BASE)
+    git(repo, "init", "-q")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "v1")
+    (repo / "policy.yaml").write_text(BASE.replace("egress: 1", "egress: 2"))
+    git(repo, "commit", "-q", "-am", "v2 (invalid)")
+    name, *options = command
+    assert run(name, "policy.yaml", *options, cwd=repo).exit_code == 1
+    good = run(name, "git:HEAD~1:policy.yaml", *options, cwd=repo)
+    assert good.exit_code in (0, 1) and "is invalid" not in good.output, good.output
+    (repo / "policy.yaml").write_text(BASE)
+    assert good.output == run(name, "policy.yaml", *options, cwd=repo).output
+    bad = run(name, "git:HEAD:policy.yaml", *options, cwd=repo)
+    assert bad.exit_code == 1 and "git:HEAD:policy.yaml:" in bad.output and "E113" in bad.output

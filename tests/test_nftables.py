@@ -267,8 +267,37 @@ def test_mark_mask_is_configurable():
                        {f"s{i}": ([f"address:203.0.113.{i}"], ["tcp/443"]) for i in range(4)},
                        [[grant(f"g{i}", "lab", f"s{i}") for i in range(4)]])
     many = dataclasses.replace(many, firewall=dataclasses.replace(many.firewall, mark_mask=0x3))
-    with pytest.raises(ValueError, match=r"needs 4 destination tags.*holds 3"):
+    with pytest.raises(nftables.TooManyTags, match=r"needs 4 destination tags but firewall.mark_mask 0x00000003 "
+                       r"has 2 bits, which number 3: give it at least 3 contiguous bits .* \(for example 0x00000007\)"):
         render(many)
+
+
+def test_too_many_tags_for_the_mask_is_a_policy_error_not_a_bug(tmp_path):
+    """More destination tags than firewall.mark_mask numbers: compile exits 1 (not 3)
+    with one line naming where the mask is set, the tags needed, the bits it has and a
+    mask that fits; nothing is written."""
+    from click.testing import CliRunner
+
+    from egress.cli import main
+
+    text = (ROOT / "examples/minimal/policy.yaml").read_text()
+    path = tmp_path / "policy.yaml"
+    path.write_text(text + "\nfirewall:\n  mark_mask: 0x80000000\n")
+    mask_line = len(text.splitlines()) + 3
+    stage = ["compile", str(path), "--stage", "s2-reference-sites", "--target", "nftables", "--at", "2023-07-01"]
+    bundle = ["compile", str(path), "--all-stages", "--out", str(tmp_path / "out"), "--at", "2023-07-01"]
+    for args in (stage, bundle):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 1, result.output
+        assert "Traceback" not in result.output and "internal error" not in result.output
+        last = result.output.strip().splitlines()[-1]
+        assert last == (f"egress: {path}:{mask_line}:14: the policy needs 2 destination tags but firewall.mark_mask "
+                        "0x80000000 has 1 bit, which number 1: give it at least 2 contiguous bits that no other "
+                        "rule of the firewall uses (for example 0xc0000000)"), last
+    assert not (tmp_path / "out").exists()
+    # the same policy with room for its tags compiles
+    path.write_text(text + "\nfirewall:\n  mark_mask: 0xc0000000\n")
+    assert CliRunner().invoke(main, stage).exit_code == 0
 
 
 def test_stage_zero_has_no_elements_but_every_object():

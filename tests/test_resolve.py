@@ -261,3 +261,14 @@ def test_a_timeout_that_never_ends_is_a_usage_error(tmp_path, timeout):
                                        "--timeout", timeout])
     assert result.exit_code == 2, result.output
     assert "seconds above 0" in result.output
+
+
+def test_nothing_to_pin_writes_no_lock_file(tmp_path):
+    """No direct grant reaches a host by name: validate asks for no lock file, so resolve
+    says so and writes none (an empty one would only be noise in review)."""
+    path = write(tmp_path, BASE.replace("      - host: mx.partner.example\n", ""), lock=None)
+    assert CliRunner().invoke(main, ["validate", str(path), "--at", "2023-07-01"]).exit_code == 0
+    result = CliRunner().invoke(main, ["resolve", str(path), "--nameserver", "127.0.0.1:9", "--timeout", "1"])
+    assert result.exit_code == 0, result.output
+    assert "nothing to pin" in result.output
+    assert not (tmp_path / "policy.lock.yaml").exists()

@@ -39,9 +39,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from egress.atomic import write_atomically
 from egress.firewall.errors import ApplyError, Refused, Unusable
-from egress.firewall.paths import plain_path
+from egress.firewall.paths import read_include, replace_include
 from egress.firewall.sanitize import excerpt
 
 FEED_FILE = "dnsmasq-egress.conf"
@@ -100,21 +99,11 @@ class Dnsmasq:
     binary: str = field(default_factory=lambda: os.environ.get("EGRESS_DNSMASQ") or "dnsmasq")
 
     def read(self) -> bytes | None:
-        try:
-            return self.include.read_bytes()
-        except FileNotFoundError:
-            return None
+        return read_include(self.include)
 
     def write(self, data: bytes) -> None:
-        """Install `data` atomically, keeping the mode and owner of the file it replaces."""
-        plain_path(self.include, "--dnsmasq-include")
-        try:
-            st = self.include.stat()
-        except FileNotFoundError:
-            st = None
-        self.include.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(self.include, data, mode=(st.st_mode & 0o7777) if st else 0o644,
-                         owner=(st.st_uid, st.st_gid) if st else None)
+        """Install `data` (`paths.replace_include`)."""
+        replace_include(self.include, data, "--dnsmasq-include")
 
     def _run(self, argv: list[str], what: str) -> subprocess.CompletedProcess:
         try:

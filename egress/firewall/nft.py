@@ -76,6 +76,14 @@ class Nft:
             return None
         return self.run(*(["-s"] if stateless else []), "list", "table", *TABLE).stdout
 
+    def base_chains(self) -> dict[str, str] | None:
+        """The base chains of table inet egress in the kernel, name -> policy (nft's
+        default, accept, when none is given), or None when there is no such table."""
+        if not self.has_table():
+            return None
+        return {obj["chain"]["name"]: obj["chain"].get("policy", "accept")
+                for obj in _objects(self.json("list", "table", *TABLE)) if "hook" in obj.get("chain", {})}
+
     def delete_table(self) -> None:
         if self.has_table():
             self.run("delete", "table", *TABLE)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from egress.atomic import write_atomically
 from egress.firewall.errors import Unusable
 
 
@@ -26,3 +27,25 @@ def plain_path(path: Path, option: str) -> Path:
     if absolute.exists() and not absolute.is_file():
         raise Unusable(f"{option} {absolute} is not a regular file")
     return absolute
+
+
+def read_include(path: Path) -> bytes | None:
+    """What the include holds, or None when there is none (what a rollback puts back)."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def replace_include(path: Path, data: bytes, option: str) -> None:
+    """Install `data` at `path` atomically, keeping the mode and owner of the file it
+    replaces (0644 root for a new one); a path through a symbolic link is refused
+    (`plain_path`), at apply and at rollback alike."""
+    plain_path(path, option)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        st = None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, data, mode=(st.st_mode & 0o7777) if st else 0o644,
+                     owner=(st.st_uid, st.st_gid) if st else None)

@@ -17,9 +17,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from egress.atomic import write_atomically
 from egress.firewall.errors import ApplyError, Refused, Unusable, first_lines
-from egress.firewall.paths import plain_path
+from egress.firewall.paths import plain_path, read_include, replace_include
 
 #: What a rollback installs when no include was in place before the apply: removing the
 #: file would leave a squid.conf that no longer parses, so Squid would keep the rolled-back rules.
@@ -48,27 +47,16 @@ class Squid:
             raise ApplyError(f"squid {' '.join(args)}: timed out") from None
 
     def read(self) -> bytes | None:
-        try:
-            return self.include.read_bytes()
-        except FileNotFoundError:
-            return None
+        return read_include(self.include)
 
     def write(self, data: bytes | None) -> None:
-        """Put data at the include path atomically (None: remove the file), keeping the
-        mode and owner of the file it replaces (0644 root for a new one). A path through a
-        symbolic link is refused (paths.py), at apply and at rollback alike."""
-        plain_path(self.include, "--squid-include")
+        """Put data at the include path (`paths.replace_include`; None: remove the file)."""
         if data is None:
+            plain_path(self.include, "--squid-include")
             with contextlib.suppress(FileNotFoundError):
                 self.include.unlink()
             return
-        try:
-            st = self.include.stat()
-        except FileNotFoundError:
-            st = None
-        self.include.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(self.include, data, mode=(st.st_mode & 0o7777) if st else 0o644,
-                         owner=(st.st_uid, st.st_gid) if st else None)
+        replace_include(self.include, data, "--squid-include")
 
     def check(self) -> tuple[int, list[str], bool, str]:
         """`squid -k parse`: (exit code, problem lines, whether the include was read, output)."""

@@ -279,6 +279,7 @@ def _switch(session: Session, squid: Squid | None, dnsmasq: Dnsmasq | None, cont
             dnsmasq.restore(old_feed, restart=False)
         raise Refused(f"nft -f failed, nothing loaded: {err}") from None
     try:
+        _filters(session.nft)
         if squid:
             squid.reconfigure()
         if dnsmasq:
@@ -287,6 +288,19 @@ def _switch(session: Session, squid: Squid | None, dnsmasq: Dnsmasq | None, cont
         problems = snapshots.restore(session.store, session.nft, snapshot, record).problems
         raise ApplyError(f"{err}; the previous ruleset and includes were put back"
                          + (f" (with problems: {'; '.join(problems)})" if problems else "")) from None
+
+
+def _filters(nft: Nft) -> None:
+    """After the load, the kernel's own word (`nft -j`) that the perimeter fails closed:
+    table inet egress exists, with base chains, each with policy drop. The file was
+    checked before (scope.py); this catches what a static reading cannot see."""
+    chains = nft.base_chains()
+    if chains is None:
+        raise ApplyError("after the load, there is no table inet egress")
+    open_ = sorted(name for name, policy in chains.items() if policy != "drop")
+    if not chains or open_:
+        raise ApplyError("after the load, table inet egress " + (
+            f"has base chains that accept what no rule drops ({', '.join(open_)})" if open_ else "has no base chain"))
 
 
 def confirm(state_dir: str | os.PathLike, say: Say = print, token: str | None = None, warn: Say = to_stderr) -> int:

@@ -329,6 +329,25 @@ def mark_mask(policy: Policy) -> int:
     return MARK_MASK if mask is None else mask
 
 
+class TooManyTags(ValueError):
+    """The policy's destinations need more tags than `firewall.mark_mask` numbers: a
+    fault of the policy (exit 1), not of egress. The message says where the mask is
+    set, how many tags the policy needs, what the mask holds, and a mask that fits."""
+
+    def __init__(self, policy: Policy, needed: int, mask: int):
+        shift, capacity = _mark_layout(mask)
+        bits = needed.bit_length()  # the fewest bits whose 2**bits - 1 tags suffice
+        low = shift if shift + bits <= 32 else 32 - bits
+        wider = ((1 << bits) - 1) << low
+        where = policy.firewall.mark_mask_pos or policy.pos
+        has = capacity.bit_length()
+        super().__init__(
+            f"{where}: the policy needs {needed:,} destination tags but firewall.mark_mask 0x{mask:08x}"
+            f" has {has} bit{'s' * (has != 1)}, which number {capacity:,}: give it at least {bits} contiguous"
+            f" bits that no other rule of the firewall uses (for example 0x{wider:08x})"
+        )
+
+
 def _mark_layout(mask: int) -> tuple[int, int]:
     """(shift, number of tags) of a mark mask: its bits must be contiguous."""
     if not 0 < mask <= 0xFFFFFFFF:
@@ -449,10 +468,7 @@ class _Policy:
         pieces = {v: _label_pieces(labelled[v]) for v in VERSIONS}
         self.tags = sorted({label for v in VERSIONS for _, _, label in pieces[v]})
         if len(self.tags) > capacity:
-            raise ValueError(
-                f"the policy needs {len(self.tags)} destination tags; firewall.mark_mask 0x{self.mask:08x}"
-                f" holds {capacity}: give it more bits"
-            )
+            raise TooManyTags(policy, len(self.tags), self.mask)
         number = {label: k for k, label in enumerate(self.tags, 1)}
         # single addresses in a hash map (cheap to load), prefixes and ranges in an
         # interval map: the pieces are disjoint, so an address is in one of them at most
