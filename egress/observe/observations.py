@@ -88,6 +88,26 @@ class Parsed:
     names: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
+def tally(denials: Table, src: str, dst: str, name: str, port: str | None, when) -> bool:
+    """Count one denial of `name` (tcp, udp, icmp, ip/N) in `denials` (hits, first and
+    last raw time), keyed by its port for tcp and udp only; False (nothing counted: a bad
+    line) for a tcp or udp denial without a port in digits. One place for the syslog and
+    the ulogd2 parsers, so that both logs count a flow alike."""
+    if name == "tcp" or name == "udp":
+        if not port or not port.isdigit():
+            return False
+    else:
+        port = None
+    key = (src, dst, name, port)
+    seen = denials.get(key)
+    if seen is None:
+        denials[key] = [1, when, when]
+    else:
+        seen[0] += 1
+        seen[2] = when
+    return True
+
+
 class Observations:
     """Everything read, from every file: the merged tables and the per-file reports."""
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 
 from egress.observe.clock import syslog_time
-from egress.observe.observations import FileReport, Parsed
+from egress.observe.observations import FileReport, Parsed, tally
 
 PROTOCOLS = {"TCP": "tcp", "UDP": "udp", "ICMP": "icmp", "ICMPv6": "icmpv6"}
 ANSWERS = ("reply", "cached", "config")
@@ -118,26 +118,15 @@ def read(lines, policy_prefix: str, report: FileReport, parsed: Parsed, proxy_al
                 end = line.find(" ", c + 7)
                 proto = line[c + 7:end] if end >= 0 else line[c + 7:].rstrip()
                 name = PROTOCOLS.get(proto) or f"ip/{proto.lower()}"
+                port = None
                 if name == "tcp" or name == "udp":
                     d = line.find(" DPT=", c)
-                    if d < 0:
-                        report.bad_line(number)
-                        continue
-                    end = line.find(" ", d + 5)
-                    port = line[d + 5:end] if end >= 0 else line[d + 5:].rstrip()
-                    if not port.isdigit():
-                        report.bad_line(number)
-                        continue
-                    key = (src, dst, name, port)
-                else:
-                    key = (src, dst, name, None)
+                    if d >= 0:
+                        end = line.find(" ", d + 5)
+                        port = line[d + 5:end] if end >= 0 else line[d + 5:].rstrip()
                 when = line[:15] if "A" <= line[0] <= "Z" else _stamp(line, j)  # Dec  1 13:19:00: most lines
-                seen = denials.get(key)
-                if seen is None:
-                    denials[key] = [1, when, when]
-                else:
-                    seen[0] += 1
-                    seen[2] = when
+                if not tally(denials, src, dst, name, port, when):
+                    report.bad_line(number)
                 continue
             k = line.find("dnsmasq")
             if k >= 0:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 
 from egress.observe.clock import epoch
-from egress.observe.observations import FileReport, Parsed
+from egress.observe.observations import FileReport, Parsed, tally
 
 PROTOCOLS = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}
 _PREFIX = '"oob.prefix": "'
@@ -45,7 +45,6 @@ def read(lines, policy_prefix: str, report: FileReport, parsed: Parsed, proxy_al
     (found from the end). Lines of another shape take `_fields` (string search in any
     order), then `json`."""
     denials = parsed.denials
-    get = denials.get
     head = f'{_PREFIX}{policy_prefix}", {_TIME}'
     skip = len(head)
     number = 0
@@ -85,20 +84,8 @@ def read(lines, policy_prefix: str, report: FileReport, parsed: Parsed, proxy_al
             if not src or not dst or not proto:
                 report.bad_line(number)
                 continue
-            name = PROTOCOLS.get(proto) or f"ip/{proto}"
-            if name == "tcp" or name == "udp":
-                if not port or not port.isdigit():
-                    report.bad_line(number)
-                    continue
-                key = (src, dst, name, port)
-            else:
-                key = (src, dst, name, None)
-            seen = get(key)
-            if seen is None:
-                denials[key] = [1, when, when]
-            else:
-                seen[0] += 1
-                seen[2] = when
+            if not tally(denials, src, dst, PROTOCOLS.get(proto) or f"ip/{proto}", port, when):
+                report.bad_line(number)
     finally:
         report.lines = number
         report.denials = sum(v[0] for v in denials.values())
