@@ -10,8 +10,9 @@ In one run, on one file:
   cyclic garbage collector OFF (with it on, compose rescans its growing node tree: 34x
   the time for 10x the data, which would flatter the ratio);
 - compile in this process (the collector as users get it: on): `egress.check.validate`
-  (the model), then for every stage `egress.flows.resolve` and the `render` of every
-  target of `egress.targets.TARGETS`; timed as a whole (goal: <= 2x the floor), split
+  (the model), then for every stage `egress.flows.resolve`, the `render` of every
+  target of `egress.targets.TARGETS` and the Squid file of each later period of the
+  stage (`egress.bundle.squid_schedule`, what `compile --all-stages` writes); timed as a whole (goal: <= 2x the floor), split
   into load / resolve / each target, and stage by stage (resolve + render; the first
   stage also fills the per-policy caches that the others reuse);
 - `egress compile --all-stages --out DIR` once in a fresh process: wall time and peak
@@ -77,6 +78,11 @@ def compile_in_process(path: str, at: dt.date, targets: dict) -> dict[str, float
     for name in targets:
         times[f"render {name} (every stage)"] = 0.0
     sizes = dict.fromkeys(targets, 0)
+    schedule = "squid" in targets
+    if schedule:
+        from egress.bundle import squid_schedule
+
+        times["squid periods (bundle.squid_schedule, every stage)"] = 0.0
     for stage in policy.stages:
         t0 = stage_start = time.perf_counter()
         flows = resolve(policy, stage.id, at)
@@ -86,6 +92,11 @@ def compile_in_process(path: str, at: dt.date, targets: dict) -> dict[str, float
             text = target.render(flows)
             times[f"render {name} (every stage)"] += time.perf_counter() - t0
             sizes[name] += len(text)
+        if schedule:
+            t0 = time.perf_counter()
+            periods = squid_schedule(flows)
+            times["squid periods (bundle.squid_schedule, every stage)"] += time.perf_counter() - t0
+            sizes["squid"] += sum(len(data) for _, _, data in periods)
         del flows
         times[f"stage {stage.id} (resolve + render)"] = time.perf_counter() - stage_start
     times["total"] = time.perf_counter() - start

@@ -85,8 +85,8 @@ class _Group(click.Group):
             sys.exit(EXIT_INVALID)
         except Exception as err:  # the last line of defence
             load = sys.modules.get("egress.load")  # if it was never imported, it raised nothing
-            if load is not None and isinstance(err, load.Unreadable):
-                click.echo(f"egress: {err}", err=True)
+            if (load is not None and isinstance(err, load.Unreadable)) or isinstance(err, instants.InstantError):
+                click.echo(f"egress: {err}", err=True)  # an --at the policy's timezone cannot hold
                 sys.exit(EXIT_USAGE)
             click.echo(
                 f"egress: internal error: {type(err).__name__}: {err}. This is a bug: please report it "

@@ -38,11 +38,11 @@ FORMS = ("YYYY-MM-DD (for expires: the end of that day; for --at: the start of t
 """The accepted forms, as said in every error about an instant."""
 
 FIRST_DAY, LAST_DAY = dt.date(1, 1, 2), dt.date(9999, 12, 30)
-"""The plain dates accepted: a day's margin at each end of the calendar, so that the
-start and the end of any of them, in any timezone, and the same instant in UTC, are
-dates Python can hold (0001-01-01 in Paris starts on 0000-12-31 in UTC)."""
 FIRST, LAST = dt.datetime.combine(FIRST_DAY, dt.time(), UTC), dt.datetime.combine(LAST_DAY, dt.time(), UTC)
-"""The instants accepted with a time of day, for the same reason."""
+"""The instants accepted with a time of day: a day's margin at each end of the calendar,
+so that the same instant in UTC and in any timezone is a date Python can hold. A plain
+date is judged in the policy's timezone (`_held`): 9999-12-31 starts in any zone, but
+does not end (0001-01-01 in Paris starts on 0000-12-31 in UTC)."""
 RANGE = f"write a day between {FIRST_DAY} and {LAST_DAY}"
 
 _DATE = r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})"
@@ -131,27 +131,40 @@ def _parse(text: str) -> dt.date | dt.datetime:
 
 
 def _within_calendar(value: dt.date | dt.datetime, text: object = None) -> dt.date | dt.datetime:
-    """`value` if it lies within `FIRST_DAY`..`LAST_DAY` (a date) or `FIRST`..`LAST`
-    (an aware date-time); `InstantError` otherwise, instead of an overflow later."""
-    if isinstance(value, dt.datetime):
-        ok = value.utcoffset() is None or FIRST <= value <= LAST  # a naive one is refused by its caller
-    else:
-        ok = FIRST_DAY <= value <= LAST_DAY
-    if not ok:
+    """`value` if it is a date, or an aware date-time within `FIRST`..`LAST`;
+    `InstantError` otherwise, instead of an overflow later (for what people write: the
+    instants egress derives itself are checked where they are made, `_held`)."""
+    if isinstance(value, dt.datetime) and value.utcoffset() is not None and not FIRST <= value <= LAST:
         shown = text if isinstance(text, str) else value.isoformat()
         raise InstantError(f"{shown!r} is out of range; {RANGE}")
     return value
 
 
+def _in_zone(instant: dt.datetime, timezone: str) -> dt.datetime:
+    return instant.astimezone(zone(timezone))
+
+
+def _held(day: dt.date, timezone: str, edge) -> dt.datetime:
+    """`edge(day, timezone)` (`start_of_day`, `end_of_day`, or `_in_zone` of a date-time),
+    checked to be an instant Python can also write in UTC; `InstantError` otherwise (the
+    ends of the calendar)."""
+    try:
+        instant = edge(day, timezone)
+        instant.astimezone(UTC)
+    except OverflowError:
+        raise InstantError(f"'{day.isoformat()}' is out of range in {timezone}; {RANGE}") from None
+    return instant
+
+
 def expiry(value: dt.date | dt.datetime | str, timezone: str) -> dt.datetime:
     """The instant a grant closes: the end of a plain date's day in `timezone`, or the
     date-time itself (aware; a naive one is an `InstantError`)."""
-    value = parse(value) if isinstance(value, str) else _within_calendar(value)
+    value = parse(value) if isinstance(value, str) else value
     if isinstance(value, dt.datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise InstantError(f"'{value.isoformat()}' has no UTC offset; write {FORMS}")
-        return value.astimezone(zone(timezone))
-    return end_of_day(value, timezone)
+        return _held(value, timezone, _in_zone)
+    return _held(value, timezone, end_of_day)
 
 
 def moment(at: dt.date | dt.datetime | str | None, timezone: str) -> dt.datetime:
@@ -159,12 +172,12 @@ def moment(at: dt.date | dt.datetime | str | None, timezone: str) -> dt.datetime
     `timezone`, a date-time itself (aware), or now (to the second) when None."""
     if at is None:
         return dt.datetime.now(UTC).replace(microsecond=0).astimezone(zone(timezone))
-    at = parse(at) if isinstance(at, str) else _within_calendar(at)
+    at = parse(at) if isinstance(at, str) else at
     if isinstance(at, dt.datetime):
         if at.tzinfo is None or at.utcoffset() is None:
             raise InstantError(f"'{at.isoformat()}' has no UTC offset; write {FORMS}")
-        return at.astimezone(zone(timezone))
-    return start_of_day(at, timezone)
+        return _held(at, timezone, _in_zone)
+    return _held(at, timezone, start_of_day)
 
 
 def expired(expires: dt.datetime | None, at: dt.datetime) -> bool:

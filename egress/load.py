@@ -304,6 +304,18 @@ def schema_diagnostics(doc: Map) -> list[Diagnostic]:
     return list(found.values())
 
 
+def _path_name(chain: tuple | None) -> str:
+    """`services.x.ports[0]` from a chain of (parent chain, key, is an index)."""
+    keys = []
+    while chain is not None:
+        chain, key, index = chain
+        keys.append((key, index))
+    label = ""
+    for key, index in reversed(keys):
+        label = f"{label}[{key}]" if index else f"{label}.{key}" if label else str(key)
+    return label
+
+
 def float_diagnostics(doc: Map) -> list[Diagnostic]:
     """E112 for every YAML float: no value of the language is one, and JSON Schema counts
     `8080.0` as an integer, so `port: 8080.0` would pass the schema and then be dropped.
@@ -311,21 +323,27 @@ def float_diagnostics(doc: Map) -> list[Diagnostic]:
     Where the schema refused the value already (a float as a name), its message comes
     first and this one is merged away (`_unique`: same place, same code)."""
     out = []
-    stack: list[tuple[object, str]] = [(doc, "")]
+    # a node's name is built only for a float: the path to it is kept as a chain of
+    # (parent chain, key, is an index), not formatted for each of the ~500,000 nodes
+    stack: list[tuple[object, tuple | None]] = [(doc, None)]
+    found: list[tuple[float, Where, tuple]] = []
     while stack:
-        node, label = stack.pop()
+        node, chain = stack.pop()
         if isinstance(node, Map):
-            items = [(node[k], node.value_where.get(k, node.where), f"{label}.{k}" if label else str(k)) for k in node]
+            for key, value in node.items():
+                if isinstance(value, (Map, Seq)):
+                    stack.append((value, (chain, key, False)))
+                elif isinstance(value, float):
+                    found.append((value, node.value_where.get(key, node.where), (chain, key, False)))
         elif isinstance(node, Seq):
-            items = [(v, node.item_where[i], f"{label}[{i}]") for i, v in enumerate(node)]
-        else:
-            continue
-        for value, where, name in items:
-            if isinstance(value, float):
-                whole = f"; write {int(value)}" if value.is_integer() else ""
-                out.append(Diagnostic(*where, "E112", f"{name} must be a whole number, not the float {value!r}{whole}"))
-            elif isinstance(value, (Map, Seq)):
-                stack.append((value, name))
+            for i, value in enumerate(node):
+                if isinstance(value, (Map, Seq)):
+                    stack.append((value, (chain, i, True)))
+                elif isinstance(value, float):
+                    found.append((value, node.item_where[i], (chain, i, True)))
+    for value, where, path in found:
+        whole = f"; write {int(value)}" if value.is_integer() else ""
+        out.append(Diagnostic(*where, "E112", f"{_path_name(path)} must be a whole number, not the float {value!r}{whole}"))
     return sorted(out)
 
 

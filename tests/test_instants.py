@@ -279,16 +279,17 @@ def test_compile_without_at_is_the_same_all_day(tmp_path):
 # -- the ends of the calendar: a clear refusal, never an internal error ------------------
 
 
-@pytest.mark.parametrize("at", ["0001-01-01", "9999-12-31", "9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00"])
+@pytest.mark.parametrize("at", ["0001-01-01", "9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00"])
 @pytest.mark.parametrize("command", ["stages", "validate", "expiring"])
 def test_cli_at_at_the_ends_of_the_calendar_is_a_usage_error(tmp_path, at, command):
     path = str(write(tmp_path, expiring("2023-09-30", PARIS)))
     result = run(command, path, "--at", at)
     assert result.exit_code == 2, result.output
     assert "out of range" in result.output and "internal error" not in result.output
+    assert run(command, path, "--at", "9999-12-31").exit_code in (0, 1)  # starts in Paris: judged
 
 
-@pytest.mark.parametrize("value", ["9999-12-31", "0001-01-01", "9999-12-31T23:59:59-12:00"])
+@pytest.mark.parametrize("value", ["9999-12-31", "9999-12-31T23:59:59-12:00"])
 def test_expiry_at_the_ends_of_the_calendar_is_positioned(tmp_path, value):
     text = expiring(value, PARIS)
     _, diagnostics = load(tmp_path, text)

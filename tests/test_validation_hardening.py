@@ -100,6 +100,20 @@ def test_floats_are_refused_where_integers_are_due(tmp_path, old, new, marker, s
     assert f"policy.yaml:{line}:{col}: error E112 {says}" in result.stdout
 
 
+def test_float_names_follow_maps_and_sequences():
+    """The name given to a float walks maps (`a.b`) and sequences (`[i]`), whatever the depth."""
+    from egress import yamlpos
+    from egress.load import float_diagnostics
+
+    text = "a:\n  b: [1, [2, 3.5]]\n  c:\n    - d: 4.0\n7: 1.25\n"
+    doc, _ = yamlpos.load(text, "p.yaml")
+    assert [(d.line, d.column, d.message) for d in float_diagnostics(doc)] == [
+        (2, 14, "a.b[1][1] must be a whole number, not the float 3.5"),
+        (4, 10, "a.c[0].d must be a whole number, not the float 4.0; write 4"),
+        (5, 4, "7 must be a whole number, not the float 1.25"),
+    ]
+
+
 # -- 20: invisible and bidirectional characters in text fields --------------------------
 
 INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e",

@@ -46,7 +46,7 @@ import hashlib
 import re
 
 from egress import instants
-from egress.flows import Flow, StageFlows
+from egress.flows import Flow, StageFlows, policy_index
 from egress.intervals import merge
 from egress.model import PortRange
 from egress.names import nearest_domain
@@ -223,17 +223,14 @@ def _header(flows: StageFlows) -> list[str]:
             "#   Squid 5.7 serves its 403 page inside TLS with the port's certificate (it forces",
             "#   this whenever ssl_bump rules exist): the destination is never contacted.",
         ]
+    grants = flows.policy.grants  # a dict built on each call: once here, not once per expired grant
     expired = sorted(
-        (grant_id, day) for grant_id, day in flows.expired.items() if _grant_via(flows, grant_id) == "proxy"
+        (grant_id, day) for grant_id, day in flows.expired.items()
+        if grant_id in grants and grants[grant_id].via == "proxy"
     )
     for grant_id, day in expired:
         lines.append(f"# left out: grant {_comment(grant_id)} expired at {instants.show(day, end=True)}")
     return lines
-
-
-def _grant_via(flows: StageFlows, grant_id: str) -> str | None:
-    grant = flows.policy.grants.get(grant_id)
-    return grant.via if grant is not None else None
 
 
 def _grant_comment(flow: Flow) -> list[str]:
@@ -276,9 +273,16 @@ def _service_acls(flows: StageFlows, services: dict) -> tuple[dict[str, list[str
         "# -n: no reverse DNS, so a URL written with an IP address never matches a name.",
     ]
     entries = {}
+    # the entries of a service depend on its names only: computed once per policy, not
+    # once per stage and per Squid period (`egress.bundle.squid_schedule` renders many)
+    known = policy_index(flows.policy).memo.setdefault(__name__, {})
+    assert isinstance(known, dict)
     for service_name in sorted(services):
         flow = services[service_name]
-        entries[service_name] = domain_entries(flow.hosts, flow.domains)
+        names = (flow.hosts, flow.domains)
+        if names not in known:
+            known[names] = domain_entries(flow.hosts, flow.domains)
+        entries[service_name] = list(known[names])
         if not entries[service_name]:
             raise ValueError(f"service '{service_name}' is proxied but has no host or domain")
         service = flows.policy.services.get(service_name)
