@@ -291,11 +291,12 @@ def test_listing_helpers():
     sets = nftlib.dynamic_sets(LISTING)
     assert list(sets) == ["dyn_web_v4"]  # the interval set is static
     saved = LISTING.replace("192.0.2.7 expires 23h59m58s, 192.0.2.8 timeout 1h expires 59m", "192.0.2.1")
-    carried = nftlib.carry_dynamic_elements(saved, LISTING)
+    carried = nftlib.carry_dynamic_elements(saved, LISTING, frozenset())
     assert carried.startswith("add element inet egress dyn_web_v4 {")
     assert "192.0.2.7" in carried and "198.51.100" not in carried
+    assert nftlib.carry_dynamic_elements(saved, LISTING, frozenset({"dyn_web_v4"})) == ""  # emptied by a stage
     other_type = saved.replace("type ipv4_addr\n\t\ttimeout", "type ipv6_addr\n\t\ttimeout")
-    assert nftlib.carry_dynamic_elements(other_type, LISTING) == ""
+    assert nftlib.carry_dynamic_elements(other_type, LISTING, frozenset()) == ""
 
 
 def test_squid_parse_output_is_read_not_only_the_exit_code(tmp_path):
@@ -682,6 +683,79 @@ def test_traffic_follows_apply_and_rollback(lab, minimal_bundle, tmp_path):
     assert egress(fw, state, "confirm").returncode == 0
     time.sleep(2.5)
     assert lab.probe("lan", [flow]) == [True]
+
+
+CARRY_POLICY = """\
+egress: 1
+policy: carry-test
+description: A rollback must not carry a later stage's learned addresses
+zones:
+  ws: {description: Workstations, addresses: [10.30.0.0/24]}
+services:
+  a: {description: Service a, destinations: [{host: a.example}], ports: [tcp/443, tcp/25]}
+  b: {description: Service b, destinations: [{host: b.example}], ports: [tcp/443]}
+stages:
+  - id: s0-a
+    title: a only
+    date: 2023-06-21
+    grants:
+      - {id: to-a, from: ws, to: a, reason: r, requested_by: x, approved_by: y, ticket: T-1}
+  - id: s1-b
+    title: and b
+    date: 2023-06-22
+    grants:
+      - {id: to-b, from: ws, to: b, reason: r, requested_by: x, approved_by: y, ticket: T-2}
+"""
+CARRY_LOCK = """\
+egress-lock: 1
+policy: carry-test
+resolved: "2023-07-01T00:00:00Z"
+resolver: system
+hosts:
+  a.example: [203.0.113.10]
+  b.example: [203.0.113.20]
+"""
+
+
+def test_rollback_never_carries_a_later_stages_learned_addresses(lab, tmp_path):
+    """Compiled stages s0 (a on tcp/443 and tcp/25) and s1 (+ b on tcp/443): tcp/443
+    reads the set dyn_a_b_v4, which s0 empties (it holds a only there), tcp/25 reads
+    dyn_a_v4, the same at both stages. Addresses that dnsmasq adds under s1 must not
+    survive a rollback to s0 in dyn_a_b_v4 (b would stay open: fail open), while those of
+    dyn_a_v4 are kept, and the table saved at the apply comes back with its own."""
+    (tmp_path / "policy.yaml").write_text(CARRY_POLICY)
+    (tmp_path / "policy.lock.yaml").write_text(CARRY_LOCK)
+    out = tmp_path / "build"
+    cp = subprocess.run([*EGRESS, "compile", str(tmp_path / "policy.yaml"), "--all-stages", "--out", str(out),
+                         "--at", "2023-07-01"], capture_output=True, text=True)
+    assert cp.returncode == 0, cp.stderr
+    assert "flush set inet egress dyn_a_b_v4" in (out / "s0-a" / "egress.nft").read_text()
+    state, fw = tmp_path / "state", lab.ns("fw")
+    ws, a_old, a_new, b = "10.30.0.10", "198.51.100.11", "198.51.100.12", "198.51.100.21"
+    lab.add_lan(ws)
+    lab.add_wan(a_old, a_new, b)
+    lab.listen("wan", [443, 25])
+
+    def learn(address: str, *sets: str) -> None:  # what dnsmasq does on an answer
+        for name in sets:
+            nft(fw, "add", "element", "inet", "egress", name, f"{{ {address} }}")
+
+    assert egress(fw, state, "apply", str(out / "s0-a"), "--no-wait").returncode == 0
+    learn(a_old, "dyn_a_b_v4", "dyn_a_v4")
+    assert egress(fw, state, "confirm").returncode == 0
+    assert egress(fw, state, "apply", str(out / "s1-b"), "--no-wait").returncode == 0
+    learn(b, "dyn_a_b_v4")
+    learn(a_new, "dyn_a_b_v4", "dyn_a_v4")
+    flows = [(ws, b, "tcp", 443), (ws, a_old, "tcp", 443), (ws, a_old, "tcp", 25), (ws, a_new, "tcp", 25),
+             (ws, a_new, "tcp", 443)]
+    assert lab.probe("lan", flows) == [True, True, True, True, True]
+
+    assert egress(fw, state, "rollback").returncode == 0
+    assert status(fw, state)["loaded"]["stage"] == "s0-a"
+    # b: refused; a learned under s0: as saved; a learned under s1: kept where the set
+    # means the same (tcp/25), dropped where it does not (tcp/443, until dnsmasq adds it again)
+    assert lab.probe("lan", flows) == [False, True, True, True, False]
+    assert b not in nft(fw, "list", "set", "inet", "egress", "dyn_a_b_v4")
 
 
 # --------------------------------------------------------------------------- squid

@@ -192,3 +192,17 @@ def test_rollback_files_pass():
     scope.check(nft.deny_all_script(GOOD, "test"))
     scope.check(nft.deny_all_script("", "test"))
     scope.check(nft.restore_script(GOOD, "2023-07-01T00:00:00Z"))
+
+
+def test_emptied_sets_are_read_from_the_statements():
+    """What a rollback must not carry learned addresses into (snapshots.restore): the
+    sets a file empties; unknown (None) when it empties the whole table or names a set
+    by its handle."""
+    head = "table inet egress {\n\tchain forward { type filter hook forward priority filter; policy drop; }\n}\n"
+    text = head + ("flush set inet egress dyn_a_b_v4\ndelete set inet egress allow_v4\n"
+                   "delete element inet egress dyn_c_v4 { 192.0.2.1 }\nflush chain inet egress forward\n"
+                   "add rule inet egress forward accept\n")
+    assert scope.emptied_sets(scope.check(text)) == ["allow_v4", "dyn_a_b_v4", "dyn_c_v4"]
+    assert scope.emptied_sets(scope.check(head)) == []
+    assert scope.emptied_sets(scope.check("table inet egress\ndelete table inet egress\n" + head)) is None
+    assert scope.emptied_sets(scope.check(head + "delete set inet egress handle 4\n")) is None

@@ -147,13 +147,16 @@ def dynamic_sets(listing: str) -> dict[str, tuple[str, str | None]]:
     return found
 
 
-def carry_dynamic_elements(saved_listing: str, live_listing: str) -> str:
+def carry_dynamic_elements(saved_listing: str, live_listing: str, emptied: frozenset[str]) -> str:
     """`add element` lines that put the live elements of dynamic sets into the restored
-    table, for the sets that both declare with the same type."""
+    table, for the sets that both declare with the same type, except those in `emptied`
+    (a set that either ruleset empties on load holds other hosts under each)."""
     saved = dynamic_sets(saved_listing)
     lines = []
     for name, (type_line, elements) in sorted(dynamic_sets(live_listing).items()):
-        if name in saved and saved[name][0] == type_line and elements and elements.strip():
+        if name in emptied or name not in saved or saved[name][0] != type_line:
+            continue
+        if elements and elements.strip():
             lines.append(f"add element {TABLE_NAME} {name} {{{elements}}}\n")
     return "".join(lines)
 

@@ -301,9 +301,9 @@ def fails_closed(stmts: list[list[Token]]) -> None:
                                             "(nothing would filter); refused")
 
 
-def check(text: str) -> None:
+def check(text: str) -> list[list[Token]]:
     """Raise ScopeError unless `text` only ever names table inet egress and leaves it
-    failing closed (module docstring)."""
+    failing closed (module docstring). Returns its top-level statements (read once)."""
     toks = tokens(text)
     for tok in toks:
         if tok.kind == "word":
@@ -318,3 +318,25 @@ def check(text: str) -> None:
     if not any(stmt[0].text == "table" or (len(stmt) > 1 and stmt[1].text == "table") for stmt in stmts):
         raise ScopeError(1, "the file never declares table inet egress")
     fails_closed(stmts)
+    return stmts
+
+
+def emptied_sets(stmts: list[list[Token]]) -> list[str] | None:
+    """The sets and maps that a checked file empties when it loads (`flush`, `delete` or
+    `destroy set|map`, `delete|destroy element`), sorted; None when it deletes or flushes
+    the whole table (which empties every set) or names a set by its handle. A rollback
+    carries the addresses that dnsmasq learned only into sets that neither ruleset
+    empties (snapshots.py): the compiler empties a dynamic set at the stages where it
+    holds fewer services than at its widest, so such a set holds other hosts there."""
+    names = set()
+    for stmt in stmts:
+        words = [tok.text for tok in stmt[:5]]
+        if len(words) < 2 or words[0] not in ("flush", "delete", "destroy"):
+            continue
+        if words[1] == "table":
+            return None
+        if words[1] in ("set", "map", "element") and words[2:4] == list(TABLE):
+            if len(words) < 5 or words[4] == "handle":  # by handle: which set is not known here
+                return None
+            names.add(words[4])
+    return sorted(names)

@@ -12,8 +12,9 @@ at all if there was none *only* when asked explicitly (`egress rollback --allow-
 otherwise, and always for an automatic rollback, a deny-all table (nft.deny_all_script,
 built from the applied bundle's own base chains) takes the place of "nothing", so that a
 rollback never leaves the perimeter without filtering. Elements that dnsmasq added to dynamic sets after the apply are
-dropped on purpose when the policy revision differs: they were added under the
-rolled-back stage, whose hosts may not be allowed by the restored one. dnsmasq adds the
+dropped on purpose, except in the sets that hold the same hosts under both stages (see
+`restore`): they were added under the rolled-back stage, whose hosts may not be allowed
+by the restored one. dnsmasq adds the
 addresses of the restored stage's hosts again at the next lookup. With `--squid-include`
 the include file is put back as it was and Squid reconfigured; if there was none, a
 closed include (`http_access deny all`) takes its place. With `--dnsmasq-include` the feed
@@ -107,13 +108,17 @@ def restore(store: Store, nft: Nft, snapshot: Snapshot, rolled_back: Record | No
     the Squid include. A snapshot of "no table" loads the deny-all table, unless
     `allow_no_table` (then the table is deleted).
 
-    When the table being replaced and the snapshot come from the same policy revision
-    (same services, so a dynamic set `dyn_<service>` holds the addresses of the same
-    host names in both), the live elements of the dynamic sets are carried over into
-    the restored table, in the same transaction: dnsmasq does not re-add an address it
-    answers from its cache, so losing them could block a host for a whole TTL. Between
-    different revisions the snapshot is restored exactly. A merged script that `nft -c`
-    refuses falls back to the exact one."""
+    When the table being replaced and the snapshot come from the same compilation of a
+    policy (policy, revision, compiler and `at`: the same plan of the dynamic sets), the
+    live elements of the dynamic sets that NEITHER ruleset empties on load are carried
+    over into the restored table, in the same transaction: such a set is at its widest
+    in both stages, so it holds the addresses of the same host names in both, and
+    dnsmasq does not re-add an address it answers from its cache (losing them could
+    block a host for a whole TTL). A set that either stage empties (it holds fewer
+    services there) is restored exactly as saved: carrying into it would open, at the
+    restored stage, hosts that only the rolled-back stage opens. Otherwise (another
+    plan, or a record that does not say which sets its file empties) the snapshot is
+    restored exactly. A merged script that `nft -c` refuses falls back to the exact one."""
     problems = []
     nft_ok = True
     loaded = "table" if snapshot.table else "none" if allow_no_table else "deny-all"
@@ -162,14 +167,15 @@ def _deny_all(store: Store, snapshot: Snapshot) -> Path:
 
 
 def _merged_script(nft: Nft, script: Path, saved: Record | None, rolled_back: Record | None) -> Path | None:
-    if not (saved and saved.same_revision(rolled_back)):
+    emptied = saved.emptied_by_either(rolled_back) if saved else None
+    if emptied is None:
         return None
     try:
         live = nft.list_table()
         if not live:
             return None
         text = safeio.read_regular(script).decode()
-        extra = carry_dynamic_elements(text, live)
+        extra = carry_dynamic_elements(text, live, emptied)
         if not extra:
             return None
         merged = script.with_name("ruleset-merged.nft")

@@ -50,6 +50,7 @@ class Record:
     deny_all: bool = False  # the fail-closed table that stands in for "no table" (snapshots.py)
     expiries: list[dict[str, Any]] | None = None  # the manifest's expiry instants (expiry.py)
     squid_schedule: list[dict[str, Any]] | None = None  # {at, sha256}: later proxy includes (proxytimer.py)
+    emptied_sets: list[str] | None = None  # the sets egress.nft empties on load (scope.emptied_sets); None: unknown
 
     @classmethod
     def of_bundle(cls, manifest: Manifest, sha256: str | None, bundle: str) -> Record:
@@ -64,6 +65,17 @@ class Record:
 
     def same_revision(self, other: Record | None) -> bool:
         return bool(other and self.revision and self.policy == other.policy and self.revision == other.revision)
+
+    def emptied_by_either(self, other: Record | None) -> frozenset[str] | None:
+        """The sets that one of the two rulesets empties on load: under the same plan of
+        the dynamic sets (egress/targets/dynamic.py), a dynamic set that neither empties is
+        at its widest in both, so it holds the same host names in both. None when nothing
+        can be said: another policy, revision, compiler or `at` (another plan), or a record
+        that does not say what its file empties."""
+        if not (other and self.same_revision(other) and self.compiler_version == other.compiler_version
+                and self.at == other.at and self.emptied_sets is not None and other.emptied_sets is not None):
+            return None
+        return frozenset(self.emptied_sets) | frozenset(other.emptied_sets)
 
 
 @dataclass(frozen=True)

@@ -91,11 +91,11 @@ def apply(bundle_path: str, state_dir: str | os.PathLike, options: ApplyOptions,
         bundle = read_manifest(bundle_path, options.allowed_signers, options.signer)
         contents = verify_bundle(bundle, need=(DNSMASQ_FILE,) if options.dnsmasq_include else (),
                                  need_squid=bool(options.squid_include))
-        check_contents(bundle, contents)
+        emptied = check_contents(bundle, contents)
         notices = expiry.warnings(bundle.manifest)
         if notices and options.strict:
             raise Refused(f"{bundle.path}: refused (--strict): " + "; ".join(notices))
-        token = _apply_locked(session, bundle, contents, options)
+        token = _apply_locked(session, bundle, contents, options, emptied)
     except ApplyError as err:
         record = Record.of_bundle(bundle.manifest, bundle.sha256, str(bundle.path)) if bundle else None
         result = "refused" if isinstance(err, Refused) or err.code == EXIT_USAGE else "error"
@@ -106,8 +106,9 @@ def apply(bundle_path: str, state_dir: str | os.PathLike, options: ApplyOptions,
     return countdown.wait_for_confirmation(session, token)
 
 
-def check_contents(bundle: Bundle, contents: dict[str, bytes]) -> None:
-    """Step 1's static checks of the bytes that will be used (module docstring)."""
+def check_contents(bundle: Bundle, contents: dict[str, bytes]) -> list[str] | None:
+    """Step 1's static checks of the bytes that will be used (module docstring). Returns
+    the sets that egress.nft empties on load (scope.emptied_sets), kept in the record."""
     path = bundle.file(NFT_FILE)
     try:
         text = contents[NFT_FILE].decode("utf-8")
@@ -118,7 +119,7 @@ def check_contents(bundle: Bundle, contents: dict[str, bytes]) -> None:
     except sanitize.MetadataError as err:
         raise Refused(f"{bundle.path}: {err}") from None
     try:
-        scope.check(text)
+        statements = scope.check(text)
     except scope.ScopeError as err:
         raise Refused(f"{path}: refused: {err}; an egress ruleset may name table inet egress only") from None
     if DNSMASQ_FILE in contents:
@@ -126,6 +127,7 @@ def check_contents(bundle: Bundle, contents: dict[str, bytes]) -> None:
             check_feed(contents[DNSMASQ_FILE].decode("utf-8", errors="replace"))
         except Refused as err:
             raise Refused(f"{bundle.path}/{err}") from None
+    return scope.emptied_sets(statements)
 
 
 def _real_path(value: str | None, option: str) -> Path | None:
@@ -133,7 +135,8 @@ def _real_path(value: str | None, option: str) -> Path | None:
     return plain_path(Path(value), option) if value else None
 
 
-def _apply_locked(session: Session, bundle: Bundle, contents: dict[str, bytes], options: ApplyOptions) -> str:
+def _apply_locked(session: Session, bundle: Bundle, contents: dict[str, bytes], options: ApplyOptions,
+                  emptied: list[str] | None) -> str:
     store, nft, say = session.store, session.nft, session.say
     squid = dnsmasq = None
     squid_include = _real_path(options.squid_include, "--squid-include")
@@ -165,7 +168,7 @@ def _apply_locked(session: Session, bundle: Bundle, contents: dict[str, bytes], 
                                      squid_conf=str(squid.conf) if squid and squid.conf else None,
                                      dnsmasq_include=str(dnsmasq.include) if dnsmasq else None,
                                      dnsmasq_conf=str(dnsmasq.conf) if dnsmasq and dnsmasq.conf else None,
-                                     signer=bundle.signer)
+                                     signer=bundle.signer, emptied_sets=emptied)
         if squid and bundle.manifest.squid_schedule:
             try:
                 record = dataclasses.replace(record, squid_schedule=proxytimer.keep(
