@@ -24,9 +24,9 @@ from contextlib import contextmanager
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import fastjsonschema
-from jsonschema import Draft202012Validator
 from netaddr import IPNetwork
 
 from egress import addresses, instants, yamlpos
@@ -48,6 +48,9 @@ from egress.model import (
 )
 from egress.special import not_internet as special_range
 from egress.yamlpos import Map, Seq, Where, YamlError
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "policy-v1.schema.json"
 INCLUDABLE = ("zones", "services", "stages")
@@ -249,6 +252,10 @@ def _schema() -> dict:
 
 @lru_cache(maxsize=1)
 def _validator() -> Draft202012Validator:
+    """jsonschema, imported here: only an invalid document needs it (`schema_diagnostics`),
+    and importing it costs a valid policy's `egress validate` about a third of its start."""
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(_without_refs(_schema()))
 
 

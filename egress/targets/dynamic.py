@@ -39,8 +39,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from egress import instants
 from egress.flows import StageFlows, policy_index, resolve
@@ -60,7 +61,11 @@ def closing(grant: Grant) -> int | None:
     return None if grant.expires is None else instants.epoch(grant.expires)
 
 
-def sweep(items: Iterable[tuple[int, int, object]], key) -> list[tuple[int, int, object]]:
+L = TypeVar("L")
+V = TypeVar("V")
+
+
+def sweep(items: Iterable[tuple[int, int, L]], key: Callable[[frozenset[L]], V]) -> list[tuple[int, int, V]]:
     """Cut the axis at every boundary of `items` ((first, last, label) intervals).
 
     Returns disjoint (first, last, value) pieces, sorted, where value is `key(labels)`
@@ -80,7 +85,7 @@ def sweep(items: Iterable[tuple[int, int, object]], key) -> list[tuple[int, int,
     points = sorted(set(starts) | set(ends))
     active: dict = {}  # label -> how many of its intervals cover the point (a plain dict:
     # Counter's Python-level __delitem__ cost 0.8 s of a 100,000-destination compile)
-    cache: dict[frozenset, object] = {}
+    cache: dict[frozenset[L], V] = {}
     pieces: list[list] = []
     for i, point in enumerate(points):
         for label in ends.get(point, ()):
@@ -104,7 +109,7 @@ def sweep(items: Iterable[tuple[int, int, object]], key) -> list[tuple[int, int,
             pieces[-1][1] = last
         else:
             pieces.append([point, last, value])
-    return [tuple(p) for p in pieces]
+    return [(first, last, value) for first, last, value in pieces]
 
 
 def zone_classes(policy: Policy) -> tuple[list[tuple[str, ...]], dict[int, list]]:
@@ -236,7 +241,7 @@ def _contexts(per_stage: list) -> dict[tuple, list[Context]]:
         contexts[(cls, v, proto)] = [
             (cls, v, proto, first, last, instant)
             for first, last, found in sweep(items, frozenset)
-            for instant in sorted(found, key=_instant_order)  # type: ignore[call-overload]
+            for instant in sorted(found, key=_instant_order)
         ]
     return contexts
 

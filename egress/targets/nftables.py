@@ -432,32 +432,9 @@ class _Policy:
         self.shift, capacity = _mark_layout(self.mask)
         self.classes, self.pieces = zone_classes(policy)
         self.of_zone = classes_of_zone(policy)
-        direct: set[str] = set()
-        proxied = False
         self.needs: dict[tuple, set[str]] = defaultdict(set)
-        instants = set()
         proxy_zone = policy.proxy.zone if policy.proxy else None
-        for grant in policy.grants.values():
-            x = closing(grant) is not None
-            if x:
-                instants.add(closing(grant))
-            for flow in index.flows(grant):
-                if flow.direction == "ingress":
-                    kinds, zone = ("in", "inx"), flow.target
-                elif flow.via == "proxy":
-                    proxied = True
-                    kinds, zone = ("svc", "svc"), flow.source
-                    for cls in self.of_zone.get(proxy_zone or "", ()):
-                        self.needs[cls].update(("out", "outx")[: 1 + x])
-                else:
-                    direct.add(flow.target)
-                    kinds, zone = ("svc", "svc"), flow.source
-                    if flow.hosts:
-                        for cls in self.of_zone[zone]:
-                            self.needs[cls].add("hosts")
-                for cls in self.of_zone[zone]:
-                    self.needs[cls].update(kinds[: 1 + x])
-        self.instants = sorted(instants)
+        direct, proxied = self._scan_grants(policy, proxy_zone)
         labelled: dict[int, list] = {4: [], 6: []}
         for name in sorted(direct):
             for v, first, last in index.service(name, locked=True)[1]:
@@ -485,6 +462,38 @@ class _Policy:
                 tags_of[name].append(k)
         self.tag_ranges = {name: _runs(ks) for name, ks in tags_of.items()}
         self.families: dict[int, tuple] = {}
+
+    def _scan_grants(self, policy: Policy, proxy_zone: str | None) -> tuple[set[str], bool]:
+        """Fill `needs` (the sets each class needs at some stage) and `instants` (the
+        closing instants); return the services reached directly, and whether any grant
+        goes through the proxy."""
+        index = policy_index(policy)
+        direct: set[str] = set()
+        proxied = False
+        instants: set[int] = set()
+        for grant in policy.grants.values():
+            closes = closing(grant)
+            x = closes is not None
+            if closes is not None:
+                instants.add(closes)
+            for flow in index.flows(grant):
+                if flow.direction == "ingress":
+                    kinds, zone = ("in", "inx"), flow.target
+                elif flow.via == "proxy":
+                    proxied = True
+                    kinds, zone = ("svc", "svc"), flow.source
+                    for cls in self.of_zone.get(proxy_zone or "", ()):
+                        self.needs[cls].update(("out", "outx")[: 1 + x])
+                else:
+                    direct.add(flow.target)
+                    kinds, zone = ("svc", "svc"), flow.source
+                    if flow.hosts:
+                        for cls in self.of_zone[zone]:
+                            self.needs[cls].add("hosts")
+                for cls in self.of_zone[zone]:
+                    self.needs[cls].update(kinds[: 1 + x])
+        self.instants = sorted(instants)
+        return direct, proxied
 
     def split(self, ranges) -> dict[int, tuple[tuple[int, int], ...]]:
         """{version: ((first, last), ...)} of `Ranges` (shared objects: keyed by id)."""
@@ -672,27 +681,35 @@ class _Objects:
 
 
 def render(flows: StageFlows) -> str:
-    """The nftables ruleset (`egress.nft`) of one stage."""
+    """The nftables ruleset (`egress.nft`) of one stage: a header, then the three parts
+    of the one transaction (declare, empty, fill) that replace the table's content."""
     policy = flows.policy
     hook = policy.firewall.hook
     if hook not in HOOKS:
         raise ValueError(f"unknown firewall hook {hook!r}")
-    other_hook = next(h for h in HOOKS if h != hook)
     work = _policy_work(policy)
     plan = dynamic.policy_plan(policy, flows.at)
     objects = _Objects(policy, work, plan)
-    tables = _compile(flows, work)
     dyn_pieces, dyn_members = dynamic.stage_plan(flows)
-    ref = f"{FAMILY} {TABLE}"
-
     lines = _header(flows)
+    lines += _declare_part(objects, hook)
+    lines += _empty_part(objects, plan, dyn_members, hook)
+    lines += _fill_part(flows, objects, work, plan, dyn_pieces, hook)
+    return "\n".join(lines) + "\n"
 
-    # ---- 1. declare
-    lines += [
+
+def _other_hook(hook: str) -> str:
+    return next(h for h in HOOKS if h != hook)
+
+
+def _declare_part(objects: _Objects, hook: str) -> list[str]:
+    """Part 1: every object of the policy, empty; a reload changes nothing here."""
+    other_hook = _other_hook(hook)
+    lines = [
         "",
         "# 1. Declare every object of this policy: a first load creates them, a reload",
         "#    changes nothing here, so the dynamic sets keep what dnsmasq put in them.",
-        f"table {ref} {{",
+        f"table {FAMILY} {TABLE} {{",
     ]
     for name in objects.dyn_sets:
         lines += [
@@ -718,9 +735,14 @@ def render(flows: StageFlows) -> str:
         "\t}",
         "}",
     ]
+    return lines
 
-    # ---- 2. empty
-    lines += [
+
+def _empty_part(objects: _Objects, plan: dynamic.Plan, dyn_members: dict, hook: str) -> list[str]:
+    """Part 2: empty the chains, delete the static sets and maps, and the other hook's
+    base chain; empty the dynamic sets this stage holds narrower than their widest."""
+    ref, other_hook = f"{FAMILY} {TABLE}", _other_hook(hook)
+    lines = [
         "",
         "# 2. Empty the chains, delete the static sets and maps (part 3 makes them again:",
         "#    deleting is much faster than flushing a large concatenated interval set),",
@@ -736,9 +758,13 @@ def render(flows: StageFlows) -> str:
     if unused:
         lines.append("# dynamic sets not used at this stage, or holding fewer services than at their widest")
         lines += [f"flush set {ref} {name}" for name in unused]
+    return lines
 
-    # ---- 3. fill
-    lines += ["", "# 3. The ruleset of this stage.", f"table {ref} {{"]
+
+def _fill_part(flows: StageFlows, objects: _Objects, work: _Policy, plan: dynamic.Plan, dyn_pieces: dict,
+               hook: str) -> list[str]:
+    """Part 3: the maps, sets and chains of this stage."""
+    lines = ["", "# 3. The ruleset of this stage.", f"table {FAMILY} {TABLE} {{"]
     for direction, v in objects.maps:
         if direction in ("dst", "nets"):
             elements = work.dst_text[(direction, v)]
@@ -750,7 +776,22 @@ def render(flows: StageFlows) -> str:
             )
         lines += _declare("map", dispatch_map(direction, v), f"{ADDR_TYPE[v]} : verdict",
                           flags=_map_flags(direction), elements=elements)
+    lines += _class_part(flows, objects, work, plan, dyn_pieces)
+    keep = f"0x{~work.mask & 0xFFFFFFFF:08x}"
+    lines += _scratch_chains(work, plan, keep)
+    for v in VERSIONS:
+        lines += [f"\tchain {NFPROTO[v]} {{", *[f"\t\t{r}" for r in _family_rules(v, hook, keep, work)], "\t}"]
+    lines += [f"\tchain {hook} {{", f"\t\t{_base_chain_spec(hook, 'drop')}"]
+    lines += [f"\t\t{r}" for r in _base_rules(flows.policy, hook)]
+    lines += ["\t}", "}"]
+    return lines
 
+
+def _class_part(flows: StageFlows, objects: _Objects, work: _Policy, plan: dynamic.Plan, dyn_pieces: dict) -> list[str]:
+    """The sets of each zone class with their elements, then the class chains that
+    look them up."""
+    tables = _compile(flows, work)
+    lines: list[str] = []
     rules: dict[str, list[str]] = defaultdict(list)
     for kind, cls, v in objects.class_sets:
         what, key_type, counter = _set_type(kind, v)
@@ -762,12 +803,16 @@ def render(flows: StageFlows) -> str:
     for cls in work.classes:
         for v in VERSIONS:
             for chain, kinds in ((out_chain(cls, v), KINDS[:4]), (in_chain(cls, v), KINDS[4:])):
-                body = []
-                for kind in kinds:
-                    body += rules.get(class_set(kind, cls, v), [])
+                body = [rule for kind in kinds for rule in rules.get(class_set(kind, cls, v), [])]
                 if body:
                     lines += [f"\tchain {chain} {{", *[f"\t\t{r}" for r in body], "\t}"]
-    keep = f"0x{~work.mask & 0xFFFFFFFF:08x}"
+    return lines
+
+
+def _scratch_chains(work: _Policy, plan: dynamic.Plan, keep: str) -> list[str]:
+    """The chains that write a destination's tag into the mark, accept (clearing the
+    scratch bits), accept until a closing instant, and check the dnsmasq-fed sets."""
+    lines: list[str] = []
     for k, label in enumerate(work.tags, 1):
         what = ", ".join("the proxy" if name == PROXY else name for name in label)
         lines += [
@@ -785,12 +830,7 @@ def render(flows: StageFlows) -> str:
             for instant, name in profile
         ]
         lines += [f"\tchain {dynamic.chain_name(profile, v)} {{", *[f"\t\t{r}" for r in body], "\t}"]
-    for v in VERSIONS:
-        lines += [f"\tchain {NFPROTO[v]} {{", *[f"\t\t{r}" for r in _family_rules(v, hook, keep, work)], "\t}"]
-    lines += [f"\tchain {hook} {{", f"\t\t{_base_chain_spec(hook, 'drop')}"]
-    lines += [f"\t\t{r}" for r in _base_rules(policy, hook)]
-    lines += ["\t}", "}"]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _short(text: str) -> str:

@@ -158,7 +158,9 @@ def _port_text(ranges) -> list[str]:
 
 def _comment(text) -> str:
     """Policy text made safe for one comment line: printable, one line, bounded."""
-    text = "".join(ch if ch.isprintable() else " " for ch in str(text))
+    text = str(text)
+    if not text.isprintable():  # the usual text is: skip the walk character by character
+        text = "".join(ch if ch.isprintable() else " " for ch in text)
     text = " ".join(text.split())
     if len(text) > COMMENT_MAX:
         text = text[: COMMENT_MAX - 3] + "..."
