@@ -41,6 +41,7 @@ from pathlib import Path
 
 from egress import __version__, instants
 from egress.atomic import fsync_dir, write_new
+from egress.firewall.safeio import read_regular
 from egress.flows import StageFlows, resolve
 from egress.manifest import MANIFEST, Manifest, ManifestError
 from egress.targets import TARGETS
@@ -255,14 +256,9 @@ def _kind(mode: int) -> str:
 def _read_small(path: Path) -> bytes | None:
     """A regular file's bytes, never following a link or blocking on a FIFO; None otherwise."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        return read_regular(path, _MAX_METADATA)
     except OSError:
         return None
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            return None
-        data = handle.read(_MAX_METADATA + 1)
-    return data if len(data) <= _MAX_METADATA else None
 
 
 def _json(path: Path) -> dict | None:
