@@ -649,15 +649,22 @@ def test_real_bundles_of_every_stage_apply_in_turn(netns, tmp_path):
 # --------------------------------------------------------------------------- traffic (lab)
 
 
-def test_traffic_follows_apply_and_rollback(lab, minimal_bundle, tmp_path):
-    """examples/minimal: s0 closes everything, s1 opens lab -> partner-lab tcp/443."""
-    state = tmp_path / "state"
+def partner_flow(lab):
+    """The firewall's namespace, and lab -> partner-lab tcp/443 (examples/minimal's s1),
+    listening on the wan side and open while no ruleset is loaded."""
     fw = lab.ns("fw")
     lab.add_lan("10.30.0.10")
     lab.add_wan("203.0.113.20")
     lab.listen("wan", [443])
     flow = ("10.30.0.10", "203.0.113.20", "tcp", 443)
     assert lab.probe("lan", [flow]) == [True]  # no ruleset yet
+    return fw, flow
+
+
+def test_traffic_follows_apply_and_rollback(lab, minimal_bundle, tmp_path):
+    """examples/minimal: s0 closes everything, s1 opens lab -> partner-lab tcp/443."""
+    state = tmp_path / "state"
+    fw, flow = partner_flow(lab)
 
     assert egress(fw, state, "apply", str(minimal_bundle / "s0-isolation"), "--no-wait").returncode == 0
     assert egress(fw, state, "confirm").returncode == 0
@@ -955,12 +962,7 @@ def test_a_first_apply_rolls_back_to_a_deny_all_table(lab, minimal_bundle, tmp_p
     """Issue 10 item 2: the rollback of a first apply (no table before) must not open the
     perimeter: a deny-all table of the same hook takes the place of "no table"."""
     state = tmp_path / "state"
-    fw = lab.ns("fw")
-    lab.add_lan("10.30.0.10")
-    lab.add_wan("203.0.113.20")
-    lab.listen("wan", [443])
-    flow = ("10.30.0.10", "203.0.113.20", "tcp", 443)
-    assert lab.probe("lan", [flow]) == [True]  # no ruleset yet
+    fw, flow = partner_flow(lab)
 
     cp = egress(fw, state, "apply", str(minimal_bundle / "s1-partner-results"), "--no-wait", "--confirm-timeout", "2")
     assert cp.returncode == 0, cp.stderr
