@@ -13,16 +13,16 @@ import pwd
 import time
 from pathlib import Path
 
+from egress import instants
 from egress.firewall.errors import Unusable
 
 
 def utc_now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return instants.iso(dt.datetime.now(dt.UTC))
 
 
 def iso_in(seconds: float) -> str:
-    when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
-    return when.isoformat(timespec="seconds").replace("+00:00", "Z")
+    return instants.iso(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds))
 
 
 def boottime() -> float:
