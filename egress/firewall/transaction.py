@@ -95,7 +95,7 @@ def apply(bundle_path: str, state_dir: str | os.PathLike, options: ApplyOptions,
         notices = expiry.warnings(bundle.manifest)
         if notices and options.strict:
             raise Refused(f"{bundle.path}: refused (--strict): " + "; ".join(notices))
-        token = _apply_locked(session, bundle, contents, options, emptied)
+        token = _apply_locked(session, bundle, contents, options, emptied, notices)
     except ApplyError as err:
         record = Record.of_bundle(bundle.manifest, bundle.sha256, str(bundle.path)) if bundle else None
         result = "refused" if isinstance(err, Refused) or err.code == EXIT_USAGE else "error"
@@ -136,7 +136,7 @@ def _real_path(value: str | None, option: str) -> Path | None:
 
 
 def _apply_locked(session: Session, bundle: Bundle, contents: dict[str, bytes], options: ApplyOptions,
-                  emptied: list[str] | None) -> str:
+                  emptied: list[str] | None, notices: list[str]) -> str:
     store, nft, say = session.store, session.nft, session.say
     squid = dnsmasq = None
     squid_include = _real_path(options.squid_include, "--squid-include")
@@ -161,7 +161,7 @@ def _apply_locked(session: Session, bundle: Bundle, contents: dict[str, bytes], 
         nft.check(nft_file)
         check_scope(nft_file, say)
         say("nft -c: ok; scope: table inet egress only")
-        for notice in expiry.warnings(bundle.manifest):
+        for notice in notices:
             session.warn(f"egress: warning: {notice}")
         record = dataclasses.replace(record, applied_at=host.utc_now(), applied_by=host.current_user(),
                                      squid_include=str(squid.include) if squid else None,
