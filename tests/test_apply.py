@@ -8,6 +8,7 @@ rule (a state directory refuses commands from another namespace) guards that too
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -217,17 +218,9 @@ def netns():
     yield make
     for name in made:
         for pid in _netns_pids(name):
-            with _suppress():
+            with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
         subprocess.run(["ip", "netns", "del", name], capture_output=True)
-
-
-class _suppress:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return exc[0] is not None and issubclass(exc[0], OSError)
 
 
 @pytest.fixture(scope="module")
@@ -810,7 +803,7 @@ def live_squid(tmp_path):
             pytest.fail(f"test squid did not start: {(folder / 'cache.log').read_text() if (folder / 'cache.log').exists() else ''}")
         yield {"port": port, "web_port": web_port, "include": include, "conf": conf, "dir": folder}
     finally:
-        with _suppress():
+        with contextlib.suppress(OSError):
             os.killpg(squid.pid, signal.SIGTERM)
         try:
             squid.wait(10)
