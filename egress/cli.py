@@ -90,6 +90,11 @@ class _Group(click.Group):
             if (load is not None and isinstance(err, load.Unreadable)) or isinstance(err, instants.InstantError):
                 click.echo(f"egress: {err}", err=True)  # an --at the policy's timezone cannot hold
                 sys.exit(EXIT_USAGE)
+            if isinstance(err, OSError) and err.errno is not None:
+                # the machine, not egress: a full disk or a vanished terminal under standard output
+                where = err.filename or "its output"
+                click.echo(f"egress: cannot write {where}: {err.strerror}", err=True)
+                sys.exit(EXIT_USAGE)
             click.echo(
                 f"egress: internal error: {type(err).__name__}: {err}. This is a bug: please report it "
                 "with the command line and the policy (set EGRESS_DEBUG=1 for the traceback).",
