@@ -12,6 +12,7 @@ import datetime as dt
 import math
 import sys
 from contextlib import contextmanager
+from typing import NoReturn
 
 import click
 
@@ -71,6 +72,8 @@ class _Instant(click.ParamType):
 DATE = _Instant()
 AT_HELP = ("When grant expiries are judged: YYYY-MM-DD (00:00 of that day in the policy's timezone) or a "
            "date-time with offset (2023-09-30T18:00:00+02:00). Default: now.")
+AT_OPTION = click.option("--at", "at", type=DATE, help=AT_HELP)
+"""`--at` of the commands that judge grant expiries (`compile` and `expiring` word theirs)."""
 
 
 class _Group(click.Group):
@@ -86,8 +89,11 @@ class _Group(click.Group):
         except Exception as err:  # the last line of defence
             load = sys.modules.get("egress.load")  # if it was never imported, it raised nothing
             if (load is not None and isinstance(err, load.Unreadable)) or isinstance(err, instants.InstantError):
-                click.echo(f"egress: {err}", err=True)  # an --at the policy's timezone cannot hold
-                sys.exit(EXIT_USAGE)
+                _fail(str(err), EXIT_USAGE)  # an --at the policy's timezone cannot hold
+            if isinstance(err, OSError) and err.errno is not None:
+                # the machine, not egress: a full disk or a vanished terminal under standard output
+                where = err.filename or "its output"
+                _fail(f"cannot write {where}: {err.strerror}", EXIT_USAGE)
             click.echo(
                 f"egress: internal error: {type(err).__name__}: {err}. This is a bug: please report it "
                 "with the command line and the policy (set EGRESS_DEBUG=1 for the traceback).",
@@ -102,6 +108,12 @@ def _debug() -> bool:
     import os
 
     return os.environ.get("EGRESS_DEBUG") == "1"
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    """`egress: message` on stderr, then exit with `code`."""
+    click.echo(f"egress: {message}", err=True)
+    sys.exit(code)
 
 
 def _at(value: dt.date | dt.datetime | None) -> dt.date | dt.datetime:
@@ -133,8 +145,7 @@ def open_policy(path: str, at: dt.date | dt.datetime):
     if policy is None or has_errors(diagnostics):
         errors = sum(d.severity == ERROR for d in diagnostics)
         hint = "" if shown else f"; run `egress validate {path}`"
-        click.echo(f"egress: {path} is invalid ({errors} error{'s' * (errors != 1)}){hint}", err=True)
-        sys.exit(EXIT_INVALID)
+        _fail(f"{path} is invalid ({errors} error{'s' * (errors != 1)}){hint}", EXIT_INVALID)
     return policy
 
 
@@ -168,7 +179,7 @@ def main():
 @click.option("--format", "fmt", type=click.Choice(list(report.FORMATS)), default="text", show_default=True,
               help="text: one line per diagnostic; json: the contract list; github: PR annotations; sarif: code scanning.")
 @click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too.")
-@click.option("--at", "at", type=DATE, help=AT_HELP)
+@AT_OPTION
 def validate(paths, fmt, strict, at):
     """Validate policy files, or every policy under a folder.
 
@@ -214,7 +225,7 @@ def validate(paths, fmt, strict, at):
 
 @main.command()
 @click.argument("policy", type=click.Path())
-@click.option("--at", "at", type=DATE, help=AT_HELP)
+@AT_OPTION
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def stages(policy, at, fmt):
     """List the stages of a policy with their date, title and grants.
@@ -303,8 +314,7 @@ def compile(policy, stage_id, target, all_stages, out, at):  # shadows the built
         with _policy_fault():
             written = write_bundle(out, resolved, source_revision(sources), progress, sources)
     except BundleError as err:
-        click.echo(f"egress: {clean(err)}", err=True)  # it names what --out holds: any file name
-        sys.exit(EXIT_USAGE)
+        _fail(clean(err), EXIT_USAGE)  # it names what --out holds: any file name
     if written.replaced not in (None, model.name):
         click.echo(f"note: replaced the bundle of policy {written.replaced or '(unnamed, older egress)'}", err=True)
     if written.kept:
@@ -322,8 +332,7 @@ def _policy_fault():
     try:
         yield
     except TooManyTags as err:
-        click.echo(f"egress: {err}", err=True)
-        sys.exit(EXIT_INVALID)
+        _fail(str(err), EXIT_INVALID)
 
 
 def _suggest_policy(folder: str) -> str:
@@ -392,8 +401,7 @@ def resolve_command(policy, nameserver, timeout):
     for diagnostic in blocking:
         click.echo(str(diagnostic), err=True)
     if model is None or blocking:
-        click.echo(f"egress: fix {policy} before resolving its hosts", err=True)
-        sys.exit(EXIT_INVALID)
+        _fail(f"fix {policy} before resolving its hosts", EXIT_INVALID)
     try:
         resolver = resolving.make_resolver(nameserver, timeout)
     except ValueError as err:
@@ -416,8 +424,7 @@ def resolve_command(policy, nameserver, timeout):
             model, resolution, nameserver or "system", dt.datetime.now(dt.UTC)
         )
     except OSError as err:
-        click.echo(f"egress: cannot write {err.filename or 'the lock file'}: {err.strerror or err}", err=True)
-        sys.exit(EXIT_USAGE)
+        _fail(f"cannot write {err.filename or 'the lock file'}: {err.strerror or err}", EXIT_USAGE)
     count = sum(len(a) for a in resolution.addresses.values())
     click.echo(f"{'wrote' if written else 'unchanged:'} {path} ({len(hosts)} hosts, {count} addresses)", err=True)
 
@@ -442,7 +449,7 @@ def _seconds(value: float, param) -> float:
 @click.option("--stage-dates", is_flag=True,
               help="Two stages: judge expiries at each stage's own date instead of --at, so a grant that expired "
                    "between them shows as closed.")
-@click.option("--at", "at", type=DATE, help=AT_HELP)
+@AT_OPTION
 def diff_command(args, stage_id, fmt, exit_code, stage_dates, at):
     """Show what a stage, or a new version of a policy, opens and closes.
 
@@ -545,7 +552,7 @@ def _say_compared_stages(specs, models, stage_id: str) -> None:
 @click.option("--port", required=True, metavar="PROTO/N", help="tcp/443, udp/53, icmp or icmpv6.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="json: {\"decision\", \"grant\", \"via\"} plus reasons, source zone, every allowing grant.")
-@click.option("--at", "at", type=DATE, help=AT_HELP)
+@AT_OPTION
 def query_command(policy, stage_id, src, dst, port, fmt, at):
     """Say whether one flow is allowed at a stage, by which grant, and how.
 
@@ -595,7 +602,7 @@ def query_command(policy, stage_id, src, dst, port, fmt, at):
 @click.option("--from", "from_", metavar="ZONE", help="Everything this zone (or `internet`, or a partner service) reaches.")
 @click.option("--to", "to", metavar="ADDR|NAME", help="Everything that reaches this address, host name, zone or service.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--at", "at", type=DATE, help=AT_HELP)
+@AT_OPTION
 def reach_command(policy, stage_id, from_, to, fmt, at):
     """List everything a zone can reach at a stage, or everything that can reach a destination.
 
@@ -694,7 +701,7 @@ def expiring_command(policy, within, stage_id, fmt, exit_code, at):
               help="Add the most frequent blocked flows of these logs, as `egress blocked` reads them (repeatable).")
 @click.option("--usage", "usage_logs", multiple=True, metavar="ACCESS_LOG",
               help="Add the grants with no traffic in these proxy access.logs, as `egress usage` reads them (repeatable).")
-@click.option("--at", "at", type=DATE, help=AT_HELP)
+@AT_OPTION
 def report_command(policy, out, stage_id, lang, blocked_logs, usage_logs, at):
     """Write the crisis cell's report: one self-contained HTML file.
 
@@ -733,8 +740,7 @@ def report_command(policy, out, stage_id, lang, blocked_logs, usage_logs, at):
     try:
         htmlreport.write(out, htmlreport.render(report, lang))
     except OSError as err:
-        click.echo(f"egress: cannot write {out}: {err.strerror or err}", err=True)
-        sys.exit(EXIT_USAGE)
+        _fail(f"cannot write {out}: {err.strerror or err}", EXIT_USAGE)
     click.echo(f"wrote {out} ({model.name}, stage {stage.id}, {lang})", err=True)
 
 
@@ -749,8 +755,7 @@ def _collect(logs, model, proxy_allowed: bool):
     try:
         return collect(list(logs), log_prefix(model.name), proxy_allowed)
     except LogError as err:
-        click.echo(f"egress: {err}", err=True)
-        sys.exit(EXIT_USAGE)
+        _fail(str(err), EXIT_USAGE)
 
 
 @main.command("blocked")
@@ -762,7 +767,7 @@ def _collect(logs, model, proxy_allowed: bool):
 @click.option("--as-stage", "as_stage", metavar="NEW_ID",
               help="Write instead a YAML draft of a new stage with one grant per flow that a grant can open, "
                    "its reason, approver and ticket left for a person to fill in (validate refuses them until then).")
-@click.option("--at", "at", type=DATE, help=AT_HELP)
+@AT_OPTION
 def blocked_command(policy, logs, stage_id, fmt, top, as_stage, at):
     """Aggregate denials into blocked flows, and say what would open each.
 
@@ -822,7 +827,7 @@ def blocked_command(policy, logs, stage_id, fmt, top, as_stage, at):
                    "summed per direct grant.")
 @click.option("--live", is_flag=True, help="Read the counters from the kernel (`nft -j list table inet egress`; root).")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
-@click.option("--at", "at", type=DATE, help=AT_HELP)
+@AT_OPTION
 def usage_command(policy, access_logs, stage_id, counters_path, live, fmt, at):
     """Say which grants of a stage carried traffic, and which carried none.
 
@@ -863,8 +868,7 @@ def usage_command(policy, access_logs, stage_id, counters_path, live, fmt, at):
         try:
             listing, source = load_listing(counters_path, live)
         except LogError as err:
-            click.echo(f"egress: {err}", err=True)
-            sys.exit(EXIT_USAGE)
+            _fail(str(err), EXIT_USAGE)
         counts = firewall_counts(flows, listing, source)
     observations = _collect(access_logs, model, proxy_allowed=True)
     result = usage(observations, flows, counts, proxy_read=bool(access_logs))
@@ -898,8 +902,7 @@ def _firewall(action, *args, **kwargs):
     try:
         return action(*args, **kwargs)
     except ApplyError as err:
-        click.echo(f"egress: {clean(err)}", err=True)  # it may quote a bundle: escaped
-        sys.exit(err.code)
+        _fail(clean(err), err.code)  # it may quote a bundle: escaped
 
 
 @main.command("sign")
@@ -931,8 +934,7 @@ def sign_command(bundle, key):
     try:
         written = sign(Path(bundle) / "manifest.json", Path(key))
     except SignatureError as err:
-        click.echo(f"egress: {err}", err=True)
-        sys.exit(EXIT_USAGE if err.usage else EXIT_INVALID)
+        _fail(str(err), EXIT_USAGE if err.usage else EXIT_INVALID)
     click.echo(f"signed {Path(bundle) / 'manifest.json'} with {key}: {written}")
 
 
