@@ -115,6 +115,13 @@ class Nft:
         except ValueError as err:
             raise ApplyError(f"nft -j list table {TABLE_NAME}: unreadable answer ({err})") from None
 
+    def fingerprint_or_none(self) -> str | None:
+        """`fingerprint`, or None when the table cannot be listed or read."""
+        try:
+            return self.fingerprint()
+        except ApplyError:
+            return None
+
 
 def fingerprint_of(doc: dict) -> str:
     def canonical(value):

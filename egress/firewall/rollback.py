@@ -98,9 +98,5 @@ def do_rollback(session: Session, state: State, snap_id: str, new_undo: str | No
 
 def _deny_all_record(session: Session, rolled_back: Record | None) -> Record:
     """The record of a deny-all table loaded in place of "no table"."""
-    try:
-        fingerprint = session.nft.fingerprint()
-    except ApplyError:
-        fingerprint = None
     return Record(policy=rolled_back.policy if rolled_back else None, deny_all=True, applied_at=host.utc_now(),
-                  applied_by=host.current_user(), fingerprint=fingerprint)
+                  applied_by=host.current_user(), fingerprint=session.nft.fingerprint_or_none())

@@ -31,11 +31,7 @@ def _loaded(result: dict[str, Any], current: Record | None, nft: Nft) -> None:
     result["loaded"] = {k: getattr(current, k) for k in _LOADED_KEYS}
     result["expiry"] = expiry.next_expiry(current.expiries)
     if result["table"] == "present" and current.fingerprint:
-        try:
-            fingerprint = nft.fingerprint()
-        except ApplyError:
-            fingerprint = None
-        result["matches"] = fingerprint == current.fingerprint
+        result["matches"] = nft.fingerprint_or_none() == current.fingerprint
         if not result["matches"]:
             notes.append("table inet egress has changed since egress loaded it")
     elif result["table"] == "absent":

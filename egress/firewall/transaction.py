@@ -71,13 +71,6 @@ class ApplyOptions:
     strict: bool = False  # refuse a bundle that expiry.warnings has something to say about
 
 
-def _safe_fingerprint(nft: Nft) -> str | None:
-    try:
-        return nft.fingerprint()
-    except ApplyError:
-        return None
-
-
 def apply(bundle_path: str, state_dir: str | os.PathLike, options: ApplyOptions, say: Say = print,
           warn: Say = to_stderr) -> int:
     """Apply a stage bundle; returns the exit code (0: loaded and, when waiting, confirmed)."""
@@ -224,7 +217,7 @@ def _record_loaded(session: Session, state: State, pending: Pending, snapshot: S
     """After the load: the deadline counts from now; record it, arm the timer, audit."""
     store, nft, say = session.store, session.nft, session.say
     timeout = pending.timeout
-    record = dataclasses.replace(pending.record, fingerprint=_safe_fingerprint(nft))
+    record = dataclasses.replace(pending.record, fingerprint=nft.fingerprint_or_none())
     pending = dataclasses.replace(pending, record=record, deadline=host.iso_in(timeout),
                                   deadline_boottime=host.boottime() + timeout)
     unit, note = timer.arm(store.dir, pending.token, timeout)
@@ -330,7 +323,7 @@ def confirm_in(session: Session, token: str | None = None) -> int:
                         f"automatic: not confirmed by {pending.deadline}", True, pending=pending)
             raise Refused(f"too late: the deadline was {pending.deadline}; the previous ruleset was restored")
         record = pending.record
-        fingerprint = _safe_fingerprint(nft)
+        fingerprint = nft.fingerprint_or_none()
         note = ""
         if record.fingerprint and fingerprint != record.fingerprint:
             note = "; warning: table inet egress has changed since the apply"
