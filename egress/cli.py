@@ -71,6 +71,8 @@ class _Instant(click.ParamType):
 DATE = _Instant()
 AT_HELP = ("When grant expiries are judged: YYYY-MM-DD (00:00 of that day in the policy's timezone) or a "
            "date-time with offset (2023-09-30T18:00:00+02:00). Default: now.")
+AT_OPTION = click.option("--at", "at", type=DATE, help=AT_HELP)
+"""`--at` of the commands that judge grant expiries (`compile` and `expiring` word theirs)."""
 
 
 class _Group(click.Group):
@@ -87,6 +89,11 @@ class _Group(click.Group):
             load = sys.modules.get("egress.load")  # if it was never imported, it raised nothing
             if (load is not None and isinstance(err, load.Unreadable)) or isinstance(err, instants.InstantError):
                 click.echo(f"egress: {err}", err=True)  # an --at the policy's timezone cannot hold
+                sys.exit(EXIT_USAGE)
+            if isinstance(err, OSError) and err.errno is not None:
+                # the machine, not egress: a full disk or a vanished terminal under standard output
+                where = err.filename or "its output"
+                click.echo(f"egress: cannot write {where}: {err.strerror}", err=True)
                 sys.exit(EXIT_USAGE)
             click.echo(
                 f"egress: internal error: {type(err).__name__}: {err}. This is a bug: please report it "
@@ -168,7 +175,7 @@ def main():
 @click.option("--format", "fmt", type=click.Choice(list(report.FORMATS)), default="text", show_default=True,
               help="text: one line per diagnostic; json: the contract list; github: PR annotations; sarif: code scanning.")
 @click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too.")
-@click.option("--at", "at", type=DATE, help=AT_HELP)
+@AT_OPTION
 def validate(paths, fmt, strict, at):
     """Validate policy files, or every policy under a folder.
 
@@ -214,7 +221,7 @@ def validate(paths, fmt, strict, at):
 
 @main.command()
 @click.argument("policy", type=click.Path())
-@click.option("--at", "at", type=DATE, help=AT_HELP)
+@AT_OPTION
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def stages(policy, at, fmt):
     """List the stages of a policy with their date, title and grants.
@@ -442,7 +449,7 @@ def _seconds(value: float, param) -> float:
 @click.option("--stage-dates", is_flag=True,
               help="Two stages: judge expiries at each stage's own date instead of --at, so a grant that expired "
                    "between them shows as closed.")
-@click.option("--at", "at", type=DATE, help=AT_HELP)
+@AT_OPTION
 def diff_command(args, stage_id, fmt, exit_code, stage_dates, at):
     """Show what a stage, or a new version of a policy, opens and closes.
 
@@ -545,7 +552,7 @@ def _say_compared_stages(specs, models, stage_id: str) -> None:
 @click.option("--port", required=True, metavar="PROTO/N", help="tcp/443, udp/53, icmp or icmpv6.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="json: {\"decision\", \"grant\", \"via\"} plus reasons, source zone, every allowing grant.")
-@click.option("--at", "at", type=DATE, help=AT_HELP)
+@AT_OPTION
 def query_command(policy, stage_id, src, dst, port, fmt, at):
     """Say whether one flow is allowed at a stage, by which grant, and how.
 
@@ -595,7 +602,7 @@ def query_command(policy, stage_id, src, dst, port, fmt, at):
 @click.option("--from", "from_", metavar="ZONE", help="Everything this zone (or `internet`, or a partner service) reaches.")
 @click.option("--to", "to", metavar="ADDR|NAME", help="Everything that reaches this address, host name, zone or service.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--at", "at", type=DATE, help=AT_HELP)
+@AT_OPTION
 def reach_command(policy, stage_id, from_, to, fmt, at):
     """List everything a zone can reach at a stage, or everything that can reach a destination.
 
@@ -694,7 +701,7 @@ def expiring_command(policy, within, stage_id, fmt, exit_code, at):
               help="Add the most frequent blocked flows of these logs, as `egress blocked` reads them (repeatable).")
 @click.option("--usage", "usage_logs", multiple=True, metavar="ACCESS_LOG",
               help="Add the grants with no traffic in these proxy access.logs, as `egress usage` reads them (repeatable).")
-@click.option("--at", "at", type=DATE, help=AT_HELP)
+@AT_OPTION
 def report_command(policy, out, stage_id, lang, blocked_logs, usage_logs, at):
     """Write the crisis cell's report: one self-contained HTML file.
 
@@ -762,7 +769,7 @@ def _collect(logs, model, proxy_allowed: bool):
 @click.option("--as-stage", "as_stage", metavar="NEW_ID",
               help="Write instead a YAML draft of a new stage with one grant per flow that a grant can open, "
                    "its reason, approver and ticket left for a person to fill in (validate refuses them until then).")
-@click.option("--at", "at", type=DATE, help=AT_HELP)
+@AT_OPTION
 def blocked_command(policy, logs, stage_id, fmt, top, as_stage, at):
     """Aggregate denials into blocked flows, and say what would open each.
 
@@ -822,7 +829,7 @@ def blocked_command(policy, logs, stage_id, fmt, top, as_stage, at):
                    "summed per direct grant.")
 @click.option("--live", is_flag=True, help="Read the counters from the kernel (`nft -j list table inet egress`; root).")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
-@click.option("--at", "at", type=DATE, help=AT_HELP)
+@AT_OPTION
 def usage_command(policy, access_logs, stage_id, counters_path, live, fmt, at):
     """Say which grants of a stage carried traffic, and which carried none.
 

@@ -49,14 +49,13 @@ grant in force on both sides is reported in `changed`, even when its reach is th
 from __future__ import annotations
 
 import datetime as dt
-import weakref
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from netaddr import IPAddress, iprange_to_cidrs
 
 from egress import instants, mdescape as md
-from egress.flows import Ranges as FlowRanges, StageFlows
+from egress.flows import Ranges as FlowRanges, StageFlows, policy_index
 from egress.intervals import Intervals, intersect, merge, subtract
 from egress.model import Grant, PortRange
 from egress.names import domains_of
@@ -195,15 +194,12 @@ def boxes_minus(boxes: list[Box], others: list[Box]) -> list[Box]:
 Key = tuple  # (grant id, direction, via, source name, target name)
 
 
-_BOXES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-"""The box of each `Flow`. Flows are immutable and the same objects at every stage where
-their grant is in force (flows.PolicyIndex), so diffing several stages of a policy (the
-report diffs each stage with the one before) converts each flow once."""
-
-
 def atoms(flows: StageFlows) -> dict[Key, list[Box]]:
     """The boxes of every flow, by key, from the flows' own integer ranges. Each flow's
-    box is memoised (`_BOXES`); within a call, the flows of one zone or service share
+    box is memoised in the policy's `PolicyIndex.memo`: flows are immutable and the same
+    objects at every stage where their grant is in force, so diffing several stages of a
+    policy (the report diffs each stage with the one before) converts each flow once,
+    and the boxes go with the policy. Within a call, the flows of one zone or service share
     one ranges object (flows.PolicyIndex), so each is converted once: kept by name, used
     while it is the same object."""
     converted: dict[tuple[str, ...], tuple[FlowRanges, Ranges]] = {}
@@ -214,15 +210,17 @@ def atoms(flows: StageFlows) -> dict[Key, list[Box]]:
             hit = converted[key] = (ranges, address_ranges(ranges))
         return hit[1]
 
+    memo = policy_index(flows.policy).memo.setdefault(__name__, {})
+    assert isinstance(memo, dict)
     out: dict[Key, list[Box]] = {}
     for flow in flows.flows:
         key = (flow.grant.id, flow.direction, flow.via, flow.source, flow.target)
-        box = _BOXES.get(flow)
+        box = memo.get(flow)
         if box is None:
             names = frozenset([("host", h) for h in flow.hosts] + [("domain", d) for d in flow.domains])
             src = conv(flow.src_ranges, "src", flow.direction, flow.via, flow.source)
             dst = conv(flow.dst_ranges, "dst", flow.direction, flow.via, flow.target)
-            box = _BOXES[flow] = Box(src, dst, names, port_ranges(flow.ports))
+            box = memo[flow] = Box(src, dst, names, port_ranges(flow.ports))
         if box:
             boxes = out.setdefault(key, [])
             if box not in boxes:

@@ -156,15 +156,21 @@ def _held(day: dt.date, timezone: str, edge) -> dt.datetime:
     return instant
 
 
-def expiry(value: dt.date | dt.datetime | str, timezone: str) -> dt.datetime:
-    """The instant a grant closes: the end of a plain date's day in `timezone`, or the
-    date-time itself (aware; a naive one is an `InstantError`)."""
+def _instant(value: dt.date | dt.datetime | str, timezone: str, day_edge) -> dt.datetime:
+    """`value` as an instant in `timezone`: a date-time itself (aware; a naive one is an
+    `InstantError`), or `day_edge` (`start_of_day` or `end_of_day`) of a plain date."""
     value = parse(value) if isinstance(value, str) else value
     if isinstance(value, dt.datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise InstantError(f"'{value.isoformat()}' has no UTC offset; write {FORMS}")
         return _held(value, timezone, _in_zone)
-    return _held(value, timezone, end_of_day)
+    return _held(value, timezone, day_edge)
+
+
+def expiry(value: dt.date | dt.datetime | str, timezone: str) -> dt.datetime:
+    """The instant a grant closes: the end of a plain date's day in `timezone`, or the
+    date-time itself (aware; a naive one is an `InstantError`)."""
+    return _instant(value, timezone, end_of_day)
 
 
 def moment(at: dt.date | dt.datetime | str | None, timezone: str) -> dt.datetime:
@@ -172,12 +178,7 @@ def moment(at: dt.date | dt.datetime | str | None, timezone: str) -> dt.datetime
     `timezone`, a date-time itself (aware), or now (to the second) when None."""
     if at is None:
         return dt.datetime.now(UTC).replace(microsecond=0).astimezone(zone(timezone))
-    at = parse(at) if isinstance(at, str) else at
-    if isinstance(at, dt.datetime):
-        if at.tzinfo is None or at.utcoffset() is None:
-            raise InstantError(f"'{at.isoformat()}' has no UTC offset; write {FORMS}")
-        return _held(at, timezone, _in_zone)
-    return _held(at, timezone, start_of_day)
+    return _instant(at, timezone, start_of_day)
 
 
 def expired(expires: dt.datetime | None, at: dt.datetime) -> bool:

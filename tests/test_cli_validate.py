@@ -187,3 +187,16 @@ def test_shipped_policies_and_examples_validate_cleanly():
     result = run("validate", str(ROOT / "policies"), str(ROOT / "examples"), "--at", "2023-07-01")
     assert result.exit_code == 0, result.output
     assert " 0 errors" in result.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ("expiring", "policies/chu-rennes-2023/policy.yaml", "--at", "2023-08-20"),
+    ("blocked", "policies/chu-rennes-2023/policy.yaml", "--stage", "last", "--as-stage", "s7-draft", "/dev/null"),
+])
+def test_a_full_disk_under_standard_output_is_exit_2_not_a_bug(args):
+    """Found by attacking the new commands: writing to /dev/full ended in 'internal error', exit 3."""
+    with open("/dev/full", "w") as full:
+        cp = subprocess.run([sys.executable, "-m", "egress.cli", *args], cwd=ROOT, stdout=full,
+                            stderr=subprocess.PIPE, text=True)
+    assert cp.returncode == 2, cp.stderr
+    assert "No space left on device" in cp.stderr and "internal error" not in cp.stderr

@@ -170,6 +170,14 @@ hosts:
 """
 
 
+def resolve_pinned(tmp_path, host: str, *options: str):
+    """`egress resolve` of BASE with `host` for the partner, its lock file pinning both
+    families (PINNED_BOTH); (result, the lock file's bytes before)."""
+    path = write(tmp_path, BASE.replace("mx.partner.example", host), lock=PINNED_BOTH.format(host=host))
+    before = (tmp_path / "policy.lock.yaml").read_bytes()
+    return CliRunner().invoke(main, ["resolve", str(path), *options]), before
+
+
 @pytest.mark.system("dnsmasq")
 @pytest.mark.parametrize("host, said", [
     ("servfail.example", "SERVFAIL from 127.0.0.1:"),
@@ -178,9 +186,7 @@ hosts:
 ])
 def test_failed_aaaa_keeps_the_pinned_ipv6_address(tmp_path, flaky_dnsmasq, host, said):
     """A answers, AAAA fails: the lock file keeps its IPv6 address, exit 1 names host and family."""
-    path = write(tmp_path, BASE.replace("mx.partner.example", host), lock=PINNED_BOTH.format(host=host))
-    before = (tmp_path / "policy.lock.yaml").read_bytes()
-    result = CliRunner().invoke(main, ["resolve", str(path), "--nameserver", flaky_dnsmasq, "--timeout", "1"])
+    result, before = resolve_pinned(tmp_path, host, "--nameserver", flaky_dnsmasq, "--timeout", "1")
     assert result.exit_code == 1, result.output
     assert f"egress: {host}: IPv6 (AAAA) lookup failed ({said}" in result.stderr
     assert "IPv4 (A)" not in result.stderr
@@ -222,9 +228,7 @@ def poisoned_dnsmasq(system, tmp_path):
 ])
 def test_an_answer_no_lock_entry_may_hold_changes_nothing(tmp_path, poisoned_dnsmasq, host, said):
     """resolve wrote such answers and exited 0; the lock file then failed validation (E145)."""
-    path = write(tmp_path, BASE.replace("mx.partner.example", host), lock=PINNED_BOTH.format(host=host))
-    before = (tmp_path / "policy.lock.yaml").read_bytes()
-    result = CliRunner().invoke(main, ["resolve", str(path), "--nameserver", poisoned_dnsmasq])
+    result, before = resolve_pinned(tmp_path, host, "--nameserver", poisoned_dnsmasq)
     assert result.exit_code == 1, result.output
     assert f"egress: {host}: {said}" in result.stderr
     assert "lock file left unchanged" in result.stderr
