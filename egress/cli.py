@@ -12,6 +12,7 @@ import datetime as dt
 import math
 import sys
 from contextlib import contextmanager
+from typing import NoReturn
 
 import click
 
@@ -88,13 +89,11 @@ class _Group(click.Group):
         except Exception as err:  # the last line of defence
             load = sys.modules.get("egress.load")  # if it was never imported, it raised nothing
             if (load is not None and isinstance(err, load.Unreadable)) or isinstance(err, instants.InstantError):
-                click.echo(f"egress: {err}", err=True)  # an --at the policy's timezone cannot hold
-                sys.exit(EXIT_USAGE)
+                _fail(str(err), EXIT_USAGE)  # an --at the policy's timezone cannot hold
             if isinstance(err, OSError) and err.errno is not None:
                 # the machine, not egress: a full disk or a vanished terminal under standard output
                 where = err.filename or "its output"
-                click.echo(f"egress: cannot write {where}: {err.strerror}", err=True)
-                sys.exit(EXIT_USAGE)
+                _fail(f"cannot write {where}: {err.strerror}", EXIT_USAGE)
             click.echo(
                 f"egress: internal error: {type(err).__name__}: {err}. This is a bug: please report it "
                 "with the command line and the policy (set EGRESS_DEBUG=1 for the traceback).",
@@ -109,6 +108,12 @@ def _debug() -> bool:
     import os
 
     return os.environ.get("EGRESS_DEBUG") == "1"
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    """`egress: message` on stderr, then exit with `code`."""
+    click.echo(f"egress: {message}", err=True)
+    sys.exit(code)
 
 
 def _at(value: dt.date | dt.datetime | None) -> dt.date | dt.datetime:
@@ -140,8 +145,7 @@ def open_policy(path: str, at: dt.date | dt.datetime):
     if policy is None or has_errors(diagnostics):
         errors = sum(d.severity == ERROR for d in diagnostics)
         hint = "" if shown else f"; run `egress validate {path}`"
-        click.echo(f"egress: {path} is invalid ({errors} error{'s' * (errors != 1)}){hint}", err=True)
-        sys.exit(EXIT_INVALID)
+        _fail(f"{path} is invalid ({errors} error{'s' * (errors != 1)}){hint}", EXIT_INVALID)
     return policy
 
 
@@ -310,8 +314,7 @@ def compile(policy, stage_id, target, all_stages, out, at):  # shadows the built
         with _policy_fault():
             written = write_bundle(out, resolved, source_revision(sources), progress, sources)
     except BundleError as err:
-        click.echo(f"egress: {clean(err)}", err=True)  # it names what --out holds: any file name
-        sys.exit(EXIT_USAGE)
+        _fail(clean(err), EXIT_USAGE)  # it names what --out holds: any file name
     if written.replaced not in (None, model.name):
         click.echo(f"note: replaced the bundle of policy {written.replaced or '(unnamed, older egress)'}", err=True)
     if written.kept:
@@ -329,8 +332,7 @@ def _policy_fault():
     try:
         yield
     except TooManyTags as err:
-        click.echo(f"egress: {err}", err=True)
-        sys.exit(EXIT_INVALID)
+        _fail(str(err), EXIT_INVALID)
 
 
 def _suggest_policy(folder: str) -> str:
@@ -399,8 +401,7 @@ def resolve_command(policy, nameserver, timeout):
     for diagnostic in blocking:
         click.echo(str(diagnostic), err=True)
     if model is None or blocking:
-        click.echo(f"egress: fix {policy} before resolving its hosts", err=True)
-        sys.exit(EXIT_INVALID)
+        _fail(f"fix {policy} before resolving its hosts", EXIT_INVALID)
     try:
         resolver = resolving.make_resolver(nameserver, timeout)
     except ValueError as err:
@@ -423,8 +424,7 @@ def resolve_command(policy, nameserver, timeout):
             model, resolution, nameserver or "system", dt.datetime.now(dt.UTC)
         )
     except OSError as err:
-        click.echo(f"egress: cannot write {err.filename or 'the lock file'}: {err.strerror or err}", err=True)
-        sys.exit(EXIT_USAGE)
+        _fail(f"cannot write {err.filename or 'the lock file'}: {err.strerror or err}", EXIT_USAGE)
     count = sum(len(a) for a in resolution.addresses.values())
     click.echo(f"{'wrote' if written else 'unchanged:'} {path} ({len(hosts)} hosts, {count} addresses)", err=True)
 
@@ -740,8 +740,7 @@ def report_command(policy, out, stage_id, lang, blocked_logs, usage_logs, at):
     try:
         htmlreport.write(out, htmlreport.render(report, lang))
     except OSError as err:
-        click.echo(f"egress: cannot write {out}: {err.strerror or err}", err=True)
-        sys.exit(EXIT_USAGE)
+        _fail(f"cannot write {out}: {err.strerror or err}", EXIT_USAGE)
     click.echo(f"wrote {out} ({model.name}, stage {stage.id}, {lang})", err=True)
 
 
@@ -756,8 +755,7 @@ def _collect(logs, model, proxy_allowed: bool):
     try:
         return collect(list(logs), log_prefix(model.name), proxy_allowed)
     except LogError as err:
-        click.echo(f"egress: {err}", err=True)
-        sys.exit(EXIT_USAGE)
+        _fail(str(err), EXIT_USAGE)
 
 
 @main.command("blocked")
@@ -870,8 +868,7 @@ def usage_command(policy, access_logs, stage_id, counters_path, live, fmt, at):
         try:
             listing, source = load_listing(counters_path, live)
         except LogError as err:
-            click.echo(f"egress: {err}", err=True)
-            sys.exit(EXIT_USAGE)
+            _fail(str(err), EXIT_USAGE)
         counts = firewall_counts(flows, listing, source)
     observations = _collect(access_logs, model, proxy_allowed=True)
     result = usage(observations, flows, counts, proxy_read=bool(access_logs))
@@ -905,8 +902,7 @@ def _firewall(action, *args, **kwargs):
     try:
         return action(*args, **kwargs)
     except ApplyError as err:
-        click.echo(f"egress: {clean(err)}", err=True)  # it may quote a bundle: escaped
-        sys.exit(err.code)
+        _fail(clean(err), err.code)  # it may quote a bundle: escaped
 
 
 @main.command("sign")
@@ -938,8 +934,7 @@ def sign_command(bundle, key):
     try:
         written = sign(Path(bundle) / "manifest.json", Path(key))
     except SignatureError as err:
-        click.echo(f"egress: {err}", err=True)
-        sys.exit(EXIT_USAGE if err.usage else EXIT_INVALID)
+        _fail(str(err), EXIT_USAGE if err.usage else EXIT_INVALID)
     click.echo(f"signed {Path(bundle) / 'manifest.json'} with {key}: {written}")
 
 

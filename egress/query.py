@@ -267,8 +267,8 @@ class _Judge:
         self.index = index
         self.zones = {name: index.zone(name)[0] for name in self.policy.zones}
         ranges = {name: index.zone(name)[1] for name in self.policy.zones}
-        self.src_zones = [name for name in self.zones if _within(src, ranges[name])]
-        self.dst_zones = [name for name in self.zones if isinstance(dst, IPAddress) and _within(dst, ranges[name])]
+        self.src_zones = [name for name in self.zones if in_ranges(src, ranges[name])]
+        self.dst_zones = [name for name in self.zones if isinstance(dst, IPAddress) and in_ranges(dst, ranges[name])]
         self.order = index.order
         self.reasons: list[str] = []
         self.hint: str | None = None
@@ -354,7 +354,7 @@ class _Judge:
         src, dst, port = self.src, self.dst, self.port
         matches = []
         for flow in self.flows.flows:
-            if flow.via != "direct" or not _within(src, flow.src_ranges) or not _within(dst, flow.dst_ranges) or not _covers(flow.ports, port):
+            if flow.via != "direct" or not in_ranges(src, flow.src_ranges) or not in_ranges(dst, flow.dst_ranges) or not _covers(flow.ports, port):
                 continue
             if flow.direction == "egress":
                 reason = f"{src} is in zone {flow.source}; service {flow.target} holds {dst}; {port} is granted"
@@ -381,7 +381,7 @@ class _Judge:
         out = []
         src, dst, port = self.src, self.dst, self.port
         for flow in self.flows.proxy_flows:
-            if not _within(src, flow.src_ranges) or not _within(dst, flow.dst_ranges) or not _covers(flow.ports, port):
+            if not in_ranges(src, flow.src_ranges) or not in_ranges(dst, flow.dst_ranges) or not _covers(flow.ports, port):
                 continue
             grant = flow.grant.id
             if flow.target == INTERNET:
@@ -429,10 +429,10 @@ class _Judge:
         specific = []
         holders = set()
         for flow in self.all_flows():
-            if flow.direction != "egress" or not _within(dst, flow.dst_ranges):
+            if flow.direction != "egress" or not in_ranges(dst, flow.dst_ranges):
                 continue
             holders.add(flow.target)
-            if not _within(src, flow.src_ranges):
+            if not in_ranges(src, flow.src_ranges):
                 continue
             status = self._status(flow.grant)
             if status:
@@ -468,7 +468,7 @@ class _Judge:
             self.reasons.append(f"{dst} belongs to {', '.join(holding)}, which no grant opens")
         # the hint to ask for the name only where the proxy could carry this flow: a tcp
         # port of the zone's proxied grants (a mail or DNS port is no web flow)
-        web_flows = [f for f in self.flows.flows if f.via == "proxy" and _within(src, f.src_ranges) and _covers(f.ports, port)]
+        web_flows = [f for f in self.flows.flows if f.via == "proxy" and in_ranges(src, f.src_ranges) and _covers(f.ports, port)]
         proxied = sorted({f.grant.id for f in web_flows})
         if proxied and not specific:
             self.hint = (
@@ -478,7 +478,7 @@ class _Judge:
 
     def _services_holding(self, dst: IPAddress) -> set[str]:
         """The services whose addresses (their own, and the pinned ones of their hosts) hold `dst`."""
-        return {name for name in self.policy.services if _within(dst, self.index.service(name, locked=True)[1])}
+        return {name for name in self.policy.services if in_ranges(dst, self.index.service(name, locked=True)[1])}
 
     def _deny_ingress(self) -> None:
         src, dst, port = self.src, self.dst, self.port
@@ -486,9 +486,9 @@ class _Judge:
         specific = []
         admitted = []
         for flow in self.all_flows():
-            if flow.direction != "ingress" or not _within(dst, flow.dst_ranges):
+            if flow.direction != "ingress" or not in_ranges(dst, flow.dst_ranges):
                 continue
-            if not _within(src, flow.src_ranges):
+            if not in_ranges(src, flow.src_ranges):
                 admitted.append(f"grant {flow.grant.id} admits {flow.source} only")
                 continue
             status = self._status(flow.grant)
@@ -504,7 +504,7 @@ class _Judge:
             who = f"{src} ({counts}" + (f"; partner {', '.join(partners)})" if partners else ")")
             self.reasons.append(f"no grant admits {who} to zone {zone} on {port}")
             self.reasons += admitted
-            if not any(f.direction == "ingress" and _within(dst, f.dst_ranges) for f in self.all_flows()):
+            if not any(f.direction == "ingress" and in_ranges(dst, f.dst_ranges) for f in self.all_flows()):
                 self.reasons[-1:] = [f"no grant admits any flow from outside to zone {zone}"]
 
     # -- names
@@ -516,7 +516,7 @@ class _Judge:
             return self._answer("deny", source=INTERNET)
         matches = []
         for flow in self.flows.flows:
-            if flow.direction != "egress" or not _within(src, flow.src_ranges) or not _covers(flow.ports, port):
+            if flow.direction != "egress" or not in_ranges(src, flow.src_ranges) or not _covers(flow.ports, port):
                 continue
             how = name_matches(name, flow)
             if how is None or (flow.via == "direct" and how[0] != "host"):
@@ -546,7 +546,7 @@ class _Judge:
             if flow.direction != "egress" or name_matches(name, flow) is None:
                 continue
             named = True
-            if not _within(src, flow.src_ranges):
+            if not in_ranges(src, flow.src_ranges):
                 other_zones.append(flow)
                 continue
             status = self._status(flow.grant)
@@ -567,9 +567,9 @@ class _Judge:
                 self.reasons.append(f"no grant from zone {zone} to a service naming {name}")
 
 
-def _within(address: IPAddress, ranges) -> bool:
-    """Is `address` in `ranges` (`Ranges`: a flow's `src_ranges`/`dst_ranges`, a zone's or a
-    service's)? A bisection: netaddr's `IPSet.__contains__` hashes one supernet per prefix
+def in_ranges(address, ranges) -> bool:
+    """Is `address` (netaddr's or `ipaddress`'s) in `ranges` (`Ranges`: a flow's
+    `src_ranges`/`dst_ranges`, a zone's or a service's)? A bisection: netaddr's `IPSet.__contains__` hashes one supernet per prefix
     length, which made a query cost milliseconds, and `egress blocked` asks one per
     blocked flow."""
     number = int(address)

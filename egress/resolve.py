@@ -157,14 +157,15 @@ def lookup(hosts: list[str], resolver: dns.resolver.Resolver, zones: tuple[tuple
             except _NoRealAnswer as err:
                 failures.append(Failure(host, f"{family} ({rdtype})", str(err)))
                 failed = True
-        refused = [why for why in (_not_pinnable(a, zones) for a in sorted(found, key=lambda a: (a.version, a))) if why]
+        ordered = sorted(found, key=lambda a: (a.version, a))
+        refused = [why for why in (_not_pinnable(a, zones) for a in ordered) if why]
         if refused:
             failures.append(Failure(host, None, "; ".join(refused) + "; a lock entry is a public unicast address"))
             continue
         if failed:
             continue
-        if found:
-            addresses[host] = [str(a) for a in sorted(found, key=lambda a: (a.version, a))]
+        if ordered:
+            addresses[host] = [str(a) for a in ordered]
         else:
             failures.append(Failure(host, None, "no address (neither A nor AAAA records)"))
     return Resolution(addresses, failures)

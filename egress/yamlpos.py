@@ -307,16 +307,24 @@ def _scalar(node, path: str):
     """A non-string scalar, constructed only for the JSON-like tags; a tag that is not
     one of them, or a value its tag cannot read (`!!int "abc"`), is a positioned
     `YamlError` (E112), never an exception from the YAML library."""
-    tag = node.tag
-    shown = tag.replace("tag:yaml.org,2002:", "!!")
-    if tag not in _SCALAR_TAGS:
-        raise YamlError(Diagnostic(path, *_where(path, node)[1:], "E112",
-                                   f"YAML tag {shown!r} is not allowed in a policy; remove it (write the value plainly)"))
+    if node.tag not in _SCALAR_TAGS:
+        raise _refused_tag(node, path)
     try:
         return _constructor.construct_object(node, deep=True)
     except (yaml.YAMLError, ValueError, TypeError, KeyError, OverflowError):
-        raise YamlError(Diagnostic(path, *_where(path, node)[1:], "E112",
-                                   f"{node.value!r} is not a valid {shown}; remove the tag or fix the value")) from None
+        raise YamlError(Diagnostic(*_where(path, node), "E112",
+                                   f"{node.value!r} is not a valid {_shown(node.tag)}; remove the tag or fix the value")) from None
+
+
+def _shown(tag: str) -> str:
+    """A tag as written: `!!int` for `tag:yaml.org,2002:int`."""
+    return tag.replace("tag:yaml.org,2002:", "!!")
+
+
+def _refused_tag(node, path: str) -> YamlError:
+    """E112 for a node whose tag a policy may not use."""
+    return YamlError(Diagnostic(*_where(path, node), "E112",
+                                f"YAML tag {_shown(node.tag)!r} is not allowed in a policy; remove it (write the value plainly)"))
 
 
 def _convert(node, path, duplicates):
@@ -328,9 +336,7 @@ def _convert(node, path, duplicates):
             return node.value
         return _scalar(node, path)
     if node.tag not in _COLLECTION_TAGS:
-        shown = node.tag.replace("tag:yaml.org,2002:", "!!")
-        raise YamlError(Diagnostic(path, *_where(path, node)[1:], "E112",
-                                   f"YAML tag {shown!r} is not allowed in a policy; remove it (write the value plainly)"))
+        raise _refused_tag(node, path)
     mark = node.start_mark
     if kind is yaml.SequenceNode:
         seq = Seq()

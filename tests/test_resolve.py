@@ -21,13 +21,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_dnsmasq(program: str, tmp_path, options: list[str]):
-    """A dnsmasq on 127.0.0.1 (a free port) with these options; (process, "127.0.0.1:PORT")
-    once it listens."""
+def serve_dnsmasq(system, tmp_path, options: list[str]):
+    """A dnsmasq on 127.0.0.1 (a free port) with these options: yields "127.0.0.1:PORT"
+    once it listens, stops it after (the body of the fixtures below)."""
     port = free_port()
     proc = subprocess.Popen(
         [
-            program, "--keep-in-foreground", "--no-resolv", "--no-hosts",
+            system.get("dnsmasq", "dnsmasq"), "--keep-in-foreground", "--no-resolv", "--no-hosts",
             "--conf-file=/dev/null", f"--port={port}", "--listen-address=127.0.0.1", "--bind-interfaces",
             f"--pid-file={tmp_path / 'dnsmasq.pid'}", "--user=root", "--group=root", *options,
         ],
@@ -42,21 +42,20 @@ def start_dnsmasq(program: str, tmp_path, options: list[str]):
             except OSError:
                 break  # dnsmasq holds the port
         time.sleep(0.05)
-    return proc, f"127.0.0.1:{port}"
+    yield f"127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(5)
 
 
 @pytest.fixture
 def dnsmasq(system, tmp_path):
     """A dnsmasq on 127.0.0.1 answering static records, nothing forwarded."""
-    proc, address = start_dnsmasq(system.get("dnsmasq", "dnsmasq"), tmp_path, [
+    yield from serve_dnsmasq(system, tmp_path, [
         "--address=/mx.partner.example/203.0.113.25",
         "--address=/mx.partner.example/2001:db8:113::25",
         "--address=/mx.partner.example/203.0.113.7",
         "--address=/gone.example/",  # NXDOMAIN
     ])
-    yield address
-    proc.terminate()
-    proc.wait(5)
 
 
 def _servfail_upstream(sock: socket.socket) -> None:
@@ -90,15 +89,12 @@ def flaky_dnsmasq(system, tmp_path):
     silent.bind(("127.0.0.1", 0))
     threading.Thread(target=_servfail_upstream, args=(servfail,), daemon=True).start()
     names = ("servfail", "refused", "silent", "nodata")
-    proc, address = start_dnsmasq(system.get("dnsmasq", "dnsmasq"), tmp_path, [
+    yield from serve_dnsmasq(system, tmp_path, [
         *(f"--host-record={name}.example,203.0.113.25" for name in names),
         f"--server=/servfail.example/127.0.0.1#{servfail.getsockname()[1]}",
         f"--server=/silent.example/127.0.0.1#{silent.getsockname()[1]}",
         "--local=/nodata.example/",
     ])
-    yield address
-    proc.terminate()
-    proc.wait(5)
     servfail.close()
     silent.close()
 
@@ -208,16 +204,13 @@ def test_nodata_for_aaaa_is_an_answer_and_drops_the_ipv6_address(tmp_path, flaky
 @pytest.fixture
 def poisoned_dnsmasq(system, tmp_path):
     """A resolver that answers what a lock file may not hold (rebinding, poisoning)."""
-    proc, address = start_dnsmasq(system.get("dnsmasq", "dnsmasq"), tmp_path, [
+    yield from serve_dnsmasq(system, tmp_path, [
         "--address=/metadata.example/169.254.169.254",
         "--address=/metadata.example/2001:db8:113::25",
         "--address=/loopback.example/203.0.113.25",
         "--address=/loopback.example/::1",
         "--address=/inzone.example/192.0.2.25",  # zone dmz of BASE
     ])
-    yield address
-    proc.terminate()
-    proc.wait(5)
 
 
 @pytest.mark.system("dnsmasq")

@@ -39,7 +39,7 @@ from egress.flows import StageFlows, policy_index
 from egress.model import PortRange
 from egress.names import nearest_domain
 from egress.observe.observations import Observations, Seen
-from egress.query import Answer, QueryInputError, name_matches, query
+from egress.query import Answer, QueryInputError, in_ranges, name_matches, query
 
 FIREWALL, PROXY = "firewall", "proxy"
 
@@ -220,7 +220,7 @@ class Judge:
         out = []
         ip = ipaddress.ip_address(address) if address else None
         for service_name, service in self.policy.services.items():
-            if (ip is not None and _within(ip, self.index.service(service_name, locked=True)[1])) or (
+            if (ip is not None and in_ranges(ip, self.index.service(service_name, locked=True)[1])) or (
                     name and _names(service, name)):
                 out.append(service_name)
         return out
@@ -285,7 +285,7 @@ class Judge:
         if f.direction != "egress":
             return False
         if flow.origin == FIREWALL:
-            return f.via == "direct" and flow.address is not None and _within(ipaddress.ip_address(flow.address), f.dst_ranges)
+            return f.via == "direct" and flow.address is not None and in_ranges(ipaddress.ip_address(flow.address), f.dst_ranges)
         return f.via == "proxy" and flow.name is not None and name_matches(flow.name, f) is not None
 
     def _opening(self, flow: BlockedFlow, zone: str, port: PortRange) -> Suggestion:
@@ -358,13 +358,6 @@ def _names(service, name: str) -> bool:
     if any(d.kind == "host" and d.value == name for d in service.destinations):
         return True
     return nearest_domain(name, {d.value for d in service.destinations if d.kind == "domain"}) is not None
-
-
-def _within(address, ranges) -> bool:
-    """Is an address (`ipaddress`) in `Ranges` (a flow's, a zone's or a service's)?"""
-    number = int(address)
-    i = bisect_right(ranges, (address.version, number, 1 << 129)) - 1
-    return i >= 0 and ranges[i][0] == address.version and ranges[i][1] <= number <= ranges[i][2]
 
 
 def _offers(service, port: PortRange) -> bool:

@@ -144,16 +144,10 @@ def blocked_text(result, top: int | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
-def _cell(text) -> str:
-    """Log and policy text as a table cell: shown as text, never as markup (a log line is
-    written by whoever sends the packets)."""
-    return md.text(text)
-
-
 def blocked_markdown(result, top: int | None = None) -> str:
     flows = result.flows[:top] if top else result.flows
     hits = sum(f.hits for f in result.flows)
-    out = [f"### Blocked at stage `{result.stage}` of `{result.policy}`", "",
+    out = [f"### Blocked at stage {md.code(result.stage, table=False)} of {md.code(result.policy, table=False)}", "",
            f"{_plural(len(result.flows), 'flow')}, {_plural(hits, 'hit')} (judged at {result.at}); "
            f"{_read_summary(result.files)}.", ""]
     if not flows:
@@ -164,12 +158,12 @@ def blocked_markdown(result, top: int | None = None) -> str:
     out += ["| # | from | to | port | via | sources | hits | first seen | last seen | what would open it |",
             "|---|---|---|---|---|---|---|---|---|---|"]
     for i, f in enumerate(flows, 1):
-        out.append("| " + " | ".join(_cell(c) for c in (
+        out.append("| " + " | ".join(md.text(c) for c in (
             i, f.source, _to(f), f.port, f.origin, f.sources, f.hits, iso(f.first) or "", iso(f.last) or "",
             f.suggestion.text if f.suggestion else "")) + " |")
     notes = input_notes(result.files)
     if notes:
-        out += ["", *[f"- {_cell(n)}" for n in notes]]
+        out += ["", *[f"- {md.text(n)}" for n in notes]]
     return "\n".join(out) + "\n"
 
 
@@ -261,12 +255,12 @@ def usage_text(result) -> str:
 
 
 def usage_markdown(result) -> str:
-    out = [f"### Usage at stage `{result.stage}` of `{result.policy}`", "", _usage_head(result) + ";", _sources_read(result) + ".", "",
+    out = [f"### Usage at stage {md.code(result.stage, table=False)} of {md.code(result.policy, table=False)}", "", _usage_head(result) + ";", _sources_read(result) + ".", "",
            "| grant | stage | from | to | via | proxy requests | packets | bytes | last request | used |",
            "|---|---|---|---|---|---|---|---|---|---|"]
     for g in result.grants:
         used = "yes" if g.used else ("**no**" if g.observed else "not observed")
-        out.append("| " + " | ".join([*(_cell(c) for c in (
+        out.append("| " + " | ".join([*(md.text(c) for c in (
             g.grant, g.stage, ", ".join(g.sources), ", ".join(g.targets), g.via, _count(g.proxy_hits),
             _count(g.packets), _count(g.bytes), iso(g.proxy_last) or "")), used]) + " |")
     return "\n".join(out) + "\n"
