@@ -303,12 +303,11 @@ def rule_lock_addresses(policy: Policy, at: dt.datetime):
     networks and special space already.)"""
     if policy.lock is None:
         return
-    zones = _Spans((net.first, net.last, (net.version, zone.name)) for zone in policy.zones.values() for net in zone.addresses)
+    zones = _zone_spans(policy)
     for host, addresses in sorted(policy.lock.hosts.items()):
         places = policy.lock.where.get(host, ())
         for address, place in zip(addresses, places, strict=False):
-            met = zones.meeting(address.first, address.last)
-            inside = sorted({name for _, _, (version, name) in met if version == address.version})
+            inside = _zones_holding(zones, address)
             if inside:
                 yield diag(place, "E145", f"{host}: {address.ip} is inside zone '{inside[0]}'; a lock entry is an address outside the zones")
 
@@ -351,6 +350,16 @@ class _Spans:
         return out[::-1]
 
 
+def _zone_spans(policy: Policy) -> _Spans:
+    """The zones' networks as spans labelled (IP version, zone name)."""
+    return _Spans((net.first, net.last, (net.version, zone.name)) for zone in policy.zones.values() for net in zone.addresses)
+
+
+def _zones_holding(zones: _Spans, net) -> list[str]:
+    """The names of the zones (`_zone_spans`) that share an address with `net`, sorted."""
+    return sorted({name for _, _, (version, name) in zones.meeting(net.first, net.last) if version == net.version})
+
+
 @lru_cache(maxsize=1)
 def _special_spans() -> dict[int, _Spans]:
     by_version: dict[int, list] = {4: [], 6: []}
@@ -386,7 +395,7 @@ def rule_broad_destinations(policy: Policy, at: dt.datetime):
     """W101 (wide), E146/W109 (special-purpose space, see `special_destination`), W110
     (inside a zone: a grant to it opens traffic between zones) for address
     destinations; W102 for domains under which anyone can register names."""
-    zones = _Spans((net.first, net.last, (net.version, zone.name)) for zone in policy.zones.values() for net in zone.addresses)
+    zones = _zone_spans(policy)
     for service in policy.services.values():
         for dest in service.destinations:
             if dest.address is not None:
@@ -399,7 +408,7 @@ def rule_broad_destinations(policy: Policy, at: dt.datetime):
                     advice = ("it is never a destination outside the hospital: remove it" if code == "E146"
                               else "not the internet: keep it only for a partner reached over a private link or a translation gateway")
                     yield diag(dest.pos, code, f"service '{service.name}' reaches {dest.value}, which {why}; {advice}")
-                inside = sorted({name for _, _, (version, name) in zones.meeting(net.first, net.last) if version == net.version})
+                inside = _zones_holding(zones, net)
                 if inside:
                     yield diag(dest.pos, "W110", f"service '{service.name}' reaches {dest.value}, inside zone '{inside[0]}': "
                                                  "a grant to it opens traffic between zones; name that network as a zone")

@@ -265,10 +265,9 @@ class _Judge:
         self.port = port
         index = policy_index(self.policy)
         self.index = index
-        self.zones = {name: index.zone(name)[0] for name in self.policy.zones}
         ranges = {name: index.zone(name)[1] for name in self.policy.zones}
-        self.src_zones = [name for name in self.zones if in_ranges(src, ranges[name])]
-        self.dst_zones = [name for name in self.zones if isinstance(dst, IPAddress) and in_ranges(dst, ranges[name])]
+        self.src_zones = [name for name, zone in ranges.items() if in_ranges(src, zone)]
+        self.dst_zones = [name for name, zone in ranges.items() if isinstance(dst, IPAddress) and in_ranges(dst, zone)]
         self.order = index.order
         self.reasons: list[str] = []
         self.hint: str | None = None

@@ -43,25 +43,14 @@ def _environment(lang: str) -> jinja2.Environment:
     env.filters.update(
         day=lambda d: labels.date_text(d, lang),
         short=lambda d: labels.short_date(d, lang),
-        instant=instant_text,
-        epoch=lambda seconds: instant_text(dt.datetime.fromtimestamp(seconds, dt.UTC)),
-        day_of=expiry_text,
+        instant=instants.show,  # unambiguous: the policy's timezone, named, and UTC
+        epoch=lambda seconds: instants.show(dt.datetime.fromtimestamp(seconds, dt.UTC)),
+        day_of=lambda value: instants.show(value, end=True),  # an expiry at midnight reads 24:00 (not translated)
         until=lambda value: short_expiry(value, lang),
         soon=lambda delta: soon_text(delta, words),
         css_string=css_string,
     )
     return env
-
-
-def instant_text(value: dt.datetime) -> str:
-    """An instant, unambiguous: in the policy's timezone, named, and in UTC."""
-    return instants.show(value)
-
-
-def expiry_text(value: dt.datetime) -> str:
-    """A grant's expiry instant; one at midnight reads as 24:00 of its last day, as the
-    policy says it (instants are not translated)."""
-    return instants.show(value, end=True)
 
 
 def short_expiry(value: dt.datetime, lang: str) -> str:
@@ -93,7 +82,7 @@ def render(report: Report, lang: str = "en") -> str:
     if lang not in LANGUAGES:
         raise ValueError(f"unknown language '{lang}' (known: {', '.join(LANGUAGES)})")
     stage = report.stage.stage
-    header = f"{report.policy.name} · {stage.id} · {instant_text(report.start)}"
+    header = f"{report.policy.name} · {stage.id} · {instants.show(report.start)}"
     return _environment(lang).get_template("report.html.j2").render(
         report=report,
         lang=lang,
