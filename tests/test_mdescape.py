@@ -14,6 +14,7 @@ from cmarkgfm.cmark import Options
 
 from egress import mdescape
 from egress.cli import main
+from tests.test_diff import write
 
 HOSTILE = [
     "![x](https://tracker.example/pixel.png)",
@@ -88,9 +89,8 @@ stages:
 
 def test_diff_markdown_with_hostile_reasons(tmp_path):
     reason = "Results ![x](https://tracker.example/p.png) | cc @crisis-team <img src=x> www.evil.example"
-    path = tmp_path / "policy.yaml"
-    path.write_text(HOSTILE_POLICY.replace("REASON", reason))
-    result = CliRunner().invoke(main, ["diff", str(path), "s0", "s1", "--format", "markdown", "--at", "2023-07-01"])
+    path = write(tmp_path, HOSTILE_POLICY.replace("REASON", reason))
+    result = CliRunner().invoke(main, ["diff", path, "s0", "s1", "--format", "markdown", "--at", "2023-07-01"])
     assert result.exit_code == 0, result.output
     rendered = render(result.output)
     tags = set(re.findall(r"<\s*/?\s*([a-zA-Z0-9]+)", rendered))
@@ -104,10 +104,9 @@ def test_diff_markdown_with_hostile_reasons(tmp_path):
 
 
 def test_expiring_markdown_uses_the_same_escape(tmp_path):
-    path = tmp_path / "policy.yaml"
     text = HOSTILE_POLICY.replace("REASON", "see @crisis-team ![x](https://t.example/p.png)")
-    path.write_text(text.replace("        ticket:", "        expires: 2023-07-10\n        ticket:"))
-    result = CliRunner().invoke(main, ["expiring", str(path), "--at", "2023-07-01", "--format", "markdown"])
+    path = write(tmp_path, text.replace("        ticket:", "        expires: 2023-07-10\n        ticket:"))
+    result = CliRunner().invoke(main, ["expiring", path, "--at", "2023-07-01", "--format", "markdown"])
     assert result.exit_code == 0, result.output
     rendered = render(result.output)
     assert not re.search(r"<[^>]*\b(href|src)=", rendered) and "@crisis-team" not in visible(rendered)

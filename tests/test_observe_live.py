@@ -151,13 +151,19 @@ def start_ulogd(lab, folder: Path) -> tuple[Path, object]:
     conf = conf.replace("group=0", f"group={GROUP}").replace("/var/log/ulog/egress.json", str(log))
     conf = conf.replace("/var/log/ulog/ulogd.log", str(folder / "ulogd.log"))
     (folder / "ulogd.conf").write_text(conf)
-    ulogd = lab.spawn("fw", ["ulogd", "-c", str(folder / "ulogd.conf")], name="ulogd")
+    return log, spawn_ulogd(lab, folder, "ulogd")
+
+
+def spawn_ulogd(lab, folder: Path, name: str):
+    """ulogd2 in the firewall namespace with `folder`/ulogd.conf (its own log in
+    `folder`/ulogd.log), once it reads the group."""
+    ulogd = lab.spawn("fw", ["ulogd", "-c", str(folder / "ulogd.conf")], name=name)
     deadline = time.monotonic() + 10
     own_log = folder / "ulogd.log"
     while "entering main loop" not in (own_log.read_text(errors="replace") if own_log.exists() else ""):
         assert time.monotonic() < deadline and ulogd.poll() is None, lab.log(ulogd)
         time.sleep(0.05)
-    return log, ulogd
+    return ulogd
 
 
 def load_policy(folder: Path, text: str, stage: str):
@@ -455,12 +461,7 @@ def test_kernel_format_lines_as_ulogd2_logemu_writes_them(lab, folder):
         "[global]", f'logfile="{folder / "ulogd.log"}"', "loglevel=3",
         "stack=log1:NFLOG,base1:BASE,ifi1:IFINDEX,ip2str1:IP2STR,print1:PRINTPKT,emu1:LOGEMU",
         "[log1]", f"group={GROUP}", "[emu1]", f'file="{emu}"', "sync=1", ""]))
-    ulogd = lab.spawn("fw", ["ulogd", "-c", str(folder / "ulogd.conf")], name="ulogd-logemu")
-    deadline = time.monotonic() + 10
-    own_log = folder / "ulogd.log"
-    while "entering main loop" not in (own_log.read_text(errors="replace") if own_log.exists() else ""):
-        assert time.monotonic() < deadline and ulogd.poll() is None, lab.log(ulogd)
-        time.sleep(0.05)
+    spawn_ulogd(lab, folder, "ulogd-logemu")
     for check in [("10.100.0.5", "198.51.100.10", "tcp", 443)] * 2 + [("fd00:100::5", "2001:db8:51::10", "tcp", 443)]:
         assert lab.probe("lan", [check], timeout=0.4) == [False]
     lines = wait_lines(emu, 3)

@@ -14,6 +14,7 @@ from egress.check import validate
 from egress.cli import main
 from egress.flows import resolve
 from egress.query import QueryInputError, query
+from tests.test_diff import write
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = str(REPO / "policies" / "chu-rennes-2023" / "policy.yaml")
@@ -123,12 +124,11 @@ stages:
 
 
 def test_icmp(tmp_path):
-    path = tmp_path / "policy.yaml"
-    path.write_text(ICMP_POLICY)
-    allows("s1", "10.9.0.1", "198.51.100.3", "icmp", "ping-partners", "direct", policy=str(path))
-    allows("s1", "fd12:9::1", "2001:db8:9::3", "icmpv6", "ping-partners", "direct", policy=str(path))
-    denies("s1", "10.9.0.1", "198.51.100.3", "tcp/22", "grant ping-partners allows icmp, icmpv6, not tcp/22", policy=str(path))
-    denies("s0", "10.9.0.1", "198.51.100.3", "icmp", "grant ping-partners", "comes with stage s1", policy=str(path))
+    path = write(tmp_path, ICMP_POLICY)
+    allows("s1", "10.9.0.1", "198.51.100.3", "icmp", "ping-partners", "direct", policy=path)
+    allows("s1", "fd12:9::1", "2001:db8:9::3", "icmpv6", "ping-partners", "direct", policy=path)
+    denies("s1", "10.9.0.1", "198.51.100.3", "tcp/22", "grant ping-partners allows icmp, icmpv6, not tcp/22", policy=path)
+    denies("s0", "10.9.0.1", "198.51.100.3", "icmp", "grant ping-partners", "comes with stage s1", policy=path)
 
 
 def test_the_proxy_plumbing_is_judged_as_the_firewall_opens_it():
@@ -219,12 +219,11 @@ stages:
 
 
 def test_a_private_destination_named_in_a_service_is_reached(tmp_path):
-    path = tmp_path / "policy.yaml"
-    path.write_text(PRIVATE_PARTNER)
-    allows("s1", "10.30.0.5", "172.20.5.9", "tcp/443", "partner", "direct", policy=str(path))
-    allows("s1", "10.0.0.3", "172.20.5.9", "tcp/443", "proxy-to-partner", "direct", policy=str(path))
-    denies("s1", "10.0.0.3", "172.20.6.9", "tcp/443", "172.16.0.0/12 is private-use", policy=str(path))
-    allows("s1", "10.0.0.3", "198.51.100.1", "tcp/443", "web", "direct", policy=str(path))
+    path = write(tmp_path, PRIVATE_PARTNER)
+    allows("s1", "10.30.0.5", "172.20.5.9", "tcp/443", "partner", "direct", policy=path)
+    allows("s1", "10.0.0.3", "172.20.5.9", "tcp/443", "proxy-to-partner", "direct", policy=path)
+    denies("s1", "10.0.0.3", "172.20.6.9", "tcp/443", "172.16.0.0/12 is private-use", policy=path)
+    allows("s1", "10.0.0.3", "198.51.100.1", "tcp/443", "web", "direct", policy=path)
 
 
 # -- deny, by reason ---------------------------------------------------------------------------
@@ -342,16 +341,15 @@ def test_library_raises_query_input_error():
 
 
 def test_hook_output_says_ingress_is_not_filtered(tmp_path):
-    path = tmp_path / "policy.yaml"
-    path.write_text(ICMP_POLICY.replace("services:", "firewall: {hook: output}\nservices:", 1) + """\
+    path = write(tmp_path, ICMP_POLICY.replace("services:", "firewall: {hook: output}\nservices:", 1) + """\
       - id: ssh-in
         from: internet
         to: noc
         ports: [tcp/22]
         reason: remote hands
 """)
-    answer = allows("s1", "198.51.100.1", "10.9.0.1", "tcp/22", "ssh-in", "direct", policy=str(path))
+    answer = allows("s1", "198.51.100.1", "10.9.0.1", "tcp/22", "ssh-in", "direct", policy=path)
     assert "hooks `output`" in answer["hint"]
     assert answer["direction"] == "ingress"
-    answer = allows("s1", "10.9.0.1", "198.51.100.3", "icmp", "ping-partners", "direct", policy=str(path))
+    answer = allows("s1", "10.9.0.1", "198.51.100.3", "icmp", "ping-partners", "direct", policy=path)
     assert answer["hint"] is None  # egress is filtered on output as on forward

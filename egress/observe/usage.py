@@ -71,10 +71,12 @@ def usage(observations: Observations, flows: StageFlows, counters=None, proxy_re
     `counters` is a `FirewallCounts` (or None when none were read); `proxy_read` says
     whether access logs were given (so that proxied grants without hits are unused rather
     than unobserved)."""
+    direction_of: dict[str, str] = {}  # grant id -> the direction of its first flow
+    for flow in flows.flows:
+        direction_of.setdefault(flow.grant.id, flow.direction)
     grants = {}
     for grant in flows.grants:
-        mine = [f for f in flows.flows if f.grant.id == grant.id]
-        direction = mine[0].direction if mine else "egress"
+        direction = direction_of.get(grant.id, "egress")
         grants[grant.id] = GrantUsage(grant.id, grant.stage, grant.via, direction, list(grant.sources),
                                       list(grant.targets))
         if proxy_read and grant.via == "proxy":
