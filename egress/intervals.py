@@ -55,6 +55,15 @@ def _much_smaller(a: Intervals, b: Intervals) -> bool:
     return len(a) * 16 < len(b)
 
 
+def _meeting(b: Intervals, lasts: list[int], lo: int, hi: int) -> Iterable[Interval]:
+    """The intervals of `b` that meet `lo..hi`, found by bisection (`lasts`: the last
+    ends of `b`): the small-side loop shared by `intersect` and `subtract`."""
+    i = bisect_left(lasts, lo)
+    while i < len(b) and b[i][0] <= hi:
+        yield b[i]
+        i += 1
+
+
 def intersect(a: Intervals, b: Intervals) -> Intervals:
     if not a or not b:
         return ()
@@ -62,14 +71,11 @@ def intersect(a: Intervals, b: Intervals) -> Intervals:
         return a
     if _much_smaller(b, a):
         a, b = b, a
-    out = []
+    out: list[Interval] = []
     if _much_smaller(a, b):
         lasts = [hi for _, hi in b]
         for lo, hi in a:
-            i = bisect_left(lasts, lo)
-            while i < len(b) and b[i][0] <= hi:
-                out.append((max(lo, b[i][0]), min(hi, b[i][1])))
-                i += 1
+            out += ((max(lo, first), min(hi, last)) for first, last in _meeting(b, lasts, lo, hi))
         return tuple(out)
     i = j = 0
     while i < len(a) and j < len(b):
@@ -94,12 +100,10 @@ def subtract(a: Intervals, b: Intervals) -> Intervals:
     if _much_smaller(a, b):
         lasts = [hi for _, hi in b]
         for lo, hi in a:
-            i = bisect_left(lasts, lo)
-            while i < len(b) and b[i][0] <= hi:
-                if b[i][0] > lo:
-                    out.append((lo, b[i][0] - 1))
-                lo = b[i][1] + 1
-                i += 1
+            for first, last in _meeting(b, lasts, lo, hi):
+                if first > lo:
+                    out.append((lo, first - 1))
+                lo = last + 1
             if lo <= hi:
                 out.append((lo, hi))
         return tuple(out)

@@ -397,3 +397,14 @@ def test_usage_from_the_proxy_log(tmp_path, policy):
     quiet = run("usage", policy, tmp_path / "quiet.log", "--stage", "s1-open", "--at", AT, "--format", "markdown")
     assert "| web | s1-open | workstations | sites | proxy | 0 | - | - |  | **no** |" in quiet.stdout
     assert run("usage", policy, "--stage", "s1-open", "--at", AT).exit_code == 2
+
+
+def test_usage_markdown_escapes_the_counters_path(tmp_path, policy):
+    """The counters file's path reaches the markdown summary: a hostile name stays text."""
+    hostile = tmp_path / "![x](https:" / "e.example" / "@team <b>c.json"
+    hostile.parent.mkdir(parents=True)
+    hostile.write_text(json.dumps({"nftables": [{"table": {"family": "inet", "name": "egress", "handle": 1}}]}))
+    result = run("usage", policy, "--counters", str(hostile), "--stage", "s1-open", "--at", AT, "--format", "markdown")
+    assert result.exit_code == 0, result.output
+    assert "firewall counters from" in result.stdout
+    assert "![x](https:" not in result.stdout and "<b>" not in result.stdout and "@team" not in result.stdout

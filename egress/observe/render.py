@@ -255,7 +255,7 @@ def usage_text(result) -> str:
 
 
 def usage_markdown(result) -> str:
-    out = [f"### Usage at stage {md.code(result.stage, table=False)} of {md.code(result.policy, table=False)}", "", _usage_head(result) + ";", _sources_read(result) + ".", "",
+    out = [f"### Usage at stage {md.code(result.stage, table=False)} of {md.code(result.policy, table=False)}", "", md.text(_usage_head(result)) + ";", md.text(_sources_read(result)) + ".", "",
            "| grant | stage | from | to | via | proxy requests | packets | bytes | last request | used |",
            "|---|---|---|---|---|---|---|---|---|---|"]
     for g in result.grants:

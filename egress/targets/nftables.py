@@ -240,6 +240,7 @@ from collections.abc import Iterable
 
 from netaddr import IPAddress
 
+from egress import intervals
 from egress.flows import StageFlows, policy_index
 from egress.instants import show
 from egress.model import INTERNET, Policy
@@ -460,7 +461,7 @@ class _Policy:
         for label, k in number.items():
             for name in label:
                 tags_of[name].append(k)
-        self.tag_ranges = {name: _runs(ks) for name, ks in tags_of.items()}
+        self.tag_ranges = {name: intervals.merge((k, k) for k in ks) for name, ks in tags_of.items()}
         self.families: dict[int, tuple] = {}
 
     def _scan_grants(self, policy: Policy, proxy_zone: str | None) -> tuple[set[str], bool]:
@@ -523,16 +524,6 @@ def _label_pieces(items: list[tuple[int, int, str]]) -> list[tuple[int, int, tup
             pieces += sweep(items[i:j], lambda labels: tuple(sorted(labels)))
         i = j
     return pieces
-
-
-def _runs(values: list[int]) -> tuple[tuple[int, int], ...]:
-    runs: list[list[int]] = []
-    for value in sorted(values):
-        if runs and value == runs[-1][1] + 1:
-            runs[-1][1] = value
-        else:
-            runs.append([value, value])
-    return tuple((a, b) for a, b in runs)
 
 
 def _policy_work(policy: Policy) -> _Policy:
