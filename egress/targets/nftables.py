@@ -424,14 +424,14 @@ def _mark(first: int, last: int, shift: int) -> str:
 
 class _Policy:
     """What does not depend on the stage, computed once per policy (kept in its
-    `PolicyIndex.memo`): the tags of the destinations and the text of the `dst` maps,
+    `PolicyIndex.memo`): the tags of the destinations and the text of the dispatch maps,
     the closing instants, and which sets each class needs at any stage."""
 
     def __init__(self, policy: Policy):
         index = policy_index(policy)
         self.mask = mark_mask(policy)
         self.shift, capacity = _mark_layout(self.mask)
-        self.classes, self.pieces = zone_classes(policy)
+        self.classes, class_pieces = zone_classes(policy)
         self.of_zone = classes_of_zone(policy)
         self.needs: dict[tuple, set[str]] = defaultdict(set)
         proxy_zone = policy.proxy.zone if policy.proxy else None
@@ -450,13 +450,19 @@ class _Policy:
         number = {label: k for k, label in enumerate(self.tags, 1)}
         # single addresses in a hash map (cheap to load), prefixes and ranges in an
         # interval map: the pieces are disjoint, so an address is in one of them at most
-        self.dst_text = {
+        self.map_text = {
             (kind, v): SEPARATOR.join(
                 f"{_address(a, b, v)} : jump {tag_chain(number[label])}"
                 for a, b, label in pieces[v] if (a == b) == (kind == "dst")
             )
             for kind in ("dst", "nets") for v in VERSIONS
         }
+        # the zone classes' maps: each class piece -> the class chain
+        for direction, namer, verdict in (("out", out_chain, "goto"), ("in", in_chain, "jump")):
+            for v in VERSIONS:
+                self.map_text[(direction, v)] = SEPARATOR.join(
+                    f"{_address(a, b, v)} : {verdict} {namer(cls, v)}" for a, b, cls in class_pieces[v]
+                )
         tags_of: dict[str, list[int]] = defaultdict(list)
         for label, k in number.items():
             for name in label:
@@ -757,16 +763,8 @@ def _fill_part(flows: StageFlows, objects: _Objects, work: _Policy, plan: dynami
     """Part 3: the maps, sets and chains of this stage."""
     lines = ["", "# 3. The ruleset of this stage.", f"table {FAMILY} {TABLE} {{"]
     for direction, v in objects.maps:
-        if direction in ("dst", "nets"):
-            elements = work.dst_text[(direction, v)]
-        else:
-            namer = out_chain if direction == "out" else in_chain
-            verdict = "goto" if direction == "out" else "jump"
-            elements = SEPARATOR.join(
-                f"{_address(a, b, v)} : {verdict} {namer(cls, v)}" for a, b, cls in work.pieces[v]
-            )
         lines += _declare("map", dispatch_map(direction, v), f"{ADDR_TYPE[v]} : verdict",
-                          flags=_map_flags(direction), elements=elements)
+                          flags=_map_flags(direction), elements=work.map_text[(direction, v)])
     lines += _class_part(flows, objects, work, plan, dyn_pieces)
     keep = f"0x{~work.mask & 0xFFFFFFFF:08x}"
     lines += _scratch_chains(work, plan, keep)
@@ -968,7 +966,7 @@ def _family_rules(v: int, hook: str, keep: str, work: _Policy) -> list[str]:
     # the destination's tag, looked up here once: each rule that references a verdict
     # map makes the kernel walk its elements when it validates the table, so the
     # 100,000-element maps are referenced by one rule each, not by every class chain
-    tags = [f"{ADDR[v]} daddr vmap @{dispatch_map(m, v)}" for m in ("dst", "nets") if work.dst_text[(m, v)]]
+    tags = [f"{ADDR[v]} daddr vmap @{dispatch_map(m, v)}" for m in ("dst", "nets") if work.map_text[(m, v)]]
     rules.append(f"meta mark set meta mark and {keep}" + (f" {tags[0]}" if tags else ""))
     rules += tags[1:]
     rules.append(f"{ADDR[v]} saddr vmap @{dispatch_map('out', v)}")

@@ -47,7 +47,7 @@ import re
 
 from egress import instants
 from egress.flows import Flow, StageFlows, policy_index
-from egress.intervals import merge
+from egress.intervals import intersect, merge, subtract
 from egress.model import PortRange
 from egress.names import nearest_domain
 
@@ -133,23 +133,6 @@ def _tcp(port: PortRange) -> bool:
         # check.py refuses it (E138); never let a udp port pass for a tcp one
         raise ValueError(f"{port} cannot go through the proxy: it carries tcp only")
     return True
-
-
-def _without(ranges: list[tuple[int, int]], port: int) -> list[tuple[int, int]]:
-    out = []
-    for first, last in ranges:
-        if first <= port <= last:
-            if first < port:
-                out.append((first, port - 1))
-            if port < last:
-                out.append((port + 1, last))
-        else:
-            out.append((first, last))
-    return out
-
-
-def _intersects(a, b) -> bool:
-    return any(x0 <= y1 and y0 <= x1 for x0, x1 in a for y0, y1 in b)
 
 
 def _port_text(ranges) -> list[str]:
@@ -321,7 +304,7 @@ def render(flows: StageFlows) -> str:
     services = {f.target: f for f in proxied}
     port_sets = {f: merged_ports(f.ports) for f in proxied}
     all_ports = merged_ports(p for f in proxied for p in f.ports)
-    tls_ports = _without(all_ports, HTTP_PORT)
+    tls_ports = subtract(tuple(all_ports), ((HTTP_PORT, HTTP_PORT),))
 
     out += _zone_acls(flows, zones)
     entries, service_lines = _service_acls(flows, services)
@@ -362,7 +345,7 @@ def render(flows: StageFlows) -> str:
             out += _acl_lines(name, "ssl::server_name", entries[service_name], "--client-requested")
         out.append(f"acl {TLS_STEP1} at_step SslBump1")
         out.append(f"ssl_bump peek {TLS_STEP1}")
-        granted = [(flow, rule) for flow, rule in rules if _intersects(port_sets[flow], tls_ports)]
+        granted = [(flow, rule) for flow, rule in rules if intersect(tuple(port_sets[flow]), tls_ports)]
         last_grant = None
         for flow, (zone_acl, service_acl, ports_acl) in granted:  # not tcp/80: never CONNECTed to
             if flow.grant.id != last_grant:
