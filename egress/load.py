@@ -26,10 +26,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import fastjsonschema
 from netaddr import IPNetwork
 
-from egress import addresses, instants, yamlpos
+from egress import addresses, fastschema, instants, yamlpos
 from egress.addresses import Network
 from egress.diagnostics import Diagnostic
 from egress.model import (
@@ -285,88 +284,10 @@ def _without_refs(schema: dict) -> dict:
     return walk(schema)
 
 
-SCHEMA_CODE_PATH = Path(__file__).parent / "schemacode.py"
-_ANNOTATIONS = ("description", "$comment", "title", "examples")
-_SCHEMA_MAPS = ("properties", "patternProperties", "dependentSchemas", "$defs")
-
-
 @lru_cache(maxsize=1)
 def _fast_validator():
-    """fastjsonschema's validator of the schema, from `egress/schemacode.py`.
-
-    `fastjsonschema.compile` of the schema took 0.045 s at every run (it writes 185 KB of
-    Python and compiles it), a fifth of what a pre-commit hook's `egress validate` of a
-    small policy costs. So the code is generated once (`schema_code()`) and kept in
-    the package as `egress/schemacode.py`, installed and byte-compiled like any module:
-    importing it costs a few milliseconds. A cache on disk written at first run would do
-    the same, but it would be code that any writer of the cache folder could replace;
-    this file is the project's own code, nothing is written at run time, and a
-    read-only install is as fast.
-
-    It is used only while it was generated from the schema's current validation
-    keywords (`schemacode.SCHEMA`, compared with the schema file at each run); after an
-    edit of the schema that changed them, the schema is compiled here as before until
-    the file is regenerated (tests/test_schemacode.py fails until then). Annotations
-    (descriptions, comments) are left out of what is compiled: they do not validate,
-    and without them the generated code is half as long. `default`s stay: the
-    validator fills them in, as it always has.
-    """
-    from egress import schemacode
-
-    keywords = _validation_keywords(_schema())
-    if keywords == schemacode.SCHEMA:
-        return schemacode.validate
-    return fastjsonschema.compile(keywords)
-
-
-def _validation_keywords(node):
-    """A schema without its annotations, which fastjsonschema would copy into every
-    error it can raise. Property names, `$defs` names and `enum`/`const`/`default`
-    values are data, kept as they are."""
-    if isinstance(node, list):
-        return [_validation_keywords(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    out = {}
-    for key, value in node.items():
-        if key in _ANNOTATIONS:
-            continue
-        if key in _SCHEMA_MAPS:
-            out[key] = {name: _validation_keywords(item) for name, item in value.items()}
-        elif key in ("enum", "const", "default"):
-            out[key] = value
-        else:
-            out[key] = _validation_keywords(value)
-    return out
-
-
-def schema_code() -> str:
-    """The text of `egress/schemacode.py`: fastjsonschema's code for the schema's
-    validation keywords, with those keywords (`SCHEMA`) to tell when it is stale.
-    Write it with `.venv/bin/python -c "from egress import load; load.write_schema_code()"`."""
-    import pprint
-
-    keywords = _validation_keywords(_schema())
-    code = fastjsonschema.compile_to_code(_validation_keywords(_schema()))  # it rewrites the `$ref`s it is given
-    entry = re.search(r"^def (validate_\w+)\(", code, re.MULTILINE)
-    assert entry, "fastjsonschema's code has no validation function"
-    return (
-        '"""fastjsonschema\'s validator of egress/schemas/policy-v1.schema.json. GENERATED: do not edit.\n\n'
-        "Regenerate it after a change of the schema's validation keywords (tests/test_schemacode.py\n"
-        'says when): .venv/bin/python -c "from egress import load; load.write_schema_code()"\n'
-        "egress.load uses `validate` only while `SCHEMA` equals the schema's keywords.\n"
-        '"""\n'
-        "# ruff: noqa\n# mypy: ignore-errors\n\n"
-        f"SCHEMA = {pprint.pformat(keywords, width=120, sort_dicts=False)}\n\n"
-        f"{code.rstrip()}\n\n\nvalidate = {entry.group(1)}\n"
-    )
-
-
-def write_schema_code() -> None:
-    """Regenerate `egress/schemacode.py` from the schema (a development step)."""
-    from egress.atomic import write_atomically
-
-    write_atomically(SCHEMA_CODE_PATH, schema_code())
+    """fastjsonschema's validator of the schema: generated once, see `egress.fastschema`."""
+    return fastschema.validator(_schema())
 
 
 def schema_diagnostics(doc: Map) -> list[Diagnostic]:
@@ -381,7 +302,7 @@ def schema_diagnostics(doc: Map) -> list[Diagnostic]:
     try:
         _fast_validator()(doc)
         return []
-    except fastjsonschema.JsonSchemaException:
+    except fastschema.Refused:
         pass
     found: dict[tuple, Diagnostic] = {}
     for error in _validator().iter_errors(doc):

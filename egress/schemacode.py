@@ -1,8 +1,7 @@
 """fastjsonschema's validator of egress/schemas/policy-v1.schema.json. GENERATED: do not edit.
 
-Regenerate it after a change of the schema's validation keywords (tests/test_schemacode.py
-says when): .venv/bin/python -c "from egress import load; load.write_schema_code()"
-egress.load uses `validate` only while `SCHEMA` equals the schema's keywords.
+Regenerate it with `python -m egress.fastschema` after changing the schema's validation
+keywords (tests/test_schemacode.py says when); egress.fastschema says why it exists.
 """
 # ruff: noqa
 # mypy: ignore-errors
@@ -117,7 +116,18 @@ SCHEMA = {'$schema': 'https://json-schema.org/draft/2020-12/schema',
 VERSION = "2.22.3"
 from decimal import Decimal
 import re
-from fastjsonschema import JsonSchemaValueException, JsonSchemaValuesException
+
+
+class JsonSchemaValueException(ValueError):
+    """A document the schema refuses (fastjsonschema's class of that name, defined here
+    so that validating does not import fastjsonschema)."""
+
+    def __init__(self, message, value=None, name=None, definition=None, rule=None):
+        super().__init__(message)
+        self.message, self.value, self.name, self.definition, self.rule = message, value, name, definition, rule
+
+
+JsonSchemaValuesException = JsonSchemaValueException  # raised only by code generated without fast_fail
 
 
 REGEX_PATTERNS = {
