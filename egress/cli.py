@@ -921,23 +921,35 @@ def sign_command(bundle, key):
     afterwards, and refuse it once they have applied a stage signed later (a replay),
     unless `egress apply --allow-older`. Signing again replaces the signature.
 
+    It prints what it signs: each file and its sha256 (manifest.json first, in the
+    format of sha256sum), then a summary. It refuses a stage folder that is not yours
+    alone (a folder or file owned by someone else, writable by group or others, a
+    symbolic link among the files, or an ancestor folder others can write without the
+    sticky bit: they could have changed the stage before you sign it), and a file
+    whose sha256 is not the manifest's.
+
     \b
     Examples:
       egress sign build/s2-secure-messaging --key ~/.ssh/id_ed25519
       egress sign build/s2-secure-messaging --key ~/.ssh/id_ed25519_sk.pub   # key in ssh-agent
 
     \b
-    Exit codes: 0 signed; 2 no manifest.json, no key, ssh-keygen failed or missing.
+    Exit codes: 0 signed; 1 refused (a folder or file others can write or own, a file
+    that differs from the manifest); 2 no manifest.json, no key, ssh-keygen failed or missing.
     """
     from pathlib import Path
 
+    from egress.firewall.sanitize import clean
     from egress.firewall.signing import SignatureError, sign
 
     try:
-        written, signed_at = sign(Path(bundle) / "manifest.json", Path(key))
+        signed = sign(Path(bundle) / "manifest.json", Path(key))
     except SignatureError as err:
-        _fail(str(err), EXIT_USAGE if err.usage else EXIT_INVALID)
-    click.echo(f"signed {Path(bundle) / 'manifest.json'} with {key} at {signed_at}: {written}")
+        _fail(clean(err), EXIT_USAGE if err.usage else EXIT_INVALID)
+    for name, sha256 in signed.files:  # the format of sha256sum: `sha256sum -c` reads it
+        click.echo(clean(f"{sha256}  {name}"))
+    click.echo(clean(f"signed policy {signed.policy} stage {signed.stage} ({len(signed.files)} files) with {key} "
+                     f"at {signed.signed_at}: {signed.path}"))
 
 
 @main.command("apply")
