@@ -164,18 +164,20 @@ def what_if(path: str, at: dt.date, repeat: int) -> None:
         return common.best_of(run, repeat)
 
     text = yamlpos.read_text(path)
-    print("what-if (gc off): the two YAML paths of egress.yamlpos, and the schema check of an invalid policy")
+    print("what-if (gc off): the three YAML paths of egress.yamlpos, and the schema check of an invalid policy")
     rows = []
     t_compose, node = timed(lambda: yamlpos.compose(text, path))
     t_cost, _ = timed(partial(yamlpos._check_cost, node, path))
     t_convert, doc = timed(partial(yamlpos._convert, node, path, []))
     del node
     t_plain, _ = timed(lambda: yamlpos._plain_data(text, path))
+    t_block, _ = timed(lambda: yamlpos._block_data(text, path))
     rows.append(["yaml, node-tree path: yamlpos.compose", common.secs(t_compose), "anchors, aliases, tags, errors"])
     rows.append(["yaml, node-tree path: the alias-cost walk (_check_cost)", common.secs(t_cost), ""])
     rows.append(["yaml, node-tree path: the conversion (_convert)", common.secs(t_convert), ""])
     rows.append(["yaml, node-tree path: sum", common.secs(t_compose + t_cost + t_convert), ""])
-    rows.append(["yaml, one-pass path (_plain_data)", common.secs(t_plain), "plain documents (the usual case)"])
+    rows.append(["yaml, one-pass path (_plain_data)", common.secs(t_plain), "plain documents, from libyaml's events"])
+    rows.append(["yaml, line reader (_block_data)", common.secs(t_block), "block-style documents (the usual case)"])
 
     t_schema, diagnostics = timed(partial(load.schema_diagnostics, doc))
     with open(load.SCHEMA_PATH, encoding="utf-8") as handle:
@@ -202,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measure; the best is kept (default 3)")
     parser.add_argument("--at", type=dt.date.fromisoformat, default=common.AT, help=f"date for expiries (default {common.AT})")
     parser.add_argument("--profile", type=int, metavar="N", default=0, help="print the top N functions of a cProfile run")
-    parser.add_argument("--what-if", action="store_true", help="compare the two YAML paths and the invalid-policy schema path")
+    parser.add_argument("--what-if", action="store_true", help="compare the three YAML paths and the invalid-policy schema path")
     parser.add_argument("--no-breakdown", action="store_true")
     parser.add_argument("--breakdown-gc", choices=["on", "off"], default="on", help="the collector during the breakdown")
     args = parser.parse_args(argv)

@@ -42,9 +42,9 @@ from pathlib import Path
 from egress import __version__, instants
 from egress.atomic import fsync_dir, write_new
 from egress.firewall.safeio import read_regular
-from egress.flows import StageFlows, resolve
+from egress.flows import StageFlows
 from egress.manifest import MANIFEST, Manifest, ManifestError
-from egress.targets import TARGETS
+from egress.targets import TARGETS, squid
 
 MARKER = ".egress-bundle"
 """At a bundle's root: JSON `{"egress-bundle": 1, "policy": NAME, "stages": [ID...]}`."""
@@ -97,10 +97,9 @@ def squid_schedule(flows: StageFlows) -> list[tuple[str, str, bytes]]:
     closing = sorted({g.expires for g in flows.grants if g.via == "proxy" and g.expires is not None
                       and g.expires > flows.at})
     found = []
-    for when in closing:
-        text = TARGETS["squid"].render(resolve(flows.policy, flows.stage.id, when)).encode("utf-8")
+    for when, text in zip(closing, squid.render_later(flows, closing), strict=True):
         name = f"squid-egress.{when.astimezone(instants.UTC).strftime('%Y%m%dT%H%M%SZ')}.conf"
-        found.append((instants.iso(when), name, text))
+        found.append((instants.iso(when), name, text.encode("utf-8")))
     return found
 
 

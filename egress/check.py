@@ -22,51 +22,13 @@ from egress.flows import grants_in_force
 from egress.intervals import covers, merge
 from egress.model import INTERNET, Grant, Policy, PortRange, Pos
 from egress.special import NOT_INTERNET
+from egress.suffixes import public_suffix_problem
 
 SOON = dt.timedelta(days=14)
 """Warn about an expiry this long before it happens."""
 
 BEFORE_ANY_EXPIRY = dt.datetime(1, 1, 2, tzinfo=dt.UTC)
 """An instant before every expiry: to judge grants whatever their expiry."""
-
-@lru_cache(maxsize=1)
-def _public_suffixes():
-    """The Public Suffix List (ICANN and private sections) as the `publicsuffixlist`
-    package ships it, offline; loaded on first use (about 0.1 s)."""
-    from publicsuffixlist import PublicSuffixList
-
-    return PublicSuffixList(only_icann=False)
-
-
-@lru_cache(maxsize=1)
-def _above_public_suffixes() -> frozenset[str]:
-    """Every name under which the list has a public suffix: `amazonaws.com` (for
-    `s3.amazonaws.com`), `io`... A `domain:` grant to one of them reaches names that
-    anyone can register."""
-    from importlib.resources import files
-
-    above: set[str] = set()
-    text = (files("publicsuffixlist") / "public_suffix_list.dat").read_text(encoding="utf-8")
-    for line in text.splitlines():
-        rule = line.strip().lstrip("!").removeprefix("*.")
-        if not rule or rule.startswith("//"):
-            continue
-        try:
-            rule = rule.encode("idna").decode("ascii")
-        except UnicodeError:
-            continue
-        labels = rule.split(".")
-        above.update(".".join(labels[i:]) for i in range(1, len(labels)))
-    return frozenset(above)
-
-
-def public_suffix_problem(domain: str) -> str | None:
-    """Why a `domain:` destination reaches names anyone can register, or None."""
-    if _public_suffixes().is_public(domain):
-        return f"'{domain}' is a public suffix: anyone can register a name under it"
-    if domain in _above_public_suffixes():
-        return f"'{domain}' holds public suffixes below it (names anyone can register under, as in the Public Suffix List)"
-    return None
 
 
 def check(policy: Policy, at: dt.date | dt.datetime | None) -> list[Diagnostic]:

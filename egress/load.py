@@ -26,10 +26,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import fastjsonschema
 from netaddr import IPNetwork
 
-from egress import addresses, instants, yamlpos
+from egress import addresses, fastschema, instants, yamlpos
 from egress.addresses import Network
 from egress.diagnostics import Diagnostic
 from egress.model import (
@@ -287,7 +286,8 @@ def _without_refs(schema: dict) -> dict:
 
 @lru_cache(maxsize=1)
 def _fast_validator():
-    return fastjsonschema.compile(_schema())
+    """fastjsonschema's validator of the schema: generated once, see `egress.fastschema`."""
+    return fastschema.validator(_schema())
 
 
 def schema_diagnostics(doc: Map) -> list[Diagnostic]:
@@ -302,7 +302,7 @@ def schema_diagnostics(doc: Map) -> list[Diagnostic]:
     try:
         _fast_validator()(doc)
         return []
-    except fastjsonschema.JsonSchemaException:
+    except fastschema.Refused:
         pass
     found: dict[tuple, Diagnostic] = {}
     for error in _validator().iter_errors(doc):

@@ -529,6 +529,29 @@ def test_refused_bundles_leave_the_ruleset_unchanged(netns, tmp_path):
 
 
 @nft_system
+def test_statements_egress_does_not_write_are_refused_and_change_nothing(netns, tmp_path):
+    """The allow-list (egress/firewall/allowlist.py) at apply: a bundle whose egress.nft
+    copies, queues or marks packets inside table inet egress (tests/test_firewall_scope.py
+    shows the kernel loads such rules) is refused before anything runs it."""
+    ns, state = netns(), tmp_path / "state"
+    good = write_bundle(tmp_path / "good", ruleset(), stage="s1")
+    assert egress(ns, state, "apply", str(good), "--no-wait").returncode == 0
+    assert egress(ns, state, "confirm").returncode == 0
+    before = nft_list(ns)
+    for n, statement in enumerate(["dup to 192.0.2.1", "queue num 3", "ct mark set 0x2a"]):
+        bundle = write_bundle(tmp_path / f"b{n}", ruleset() + f"add rule inet egress forward {statement}\n",
+                              stage="s2")
+        line = (bundle / "egress.nft").read_text().splitlines().index(f"add rule inet egress forward {statement}") + 1
+        cp = egress(ns, state, "apply", str(bundle), "--no-wait")
+        assert cp.returncode == 1, cp.stderr
+        assert f"egress.nft: refused: line {line}: `{statement}` in chain forward: not something egress writes" \
+            in cp.stderr, cp.stderr
+        assert "Traceback" not in cp.stderr and len(cp.stderr.strip().splitlines()) == 1
+        assert nft_list(ns) == before, statement
+    assert [(a["action"], a["result"]) for a in audit(state)[2:]] == [("apply", "refused")] * 3
+
+
+@nft_system
 def test_lock_and_pending_block_a_second_apply(netns, tmp_path):
     ns, state = netns(), tmp_path / "state"
     one = write_bundle(tmp_path / "s1", ruleset(), stage="s1")

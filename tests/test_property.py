@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import sys
 from pathlib import Path
 
-import fastjsonschema
 import yaml
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from egress.check import validate
 from egress.diagnostics import CATALOGUE, ERROR
+from egress.fastschema import Refused
 from egress.load import _fast_validator, _validator
-from egress.yamlpos import Map, Seq, _NotPlain, _plain_data, compose, to_data
+from egress.yamlpos import Map, Seq, _block_data, _NotPlain, _plain_data, compose, to_data
 from tests.test_diagnostics import BASE, LOCK
 
 AT = dt.date(2023, 7, 1)
@@ -137,7 +138,7 @@ def test_fast_and_full_schema_validators_agree(text):
     try:
         _fast_validator()(doc)
         fast_valid = True
-    except fastjsonschema.JsonSchemaException:
+    except Refused:
         fast_valid = False
     assert fast_valid == _validator().is_valid(doc)
 
@@ -153,15 +154,21 @@ def _same(a, b) -> bool:
         )
     if isinstance(a, Seq):
         return (a.where, a.item_where, len(a)) == (b.where, b.item_where, len(b)) and all(map(_same, a, b))
-    return a == b
+    return a == b or (a != a and b != b)  # NaN (`.nan`) is itself
 
 
 def _both_loaders_agree(text: str) -> None:
-    try:
-        fast = _plain_data(text, "p.yaml")
-    except _NotPlain:
-        return  # the full path alone handles it
-    assert _same(fast, to_data(compose(text, "p.yaml"), "p.yaml")[0])
+    """Each fast reader that accepts `text` gives what the node-tree path gives (which
+    must then accept it too: a fast reader never takes a document libyaml refuses)."""
+    full = None
+    for reader in (_block_data, _plain_data):
+        try:
+            fast = reader(text, "p.yaml")
+        except _NotPlain:
+            continue  # the next reader handles it
+        if full is None:
+            full = to_data(compose(text, "p.yaml"), "p.yaml")[0]
+        assert _same(fast, full), reader.__name__
 
 
 @settings(max_examples=300, deadline=None)
@@ -180,8 +187,111 @@ def test_one_pass_loader_equals_the_node_tree_path_on_textual_mutations(content)
     _both_loaders_agree(text)
 
 
-def test_plain_policies_take_the_one_pass_loader():
-    """So the agreement tests above compare something: the shipped policy is plain."""
-    for path in ("policies/chu-rennes-2023/policy.yaml", "examples/minimal/policy.yaml"):
-        text = (Path(__file__).parent.parent / path).read_text()
-        assert _same(_plain_data(text, path), to_data(compose(text, path), path)[0])
+_KEYS = ["a", "b", "c", "key", "a.b", "x-y", "_k", "A1", "yes", "on", "null", "1", "0x1f", "2026-01-01", "<<", '"q"', "'s'", "a b", "k" * 300]
+_SEPARATORS = [": ", ":", ":  ", " : ", ": #c ", ":#"]
+_VALUES = [
+    "x", "x y", "a  b ", "1", "-1", "1.5", "1_000", "0o7", "012", "0x1f", "1e3", "1.0e+3", ".inf", ".nan", "yes", "No", "on", "null",
+    "~", "2026-01-01", "2026-01-01 10:00:00", "1:30", "tcp/443", "10.0.0.1", "10.0.0.0/8", "fd00::/48", "http://x", "a:b", "x:",
+    "a: b", "a #c", "a#c", "a # c: d", "- x", "-x", "?x", ":x", "&a x", "*a", "!!str x", "!x y", "|", ">", "%x", "@x", "`x",
+    "'s'", "'a''b'", "'a' #c", "'a'#c", "'a' b", '"d"', '"a\\"b"', '"a\\tb"', '"a" #c', '"a"x', "[]", "[ ]", "[a]", "[a, b]",
+    "[a,b]", "[ a , 'b' ,\"c\" ]", "[a, b,]", "[a b]", "[a: b]", "[1, yes, ~]", "[fd00::/48]", "[a] #c", "[a]#c", "[a", "[[a]]",
+    "{}", "{a: b}", "é", "\u00a0x", "x\u00a0", "\u2028", "\u0085", "\t", "x\ty", "\ufeff", "\U0001f600", "\x7f", "<<", "=",
+]
+
+
+_PLAIN = ["x", "x y", "1", "yes", "1.5", "tcp/443", "10.0.0.1", "2026-01-01", "'s'", '"d"', "[a, 'b']", "[]", "a #c", "é"]
+_values = st.one_of(st.sampled_from(_PLAIN), st.sampled_from(_PLAIN), st.sampled_from(_VALUES))
+_keys = st.one_of(st.sampled_from(["a", "b", "c", "d", "e", "f", "g", "h"]), st.sampled_from(_KEYS))
+
+
+@st.composite
+def block_documents(draw):
+    """Block-style documents near the edges of `_block_data`'s subset: nested mappings
+    and sequences (indentless ones too) at every indentation step, with tricky keys and
+    values, comments and blank lines; then, often, one line shifted, doubled, dropped or
+    replaced, so that both sides of each edge are drawn."""
+    lines: list[str] = []
+
+    def extras(indent: str) -> None:
+        for _ in range(draw(st.integers(0, 1))):
+            lines.append(draw(st.sampled_from(["", "  ", f"{indent}# c", "# c: [x", f"{indent}  # deeper"])))
+
+    def value(indent: int, depth: int, prefix: str) -> None:
+        """`prefix` (`key:` or `- `) and a value, on this line and the next ones."""
+        kind = draw(st.sampled_from(["scalar", "scalar", "scalar", "map", "seq"] if depth < 4 else ["scalar"]))
+        if kind == "scalar":
+            lines.append(f"{' ' * indent}{prefix}{'' if prefix.endswith(' ') else ' '}{draw(_values)}")
+            return
+        if prefix.startswith("-") and kind == "map" and draw(st.booleans()):  # `- key: value` and its siblings
+            inner = indent + len(prefix)
+            first = True
+            for _ in range(draw(st.integers(1, 3))):
+                key = draw(_keys)
+                if first:
+                    value(indent, depth + 1, f"{prefix}{key}:")
+                    first = False
+                else:
+                    value(inner, depth + 1, f"{key}:")
+            return
+        lines.append(f"{' ' * indent}{prefix.rstrip()}{draw(st.sampled_from(['', ' # c', '  ']))}")
+        step = draw(st.sampled_from([1, 2, 2, 4] + ([0] if kind == "seq" and not prefix.startswith("-") else [])))
+        child = indent + step
+        for _ in range(draw(st.integers(1, 3))):
+            extras(" " * child)
+            if kind == "map":
+                value(child, depth + 1, f"{draw(_keys)}:")
+            else:
+                value(child, depth + 1, draw(st.sampled_from(["- ", "- ", "-  "])))
+
+    if draw(st.booleans()):
+        lines.append(draw(st.sampled_from(["---", "# head", ""])))
+    for _ in range(draw(st.integers(1, 4))):
+        extras("")
+        value(0, 0, f"{draw(_keys)}:")
+    if draw(st.booleans()) and lines:
+        _perturb(draw, lines)
+    return "\n".join(lines) + draw(st.sampled_from(["", "\n", "\n\n"]))
+
+
+def _perturb(draw, lines: list[str]) -> None:
+    """One line of `lines` shifted, unshifted, doubled, dropped or replaced."""
+    at = draw(st.integers(0, len(lines) - 1))
+    action = draw(st.sampled_from(["shift", "unshift", "double", "drop", "replace"]))
+    if action == "shift":
+        lines[at] = " " + lines[at]
+    elif action == "unshift":
+        lines[at] = lines[at][1:]
+    elif action == "double":
+        lines.insert(at, lines[at])
+    elif action == "drop":
+        del lines[at]
+    else:
+        lines[at] = draw(st.sampled_from(["...", "--- x", "%YAML 1.1", "x", "- x", "a: b: c", "\tx: 1", "[a]", "&a x: 1"]))
+
+
+@settings(max_examples=1500, deadline=None)
+@given(text=block_documents())
+@example(text="a:\n- x\n- y\nb: 1\n")  # an indentless sequence, then the next key
+@example(text="- a: 1\n  b:\n  - x\n")  # an indentless sequence in an item
+@example(text="a: x\n  y\n")  # a continuation line: a multi-line plain scalar
+@example(text="---\n---\na: 1\n")  # two documents
+def test_line_reader_equals_the_node_tree_path_near_its_edges(text):
+    _both_loaders_agree(text)
+
+
+def test_plain_policies_take_the_line_reader():
+    """So the agreement tests above compare something: the shipped policies and the
+    generated bench policies are read line by line."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    import gen_policy
+
+    texts = [(Path(__file__).parent.parent / path).read_text() for path in (
+        "policies/chu-rennes-2023/policy.yaml", "policies/chu-rennes-2023/continuity-sites.yaml",
+        "policies/chu-rennes-2023/policy.lock.yaml", "examples/minimal/policy.yaml")]
+    params = gen_policy.Params(zones=4, services=6, destinations=20, grants=12, stages=3)
+    generated = gen_policy.generate(params)
+    texts += [gen_policy.render_policy(generated, params), gen_policy.render_lock(generated)]
+    for text in texts:
+        full = to_data(compose(text, "p.yaml"), "p.yaml")[0]
+        assert _same(_block_data(text, "p.yaml"), full)
+        assert _same(_plain_data(text, "p.yaml"), full)

@@ -20,13 +20,14 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings, strategies as st
 
+from egress.bundle import squid_schedule
 from egress.check import validate
 from egress.cli import main
 from egress.flows import resolve
 from egress.load import policy_files
 from egress.model import PortRange
 from egress.targets import TARGETS
-from egress.targets.squid import acl_name, domain_entries, merged_ports, render
+from egress.targets.squid import acl_name, domain_entries, merged_ports, render, render_later
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONF = ROOT / "examples" / "squid" / "squid.conf"
@@ -329,6 +330,147 @@ def test_cli_compile_writes_the_include(unit_policy):
     result = CliRunner().invoke(main, argv)
     assert result.exit_code == 0, result.output
     assert result.stdout == render(flows_of(unit_policy, "s1"))
+
+
+# -- the files of later periods (`bundle.squid_schedule`) --------------------------------
+
+PERIODS = """
+    egress: 1
+    policy: squid-periods
+    timezone: Europe/Paris
+    zones:
+      proxy:
+        addresses: [10.0.0.3]
+      workstations:
+        addresses: [10.100.0.0/16]
+      lab:
+        description: Only the lab-tools grant names it
+        addresses: [10.60.0.0/24]
+      reporting:
+        addresses: [10.40.0.0/23]
+    proxy: {zone: proxy, port: 3128, tls: TLS}
+    services:
+      sites:
+        destinations:
+          - domain: example.com
+          - host: www.example.org
+        ports: [tcp/443]
+      crl:
+        destinations:
+          - host: crl.example-ca.org
+        ports: [tcp/80]
+      tools:
+        destinations:
+          - domain: tools.example
+        ports: [tcp/8443, tcp/8000-8100]
+      news:
+        destinations:
+          - host: news.example.net
+          - domain: feeds.example.net
+        ports: [tcp/443]
+      api:
+        destinations:
+          - address: 192.0.2.10
+        ports: [tcp/443]
+    stages:
+      - id: s0
+        grants: []
+      - id: s1
+        grants:
+          - id: web
+            reason: web for the test
+            from: workstations
+            to: sites
+            via: proxy
+            expires: 2023-09-30
+          - id: crl
+            reason: crl for the test
+            from: [workstations, reporting]
+            to: crl
+            via: proxy
+            expires: 2023-09-30
+          - id: lab-tools
+            reason: lab-tools for the test
+            from: lab
+            to: [tools, sites]
+            via: proxy
+            expires: 2023-10-15T12:00:00+02:00
+          - id: news
+            reason: news for the test
+            from: reporting
+            to: news
+            via: proxy
+            expires: 2023-11-30
+          - id: api
+            reason: api for the test
+            from: workstations
+            to: api
+            expires: 2023-08-31
+          - id: revoked-web
+            reason: revoked-web for the test
+            from: reporting
+            to: sites
+            via: proxy
+            expires: 2023-08-15
+          - id: forever
+            reason: forever for the test
+            from: workstations
+            to: news
+            via: proxy
+      - id: s2
+        revoke: [revoked-web]
+        grants:
+          - id: late-crl
+            reason: late-crl for the test
+            from: lab
+            to: crl
+            via: proxy
+            expires: 2023-09-30T22:00:00Z
+"""
+
+
+@pytest.mark.parametrize("tls", ["none", "peek"])
+@pytest.mark.parametrize("at", [AT, dt.date(2023, 9, 1)])
+def test_each_later_period_equals_a_full_render(tmp_path, tls, at):
+    """The file of each later period is derived from the stage's (only the expiring grants
+    change): byte for byte the render of the stage resolved at that instant, by a policy
+    loaded afresh (so that no part rendered for another period is reused). Two grants
+    close at one instant (written as a date and as a UTC time), a revoked grant's expiry
+    opens no period, a direct grant's expiry neither, a zone, a service and a port set
+    leave the file with the grant that named them, the CONNECT ports lose 8000-8100 and
+    8443, and names are domains, hosts or both."""
+    path = write_policy(tmp_path, PERIODS.replace("TLS", tls))
+    policy, diagnostics = validate(path, at)
+    assert policy is not None and not [d for d in diagnostics if d.severity == "error"]
+    seen = {}
+    for stage in ("s0", "s1", "s2"):
+        flows = resolve(policy, stage, at)
+        schedule = squid_schedule(flows)
+        seen[stage] = [when for when, _, _ in schedule]
+        for when, name, data in schedule:
+            fresh, _ = validate(path, at)
+            instant = dt.datetime.fromisoformat(when.replace("Z", "+00:00"))
+            assert data == render(resolve(fresh, stage, instant)).encode(), f"{stage} at {when} ({name})"
+        assert len({data for _, _, data in schedule}) == len(schedule)  # each period its own file
+    later = ["2023-10-15T10:00:00Z", "2023-11-30T23:00:00Z"]
+    assert seen["s0"] == []
+    if at == AT:
+        assert seen["s1"] == ["2023-08-15T22:00:00Z", "2023-09-30T22:00:00Z", *later]
+    else:
+        assert seen["s1"] == ["2023-09-30T22:00:00Z", *later]
+    assert seen["s2"] == ["2023-09-30T22:00:00Z", *later]
+    last = squid_schedule(resolve(policy, "s2", at))[-2][2].decode()
+    assert "egress_z_lab" not in last and "egress_s_tools" not in last and "8443" not in last
+    assert "# left out: grant late-crl expired at 2023-09-30 24:00 Europe/Paris (2023-09-30T22:00:00Z)" in last
+
+
+def test_later_periods_must_be_ascending(unit_policy):
+    flows = flows_of(unit_policy, "s1")
+    instant = dt.datetime(2023, 12, 1, tzinfo=dt.UTC)
+    with pytest.raises(ValueError, match="ascending"):
+        list(render_later(flows, [instant, instant]))
+    with pytest.raises(ValueError, match="ascending"):
+        list(render_later(flows, [flows.at]))
 
 
 def test_peek_adds_the_server_name_check(peek_policy):

@@ -14,6 +14,7 @@ One job per module:
     verify.py       a stage folder: manifest (egress/manifest.py) and sha256 of every file, read once
     signing.py      OpenSSH signatures of a manifest (`egress sign`, `apply --allowed-signers`)
     scope.py        egress.nft read before it runs: it may name table inet egress only
+    allowlist.py    ... and say there only what egress writes (statement kinds and shapes)
     sanitize.py     text from a bundle escaped for terminal and log; manifest against header
     paths.py        include paths: real paths only, never through a symbolic link
     dnsmasq.py      the dnsmasq feed: check, install, `dnsmasq --test`, restart

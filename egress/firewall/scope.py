@@ -1,4 +1,5 @@
-"""Static scope check of a bundle's `egress.nft`: it may name `table inet egress` only.
+"""Static scope check of a bundle's `egress.nft`: it may name `table inet egress` only,
+and say there only what egress writes.
 
 Why a static check: loading the file in a scratch network namespace and looking at the
 tables left afterwards cannot see a file that declares `table inet filter` and then
@@ -20,7 +21,8 @@ deletes the host's real table. So the text is read before anything runs it, the 
   no `owner` flag (the kernel deletes an owned table when the nft that made it exits),
   no `flowtable` nor `flow add|offload` (an offloaded flow's packets take the fast path
   at ingress and skip the forward hook of every table, the host's own included; egress
-  never writes one).
+  never writes one). These words get their own message; the allow-list below would
+  refuse them anyway.
 
 The reading follows nft 1.0's scanner, checked against it: `#` starts a comment that
 ends at the newline (a backslash does not continue a comment); a backslash before a
@@ -31,8 +33,12 @@ return, unbalanced braces, a quoted or mis-cased family or table name (nft 1.0 r
 them; a later nft that accepted them must still meet `inet egress`).
 
 Inside a table's braces nothing can reach another table (chains jump within their
-table; sets belong to their table), so the contents of a block are only scanned for the
-forbidden words above.
+table; sets belong to their table), but a rule there can still copy, queue, rewrite or
+mark packets: every statement, in and out of blocks, must then be one that egress's own
+generator writes (allowlist.py: an allow-list of statement kinds and their shapes, not a
+list of the dangerous ones). What remains possible is filtering: accept and drop in
+table inet egress; which flows a ruleset opens is what the sha256 sums and the
+signature of the bundle vouch for.
 
 Staying inside `table inet egress` is not enough: the table must also fail closed once
 loaded (`fails_closed`). The base chains left at the end of the file (declared, minus
@@ -48,8 +54,10 @@ table, then declares it again.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
 
+from egress.firewall.allowlist import Checker, ScopeError, Token, excerpt
+
+__all__ = ["ScopeError", "Token", "check", "emptied_sets", "fails_closed", "statements", "tokens"]
 TABLE = ("inet", "egress")
 FAMILIES = frozenset({"ip", "ip6", "inet", "arp", "bridge", "netdev"})
 VERBS = frozenset({"add", "create", "insert", "replace", "delete", "destroy", "flush"})
@@ -66,24 +74,6 @@ FORBIDDEN_WORDS = {
     "flow": "`flow add`/`flow offload` (the packets of an offloaded flow skip the forward hook of every table "
             "of the host)",
 }
-EXCERPT = 60
-
-
-class Token(NamedTuple):  # a tuple: 700,000 of them for a large ruleset, made fast
-    kind: str  # "word", "string", "{", "}", "end" (newline or ;)
-    text: str
-    line: int
-
-
-class ScopeError(ValueError):
-    """The file names something other than table inet egress (message: `line N: why`)."""
-
-    def __init__(self, line: int, why: str):
-        super().__init__(f"line {line}: {why}")
-        self.line = line
-        self.why = why
-
-
 _LEXEME = re.compile(
     r'(?P<newline>\n)|[ \t]+|(?P<joined>\\\n)|#[^\n]*|"(?P<string>[^"\n]*)"|(?P<punct>[{};])'
     r'|(?P<word>[^ \t\n\r\\#"{};]+)|(?P<bad>.)', re.S)  # blanks and comments: no group
@@ -145,58 +135,46 @@ def statements(toks: list[Token]) -> list[list[Token]]:
     return result
 
 
-def _excerpt(stmt: list[Token]) -> str:
-    words = []
-    for tok in stmt:
-        if tok.kind == "{":
-            words.append("{ ... }")
-            break
-        words.append(f'"{tok.text}"' if tok.kind == "string" else tok.text)
-    shown = " ".join(words)
-    shown = shown if len(shown) <= EXCERPT else shown[:EXCERPT - 3] + "..."
-    return "".join(ch if ch.isprintable() else "?" for ch in shown)
-
-
 def _check_table_spec(stmt: list[Token], at: int) -> None:
     """`inet egress` at stmt[at], stmt[at+1]; anything else names another table."""
     line = stmt[0].line
     family = stmt[at] if at < len(stmt) else None
     name = stmt[at + 1] if at + 1 < len(stmt) else None
     if family is None or family.kind != "word" or family.text not in FAMILIES:
-        raise ScopeError(line, f"`{_excerpt(stmt)}` does not name table inet egress "
+        raise ScopeError(line, f"`{excerpt(stmt)}` does not name table inet egress "
                                "(no family given means family ip)")
     if name is None or name.kind != "word" or (family.text, name.text) != TABLE:
         what = "a table by its handle" if name is not None and name.text == "handle" else "another table"
-        raise ScopeError(line, f"`{_excerpt(stmt)}` names {what}")
+        raise ScopeError(line, f"`{excerpt(stmt)}` names {what}")
 
 
 def check_statement(stmt: list[Token]) -> None:
     head = stmt[0]
     if head.kind != "word":
-        raise ScopeError(head.line, f"`{_excerpt(stmt)}` is not an nft command")
+        raise ScopeError(head.line, f"`{excerpt(stmt)}` is not an nft command")
     if head.text == "table":
         _check_table_spec(stmt, 1)
         _check_table_tail(stmt, 3)
         return
     if head.text not in VERBS:
-        raise ScopeError(head.line, f"`{_excerpt(stmt)}`: only table, add, create, insert, replace, delete, "
+        raise ScopeError(head.line, f"`{excerpt(stmt)}`: only table, add, create, insert, replace, delete, "
                                     "destroy and flush of table inet egress belong in an egress ruleset")
     obj = stmt[1].text if len(stmt) > 1 and stmt[1].kind == "word" else None
     if obj == "ruleset":
-        raise ScopeError(head.line, f"`{_excerpt(stmt)}` touches every table of the host")
+        raise ScopeError(head.line, f"`{excerpt(stmt)}` touches every table of the host")
     if obj == "table":
         _check_table_spec(stmt, 2)
         _check_table_tail(stmt, 4)
     elif obj == "ct":
         if len(stmt) < 3 or stmt[2].text not in CT_OBJECTS:
-            raise ScopeError(head.line, f"`{_excerpt(stmt)}` is not an nft command")
+            raise ScopeError(head.line, f"`{excerpt(stmt)}` is not an nft command")
         _check_table_spec(stmt, 3)
     elif obj in OBJECTS:
         _check_table_spec(stmt, 2)
     elif head.text in ("add", "insert"):  # `add inet egress forward accept`: add rule
         _check_table_spec(stmt, 1)
     else:
-        raise ScopeError(head.line, f"`{_excerpt(stmt)}` is not an nft command on table inet egress")
+        raise ScopeError(head.line, f"`{excerpt(stmt)}` is not an nft command on table inet egress")
 
 
 def _check_table_tail(stmt: list[Token], at: int) -> None:
@@ -205,26 +183,12 @@ def _check_table_tail(stmt: list[Token], at: int) -> None:
     if not rest:
         return
     if rest[0].kind != "{" or rest[-1].kind != "}":
-        raise ScopeError(stmt[0].line, f"`{_excerpt(stmt)}`: unexpected words after the table name")
+        raise ScopeError(stmt[0].line, f"`{excerpt(stmt)}`: unexpected words after the table name")
     depth = 0
     for i, tok in enumerate(rest):
         depth += (tok.kind == "{") - (tok.kind == "}")
         if depth == 0 and i != len(rest) - 1:
-            raise ScopeError(tok.line, f"`{_excerpt(stmt)}`: unexpected words after the table's block")
-
-
-def _check_flags(toks: list[Token]) -> None:
-    """No `owner` flag: nft creates the table, then the kernel deletes it when nft exits
-    (the flag ties a table to the process that made it), and the perimeter fails open."""
-    n = len(toks)
-    for i, tok in enumerate(toks):
-        if tok.kind != "word" or tok.text != "flags":
-            continue
-        j = i + 1  # the words after `flags`, up to the end of the statement (no slice: that was quadratic)
-        while j < n and toks[j].kind == "word":
-            if "owner" in toks[j].text.split(","):
-                raise ScopeError(toks[j].line, "the `owner` flag (the table is deleted when nft exits); refused")
-            j += 1
+            raise ScopeError(tok.line, f"`{excerpt(stmt)}`: unexpected words after the table's block")
 
 
 def _chain_blocks(toks: list[Token]) -> list[tuple[str, list[Token]]]:
@@ -268,10 +232,10 @@ def fails_closed(stmts: list[list[Token]]) -> None:
         verb, obj = stmt[0].text, stmt[1].text if len(stmt) > 1 else ""
         if verb == "table" or obj == "table":
             if verb == "flush":
-                raise ScopeError(stmt[0].line, f"`{_excerpt(stmt)}` empties every chain of the table; refused")
+                raise ScopeError(stmt[0].line, f"`{excerpt(stmt)}` empties every chain of the table; refused")
             if verb in ("delete", "destroy"):
                 if i > last_fill:
-                    raise ScopeError(stmt[0].line, f"`{_excerpt(stmt)}` with nothing declared after it "
+                    raise ScopeError(stmt[0].line, f"`{excerpt(stmt)}` with nothing declared after it "
                                                    "leaves no table to filter; refused")
                 base.clear()
             for name, body in _chain_blocks(stmt):
@@ -280,11 +244,11 @@ def fails_closed(stmts: list[list[Token]]) -> None:
         elif obj == "chain":
             name = stmt[4].text if len(stmt) > 4 else ""
             if verb in ("flush", "delete", "destroy") and i > last_fill:
-                raise ScopeError(stmt[0].line, f"`{_excerpt(stmt)}` with no rule nor block after it "
+                raise ScopeError(stmt[0].line, f"`{excerpt(stmt)}` with no rule nor block after it "
                                                "leaves the chain empty; refused")
             if verb in ("delete", "destroy"):
                 if name == "handle":
-                    raise ScopeError(stmt[0].line, f"`{_excerpt(stmt)}`: delete a chain by its name")
+                    raise ScopeError(stmt[0].line, f"`{excerpt(stmt)}`: delete a chain by its name")
                 base.pop(name, None)
             elif len(stmt) > 5 and stmt[5].kind == "{":
                 _declare(base, name, stmt[6:-1])
@@ -308,10 +272,11 @@ def check(text: str) -> list[list[Token]]:
                 raise ScopeError(tok.line, FORBIDDEN_WORDS[tok.text] + "; refused")
             if tok.text.startswith("$") or "$" in tok.text:
                 raise ScopeError(tok.line, "a `$variable` (an indirection the scope check cannot follow)")
-    _check_flags(toks)
     stmts = statements(toks)
+    checker = Checker()
     for stmt in stmts:
-        check_statement(stmt)
+        check_statement(stmt)  # it names table inet egress only
+        checker.statement(stmt)  # and says only what egress writes (allowlist.py)
     if not any(stmt[0].text == "table" or (len(stmt) > 1 and stmt[1].text == "table") for stmt in stmts):
         raise ScopeError(1, "the file never declares table inet egress")
     fails_closed(stmts)
