@@ -573,20 +573,50 @@ class _Table:
         for first, last, keys in sweep(items, frozenset):
             found = ports.get(keys)
             if found is None:
-                labels = [label for key in keys for label in self.blocks[key][1]]
-                found = ports[keys] = [
-                    (proto, a, b, value)
-                    for proto in sorted({label[0] for label in labels})
-                    for a, b, value in sweep(((e[1], e[2], (e[3], e[4])) for e in labels if e[0] == proto), frozenset)
-                ]
-            for proto, a, b, value in found:
-                instants = {instant for _, instant in value}
-                grants = frozenset(gid for gid, _ in value)
-                if None in instants:
+                found = ports[keys] = self._ports(keys)
+            for proto, a, b, grants, instant in found:
+                if instant is None:
                     permanent.append((first, last, proto, a, b, grants))
                 else:
-                    expiring.append((first, last, proto, a, b, grants, max(instants)))
+                    expiring.append((first, last, proto, a, b, grants, instant))
         return permanent, expiring
+
+    def _ports(self, keys: frozenset) -> list[tuple]:
+        """The (proto, first port, last port, grants, closing instant or None) pieces of
+        the blocks `keys`: None when a grant without expiry opens the piece, else the
+        latest closing instant of its grants."""
+        labels = [label for key in keys for label in self.blocks[key][1]]
+        found = []
+        for proto in sorted({label[0] for label in labels}):
+            for a, b, value in _port_sweep([(e[1], e[2], (e[3], e[4])) for e in labels if e[0] == proto]):
+                instants = {instant for _, instant in value}
+                closes = None if None in instants else max(instants)
+                found.append((proto, a, b, frozenset(gid for gid, _ in value), closes))
+        return found
+
+
+def _port_sweep(items: list[tuple[int, int, tuple]]) -> list[tuple[int, int, frozenset]]:
+    """`sweep(items, frozenset)` of one protocol's port ranges. Fast path: the ranges
+    nearly always are equal or disjoint (a service's ports, granted by one or several
+    grants), so they are grouped by range, and only overlapping ones go through
+    `sweep` (which would give the same pieces, more slowly)."""
+    if len(items) == 1:
+        first, last, label = items[0]
+        return [(first, last, frozenset((label,)))]
+    spans: dict[tuple[int, int], set] = defaultdict(set)
+    for first, last, label in items:
+        spans[(first, last)].add(label)
+    order = sorted(spans)
+    if any(order[i][1] >= order[i + 1][0] for i in range(len(order) - 1)):
+        return sweep(items, frozenset)
+    pieces: list[tuple[int, int, frozenset]] = []
+    for first, last in order:
+        value = frozenset(spans[(first, last)])
+        if pieces and pieces[-1][1] == first - 1 and pieces[-1][2] == value:
+            pieces[-1] = (pieces[-1][0], last, value)
+        else:
+            pieces.append((first, last, value))
+    return pieces
 
 
 def _compile(flows: StageFlows, work: _Policy) -> dict[tuple, _Table]:
