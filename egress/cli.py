@@ -929,11 +929,13 @@ def sign_command(bundle, key):
     """Sign a compiled stage with an SSH key, for `egress apply --allowed-signers`.
 
     BUNDLE is one stage folder, DIR/<stage>. `ssh-keygen -Y sign -n egress-bundle`
-    signs its manifest.json (which holds the sha256 of every file of the stage, so the
-    signature covers them all) and writes manifest.json.sig beside it. Run it on the
-    approver's machine after reviewing the stage (`egress diff`); firewalls that list
-    the key in their allowed_signers file then accept the stage, and refuse it if
-    anything changes afterwards. Signing again replaces the signature.
+    signs the sha256 of its manifest.json (which holds the sha256 of every file of the
+    stage, so the signature covers them all) together with the signing time, and
+    writes manifest.json.sig beside it. Run it on the approver's machine after
+    reviewing the stage (`egress diff`); firewalls that list the key in their
+    allowed_signers file then accept the stage, refuse it if anything changes
+    afterwards, and refuse it once they have applied a stage signed later (a replay),
+    unless `egress apply --allow-older`. Signing again replaces the signature.
 
     \b
     Examples:
@@ -948,10 +950,10 @@ def sign_command(bundle, key):
     from egress.firewall.signing import SignatureError, sign
 
     try:
-        written = sign(Path(bundle) / "manifest.json", Path(key))
+        written, signed_at = sign(Path(bundle) / "manifest.json", Path(key))
     except SignatureError as err:
         _fail(str(err), EXIT_USAGE if err.usage else EXIT_INVALID)
-    click.echo(f"signed {Path(bundle) / 'manifest.json'} with {key}: {written}")
+    click.echo(f"signed {Path(bundle) / 'manifest.json'} with {key} at {signed_at}: {written}")
 
 
 @main.command("apply")
@@ -980,6 +982,9 @@ def sign_command(bundle, key):
 @click.option("--signer", metavar="ID",
               help="With --allowed-signers: the identity the signature must be made for (default: whichever "
                    "identity the file gives to the key that signed).")
+@click.option("--allow-older", is_flag=True,
+              help="With --allowed-signers: apply a stage signed before the newest signed stage applied here "
+                   "(refused without it, as a replay); the audit log says so.")
 @click.option("--lock-timeout", type=float, default=10, show_default=True, metavar="SECONDS",
               help="How long to wait for another egress command holding the state directory's lock.")
 @click.option("--strict", is_flag=True,
@@ -987,12 +992,13 @@ def sign_command(bundle, key):
                    "grant already past its expiry (without it: a warning).")
 @STATE_DIR_OPTION
 def apply_command(bundle, confirm_timeout, no_wait, squid_include, squid_conf, dnsmasq_include, dnsmasq_conf,
-                  dnsmasq_restart, allowed_signers, signer, lock_timeout, strict, state_dir):
+                  dnsmasq_restart, allowed_signers, signer, allow_older, lock_timeout, strict, state_dir):
     """Load a compiled stage on this firewall, and roll it back unless confirmed.
 
     BUNDLE is one stage folder of `egress compile --all-stages --out DIR`, i.e.
     DIR/<stage>. Run as root on the firewall. In order: the signature of manifest.json
-    (with --allowed-signers) and the sha256 sums it lists are checked; egress.nft must
+    (with --allowed-signers; and its signing time: not before the newest signed stage
+    applied here, unless --allow-older) and the sha256 sums it lists are checked; egress.nft must
     name no table but inet egress (read before anything runs it), carry the manifest's
     policy and stage in its header, pass `nft -c` and load alone in a scratch
     namespace; the table in force is saved; a watchdog is started; the Squid include
@@ -1018,7 +1024,7 @@ def apply_command(bundle, confirm_timeout, no_wait, squid_include, squid_conf, d
     link is refused (the file is replaced by rename, which would replace the link).
 
     \b
-    Exit codes: 0 loaded (and confirmed, when waiting); 1 refused (bad signature or
+    Exit codes: 0 loaded (and confirmed, when waiting); 1 refused (bad or older signature or
     sha256, another table named, nft -c, squid -k parse or dnsmasq --test failure, a
     confirmation already pending) or rolled back; 2 wrong usage, unreadable bundle or
     allowed_signers, an include path through a link, not root, wrong network namespace.
@@ -1028,7 +1034,7 @@ def apply_command(bundle, confirm_timeout, no_wait, squid_include, squid_conf, d
     options = ApplyOptions(confirm_timeout=confirm_timeout, wait=not no_wait, squid_include=squid_include,
                            squid_conf=squid_conf, dnsmasq_include=dnsmasq_include, dnsmasq_conf=dnsmasq_conf,
                            dnsmasq_restart=dnsmasq_restart, allowed_signers=allowed_signers, signer=signer,
-                           lock_timeout=lock_timeout, strict=strict)
+                           allow_older=allow_older, lock_timeout=lock_timeout, strict=strict)
     code = _firewall(apply, bundle, state_dir, options, say=click.echo, warn=_warn)
     sys.exit(code)
 

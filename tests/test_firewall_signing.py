@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -31,11 +34,38 @@ def keys(tmp_path):
 
 
 def test_signed_by_an_allowed_key_verifies(keys):
-    sig = signing.sign(keys["manifest"], keys["approver"])
+    sig, signed_at = signing.sign(keys["manifest"], keys["approver"])
     assert sig == keys["manifest"].with_name("manifest.json.sig")
     data = keys["manifest"].read_bytes()
-    assert signing.verify(data, sig.read_bytes(), keys["allowed"]) == "crisis-cell@chu"
-    assert signing.verify(data, sig.read_bytes(), keys["allowed"], signer="crisis-cell@chu") == "crisis-cell@chu"
+    assert signing.verify(data, sig.read_bytes(), keys["allowed"]) == signing.Signed("crisis-cell@chu", signed_at)
+    assert signing.verify(data, sig.read_bytes(), keys["allowed"], signer="crisis-cell@chu").signer == "crisis-cell@chu"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", signed_at)
+
+
+def test_the_signing_time_is_inside_what_is_signed(keys):
+    """The statement (manifest sha256, time) is what the SSH signature covers: a time
+    edited in it breaks the signature; the signature of the manifest alone (the
+    previous format, no time) is refused."""
+    sig, _ = signing.sign(keys["manifest"], keys["approver"], signed_at="2026-01-01T00:00:00Z")
+    data, raw = keys["manifest"].read_bytes(), sig.read_bytes()
+    statement, _, armour = raw.partition(b"\n")
+    assert json.loads(statement) == {"format": "egress-signature-1", "signed_at": "2026-01-01T00:00:00Z",
+                                     "manifest_sha256": hashlib.sha256(data).hexdigest()}
+    assert signing.verify(data, raw, keys["allowed"]).signed_at == "2026-01-01T00:00:00Z"
+    forged = raw.replace(b"2026-01-01T00:00:00Z", b"2026-06-01T00:00:00Z")
+    with pytest.raises(signing.SignatureError, match="does not verify for crisis-cell@chu"):
+        signing.verify(data, forged, keys["allowed"])
+    for bad in (b"2026-13-01T00:00:00Z", b"2026-01-01 00:00:00Z", b"yesterday"):
+        with pytest.raises(signing.SignatureError, match="bad signing time"):
+            signing.verify(data, raw.replace(b"2026-01-01T00:00:00Z", bad), keys["allowed"])
+    with pytest.raises(signing.SignatureError, match="signed without a signing time"):
+        signing.verify(data, armour, keys["allowed"])
+    legacy = subprocess.run(["ssh-keygen", "-Y", "sign", "-n", "egress-bundle", "-f", str(keys["approver"])],
+                            input=data, capture_output=True, check=True).stdout
+    with pytest.raises(signing.SignatureError, match="signed without a signing time"):
+        signing.verify(data, legacy, keys["allowed"])
+    with pytest.raises(signing.SignatureError, match="not an egress signature"):
+        signing.verify(data, b'{"format": "egress-signature-1"}\n' + armour, keys["allowed"])
 
 
 def test_unsigned_other_key_modified_or_wrong_signer_are_refused(keys):
@@ -43,17 +73,17 @@ def test_unsigned_other_key_modified_or_wrong_signer_are_refused(keys):
     with pytest.raises(signing.SignatureError, match="not signed") as err:
         signing.verify(data, None, keys["allowed"])
     assert not err.value.usage
-    stranger = signing.sign(keys["manifest"], keys["stranger"]).read_bytes()
+    stranger = signing.sign(keys["manifest"], keys["stranger"])[0].read_bytes()
     with pytest.raises(signing.SignatureError, match="does not list"):
         signing.verify(data, stranger, keys["allowed"])
     with pytest.raises(signing.SignatureError, match="does not verify for crisis-cell@chu"):
         signing.verify(data, stranger, keys["allowed"], signer="crisis-cell@chu")
-    good = signing.sign(keys["manifest"], keys["approver"]).read_bytes()
+    good = signing.sign(keys["manifest"], keys["approver"])[0].read_bytes()
     with pytest.raises(signing.SignatureError, match="changed after it was signed"):
         signing.verify(data.replace(b'"s1"', b'"s2"'), good, keys["allowed"])
     with pytest.raises(signing.SignatureError, match="does not verify for someone-else"):
         signing.verify(data, good, keys["allowed"], signer="someone-else")
-    with pytest.raises(signing.SignatureError, match="does not list"):
+    with pytest.raises(signing.SignatureError, match="not an egress signature"):
         signing.verify(data, b"garbage\n", keys["allowed"])
 
 
@@ -61,10 +91,11 @@ def test_a_signature_of_another_namespace_does_not_verify(keys):
     """A signature the approver made for something else (here: git's namespace) is not
     an approval of a bundle."""
     data = keys["manifest"].read_bytes()
-    cp = subprocess.run(["ssh-keygen", "-Y", "sign", "-n", "git", "-f", str(keys["approver"])], input=data,
+    statement = signing.statement(data, signing.now())
+    cp = subprocess.run(["ssh-keygen", "-Y", "sign", "-n", "git", "-f", str(keys["approver"])], input=statement,
                         capture_output=True, check=True)
-    with pytest.raises(signing.SignatureError):
-        signing.verify(data, cp.stdout, keys["allowed"])
+    with pytest.raises(signing.SignatureError, match="does not verify"):
+        signing.verify(data, statement + cp.stdout, keys["allowed"])
 
 
 def test_usage_errors(keys, tmp_path):
@@ -85,7 +116,7 @@ def test_sign_command(keys, tmp_path):
     stage = keys["manifest"].parent
     cp = subprocess.run([*egress, str(stage), "--key", str(keys["approver"])], capture_output=True, text=True)
     assert cp.returncode == 0, cp.stderr
-    assert (stage / "manifest.json.sig").read_text().startswith("-----BEGIN SSH SIGNATURE-----")
+    assert (stage / "manifest.json.sig").read_text().startswith('{"format": "egress-signature-1"')
     signing.verify(keys["manifest"].read_bytes(), (stage / "manifest.json.sig").read_bytes(), keys["allowed"])
     cp = subprocess.run([*egress, str(tmp_path / "nowhere"), "--key", str(keys["approver"])],
                         capture_output=True, text=True)
