@@ -27,7 +27,7 @@ EXIT_INTERNAL = 3
 
 # The library is imported by the commands that use it, not here: `egress --version` and
 # `egress --help` (run by pre-commit hooks on every commit) then load click and little
-# else (bench/bench_startup.py measures it). These four are used by several commands.
+# else (bench/bench_startup.py measures it). These three are used by several commands.
 
 
 def validate_file(path: str, at: dt.date | dt.datetime):
@@ -40,12 +40,6 @@ def resolve(policy, stage_id: str, at: dt.date | dt.datetime):
     from egress.flows import resolve as resolve_stage
 
     return resolve_stage(policy, stage_id, at)
-
-
-def counted(n: int, word: str) -> str:
-    from egress.diff import counted as count
-
-    return count(n, word)
 
 
 def policy_files(paths: list[str]) -> list[str]:
@@ -313,6 +307,7 @@ def _compile_bundle(model, policy: str, out: str, when: dt.date | dt.datetime) -
     import os
 
     from egress.bundle import BundleError, source_revision, write_bundle
+    from egress.diff import counted
     from egress.firewall.sanitize import clean
 
     def progress(flows, files):
