@@ -79,27 +79,37 @@ if pid == 0:
         os._exit(127)
 _, status, usage = os.wait4(pid, 0)
 with open(sys.argv[1], "w") as handle:
-    handle.write(f"{usage.ru_maxrss} {time.perf_counter() - start}")
+    handle.write(f"{usage.ru_maxrss} {time.perf_counter() - start} {usage.ru_utime + usage.ru_stime}")
 sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
 def run_measured(argv: list[str], **kwargs) -> tuple[float, int, subprocess.CompletedProcess]:
-    """Run a command; (wall seconds, peak RSS in bytes of that process, its result).
+    """Run a command; (wall seconds, peak RSS in bytes, its result): see `run_cpu_measured`."""
+    wall, peak, _, proc = run_cpu_measured(argv, **kwargs)
+    return wall, peak, proc
+
+
+def run_cpu_measured(argv: list[str], **kwargs) -> tuple[float, int, float, subprocess.CompletedProcess]:
+    """Run a command; (wall seconds, peak RSS in bytes of that process, its CPU seconds
+    (user + system, its own: the kernel's work for its syscalls counts, a machine busy
+    with other work inflates it much less than the wall time), its result).
 
     Output is captured. The command is started by a small launcher process, which
     forks it, reaps it with `wait4` and reports its own child's rusage: a child forked
     straight from this (possibly large) process would count this process's memory in
     its peak, since the maximum RSS of a process includes what it held before `exec`.
-    The peak is that of the process itself (its own children are not counted).
+    The peak and the CPU time are those of the process itself (its own children are not
+    counted).
     """
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err, \
             tempfile.NamedTemporaryFile("r", suffix=".rusage") as report:
         proc = subprocess.run([PYTHON, "-c", _LAUNCHER, report.name, *argv], stdout=out, stderr=err, text=True, **kwargs)
-        maxrss, wall = report.read().split()
+        maxrss, wall, cpu = report.read().split()
         out.seek(0)
         err.seek(0)
-        return float(wall), int(maxrss) * 1024, subprocess.CompletedProcess(argv, proc.returncode, out.read(), err.read())
+        result = subprocess.CompletedProcess(argv, proc.returncode, out.read(), err.read())
+        return float(wall), int(maxrss) * 1024, float(cpu), result
 
 
 def python_measured(code: str, *args: str) -> tuple[float, int, subprocess.CompletedProcess]:

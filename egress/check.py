@@ -480,6 +480,17 @@ def rule_mark_mask(policy: Policy, at: dt.date):
                    f"firewall.mark_mask 0x{mask:08x} must be contiguous bits (e.g. 0xffff0000)")
 
 
+def rule_mark_mask_room(policy: Policy, at: dt.date):
+    """E149 when the policy needs more destination tags than `firewall.mark_mask`
+    numbers: what `egress compile` would refuse. The count is the nftables target's own
+    (`egress.targets.nftables_tags`), so the two never disagree."""
+    from egress.targets.nftables_tags import shortage
+
+    problem = shortage(policy)
+    if problem:
+        yield diag(policy.firewall.mark_mask_pos or policy.pos, "E149", problem)
+
+
 def policy_grants(policy: Policy):
     return (g for s in policy.stages for g in s.grants)
 
@@ -502,6 +513,7 @@ RULES = (
     rule_unused_services,
     rule_stage_dates,
     rule_mark_mask,
+    rule_mark_mask_room,
 )
 
 

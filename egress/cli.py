@@ -27,7 +27,7 @@ EXIT_INTERNAL = 3
 
 # The library is imported by the commands that use it, not here: `egress --version` and
 # `egress --help` (run by pre-commit hooks on every commit) then load click and little
-# else (bench/bench_startup.py measures it). These four are used by several commands.
+# else (bench/bench_startup.py measures it). These three are used by several commands.
 
 
 def validate_file(path: str, at: dt.date | dt.datetime):
@@ -40,12 +40,6 @@ def resolve(policy, stage_id: str, at: dt.date | dt.datetime):
     from egress.flows import resolve as resolve_stage
 
     return resolve_stage(policy, stage_id, at)
-
-
-def counted(n: int, word: str) -> str:
-    from egress.diff import counted as count
-
-    return count(n, word)
 
 
 def policy_files(paths: list[str]) -> list[str]:
@@ -271,8 +265,7 @@ def compile(policy, stage_id, target, all_stages, out, at):  # shadows the built
     """
     import os
 
-    from egress.bundle import BundleError, source_revision, write_bundle
-    from egress.firewall.sanitize import clean
+    from egress.load import collector_paused
 
     when = _at(at)
     if all_stages == bool(stage_id):
@@ -290,14 +283,32 @@ def compile(policy, stage_id, target, all_stages, out, at):  # shadows the built
     model = open_policy(policy, when)
     if at is None:  # the start of today: the same bytes all day (the ruleset closes expiring grants itself)
         when = instants.moment(None, model.timezone).date()
-    if stage_id:
-        stage_of(model, stage_id)
-        flows = resolve(model, stage_id, when)
-        _say_expired([flows])
-        with _policy_fault():
-            text = TARGETS[target].render(flows)
-        click.echo(text, nl=False)
-        return
+    # like the load: the flows and texts built here hold no cycles and live until the
+    # files are written, so the collector would rescan the policy for nothing (1 s at 100k)
+    with collector_paused():
+        if stage_id:
+            _compile_one(model, stage_id, target, when)
+        else:
+            _compile_bundle(model, policy, out, when)
+
+
+def _compile_one(model, stage_id: str, target: str, when: dt.date | dt.datetime) -> None:
+    """`compile --stage ID --target X`: one file to standard output."""
+    stage_of(model, stage_id)
+    flows = resolve(model, stage_id, when)
+    _say_expired([flows])
+    with _policy_fault():
+        text = TARGETS[target].render(flows)
+    click.echo(text, nl=False)
+
+
+def _compile_bundle(model, policy: str, out: str, when: dt.date | dt.datetime) -> None:
+    """`compile --all-stages --out DIR`: every target of every stage, written atomically."""
+    import os
+
+    from egress.bundle import BundleError, source_revision, write_bundle
+    from egress.diff import counted
+    from egress.firewall.sanitize import clean
 
     def progress(flows, files):
         size = sum(len(data) for data in files.values())
@@ -913,11 +924,20 @@ def sign_command(bundle, key):
     """Sign a compiled stage with an SSH key, for `egress apply --allowed-signers`.
 
     BUNDLE is one stage folder, DIR/<stage>. `ssh-keygen -Y sign -n egress-bundle`
-    signs its manifest.json (which holds the sha256 of every file of the stage, so the
-    signature covers them all) and writes manifest.json.sig beside it. Run it on the
-    approver's machine after reviewing the stage (`egress diff`); firewalls that list
-    the key in their allowed_signers file then accept the stage, and refuse it if
-    anything changes afterwards. Signing again replaces the signature.
+    signs the sha256 of its manifest.json (which holds the sha256 of every file of the
+    stage, so the signature covers them all) together with the signing time, and
+    writes manifest.json.sig beside it. Run it on the approver's machine after
+    reviewing the stage (`egress diff`); firewalls that list the key in their
+    allowed_signers file then accept the stage, refuse it if anything changes
+    afterwards, and refuse it once they have applied a stage signed later (a replay),
+    unless `egress apply --allow-older`. Signing again replaces the signature.
+
+    It prints what it signs: each file and its sha256 (manifest.json first, in the
+    format of sha256sum), then a summary. It refuses a stage folder that is not yours
+    alone (a folder or file owned by someone else, writable by group or others, a
+    symbolic link among the files, or an ancestor folder others can write without the
+    sticky bit: they could have changed the stage before you sign it), and a file
+    whose sha256 is not the manifest's.
 
     \b
     Examples:
@@ -925,17 +945,22 @@ def sign_command(bundle, key):
       egress sign build/s2-secure-messaging --key ~/.ssh/id_ed25519_sk.pub   # key in ssh-agent
 
     \b
-    Exit codes: 0 signed; 2 no manifest.json, no key, ssh-keygen failed or missing.
+    Exit codes: 0 signed; 1 refused (a folder or file others can write or own, a file
+    that differs from the manifest); 2 no manifest.json, no key, ssh-keygen failed or missing.
     """
     from pathlib import Path
 
+    from egress.firewall.sanitize import clean
     from egress.firewall.signing import SignatureError, sign
 
     try:
-        written = sign(Path(bundle) / "manifest.json", Path(key))
+        signed = sign(Path(bundle) / "manifest.json", Path(key))
     except SignatureError as err:
-        _fail(str(err), EXIT_USAGE if err.usage else EXIT_INVALID)
-    click.echo(f"signed {Path(bundle) / 'manifest.json'} with {key}: {written}")
+        _fail(clean(err), EXIT_USAGE if err.usage else EXIT_INVALID)
+    for name, sha256 in signed.files:  # the format of sha256sum: `sha256sum -c` reads it
+        click.echo(clean(f"{sha256}  {name}"))
+    click.echo(clean(f"signed policy {signed.policy} stage {signed.stage} ({len(signed.files)} files) with {key} "
+                     f"at {signed.signed_at}: {signed.path}"))
 
 
 @main.command("apply")
@@ -964,6 +989,9 @@ def sign_command(bundle, key):
 @click.option("--signer", metavar="ID",
               help="With --allowed-signers: the identity the signature must be made for (default: whichever "
                    "identity the file gives to the key that signed).")
+@click.option("--allow-older", is_flag=True,
+              help="With --allowed-signers: apply a stage signed before the newest signed stage applied here "
+                   "(refused without it, as a replay); the audit log says so.")
 @click.option("--lock-timeout", type=float, default=10, show_default=True, metavar="SECONDS",
               help="How long to wait for another egress command holding the state directory's lock.")
 @click.option("--strict", is_flag=True,
@@ -971,12 +999,13 @@ def sign_command(bundle, key):
                    "grant already past its expiry (without it: a warning).")
 @STATE_DIR_OPTION
 def apply_command(bundle, confirm_timeout, no_wait, squid_include, squid_conf, dnsmasq_include, dnsmasq_conf,
-                  dnsmasq_restart, allowed_signers, signer, lock_timeout, strict, state_dir):
+                  dnsmasq_restart, allowed_signers, signer, allow_older, lock_timeout, strict, state_dir):
     """Load a compiled stage on this firewall, and roll it back unless confirmed.
 
     BUNDLE is one stage folder of `egress compile --all-stages --out DIR`, i.e.
     DIR/<stage>. Run as root on the firewall. In order: the signature of manifest.json
-    (with --allowed-signers) and the sha256 sums it lists are checked; egress.nft must
+    (with --allowed-signers; and its signing time: not before the newest signed stage
+    applied here, unless --allow-older) and the sha256 sums it lists are checked; egress.nft must
     name no table but inet egress (read before anything runs it), carry the manifest's
     policy and stage in its header, pass `nft -c` and load alone in a scratch
     namespace; the table in force is saved; a watchdog is started; the Squid include
@@ -1002,7 +1031,7 @@ def apply_command(bundle, confirm_timeout, no_wait, squid_include, squid_conf, d
     link is refused (the file is replaced by rename, which would replace the link).
 
     \b
-    Exit codes: 0 loaded (and confirmed, when waiting); 1 refused (bad signature or
+    Exit codes: 0 loaded (and confirmed, when waiting); 1 refused (bad or older signature or
     sha256, another table named, nft -c, squid -k parse or dnsmasq --test failure, a
     confirmation already pending) or rolled back; 2 wrong usage, unreadable bundle or
     allowed_signers, an include path through a link, not root, wrong network namespace.
@@ -1012,7 +1041,7 @@ def apply_command(bundle, confirm_timeout, no_wait, squid_include, squid_conf, d
     options = ApplyOptions(confirm_timeout=confirm_timeout, wait=not no_wait, squid_include=squid_include,
                            squid_conf=squid_conf, dnsmasq_include=dnsmasq_include, dnsmasq_conf=dnsmasq_conf,
                            dnsmasq_restart=dnsmasq_restart, allowed_signers=allowed_signers, signer=signer,
-                           lock_timeout=lock_timeout, strict=strict)
+                           allow_older=allow_older, lock_timeout=lock_timeout, strict=strict)
     code = _firewall(apply, bundle, state_dir, options, say=click.echo, warn=_warn)
     sys.exit(code)
 

@@ -50,6 +50,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "E146": ("destination in special-purpose space", "remove it: loopback, link-local, multicast, reserved or IPv4-mapped space is never outside the hospital"),
     "E147": ("a zone overlaps the proxy zone", "make the proxy's zone disjoint from every other zone"),
     "E148": ("packet-mark mask not contiguous", "give `firewall.mark_mask` one run of bits, e.g. 0xffff0000"),
+    "E149": ("more destination tags than the packet-mark mask numbers", "widen `firewall.mark_mask` to the bits the message gives (bits no other rule uses)"),
     "E150": ("grant left as a draft placeholder", "a person fills in `reason`, `approved_by` and `ticket`"),
     "W101": ("over-broad destination", "list the partner's own networks instead"),
     "W102": ("domain is a public suffix", "name the organisation's domain, not a suffix"),

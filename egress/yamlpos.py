@@ -189,10 +189,26 @@ _SKIPPED = (yaml.events.StreamStartEvent, yaml.events.StreamEndEvent, yaml.event
 
 # -- 1. block-style documents, line by line ----------------------------------------------
 
-_OUTSIDE_SUBSET = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd]")
-"""A character that makes `_block_data` step aside: tab, CR, control characters, the
-line breaks of YAML 1.1 beyond LF (U+0085, U+2028, U+2029), a byte-order mark, and
-characters beyond the BMP. Without them, columns are code points, as libyaml counts."""
+_OUTSIDE_ASCII = re.compile("[^\n\x20-\x7e]")
+_OUTSIDE_BMP = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+
+def _outside_subset(text: str) -> bool:
+    """Whether `text` holds a character that makes `_block_data` step aside: tab, CR,
+    control characters, the line breaks of YAML 1.1 beyond LF (U+0085, U+2028, U+2029),
+    a byte-order mark, and characters beyond the BMP. Without them, columns are code
+    points, as libyaml counts.
+
+    Three small patterns rather than one class of the allowed characters: compiling
+    that class (`[^\\n\\x20-\\x7e\\xa0-\\u2027...]`) walks its 63,000 code points, 6 ms
+    of every `egress` start (issue 15); an ASCII text, the common case, is searched
+    once, any other twice (tests/test_startup.py checks they agree on every code point)."""
+    if text.isascii():
+        return _OUTSIDE_ASCII.search(text) is not None
+    return _OUTSIDE_BMP.search(text) is not None or _ASTRAL.search(text) is not None
+
+
 _LINE = re.compile(r"( *)(?:(-)(?: +|\Z))?(?:([A-Za-z0-9_][A-Za-z0-9_./-]{0,252}):(?: +|\Z))?(.*)", re.DOTALL)
 """One line: its indentation, a sequence dash, a plain key (short: libyaml's limit on
 the length of a simple key never applies), and the rest (a value, a comment, nothing)."""
@@ -205,13 +221,24 @@ _FLOW_EMPTY = re.compile(r"\[ *\](?: +#.*| *)\Z")
 _FLOW_ITEM = re.compile(r""" *("[^"\\]*"|'[^']*'|[A-Za-z0-9_./][A-Za-z0-9_./+-]*) *([],])""")
 _LINE_END = re.compile(r"(?: +#.*| *)\Z")
 _CONSTRUCTORS = yaml.constructor.SafeConstructor.yaml_constructors
-_MAYBE_TYPED = {
-    first: re.compile("|".join(f"(?{'x' if regexp.flags & re.VERBOSE else ''}:{regexp.pattern})" for _, regexp in resolvers))
-    for first, resolvers in _IMPLICIT.items()
-}
-"""First character -> one pattern that matches exactly when one of PyYAML's implicit
-resolvers for that character does: most plain scalars (names, hosts, addresses) are
-strings, and one match says so where trying each resolver costs three."""
+
+
+class _Unions(dict):
+    """First character -> one pattern that matches exactly when one of PyYAML's implicit
+    resolvers for that character does (None: no resolver): most plain scalars (names,
+    hosts, addresses) are strings, and one match says so where trying each resolver
+    costs three. Compiled at the first scalar that starts with that character: the 30
+    patterns together cost 4 ms, more than a small policy needs (issue 15)."""
+
+    def __missing__(self, first: str) -> re.Pattern | None:
+        resolvers = _IMPLICIT.get(first)
+        self[first] = union = re.compile(
+            "|".join(f"(?{'x' if regexp.flags & re.VERBOSE else ''}:{regexp.pattern})" for _, regexp in resolvers)
+        ) if resolvers else None
+        return union
+
+
+_MAYBE_TYPED = _Unions()
 
 
 def _block_data(text: str, path: str) -> Map:  # noqa: C901 - the hot loop of every load, kept flat for speed
@@ -234,7 +261,7 @@ def _block_data(text: str, path: str) -> Map:  # noqa: C901 - the hot loop of ev
     Scalars are resolved by PyYAML's own implicit resolvers, so values and types are
     those of `yaml.safe_load` (dates stay strings, as everywhere here).
     """
-    if _OUTSIDE_SUBSET.search(text):
+    if _outside_subset(text):
         raise _NotPlain
     root: Map | None = None
     started = False  # a `---` was seen
@@ -370,7 +397,7 @@ def _flow_sequence(rest: str, column: int, path: str, number: int) -> Seq:
 def _resolved(value: str):
     """A plain scalar as `yaml.safe_load` reads it (PyYAML's implicit resolvers), except
     timestamps, which stay strings; `_NotPlain` if its tag cannot read it."""
-    typed = _MAYBE_TYPED.get(value[0])
+    typed = _MAYBE_TYPED[value[0]]
     if typed is None or typed.match(value) is None:
         return value
     tag = next(tag for tag, regexp in _IMPLICIT[value[0]] if regexp.match(value))

@@ -180,9 +180,9 @@ def test_signed_bundles(netns, tmp_path):
     cases = [
         (unsigned, trust, "not signed"),
         (other, trust, "signed by a key that"),
-        (edited_manifest, trust, "the signature does not verify"),
+        (edited_manifest, trust, "changed after it was signed"),
         (edited_file, trust, "sha256 mismatch"),
-        (both, trust, "the signature does not verify"),
+        (both, trust, "changed after it was signed"),
         (good, [*trust, "--signer", "someone-else"], "does not verify for someone-else"),
     ]
     for bundle, args, message in cases:
@@ -193,6 +193,67 @@ def test_signed_bundles(netns, tmp_path):
     assert [a["result"] for a in audit(state)[2:]] == ["refused"] * len(cases)
     cp = egress(ns, state, "apply", str(good), "--no-wait", "--allowed-signers", str(tmp_path / "nowhere"))
     assert cp.returncode == 2 and "cannot read the allowed signers" in cp.stderr
+
+
+@pytest.mark.system("nft", "ip", "ssh-keygen")
+def test_an_older_signed_bundle_is_refused_as_a_replay(netns, tmp_path):
+    """A validly signed stage that opened more (signed on Monday) put back in place of
+    Tuesday's: refused, kernel unchanged; a forged time is refused; --allow-older applies
+    it and the audit says so; status shows the signing times."""
+    from egress.firewall import signing
+
+    ns, state = netns(), tmp_path / "state"
+    approver = make_key(tmp_path, "approver")
+    allowed = tmp_path / "allowed_signers"
+    allowed.write_text(f"crisis-cell@chu {approver.with_suffix('.pub').read_text()}")
+    trust = ["--allowed-signers", str(allowed)]
+    monday = write_bundle(tmp_path / "monday", ruleset((443, 80, 22)), stage="s2")  # opened more
+    tuesday = write_bundle(tmp_path / "tuesday", ruleset((443,)), stage="s3")
+    signing.sign(monday / "manifest.json", approver, signed_at="2026-11-30T09:00:00Z")
+    signing.sign(tuesday / "manifest.json", approver, signed_at="2026-12-01T09:00:00Z")
+
+    cp = egress(ns, state, "apply", str(tuesday), "--no-wait", *trust)
+    assert cp.returncode == 0, cp.stderr
+    assert "signed by crisis-cell@chu at 2026-12-01T09:00:00Z" in cp.stdout
+    assert egress(ns, state, "confirm").returncode == 0
+    before = nft_list(ns)
+    doc = status(ns, state)
+    assert doc["loaded"]["signed_at"] == "2026-12-01T09:00:00Z"
+    assert doc["newest_signed"]["signed_at"] == "2026-12-01T09:00:00Z" and doc["newest_signed"]["stage"] == "s3"
+    text = egress(ns, state, "status").stdout
+    assert "signed by crisis-cell@chu at 2026-12-01T09:00:00Z" in text
+    assert "newest signing time applied here 2026-12-01T09:00:00Z" in text
+
+    cp = egress(ns, state, "apply", str(monday), "--no-wait", *trust)
+    assert cp.returncode == 1, cp.stdout + cp.stderr
+    assert "signed at 2026-11-30T09:00:00Z, before the newest signed bundle applied here, signed at " \
+           "2026-12-01T09:00:00Z" in cp.stderr and "--allow-older" in cp.stderr
+    assert len(cp.stderr.strip().splitlines()) == 1 and "Traceback" not in cp.stderr
+    assert nft_list(ns) == before
+
+    # the time moved forward in the statement: the signature no longer verifies
+    forged = tmp_path / "forged"
+    shutil.copytree(monday, forged)
+    sig = forged / "manifest.json.sig"
+    sig.write_bytes(sig.read_bytes().replace(b"2026-11-30T09:00:00Z", b"2026-12-02T09:00:00Z"))
+    cp = egress(ns, state, "apply", str(forged), "--no-wait", *trust)
+    assert cp.returncode == 1 and "the signature does not verify" in cp.stderr, cp.stderr
+    assert nft_list(ns) == before
+    assert [(a["action"], a["result"]) for a in audit(state)[2:]] == [("apply", "refused")] * 2
+
+    cp = egress(ns, state, "apply", "--allow-older", str(monday), "--no-wait")
+    assert cp.returncode == 2 and "--allow-older goes with --allowed-signers" in cp.stderr
+    cp = egress(ns, state, "apply", str(monday), "--no-wait", "--allow-older", *trust)
+    assert cp.returncode == 0, cp.stderr
+    assert "applied with --allow-older" in cp.stderr
+    line = audit(state)[-1]
+    assert line["action"] == "apply" and line["result"] == "ok" and line["allowed_older"] is True
+    assert line["signed_at"] == "2026-11-30T09:00:00Z" and "applied with --allow-older" in line["detail"]
+    assert "dport { 22, 80, 443 }" in (nft_list(ns) or "")
+    assert status(ns, state)["newest_signed"]["signed_at"] == "2026-12-01T09:00:00Z"  # not lowered
+    # a rollback is local: it puts Tuesday's table back without reading any signature
+    assert egress(ns, state, "rollback").returncode == 0
+    assert nft_list(ns) == before
 
 
 # --------------------------------------------------------------------------- item 10: real include paths

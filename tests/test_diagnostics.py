@@ -133,6 +133,7 @@ CASES = [
     ("E144", ("        reason: Partner flow", "        reason: Partner\u200b flow"), "Partner"),
     ("E143", ("policy: base", "policy: base\ntimezone: localtime"), "localtime"),
     ("E148", ("policy: base", "policy: base\nfirewall:\n  mark_mask: 0xff00ff00"), "0xff00ff00"),
+    ("E149", ("policy: base", "policy: base\nfirewall:\n  mark_mask: 0x80000000"), "0x80000000"),
     ("E150", ("        reason: Partner flow", '        reason: "<fill in: why this flow must open>"'), "id: g-partner"),
     ("E146", ("address: 203.0.113.0/24", "address: 127.0.0.1"), "127.0.0.1"),
     ("W109", ("address: 203.0.113.0/24", "address: 172.16.5.0/24"), "172.16.5.0/24"),

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
 from click.testing import CliRunner
 
+from egress import yamlpos
 from egress.cli import main
 
 HEAVY = ("egress.check", "egress.load", "egress.flows", "egress.diff", "egress.targets.", "egress.firewall",
@@ -25,3 +27,31 @@ def test_at_shows_date_as_its_placeholder():
     for command in ("validate", "compile", "diff", "query", "stages"):
         text = CliRunner().invoke(main, [command, "--help"]).output
         assert "--at DATE" in text and "%Y" not in text, (command, text)
+
+
+def test_the_subset_check_of_yamlpos_is_the_character_class_it_replaces():
+    """`yamlpos._outside_subset` (three cheap patterns) says what the one class of allowed
+    characters said, for every code point, in an ASCII text and in any other."""
+    allowed = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd]")
+    differ = [code for code in range(0x110000)
+              if yamlpos._outside_subset("é" + chr(code)) != bool(allowed.search(chr(code)))]
+    assert not differ, [hex(code) for code in differ[:10]]
+    differ = [code for code in range(128) if yamlpos._outside_subset("a" + chr(code)) != bool(allowed.search(chr(code)))]
+    assert not differ, differ
+    assert not yamlpos._outside_subset("key: valeur été\n- x\n") and yamlpos._outside_subset("a\tb")
+
+
+def test_the_resolver_patterns_of_yamlpos_are_compiled_on_first_use():
+    """`yamlpos._Unions` compiles, for a first character, the pattern that the table built
+    at import held, and remembers it; None where PyYAML has no resolver."""
+    unions = yamlpos._Unions()
+    assert not unions
+    for first, resolvers in yamlpos._IMPLICIT.items():
+        joined = "|".join(f"(?{'x' if regexp.flags & re.VERBOSE else ''}:{regexp.pattern})" for _, regexp in resolvers)
+        assert unions[first].pattern == joined
+        assert unions[first] is unions[first]
+    for first in ("a", "é", "/"):
+        assert unions[first] is None
+    for value in ("1", "0x1f", "1.5", "-2", ".inf", "yes", "No", "true", "on", "~", "null", "2023-06-21", "<<", "10.0.0.0/8"):
+        said = unions[value[0]].match(value) is not None
+        assert said == any(regexp.match(value) for _, regexp in yamlpos._IMPLICIT[value[0]]), value

@@ -3,6 +3,7 @@ rule of the list it ships, without building the package's object on each run."""
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 from pathlib import Path
@@ -83,6 +84,29 @@ def test_the_plain_ascii_lookup_agrees_for_names_without_idn(package, every_name
     assert not differ, differ[:20]
 
 
+def test_searching_the_file_agrees_on_a_sample_of_names(package):
+    """Every name around a wildcard or exception rule, and one in 32 of the others (a
+    search reads the file: every name would take half a minute)."""
+    special = {name for rule in listed_rules() if rule.startswith(("*", "!")) for name in names_around(rule)}
+    others = sorted({name for rule in listed_rules() for name in names_around(rule)} - special)
+    chosen = ["www.ck", "x.ck", "x.www.ck", "s3.amazonaws.com", "amazonaws.com", "gouv.fr", "has-sante.fr", "example.unknown-tld"]
+    sample = [name for name in chosen + sorted(special) + others[::32] if suffixes._PLAIN.match(name)]
+    assert len(sample) > 1500 and set(chosen) <= set(sample)
+    above = reference_above()
+    expected = [(package.is_public(name), name in above) for name in sample]
+    assert [suffixes._searched(name) for name in sample] == expected
+
+
+def test_the_first_names_are_searched_then_the_list_is_parsed(monkeypatch):
+    suffixes._lines.cache_clear()
+    monkeypatch.setattr(suffixes, "_searches", itertools.count())
+    for i in range(suffixes.SEARCHED_NAMES):
+        assert suffixes.public_suffix_problem(f"name{i}.example.fr") is None
+    assert suffixes._lines.cache_info().currsize == 0
+    assert "public suffix" in suffixes.public_suffix_problem("gouv.fr")
+    assert suffixes._lines.cache_info().currsize == 1
+
+
 def test_above_as_before_on_every_rule(every_name):
     above = reference_above()
     said = {name for name in every_name if (suffixes.public_suffix_problem(name) or "").endswith("Public Suffix List)")}
@@ -116,7 +140,7 @@ def test_problem(domain, says):
     assert (problem is None) if says is None else (says in problem)
 
 
-def test_the_list_is_not_read_for_a_policy_without_domains(tmp_path):
+def test_the_list_is_not_read_for_a_policy_without_domains_and_searched_for_one(tmp_path):
     text = (ROOT / "examples" / "minimal" / "policy.yaml").read_text(encoding="utf-8")
     assert "domain: has-sante.fr" in text
     cases = {"no-domain": text.replace("- domain: has-sante.fr", "- host: has-sante.fr"), "domain": text}
@@ -126,6 +150,6 @@ def test_the_list_is_not_read_for_a_policy_without_domains(tmp_path):
         (tmp_path / name / "policy.yaml").write_text(policy, encoding="utf-8")
         code = ("import sys; from egress.check import validate; from egress import suffixes; "
                 f"validate({str(tmp_path / name / 'policy.yaml')!r}, None); "
-                "print(suffixes._lines.cache_info().currsize, suffixes._rules.cache_info().currsize)")
+                "print(suffixes._text.cache_info().currsize, suffixes._lines.cache_info().currsize)")
         read[name] = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert read == {"no-domain": ["0", "0"], "domain": ["1", "1"]}
+    assert read == {"no-domain": ["0", "0"], "domain": ["1", "0"]}

@@ -67,7 +67,8 @@ def format_status(doc: dict[str, Any]) -> str:
         lines.append(f"          sha256 {loaded['sha256']}")
         lines.append(f"          applied {loaded.get('applied_at')} by {loaded.get('applied_by')} from {loaded.get('bundle')}")
         if loaded.get("signer"):
-            lines.append(f"          signed by {loaded['signer']}")
+            lines.append(f"          signed by {loaded['signer']}"
+                         + (f" at {loaded['signed_at']}" if loaded.get("signed_at") else ""))
         if loaded.get("squid_include"):
             lines.append(f"          squid include {loaded['squid_include']}")
         if loaded.get("dnsmasq_include"):
@@ -90,6 +91,10 @@ def format_status(doc: dict[str, Any]) -> str:
         lines.append("pending:  no confirmation pending")
         if doc.get("rollback"):
             lines.append(f"undo:     `egress rollback` would restore {restores_text(doc['rollback'].get('restores'))}")
+    newest = doc.get("newest_signed")
+    if newest:
+        lines.append(f"signed:   newest signing time applied here {newest['signed_at']}: {describe(newest)}; "
+                     "a bundle signed before it is refused (apply --allow-older)")
     last = doc.get("last")
     if last:
         lines.append(f"last:     {last.get('outcome')} at {last.get('at')}"

@@ -46,6 +46,7 @@ class Record:
     dnsmasq_include: str | None = None
     dnsmasq_conf: str | None = None
     signer: str | None = None  # who signed the manifest (apply --allowed-signers)
+    signed_at: str | None = None  # when, from inside the signature (freshness.py)
     fingerprint: str | None = None
     deny_all: bool = False  # the fail-closed table that stands in for "no table" (snapshots.py)
     expiries: list[dict[str, Any]] | None = None  # the manifest's expiry instants (expiry.py)
@@ -112,6 +113,18 @@ class Last:
 
 
 @dataclass(frozen=True)
+class NewestSigned:
+    """The newest signing time of a bundle applied here with --allowed-signers, and
+    which bundle that was (freshness.py): an older signature is a replay."""
+
+    signed_at: str
+    policy: str | None
+    stage: str | None
+    sha256: str | None
+    signer: str | None
+
+
+@dataclass(frozen=True)
 class State:
     netns: str
     boot_id: str
@@ -119,6 +132,7 @@ class State:
     pending: Pending | None = None
     undo: str | None = None
     last: Last | None = None
+    newest_signed: NewestSigned | None = None
     version: int = STATE_VERSION
 
     def to_json(self) -> dict[str, Any]:
@@ -128,6 +142,7 @@ class State:
             "pending": asdict(self.pending) if self.pending else None,
             "undo": self.undo,
             "last": self.last.to_json() if self.last else None,
+            "newest_signed": asdict(self.newest_signed) if self.newest_signed else None,
         }
 
     def to_bytes(self) -> bytes:
@@ -141,7 +156,8 @@ class State:
             pending = Pending(**dict(pending, record=_record(pending["record"]), previous=_record(pending["previous"])))
         return cls(version=doc["version"], netns=doc["netns"], boot_id=doc["boot_id"],
                    current=_record(doc["current"]), pending=pending, undo=doc["undo"],
-                   last=Last(**doc["last"]) if doc["last"] else None)
+                   last=Last(**doc["last"]) if doc["last"] else None,
+                   newest_signed=NewestSigned(**doc["newest_signed"]) if doc.get("newest_signed") else None)
 
 
 @dataclass(frozen=True)

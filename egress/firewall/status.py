@@ -7,6 +7,7 @@ past its deadline (its watchdog was killed), as every firewall command does.
 from __future__ import annotations
 
 import os
+from dataclasses import asdict
 from typing import Any
 
 from egress.firewall import expiry, host, proxytimer
@@ -18,7 +19,7 @@ from egress.firewall.state import Record, State
 from egress.firewall.store import Store
 
 _LOADED_KEYS = ("policy", "stage", "stage_title", "revision", "sha256", "applied_at", "applied_by", "bundle",
-                "squid_include", "dnsmasq_include", "signer", "deny_all")
+                "squid_include", "dnsmasq_include", "signer", "signed_at", "deny_all")
 
 
 def _loaded(result: dict[str, Any], current: Record | None, nft: Nft) -> None:
@@ -66,7 +67,8 @@ def status(state_dir: str | os.PathLike) -> dict[str, Any]:
     if settled:
         state = store.read()
     result: dict[str, Any] = {"state_dir": str(store.dir), "netns": host.netns_id(), "table": None, "matches": None,
-                              "loaded": None, "expiry": None, "pending": None, "rollback": None, "last": None, "notes": []}
+                              "loaded": None, "expiry": None, "pending": None, "rollback": None, "last": None,
+                              "newest_signed": None, "notes": []}
     notes = result["notes"]
     notes += settled
     if store.reserve_missing():
@@ -87,6 +89,7 @@ def status(state_dir: str | os.PathLike) -> dict[str, Any]:
         notes.append(f"the state directory belongs to network namespace {state.netns}")
         return result
     _loaded(result, state.current, nft)
+    result["newest_signed"] = asdict(state.newest_signed) if state.newest_signed else None
     def restores(snap_id: str) -> dict[str, Any] | None:
         try:
             snapshot = store.read_snapshot(snap_id)

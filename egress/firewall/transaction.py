@@ -39,7 +39,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from egress.firewall import countdown, expiry, host, proxytimer, sanitize, scope, snapshots, timer, watchdog
+from egress.firewall import countdown, expiry, freshness, host, proxytimer, sanitize, scope, snapshots, timer, watchdog
 from egress.firewall.dnsmasq import DEFAULT_RESTART, Dnsmasq, check_feed
 from egress.firewall.errors import EXIT_USAGE, ApplyError, Refused, Unusable
 from egress.firewall.nft import Nft, check_scope
@@ -67,6 +67,7 @@ class ApplyOptions:
     dnsmasq_restart: str = DEFAULT_RESTART
     allowed_signers: str | None = None
     signer: str | None = None
+    allow_older: bool = False  # apply a bundle signed before the newest signed one applied here (freshness.py)
     lock_timeout: float = 10.0
     strict: bool = False  # refuse a bundle that expiry.warnings has something to say about
 
@@ -77,6 +78,8 @@ def apply(bundle_path: str, state_dir: str | os.PathLike, options: ApplyOptions,
     if not (math.isfinite(options.confirm_timeout) and 0 < options.confirm_timeout <= MAX_CONFIRM_TIMEOUT):
         raise Unusable(f"--confirm-timeout must be a number of seconds above 0 and at most {MAX_CONFIRM_TIMEOUT:g} "
                        f"(one day), not {options.confirm_timeout!r}")
+    if options.allow_older and not options.allowed_signers:
+        raise Unusable("--allow-older goes with --allowed-signers (without it, signing times are not read)")
     host.require_root()
     session = Session(Store(state_dir), say=say, warn=warn)
     bundle = None
@@ -148,9 +151,12 @@ def _apply_locked(session: Session, bundle: Bundle, contents: dict[str, bytes], 
             raise Refused(
                 f"a confirmation is pending until {state.pending.deadline} for {describe(state.pending.record)}: "
                 "run `egress confirm` or `egress rollback` first")
+        older = freshness.check(state.newest_signed, bundle.signed_at, options.allow_older)
         record = Record.of_bundle(bundle.manifest, bundle.sha256, str(bundle.path))
         say(f"bundle {bundle.path}: {describe(record)}, {len(bundle.manifest.files)} files, sha256 ok"
-            + (f", signed by {bundle.signer}" if bundle.signer else ""))
+            + (f", signed by {bundle.signer} at {bundle.signed_at}" if bundle.signer else ""))
+        for notice in filter(None, [older, freshness.ahead(bundle.signed_at)]):
+            session.warn(f"egress: warning: {notice}")
         nft.check(nft_file)
         check_scope(nft_file, say)
         say("nft -c: ok; scope: table inet egress only")
@@ -161,7 +167,7 @@ def _apply_locked(session: Session, bundle: Bundle, contents: dict[str, bytes], 
                                      squid_conf=str(squid.conf) if squid and squid.conf else None,
                                      dnsmasq_include=str(dnsmasq.include) if dnsmasq else None,
                                      dnsmasq_conf=str(dnsmasq.conf) if dnsmasq and dnsmasq.conf else None,
-                                     signer=bundle.signer, emptied_sets=emptied)
+                                     signer=bundle.signer, signed_at=bundle.signed_at, emptied_sets=emptied)
         if squid and bundle.manifest.squid_schedule:
             try:
                 record = dataclasses.replace(record, squid_schedule=proxytimer.keep(
@@ -179,7 +185,7 @@ def _apply_locked(session: Session, bundle: Bundle, contents: dict[str, bytes], 
                 snapshots.restore(store, nft, snapshot, record)
             _abandon(store, state)
             raise
-        return _record_loaded(session, state, state.pending, snapshot)
+        return _record_loaded(session, state, state.pending, snapshot, older)
 
 
 def _arm(session: Session, state: State, record: Record, squid: Squid | None, dnsmasq: Dnsmasq | None,
@@ -213,8 +219,10 @@ def _arm(session: Session, state: State, record: Record, squid: Squid | None, dn
     return state, snapshot
 
 
-def _record_loaded(session: Session, state: State, pending: Pending, snapshot: Snapshot) -> str:
-    """After the load: the deadline counts from now; record it, arm the timer, audit."""
+def _record_loaded(session: Session, state: State, pending: Pending, snapshot: Snapshot, older: str | None) -> str:
+    """After the load: the deadline counts from now; record it (and the newest signing
+    time applied), arm the timer, audit (`older`: the bundle was signed before the
+    newest, applied with --allow-older)."""
     store, nft, say = session.store, session.nft, session.say
     timeout = pending.timeout
     record = dataclasses.replace(pending.record, fingerprint=nft.fingerprint_or_none())
@@ -226,14 +234,17 @@ def _record_loaded(session: Session, state: State, pending: Pending, snapshot: S
     pending = dataclasses.replace(pending, timer=unit)
     current = state.current
     try:
-        state = store.save(dataclasses.replace(state, pending=pending, current=record))
+        state = store.save(dataclasses.replace(state, pending=pending, current=record,
+                                               newest_signed=freshness.newest(state.newest_signed, record)))
     except OSError as err:  # the first pending record stands: the guards roll back; do it now
         do_rollback(session, state, pending.snapshot, pending.undo_before,
                     f"automatic: the apply could not be recorded ({err.strerror or err})", True, pending=pending)
         raise ApplyError(f"{store.state_file}: cannot record the apply ({err.strerror or err}); "
                          "it was rolled back") from None
-    session.audit("apply", "ok", record, f"loaded; pending confirmation until {pending.deadline}",
-                  deadline=pending.deadline, bundle=record.bundle, signer=record.signer,
+    session.audit("apply", "ok", record, f"loaded; pending confirmation until {pending.deadline}"
+                  + (f"; {older}" if older else ""),
+                  deadline=pending.deadline, bundle=record.bundle, signer=record.signer, signed_at=record.signed_at,
+                  allowed_older=bool(older) if record.signed_at else None,
                   previous=current.summary() if current else None, previous_table=snapshot.table)
     say(f"loaded {describe(record)}")
     proxytimer.settle(session, record)  # applied after one of its instants

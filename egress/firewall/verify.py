@@ -37,6 +37,7 @@ class Bundle:
     path: Path
     manifest: Manifest
     signer: str | None = None  # the identity that signed the manifest (with --allowed-signers)
+    signed_at: str | None = None  # when it was signed (UTC), read from inside the signature
 
     @property
     def sha256(self) -> str | None:
@@ -71,17 +72,17 @@ def read_manifest(path: str | os.PathLike, allowed_signers: str | None = None, s
         raw = safeio.read_regular(folder / MANIFEST, _MAX_MANIFEST)
     except OSError as err:
         raise Unusable(f"{folder / MANIFEST}: cannot read: {err.strerror or err}") from None
-    identity = None
+    signed = None
     if allowed_signers is not None:
-        identity = _check_signature(folder, raw, Path(allowed_signers), signer)
+        signed = _check_signature(folder, raw, Path(allowed_signers), signer)
     try:
         manifest = Manifest.from_bytes(raw)
     except ManifestError as err:
         raise Unusable(f"{folder / MANIFEST}: {err}") from None
-    return Bundle(folder.resolve(), manifest, identity)
+    return Bundle(folder.resolve(), manifest, signed.signer if signed else None, signed.signed_at if signed else None)
 
 
-def _check_signature(folder: Path, raw: bytes, allowed_signers: Path, signer: str | None) -> str:
+def _check_signature(folder: Path, raw: bytes, allowed_signers: Path, signer: str | None) -> signing.Signed:
     sig_path = signing.signature_path(folder / MANIFEST)
     try:
         signature: bytes | None = safeio.read_regular(sig_path, signing.MAX_SIGNATURE)

@@ -247,14 +247,21 @@ from egress.model import INTERNET, Policy
 from egress.targets import dynamic
 from egress.targets.dynamic import VERSIONS, classes_of_zone, closing, port_specs, sweep, zone_classes
 from egress.targets.names import FAMILY, TABLE, nft_name
+from egress.targets.nftables_tags import (  # noqa: F401 (MARK_MASK, TooManyTags: this target's interface)
+    MARK_MASK,
+    PROXY,
+    TooManyTags,
+    labelled_pieces,
+    mark_layout,
+    mark_mask,
+    tags,
+)
 
 HOOKS = ("forward", "output")
 DYNAMIC_TIMEOUT = "1d"
 LOG_RATE = "limit rate 10/second burst 20 packets"
 COMMENT_MAX = 128
 LOG_PREFIX_MAX = 127
-MARK_MASK = 0xFFFF0000
-"""The bits of the packet mark that egress uses as scratch (`firewall.mark_mask`)."""
 
 PROTO_BY_NUMBER = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmpv6"}
 PROTO_NUMBER = {"tcp": 6, "udp": 17, "icmp": 1, "icmpv6": 58, "ipv6-icmp": 58}
@@ -273,9 +280,6 @@ ADDR = {4: "ip", 6: "ip6"}
 ADDR_TYPE = {4: "ipv4_addr", 6: "ipv6_addr"}
 NFPROTO = {4: "ipv4", 6: "ipv6"}
 BITS = {4: 32, 6: 128}
-PROXY = ""
-"""The label of the proxy zone's addresses among the service names of a tag (no
-service is named by the empty string)."""
 
 SEPARATOR = ",\n\t\t\t"
 """Between two elements of a set or map of part 3 (indented by three tabs)."""
@@ -323,41 +327,6 @@ def tag_chain(tag: int) -> str:
 
 def until_chain(instant: int) -> str:
     return f"until_{instant}"
-
-
-def mark_mask(policy: Policy) -> int:
-    mask = getattr(policy.firewall, "mark_mask", None)
-    return MARK_MASK if mask is None else mask
-
-
-class TooManyTags(ValueError):
-    """The policy's destinations need more tags than `firewall.mark_mask` numbers: a
-    fault of the policy (exit 1), not of egress. The message says where the mask is
-    set, how many tags the policy needs, what the mask holds, and a mask that fits."""
-
-    def __init__(self, policy: Policy, needed: int, mask: int):
-        shift, capacity = _mark_layout(mask)
-        bits = needed.bit_length()  # the fewest bits whose 2**bits - 1 tags suffice
-        low = shift if shift + bits <= 32 else 32 - bits
-        wider = ((1 << bits) - 1) << low
-        where = policy.firewall.mark_mask_pos or policy.pos
-        has = capacity.bit_length()
-        super().__init__(
-            f"{where}: the policy needs {needed:,} destination tags but firewall.mark_mask 0x{mask:08x}"
-            f" has {has} bit{'s' * (has != 1)}, which number {capacity:,}: give it at least {bits} contiguous"
-            f" bits that no other rule of the firewall uses (for example 0x{wider:08x})"
-        )
-
-
-def _mark_layout(mask: int) -> tuple[int, int]:
-    """(shift, number of tags) of a mark mask: its bits must be contiguous."""
-    if not 0 < mask <= 0xFFFFFFFF:
-        raise ValueError(f"firewall.mark_mask 0x{mask:x} must be a non-zero 32-bit mask")
-    shift = (mask & -mask).bit_length() - 1
-    bits = bin(mask).count("1")
-    if mask >> shift != (1 << bits) - 1:
-        raise ValueError(f"firewall.mark_mask 0x{mask:08x} must be contiguous bits")
-    return shift, (1 << bits) - 1
 
 
 # --------------------------------------------------------------------- formatting
@@ -428,23 +397,15 @@ class _Policy:
     the closing instants, and which sets each class needs at any stage."""
 
     def __init__(self, policy: Policy):
-        index = policy_index(policy)
         self.mask = mark_mask(policy)
-        self.shift, capacity = _mark_layout(self.mask)
+        self.shift, capacity = mark_layout(self.mask)
         self.classes, class_pieces = zone_classes(policy)
         self.of_zone = classes_of_zone(policy)
         self.needs: dict[tuple, set[str]] = defaultdict(set)
         proxy_zone = policy.proxy.zone if policy.proxy else None
-        direct, proxied = self._scan_grants(policy, proxy_zone)
-        labelled: dict[int, list] = {4: [], 6: []}
-        for name in sorted(direct):
-            for v, first, last in index.service(name, locked=True)[1]:
-                labelled[v].append((first, last, name))
-        if proxied and proxy_zone in policy.zones:
-            for v, first, last in index.zone(proxy_zone)[1]:
-                labelled[v].append((first, last, PROXY))
-        pieces = {v: _label_pieces(labelled[v]) for v in VERSIONS}
-        self.tags = sorted({label for v in VERSIONS for _, _, label in pieces[v]})
+        self._scan_grants(policy, proxy_zone)
+        pieces = labelled_pieces(policy)
+        self.tags = tags(policy)
         if len(self.tags) > capacity:
             raise TooManyTags(policy, len(self.tags), self.mask)
         number = {label: k for k, label in enumerate(self.tags, 1)}
@@ -470,13 +431,10 @@ class _Policy:
         self.tag_ranges = {name: intervals.merge((k, k) for k in ks) for name, ks in tags_of.items()}
         self.families: dict[int, tuple] = {}
 
-    def _scan_grants(self, policy: Policy, proxy_zone: str | None) -> tuple[set[str], bool]:
+    def _scan_grants(self, policy: Policy, proxy_zone: str | None) -> None:
         """Fill `needs` (the sets each class needs at some stage) and `instants` (the
-        closing instants); return the services reached directly, and whether any grant
-        goes through the proxy."""
+        closing instants)."""
         index = policy_index(policy)
-        direct: set[str] = set()
-        proxied = False
         instants: set[int] = set()
         for grant in policy.grants.values():
             closes = closing(grant)
@@ -487,12 +445,10 @@ class _Policy:
                 if flow.direction == "ingress":
                     kinds, zone = ("in", "inx"), flow.target
                 elif flow.via == "proxy":
-                    proxied = True
                     kinds, zone = ("svc", "svc"), flow.source
                     for cls in self.of_zone.get(proxy_zone or "", ()):
                         self.needs[cls].update(("out", "outx")[: 1 + x])
                 else:
-                    direct.add(flow.target)
                     kinds, zone = ("svc", "svc"), flow.source
                     if flow.hosts:
                         for cls in self.of_zone[zone]:
@@ -500,7 +456,6 @@ class _Policy:
                 for cls in self.of_zone[zone]:
                     self.needs[cls].update(kinds[: 1 + x])
         self.instants = sorted(instants)
-        return direct, proxied
 
     def split(self, ranges) -> dict[int, tuple[tuple[int, int], ...]]:
         """{version: ((first, last), ...)} of `Ranges` (shared objects: keyed by id)."""
@@ -509,27 +464,6 @@ class _Policy:
             split = {v: tuple((a, b) for version, a, b in ranges if version == v) for v in VERSIONS}
             found = self.families[id(ranges)] = (ranges, split)
         return found[1]
-
-
-def _label_pieces(items: list[tuple[int, int, str]]) -> list[tuple[int, int, tuple[str, ...]]]:
-    """`sweep` of (first, last, name) ranges into pieces labelled with the sorted names
-    that hold them. Fast path: the ranges of different services rarely overlap, so only
-    the clusters of overlapping ranges go through `sweep` (a range alone is its own
-    piece; ranges of one name never touch, and pieces of different names never merge)."""
-    items = sorted(items)
-    pieces: list = []
-    i = 0
-    while i < len(items):
-        j, end = i + 1, items[i][1]
-        while j < len(items) and items[j][0] <= end:
-            end = max(end, items[j][1])
-            j += 1
-        if j == i + 1:
-            pieces.append((items[i][0], items[i][1], (items[i][2],)))
-        else:
-            pieces += sweep(items[i:j], lambda labels: tuple(sorted(labels)))
-        i = j
-    return pieces
 
 
 def _policy_work(policy: Policy) -> _Policy:
@@ -573,20 +507,50 @@ class _Table:
         for first, last, keys in sweep(items, frozenset):
             found = ports.get(keys)
             if found is None:
-                labels = [label for key in keys for label in self.blocks[key][1]]
-                found = ports[keys] = [
-                    (proto, a, b, value)
-                    for proto in sorted({label[0] for label in labels})
-                    for a, b, value in sweep(((e[1], e[2], (e[3], e[4])) for e in labels if e[0] == proto), frozenset)
-                ]
-            for proto, a, b, value in found:
-                instants = {instant for _, instant in value}
-                grants = frozenset(gid for gid, _ in value)
-                if None in instants:
+                found = ports[keys] = self._ports(keys)
+            for proto, a, b, grants, instant in found:
+                if instant is None:
                     permanent.append((first, last, proto, a, b, grants))
                 else:
-                    expiring.append((first, last, proto, a, b, grants, max(instants)))
+                    expiring.append((first, last, proto, a, b, grants, instant))
         return permanent, expiring
+
+    def _ports(self, keys: frozenset) -> list[tuple]:
+        """The (proto, first port, last port, grants, closing instant or None) pieces of
+        the blocks `keys`: None when a grant without expiry opens the piece, else the
+        latest closing instant of its grants."""
+        labels = [label for key in keys for label in self.blocks[key][1]]
+        found = []
+        for proto in sorted({label[0] for label in labels}):
+            for a, b, value in _port_sweep([(e[1], e[2], (e[3], e[4])) for e in labels if e[0] == proto]):
+                instants = {instant for _, instant in value}
+                closes = None if None in instants else max(instants)
+                found.append((proto, a, b, frozenset(gid for gid, _ in value), closes))
+        return found
+
+
+def _port_sweep(items: list[tuple[int, int, tuple]]) -> list[tuple[int, int, frozenset]]:
+    """`sweep(items, frozenset)` of one protocol's port ranges. Fast path: the ranges
+    nearly always are equal or disjoint (a service's ports, granted by one or several
+    grants), so they are grouped by range, and only overlapping ones go through
+    `sweep` (which would give the same pieces, more slowly)."""
+    if len(items) == 1:
+        first, last, label = items[0]
+        return [(first, last, frozenset((label,)))]
+    spans: dict[tuple[int, int], set] = defaultdict(set)
+    for first, last, label in items:
+        spans[(first, last)].add(label)
+    order = sorted(spans)
+    if any(order[i][1] >= order[i + 1][0] for i in range(len(order) - 1)):
+        return sweep(items, frozenset)
+    pieces: list[tuple[int, int, frozenset]] = []
+    for first, last in order:
+        value = frozenset(spans[(first, last)])
+        if pieces and pieces[-1][1] == first - 1 and pieces[-1][2] == value:
+            pieces[-1] = (pieces[-1][0], last, value)
+        else:
+            pieces.append((first, last, value))
+    return pieces
 
 
 def _compile(flows: StageFlows, work: _Policy) -> dict[tuple, _Table]:
