@@ -234,9 +234,11 @@ The output is deterministic: everything is sorted and the header holds no timest
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import re
 from collections import defaultdict
 from collections.abc import Iterable
+from contextlib import contextmanager
 from itertools import repeat
 
 from netaddr import IPAddress
@@ -653,6 +655,26 @@ class _Objects:
 def render(flows: StageFlows) -> str:
     """The nftables ruleset (`egress.nft`) of one stage: a header, then the three parts
     of the one transaction (declare, empty, fill) that replace the table's content."""
+    with _collector_paused():
+        return _render(flows)
+
+
+@contextmanager
+def _collector_paused():
+    """Python's cyclic garbage collector paused (then restored as it was): a render
+    allocates hundreds of thousands of tuples and strings, none in a cycle (reference
+    counting frees them), and each burst of allocations made the collector rescan the
+    policy's whole object graph: 40% of the render time at 100,000 destinations."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _render(flows: StageFlows) -> str:
     policy = flows.policy
     hook = policy.firewall.hook
     if hook not in HOOKS:
