@@ -27,7 +27,7 @@ EXIT_INTERNAL = 3
 
 # The library is imported by the commands that use it, not here: `egress --version` and
 # `egress --help` (run by pre-commit hooks on every commit) then load click and little
-# else (bench/bench_startup.py measures it). These four are used by several commands.
+# else (bench/bench_startup.py measures it). These three are used by several commands.
 
 
 def validate_file(path: str, at: dt.date | dt.datetime):
@@ -40,12 +40,6 @@ def resolve(policy, stage_id: str, at: dt.date | dt.datetime):
     from egress.flows import resolve as resolve_stage
 
     return resolve_stage(policy, stage_id, at)
-
-
-def counted(n: int, word: str) -> str:
-    from egress.diff import counted as count
-
-    return count(n, word)
 
 
 def policy_files(paths: list[str]) -> list[str]:
@@ -271,8 +265,7 @@ def compile(policy, stage_id, target, all_stages, out, at):  # shadows the built
     """
     import os
 
-    from egress.bundle import BundleError, source_revision, write_bundle
-    from egress.firewall.sanitize import clean
+    from egress.load import collector_paused
 
     when = _at(at)
     if all_stages == bool(stage_id):
@@ -290,14 +283,32 @@ def compile(policy, stage_id, target, all_stages, out, at):  # shadows the built
     model = open_policy(policy, when)
     if at is None:  # the start of today: the same bytes all day (the ruleset closes expiring grants itself)
         when = instants.moment(None, model.timezone).date()
-    if stage_id:
-        stage_of(model, stage_id)
-        flows = resolve(model, stage_id, when)
-        _say_expired([flows])
-        with _policy_fault():
-            text = TARGETS[target].render(flows)
-        click.echo(text, nl=False)
-        return
+    # like the load: the flows and texts built here hold no cycles and live until the
+    # files are written, so the collector would rescan the policy for nothing (1 s at 100k)
+    with collector_paused():
+        if stage_id:
+            _compile_one(model, stage_id, target, when)
+        else:
+            _compile_bundle(model, policy, out, when)
+
+
+def _compile_one(model, stage_id: str, target: str, when: dt.date | dt.datetime) -> None:
+    """`compile --stage ID --target X`: one file to standard output."""
+    stage_of(model, stage_id)
+    flows = resolve(model, stage_id, when)
+    _say_expired([flows])
+    with _policy_fault():
+        text = TARGETS[target].render(flows)
+    click.echo(text, nl=False)
+
+
+def _compile_bundle(model, policy: str, out: str, when: dt.date | dt.datetime) -> None:
+    """`compile --all-stages --out DIR`: every target of every stage, written atomically."""
+    import os
+
+    from egress.bundle import BundleError, source_revision, write_bundle
+    from egress.diff import counted
+    from egress.firewall.sanitize import clean
 
     def progress(flows, files):
         size = sum(len(data) for data in files.values())
@@ -921,23 +932,35 @@ def sign_command(bundle, key):
     afterwards, and refuse it once they have applied a stage signed later (a replay),
     unless `egress apply --allow-older`. Signing again replaces the signature.
 
+    It prints what it signs: each file and its sha256 (manifest.json first, in the
+    format of sha256sum), then a summary. It refuses a stage folder that is not yours
+    alone (a folder or file owned by someone else, writable by group or others, a
+    symbolic link among the files, or an ancestor folder others can write without the
+    sticky bit: they could have changed the stage before you sign it), and a file
+    whose sha256 is not the manifest's.
+
     \b
     Examples:
       egress sign build/s2-secure-messaging --key ~/.ssh/id_ed25519
       egress sign build/s2-secure-messaging --key ~/.ssh/id_ed25519_sk.pub   # key in ssh-agent
 
     \b
-    Exit codes: 0 signed; 2 no manifest.json, no key, ssh-keygen failed or missing.
+    Exit codes: 0 signed; 1 refused (a folder or file others can write or own, a file
+    that differs from the manifest); 2 no manifest.json, no key, ssh-keygen failed or missing.
     """
     from pathlib import Path
 
+    from egress.firewall.sanitize import clean
     from egress.firewall.signing import SignatureError, sign
 
     try:
-        written, signed_at = sign(Path(bundle) / "manifest.json", Path(key))
+        signed = sign(Path(bundle) / "manifest.json", Path(key))
     except SignatureError as err:
-        _fail(str(err), EXIT_USAGE if err.usage else EXIT_INVALID)
-    click.echo(f"signed {Path(bundle) / 'manifest.json'} with {key} at {signed_at}: {written}")
+        _fail(clean(err), EXIT_USAGE if err.usage else EXIT_INVALID)
+    for name, sha256 in signed.files:  # the format of sha256sum: `sha256sum -c` reads it
+        click.echo(clean(f"{sha256}  {name}"))
+    click.echo(clean(f"signed policy {signed.policy} stage {signed.stage} ({len(signed.files)} files) with {key} "
+                     f"at {signed.signed_at}: {signed.path}"))
 
 
 @main.command("apply")

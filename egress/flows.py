@@ -17,17 +17,23 @@ sets of every zone and service, and the flows of every grant, are built once per
 (`PolicyIndex`) and shared by the `StageFlows` of all its stages: resolving every stage
 of a large policy costs little more than resolving its last one. Flows and their sets
 are shared, so nothing may change them in place.
+
+The integer ranges are what the targets, `query` and `diff` read; the netaddr `IPSet`
+of a zone or service is built from them on first use only (`Addresses`): building them
+for every service was most of resolving a 100,000-destination stage (0.6 s), for sets
+that only `reach` and the Squid zones read.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Literal, overload
 
-from netaddr import IPSet
+from netaddr import IPNetwork, IPSet
 
 from egress import instants
 from egress.intervals import merge
@@ -48,7 +54,8 @@ class Flow:
     address destinations plus the lock-file addresses of hosts (direct grants only).
     `hosts` and `domains` are the names: for a direct grant the hosts are also fed to
     the resolver (dnsmasq nftset); for a proxied grant the names are what Squid checks.
-    `src_ranges` and `dst_ranges` are `src` and `dst` as integer `Ranges`.
+    `src_ranges` and `dst_ranges` are `src` and `dst` as integer `Ranges`; all four
+    come from the shared `Addresses` of the zone or service (`sources`, `destinations`).
     `serves` is None for the flows of grants; for the proxy's plumbing
     (`StageFlows.proxy_flows`) it is the proxied flow that the opening serves.
     """
@@ -58,14 +65,28 @@ class Flow:
     via: str
     source: str
     target: str
-    src: IPSet
-    dst: IPSet
+    sources: Addresses
+    destinations: Addresses
     hosts: tuple[str, ...]
     domains: tuple[str, ...]
     ports: tuple[PortRange, ...]
-    src_ranges: Ranges
-    dst_ranges: Ranges
     serves: Flow | None = None
+
+    @property
+    def src(self) -> IPSet:
+        return self.sources.ipset
+
+    @property
+    def dst(self) -> IPSet:
+        return self.destinations.ipset
+
+    @property
+    def src_ranges(self) -> Ranges:
+        return self.sources.ranges
+
+    @property
+    def dst_ranges(self) -> Ranges:
+        return self.destinations.ranges
 
 
 @dataclass(frozen=True, eq=False)
@@ -103,19 +124,19 @@ class StageFlows:
         if proxy is None or proxy.zone not in self.policy.zones:
             return ()
         index = policy_index(self.policy)
-        proxy_set, proxy_ranges = index.zone(proxy.zone)
-        outside, outside_ranges = index.internet()
+        proxy_zone = index.zone(proxy.zone)
+        outside = index.internet()
         to_proxy = (PortRange("tcp", proxy.port, proxy.port),)
         out = []
         for flow in self.flows:
             if flow.via != "proxy" or flow.direction != "egress":
                 continue
-            out.append(Flow(flow.grant, "egress", "direct", flow.source, proxy.zone, flow.src, proxy_set, (), (),
-                            to_proxy, flow.src_ranges, proxy_ranges, serves=flow))
+            out.append(Flow(flow.grant, "egress", "direct", flow.source, proxy.zone, flow.sources, proxy_zone, (), (),
+                            to_proxy, serves=flow))
             web = tuple(p for p in flow.ports if p.proto == "tcp")
             if web:
-                out.append(Flow(flow.grant, "egress", "direct", proxy.zone, INTERNET, proxy_set, outside, (), (),
-                                web, proxy_ranges, outside_ranges, serves=flow))
+                out.append(Flow(flow.grant, "egress", "direct", proxy.zone, INTERNET, proxy_zone, outside, (), (),
+                                web, serves=flow))
         return tuple(out)
 
 
@@ -176,6 +197,61 @@ def resolve(policy: Policy, stage_id: str, at: dt.date | dt.datetime) -> StageFl
 # ------------------------------------------------------------------ policy index
 
 
+class Addresses:
+    """The addresses of a zone, a service or `internet`, shared by every flow that names
+    it: `ranges` (integer `Ranges`), and `ipset`, the same addresses as a netaddr
+    `IPSet`, built from the ranges on first use (a shared set: copy before changing).
+
+    It is also the pair `(ipset, ranges)` that `PolicyIndex.zone` and `.service` return
+    (`[0]`, `[1]`, unpacking): reading `[1]` alone never builds the set."""
+
+    __slots__ = ("_ipset", "ranges")
+
+    def __init__(self, ranges: Ranges, ipset: IPSet | None = None):
+        self.ranges = ranges
+        self._ipset = ipset
+
+    @property
+    def ipset(self) -> IPSet:
+        if self._ipset is None:
+            self._ipset = IPSet(net for version, first, last in self.ranges for net in _cidrs(version, first, last))
+        return self._ipset
+
+    @overload
+    def __getitem__(self, item: Literal[0]) -> IPSet: ...
+
+    @overload
+    def __getitem__(self, item: Literal[1]) -> Ranges: ...
+
+    def __getitem__(self, item: int) -> IPSet | Ranges:
+        if item == 0:
+            return self.ipset
+        if item == 1:
+            return self.ranges
+        raise IndexError(item)
+
+    def __iter__(self) -> Iterator:
+        yield self.ipset
+        yield self.ranges
+
+    def __len__(self) -> int:
+        return 2
+
+
+def _cidrs(version: int, first: int, last: int) -> list[IPNetwork]:
+    """The CIDRs that make up a range, largest aligned block first (a range is most
+    often one CIDR: a loop turn). netaddr's own IPRange path is 2.5x slower."""
+    bits = 32 if version == 4 else 128
+    out = []
+    while first <= last:
+        size = (first & -first).bit_length() - 1 if first else bits  # the alignment of `first`
+        while first + (1 << size) - 1 > last:
+            size -= 1
+        out.append(IPNetwork((first, bits - size), version))
+        first += 1 << size
+    return out
+
+
 def merge_ranges(ranges: Iterable[tuple[int, int, int]]) -> Ranges:
     """(version, first, last) ranges -> `Ranges`: sorted, overlapping or adjacent merged
     (within a version: `egress.intervals.merge` on each)."""
@@ -188,7 +264,8 @@ def merge_ranges(ranges: Iterable[tuple[int, int, int]]) -> Ranges:
 class PolicyIndex:
     """What a policy's flows are made of, built on first use and shared by its stages.
 
-    `zone(name)`, `service(name)` and `internet()` are (IPSet, Ranges) pairs; `flows`
+    `zone(name)`, `service(name)` and `internet()` are `Addresses`, (IPSet, Ranges)
+    pairs whose IPSet is built only if it is read; `flows`
     gives the flows of a grant, `every_flow` those of every grant of every stage
     (revoked and expired ones included: what a denial's reasons are looked up in), and
     `order` the position of each grant in the policy. `memo` is free for targets to keep
@@ -201,7 +278,7 @@ class PolicyIndex:
         self._zones = policy.zones
         self._services = policy.services
         self._locked = policy.lock.hosts if policy.lock else {}
-        self._sets: dict[tuple[str, str], tuple[IPSet, Ranges]] = {}
+        self._sets: dict[tuple[str, str], Addresses] = {}
         self._flows: dict[str, tuple[Grant, tuple[Flow, ...]]] = {}
         self.memo: dict[object, object] = {}
 
@@ -216,32 +293,29 @@ class PolicyIndex:
         revokes or expires them."""
         return tuple(f for s in self._policy.stages for g in s.grants for f in self.flows(g))
 
-    def zone(self, name: str) -> tuple[IPSet, Ranges]:
+    def zone(self, name: str) -> Addresses:
         """The addresses of a zone."""
         key = ("zone", name)
         if key not in self._sets:
             networks = self._zones[name].addresses
-            self._sets[key] = (IPSet(networks), merge_ranges((n.version, n.first, n.last) for n in networks))
+            self._sets[key] = Addresses(merge_ranges((n.version, n.first, n.last) for n in networks))
         return self._sets[key]
 
-    def service(self, name: str, locked: bool) -> tuple[IPSet, Ranges]:
+    def service(self, name: str, locked: bool) -> Addresses:
         """The address destinations of a service, plus the lock-file addresses of its
         hosts if `locked` (what a direct grant opens, and what a partner service is as a
         source)."""
         key = ("locked" if locked else "service", name)
         if key not in self._sets:
             service = self._services[name]
-            addresses = list(service.addresses)
-            networks = [a.to_netaddr() for a in addresses]
-            ranges = [(a.version, a.first, a.last) for a in addresses]
+            ranges = [(a.version, a.first, a.last) for a in service.addresses]
             if locked:
-                pinned = [n for d in service.of_kind("host") for n in self._locked.get(d.value, ())]
-                networks += pinned
-                ranges += [(n.version, n.first, n.last) for n in pinned]
-            self._sets[key] = (IPSet(networks), merge_ranges(ranges))
+                ranges += [(n.version, n.first, n.last) for d in service.of_kind("host")
+                           for n in self._locked.get(d.value, ())]
+            self._sets[key] = Addresses(merge_ranges(ranges))
         return self._sets[key]
 
-    def internet(self) -> tuple[IPSet, Ranges]:
+    def internet(self) -> Addresses:
         """The public address space outside the zones: what `internet` means.
 
         Not "every address outside the zones": private-use, shared, loopback,
@@ -257,7 +331,7 @@ class PolicyIndex:
             zones = IPSet(a for zone in self._zones.values() for a in zone.addresses)
             addresses = _public_space() - zones
             ranges = tuple((r.version, r.first, r.last) for r in addresses.iter_ipranges())
-            self._sets[key] = (addresses, ranges)
+            self._sets[key] = Addresses(ranges, addresses)
         return self._sets[key]
 
     def flows(self, grant: Grant) -> tuple[Flow, ...]:
@@ -275,47 +349,43 @@ class PolicyIndex:
 
     def _egress_flows(self, grant: Grant):
         for zone_name in grant.sources:
-            src, src_ranges = self.zone(zone_name)
+            src = self.zone(zone_name)
             for service_name in grant.targets:
                 service = self._services[service_name]
-                dst, dst_ranges = self.service(service_name, locked=grant.via == "direct")
+                dst = self.service(service_name, locked=grant.via == "direct")
                 yield Flow(
                     grant=grant,
                     direction="egress",
                     via=grant.via,
                     source=zone_name,
                     target=service_name,
-                    src=src,
-                    dst=dst,
+                    sources=src,
+                    destinations=dst,
                     hosts=tuple(sorted({d.value for d in service.of_kind("host")})),
                     domains=tuple(sorted({d.value for d in service.of_kind("domain")})),
                     ports=grant.ports or service.ports,
-                    src_ranges=src_ranges,
-                    dst_ranges=dst_ranges,
                 )
 
     def _ingress_flows(self, grant: Grant):
         for source_name in grant.sources:
             if source_name == INTERNET:
-                (src, src_ranges), ports = self.internet(), grant.ports
+                src, ports = self.internet(), grant.ports
             else:
-                src, src_ranges = self.service(source_name, locked=True)
+                src = self.service(source_name, locked=True)
                 ports = grant.ports or self._services[source_name].ports
             for zone_name in grant.targets:
-                dst, dst_ranges = self.zone(zone_name)
+                dst = self.zone(zone_name)
                 yield Flow(
                     grant=grant,
                     direction="ingress",
                     via="direct",
                     source=source_name,
                     target=zone_name,
-                    src=src,
-                    dst=dst,
+                    sources=src,
+                    destinations=dst,
                     hosts=(),
                     domains=(),
                     ports=tuple(ports or ()),
-                    src_ranges=src_ranges,
-                    dst_ranges=dst_ranges,
                 )
 
 

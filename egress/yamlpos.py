@@ -49,6 +49,9 @@ _COLLECTION_TAGS = frozenset(("tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"))
 """The scalar tags a policy may use (implicitly, or written out): the JSON-like ones.
 Any other (`!!python/object:...`, `!!binary`, `!local`) is refused, never constructed."""
 _constructor = yaml.constructor.SafeConstructor()
+"""Shared by every load: its constructors are called directly, never through
+`construct_object`, which remembers each node it constructed until the end of a
+document that never comes here (memory that grew with every load)."""
 
 
 Where = tuple[str, int, int]
@@ -261,8 +264,8 @@ def _block_data(text: str, path: str) -> Map:  # noqa: C901 - the hot loop of ev
     Scalars are resolved by PyYAML's own implicit resolvers, so values and types are
     those of `yaml.safe_load` (dates stay strings, as everywhere here).
     """
-    if _outside_subset(text):
-        raise _NotPlain
+    if len(text) > MAX_NODES or _outside_subset(text):
+        raise _NotPlain  # maybe more values than `to_data` allows (each takes a character here), or odd characters
     root: Map | None = None
     started = False  # a `---` was seen
     pending: tuple | None = None  # (mapping, key, its indentation) after `key:` alone
@@ -420,7 +423,7 @@ def _plain_data(text: str, path: str):  # noqa: C901 - the hot loop of every loa
     root = documents = None
     try:
         events: Iterator[Any] = yaml.parse(text, Loader=_Loader)  # libyaml's events are untyped
-        for event in events:
+        for count, event in enumerate(events):  # noqa: B007 - the count is used after the loop
             kind = event.__class__
             if kind is _SCALAR:
                 if event.anchor is not None or event.tag not in (None, "!"):
@@ -437,7 +440,7 @@ def _plain_data(text: str, path: str):  # noqa: C901 - the hot loop of every loa
                         if stack and stack[-1].__class__ is Map and keys[-1] is None:
                             raise _NotPlain  # a key that is not a string
                         try:
-                            value = _constructor.construct_object(yaml.ScalarNode(tag, value, event.start_mark, event.end_mark))
+                            value = _CONSTRUCTORS[tag](_constructor, yaml.ScalarNode(tag, value))  # not construct_object: it keeps every node
                         except (yaml.YAMLError, ValueError, TypeError, KeyError, OverflowError):
                             raise _NotPlain from None  # the full path says where and why
             elif kind is _MAPPING_START or kind is _SEQUENCE_START:
@@ -489,8 +492,8 @@ def _plain_data(text: str, path: str):  # noqa: C901 - the hot loop of every loa
                     keys.append(None)
     except yaml.YAMLError:
         raise _NotPlain from None
-    if documents is None:
-        raise _NotPlain  # empty
+    if documents is None or count > MAX_NODES:
+        raise _NotPlain  # empty, or maybe more values than the node path allows (it says so)
     return root
 
 
@@ -544,7 +547,7 @@ def _scalar(node, path: str):
     if node.tag not in _SCALAR_TAGS:
         raise _refused_tag(node, path)
     try:
-        return _constructor.construct_object(node, deep=True)
+        return _CONSTRUCTORS[node.tag](_constructor, node)  # not construct_object, which keeps every node it read
     except (yaml.YAMLError, ValueError, TypeError, KeyError, OverflowError):
         raise YamlError(Diagnostic(*_where(path, node), "E112",
                                    f"{node.value!r} is not a valid {_shown(node.tag)}; remove the tag or fix the value")) from None

@@ -34,7 +34,9 @@ def keys(tmp_path):
 
 
 def test_signed_by_an_allowed_key_verifies(keys):
-    sig, signed_at = signing.sign(keys["manifest"], keys["approver"])
+    signed = signing.sign(keys["manifest"], keys["approver"])
+    sig, signed_at = signed.path, signed.signed_at
+    assert signed.files == [("manifest.json", hashlib.sha256(keys["manifest"].read_bytes()).hexdigest())]
     assert sig == keys["manifest"].with_name("manifest.json.sig")
     data = keys["manifest"].read_bytes()
     assert signing.verify(data, sig.read_bytes(), keys["allowed"]) == signing.Signed("crisis-cell@chu", signed_at)
@@ -46,7 +48,7 @@ def test_the_signing_time_is_inside_what_is_signed(keys):
     """The statement (manifest sha256, time) is what the SSH signature covers: a time
     edited in it breaks the signature; the signature of the manifest alone (the
     previous format, no time) is refused."""
-    sig, _ = signing.sign(keys["manifest"], keys["approver"], signed_at="2026-01-01T00:00:00Z")
+    sig = signing.sign(keys["manifest"], keys["approver"], signed_at="2026-01-01T00:00:00Z").path
     data, raw = keys["manifest"].read_bytes(), sig.read_bytes()
     statement, _, armour = raw.partition(b"\n")
     assert json.loads(statement) == {"format": "egress-signature-1", "signed_at": "2026-01-01T00:00:00Z",
@@ -73,12 +75,12 @@ def test_unsigned_other_key_modified_or_wrong_signer_are_refused(keys):
     with pytest.raises(signing.SignatureError, match="not signed") as err:
         signing.verify(data, None, keys["allowed"])
     assert not err.value.usage
-    stranger = signing.sign(keys["manifest"], keys["stranger"])[0].read_bytes()
+    stranger = signing.sign(keys["manifest"], keys["stranger"]).path.read_bytes()
     with pytest.raises(signing.SignatureError, match="does not list"):
         signing.verify(data, stranger, keys["allowed"])
     with pytest.raises(signing.SignatureError, match="does not verify for crisis-cell@chu"):
         signing.verify(data, stranger, keys["allowed"], signer="crisis-cell@chu")
-    good = signing.sign(keys["manifest"], keys["approver"])[0].read_bytes()
+    good = signing.sign(keys["manifest"], keys["approver"]).path.read_bytes()
     with pytest.raises(signing.SignatureError, match="changed after it was signed"):
         signing.verify(data.replace(b'"s1"', b'"s2"'), good, keys["allowed"])
     with pytest.raises(signing.SignatureError, match="does not verify for someone-else"):
@@ -135,9 +137,9 @@ def test_sign_refuses_a_manifest_that_is_not_a_regular_file(keys, kind):
         os.mkfifo(manifest)
     else:
         manifest.symlink_to("/dev/zero")
-    with pytest.raises(signing.SignatureError, match="cannot read") as err:
+    with pytest.raises(signing.SignatureError, match=r"not a regular file|a symbolic link") as err:
         signing.sign(manifest, keys["approver"])
-    assert err.value.usage
+    assert not err.value.usage  # refused before any read (exit 1)
     assert not manifest.with_name("manifest.json.sig").exists()
 
 
@@ -154,3 +156,87 @@ def test_signing_the_bundle_root_names_its_stages(keys, tmp_path):
     build/manifest.json cannot be read."""
     with pytest.raises(signing.SignatureError, match=r"a bundle, not one stage of it: give .*/<stage> \(stages: stage\)"):
         signing.sign(tmp_path / "manifest.json", keys["approver"])
+
+
+# --------------------------------------------------------------------------- egress sign: what it signs, and where
+
+
+def real_stage(folder: Path) -> Path:
+    """A stage folder as compile writes it: manifest.json listing its files' sha256."""
+    import hashlib
+
+    folder.mkdir(parents=True, mode=0o755)
+    files = {"egress.nft": b"table inet egress {}\n", "dnsmasq-egress.conf": b"# none\n"}
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    manifest = {"policy": "p", "stage": "s1", "files": {n: hashlib.sha256(d).hexdigest() for n, d in files.items()}}
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return folder
+
+
+def test_sign_prints_each_file_and_its_sha256_then_a_summary(keys, tmp_path):
+    import hashlib
+    import sys
+
+    stage = real_stage(tmp_path / "build" / "s1")
+    cp = subprocess.run([sys.executable, "-m", "egress.cli", "sign", str(stage), "--key", str(keys["approver"])],
+                        capture_output=True, text=True)
+    assert cp.returncode == 0, cp.stderr
+    lines = cp.stdout.splitlines()
+    expected = [f"{hashlib.sha256((stage / name).read_bytes()).hexdigest()}  {name}"
+                for name in ("manifest.json", "dnsmasq-egress.conf", "egress.nft")]
+    assert lines[:3] == expected  # the format of sha256sum: `sha256sum -c` can check it
+    assert re.fullmatch(rf"signed policy p stage s1 \(3 files\) with {re.escape(str(keys['approver']))} at "
+                        rf"\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\dZ: {re.escape(str(stage / 'manifest.json.sig'))}", lines[3])
+    assert len(lines) == 4
+
+
+@pytest.mark.parametrize("where", ["folder", "file", "manifest", "parent"])
+def test_sign_refuses_a_stage_others_can_write(keys, tmp_path, where):
+    """Whoever can write the stage folder could change it between the build and the
+    signature: the approver would sign their content."""
+    stage = real_stage(tmp_path / "build" / "s1")
+    target = {"folder": stage, "file": stage / "egress.nft", "manifest": stage / "manifest.json",
+              "parent": stage.parent}[where]
+    target.chmod(target.stat().st_mode | 0o022)
+    with pytest.raises(signing.SignatureError, match=r"writable by (group and others|group or others)") as err:
+        signing.sign(stage / "manifest.json", keys["approver"])
+    assert not err.value.usage
+    assert not (stage / "manifest.json.sig").exists()
+
+
+def test_sign_refuses_a_stage_owned_by_someone_else(keys, tmp_path):
+    import os
+
+    stage = real_stage(tmp_path / "build" / "s1")
+    os.chown(stage / "egress.nft", 4321, 4321)
+    with pytest.raises(signing.SignatureError, match=r"egress.nft: owned by uid 4321"):
+        signing.sign(stage / "manifest.json", keys["approver"])
+    os.chown(stage / "egress.nft", 0, 0)
+    os.chown(stage, 4321, 4321)
+    with pytest.raises(signing.SignatureError, match=r"refused as \(part of\) the stage folder to sign: owned by uid 4321"):
+        signing.sign(stage / "manifest.json", keys["approver"])
+
+
+def test_sign_refuses_a_link_or_a_file_that_changed(keys, tmp_path):
+    stage = real_stage(tmp_path / "build" / "s1")
+    (stage / "egress.nft").write_text("table inet egress { }\n")
+    with pytest.raises(signing.SignatureError, match=r"egress.nft: sha256 .* is not the manifest's .*compile it again"):
+        signing.sign(stage / "manifest.json", keys["approver"])
+    (stage / "egress.nft").unlink()
+    (stage / "egress.nft").symlink_to(tmp_path / "elsewhere.nft")
+    with pytest.raises(signing.SignatureError, match=r"egress.nft: a symbolic link in the stage folder to sign"):
+        signing.sign(stage / "manifest.json", keys["approver"])
+    assert not (stage / "manifest.json.sig").exists()
+
+
+def test_sign_command_refusals_are_one_line_exit_1(keys, tmp_path):
+    import sys
+
+    stage = real_stage(tmp_path / "build" / "s1")
+    (stage / "egress.nft").chmod(0o666)
+    cp = subprocess.run([sys.executable, "-m", "egress.cli", "sign", str(stage), "--key", str(keys["approver"])],
+                        capture_output=True, text=True)
+    assert cp.returncode == 1, cp.stderr
+    assert cp.stdout == "" and len(cp.stderr.strip().splitlines()) == 1 and "Traceback" not in cp.stderr
+    assert "egress.nft: writable by group or others (mode 0666, refused); only you may write it" in cp.stderr

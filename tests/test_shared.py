@@ -120,6 +120,54 @@ def test_query_reads_the_flows_index_not_a_rebuilt_policy(tmp_path):
     assert "comes with stage s2" in " ".join(denied.reasons)
 
 
+@settings(max_examples=300, deadline=None)
+@given(version=st.sampled_from([4, 6]), a=st.integers(0, 2**128 - 1), b=st.integers(0, 2**128 - 1))
+def test_range_cidrs_cover_exactly_the_range(version, a, b):
+    from netaddr import IPAddress, IPRange
+
+    from egress.flows import _cidrs
+
+    top = 2**32 - 1 if version == 4 else 2**128 - 1
+    first, last = sorted((a & top, b & top))
+    if version == 4 and a % 3 == 0:  # also ranges of one address, and the whole space
+        first, last = (first, first) if a % 2 else (0, top)
+    found = _cidrs(version, first, last)
+    expected = IPRange(IPAddress(first, version), IPAddress(last, version)).cidrs()
+    assert found == expected
+
+
+def test_address_sets_built_from_the_ranges_equal_those_of_the_networks():
+    """`flows.Addresses` builds a zone's or service's IPSet from its merged ranges, and
+    only when it is read: the same CIDRs, in the same order, as the set of the networks
+    written (and of the lock file's addresses of its hosts), v4 and v6, for every zone
+    and service of the shipped policy; resolving reads none of them."""
+    import datetime as dt
+    from pathlib import Path
+
+    from netaddr import IPSet
+
+    from egress.check import validate
+    from egress.flows import resolve
+
+    path = Path(__file__).resolve().parent.parent / "policies" / "chu-rennes-2023" / "policy.yaml"
+    policy, _ = validate(str(path), dt.date(2023, 7, 1))
+    assert policy is not None and policy.lock is not None
+    flows = resolve(policy, "last", dt.date(2023, 7, 1))
+    assert all(f.destinations._ipset is None for f in flows.flows if f.direction == "egress")
+    index, versions = policy.index, set()
+    for name, service in policy.services.items():
+        for locked in (False, True):
+            networks = [a.to_netaddr() for a in service.addresses]
+            if locked:
+                networks += [n for d in service.of_kind("host") for n in policy.lock.hosts.get(d.value, ())]
+            ipset, ranges = index.service(name, locked)
+            assert list(ipset.iter_cidrs()) == list(IPSet(networks).iter_cidrs()), name
+            versions |= {v for v, _, _ in ranges}
+    for name, zone in policy.zones.items():
+        assert list(index.zone(name)[0].iter_cidrs()) == list(IPSet(zone.addresses).iter_cidrs()), name
+    assert versions == {4, 6}
+
+
 def test_load_returns_the_files_it_read_and_gitsource_follows_its_include_rules(tmp_path):
     from egress import gitsource
     from egress.load import load_policy

@@ -12,7 +12,8 @@ One job per module:
     errors.py       the failures, with the exit codes of the CLI contract
     host.py         clocks, boot id, network namespace, user, root, live pids
     verify.py       a stage folder: manifest (egress/manifest.py) and sha256 of every file, read once
-    signing.py      OpenSSH signatures of a manifest (`egress sign`, `apply --allowed-signers`)
+    signing.py      OpenSSH signatures of a manifest and its signing time (`egress sign`, `apply --allowed-signers`)
+    freshness.py    a signed bundle older than the newest signed one applied is a replay: refused
     scope.py        egress.nft read before it runs: it may name table inet egress only
     allowlist.py    ... and say there only what egress writes (statement kinds and shapes)
     sanitize.py     text from a bundle escaped for terminal and log; manifest against header
@@ -21,7 +22,7 @@ One job per module:
     nft.py          the nft program, queried with `nft -j`; text listings as snapshots; scope check
     squid.py        the Squid include: write, `squid -k parse`, `squid -k reconfigure`
     safeio.py       opening files without following links, blocking on FIFOs, or unbounded reads
-    trust.py        whether a state directory may be trusted (sshd StrictModes)
+    trust.py        whether a state directory (or a stage folder to sign) may be trusted (sshd StrictModes)
     state.py        typed, frozen state and snapshot records, checked against a JSON schema
     store.py        the state directory: lock, state.json, snapshot folders, the full-disk reserve
     audit.py        audit.jsonl lines (returned, never printed)

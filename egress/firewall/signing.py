@@ -22,7 +22,12 @@ a time given anywhere else is not read.
 
 - `sign()`: `ssh-keygen -Y sign -n egress-bundle -f KEY` over the statement; the file is
   written atomically. KEY may be a public key whose private half is in ssh-agent
-  (hardware tokens).
+  (hardware tokens). Before signing, the stage folder must be the signer's alone (as
+  sshd's StrictModes judges ~/.ssh, trust.py: owned by the signer or root, writable by
+  no one else, no symbolic link among its files, its ancestors likewise), and every file
+  the manifest lists must have the manifest's sha256: the approver signs what was
+  compiled and reviewed, not what someone changed since. It returns the files and
+  sha256 it vouches for, which `egress sign` prints.
 - `verify()`: `ssh-keygen -Y verify` of the statement, whose manifest sha256 must be
   that of the very bytes that apply then parses (read once: nothing can change between
   the check and the use). The signer identity is the one given (`--signer`), or else
@@ -46,8 +51,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from egress.atomic import write_atomically
+from egress.firewall import trust
+from egress.firewall.errors import Unusable
 from egress.firewall.safeio import read_regular
 from egress.firewall.sanitize import clean, excerpt
+from egress.manifest import MANIFEST, Manifest, ManifestError
 
 NAMESPACE = "egress-bundle"
 SUFFIX = ".sig"
@@ -103,10 +111,36 @@ def now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def sign(manifest: Path, key: Path, signed_at: str | None = None) -> tuple[Path, str]:
-    """Sign `manifest` with `key` at `signed_at` (default: now); returns the signature's
-    path and the signing time."""
+STAGE_FOLDER = "the stage folder to sign"
+_FIX = "only you may write it (chmod go-w; own it yourself), or compile into a folder of your own"
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What `sign` signed: where the signature went, when, and the files it vouches for."""
+
+    path: Path
+    signed_at: str
+    files: list[tuple[str, str]]  # (name, sha256): manifest.json first, then the files it lists
+    policy: str | None
+    stage: str | None
+
+
+def sign(manifest: Path, key: Path, signed_at: str | None = None) -> Signature:
+    """Sign the stage folder of `manifest` with `key` at `signed_at` (default: now).
+
+    Refused (SignatureError, not usage) when the folder or one of its files is not the
+    signer's alone (trust.py: owned by you or root, writable by no one else, no link):
+    someone else could have changed it between the build and the signature, and the
+    approver would sign their content; or when a file differs from the manifest's sha256."""
+    folder = manifest.parent
+    _trusted(folder, [manifest, signature_path(manifest)])
     data = read_manifest(manifest)
+    try:
+        parsed = Manifest.from_bytes(data)
+    except ManifestError as err:
+        raise SignatureError(f"{manifest}: {err}", usage=True) from None
+    files = [(manifest.name, hashlib.sha256(data).hexdigest()), *_listed_files(folder, parsed)]
     if not key.is_file():
         raise SignatureError(f"{key}: no such key file", usage=True)
     signed_at = signed_at or now()
@@ -120,7 +154,38 @@ def sign(manifest: Path, key: Path, signed_at: str | None = None) -> tuple[Path,
         write_atomically(target, text + cp.stdout, mode=0o644)
     except OSError as err:
         raise SignatureError(f"{target}: cannot write: {err.strerror or err}", usage=True) from None
-    return target, signed_at
+    return Signature(target, signed_at, files, parsed.policy, parsed.stage)
+
+
+def _trusted(folder: Path, entries: list[Path]) -> None:
+    try:
+        trust.check_dir(folder, STAGE_FOLDER, _FIX)
+        for entry in entries:
+            trust.check_entry(entry, STAGE_FOLDER, _FIX)
+    except Unusable as err:
+        raise SignatureError(str(err)) from None
+
+
+def _listed_files(folder: Path, manifest: Manifest) -> list[tuple[str, str]]:
+    """(name, sha256) of each file the manifest lists, checked: a file of the folder,
+    trusted, and with the manifest's sha256 (else the signature would vouch for a stage
+    that apply refuses, or for content nobody compiled)."""
+    found = []
+    for name, expected in sorted(manifest.files.items()):
+        path = folder / name
+        if "/" in name or name in ("", ".", ".."):
+            raise SignatureError(f"{folder / MANIFEST}: names a file outside the stage folder: {clean(name)!r}")
+        _trusted(folder, [path])
+        try:
+            actual = hashlib.sha256(read_regular(path)).hexdigest()
+        except OSError as err:
+            raise SignatureError(f"{path}: cannot read: {err.strerror or err} (listed in {MANIFEST}); "
+                                 "compile the stage again") from None
+        if actual != expected.lower():
+            raise SignatureError(f"{path}: sha256 {actual[:16]}... is not the manifest's {expected[:16]}...: "
+                                 "the stage changed after it was compiled; compile it again, review, then sign")
+        found.append((name, actual))
+    return found
 
 
 def read_manifest(manifest: Path) -> bytes:
