@@ -68,14 +68,21 @@ def parse(text: str) -> Network:
 
 
 def _parse_with_ipaddress(text: str) -> Network:
-    """`parse` for any text, by the standard library: the reference the IPv4 fast path
-    of `parse` must agree with (a property test compares them)."""
+    """`parse` for any text, by the standard library, one parse each: an address alone
+    is its own network, and `ip_interface` reads an address with a prefix and its
+    network as `ip_network(text, strict=False)` would (with host bits, the two differ).
+    The IPv4 fast path of `parse` must agree with it, and it with the plain use of
+    `ip_network` (property tests)."""
     if "%" in text:
         raise AddressError("carries an IPv6 zone index; write the address alone")
     try:
-        network = ipaddress.ip_network(text, strict=False)
+        if "/" not in text:  # an address alone, its own network: one parse, IPv6 first if it can only be that
+            address = ipaddress.IPv6Address(text) if ":" in text else ipaddress.ip_address(text)
+            return Network(address.version, int(address), address.max_prefixlen)
+        interface = ipaddress.ip_interface(text)  # the address and its network (strict=False) in one parse
     except ValueError:
         raise AddressError("not an IPv4/IPv6 address or CIDR") from None
-    if "/" in text and int(network.network_address) != int(ipaddress.ip_interface(text).ip):
+    network = interface.network
+    if int(network.network_address) != int(interface.ip):
         raise AddressError("host bits set", str(network))
     return Network(network.version, int(network.network_address), network.prefixlen)

@@ -38,6 +38,7 @@ once per policy and `at`), so that a reload never leaves an object behind.
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -250,13 +251,22 @@ def _histories(contexts: dict, per_stage: list) -> tuple[dict, dict]:
     """({context: [services at each stage]}, {context: [grants at each stage]})."""
     history: dict[Context, list] = {c: [] for cs in contexts.values() for c in cs}
     grants: dict[Context, list] = {c: [] for c in history}
+    # the contexts of a group are disjoint port pieces in port order: those inside an
+    # entry's ports are a run, found by bisection rather than by a scan of the group
+    starts = {group: [c[3] for c in cs] for group, cs in contexts.items()}
     for _, entries in per_stage:
         services: dict[Context, set] = defaultdict(set)
         behind: dict[Context, set] = defaultdict(set)
         for (cls, v), items in entries.items():
             for proto, first, last, service, instant, gid in items:
-                for c in contexts.get((cls, v, proto), ()):
-                    if c[5] == instant and first <= c[3] and c[4] <= last:
+                group = contexts.get((cls, v, proto), ())
+                if not group:
+                    continue
+                for i in range(bisect_left(starts[(cls, v, proto)], first), len(group)):
+                    c = group[i]
+                    if c[3] > last:
+                        break
+                    if c[5] == instant and c[4] <= last:
                         services[c].add(service)
                         behind[c].add(gid)
         for c in history:
