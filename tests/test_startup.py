@@ -58,8 +58,12 @@ def test_the_resolver_patterns_of_yamlpos_are_compiled_on_first_use():
         assert said == any(regexp.match(value) for _, regexp in yamlpos._IMPLICIT[value[0]]), value
 
 
-VALIDATE_NEEDS_NONE_OF = ("netaddr", "fastjsonschema", "jsonschema", "dns", "jinja2", "egress.diff", "egress.targets.",
-                          "egress.firewall", "egress.query", "egress.bundle", "egress.htmlreport")
+VALIDATE_NEEDS_NONE_OF = {"netaddr", "fastjsonschema", "jsonschema", "dns", "jinja2", "hashlib", "egress.diff",
+                          "egress.targets.nftables", "egress.targets.squid", "egress.targets.dnsmasq",
+                          "egress.targets.dynamic", "egress.firewall", "egress.query", "egress.bundle",
+                          "egress.htmlreport"}
+"""Packages and modules (with their submodules) that `egress validate` of a small policy
+does without (`egress.targets.nftables_tags`, the E149 count, is read; its plans are not)."""
 
 
 def test_validating_a_small_policy_imports_only_what_it_needs():
@@ -73,4 +77,4 @@ def test_validating_a_small_policy_imports_only_what_it_needs():
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             cwd=Path(__file__).resolve().parent.parent).stdout.split()
     assert "egress.check" in loaded and "egress.suffixes" in loaded
-    assert not [m for m in loaded if m.startswith(VALIDATE_NEEDS_NONE_OF)]
+    assert not [m for m in loaded if m in VALIDATE_NEEDS_NONE_OF or m.rpartition(".")[0] in VALIDATE_NEEDS_NONE_OF]
