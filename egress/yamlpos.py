@@ -261,8 +261,8 @@ def _block_data(text: str, path: str) -> Map:  # noqa: C901 - the hot loop of ev
     Scalars are resolved by PyYAML's own implicit resolvers, so values and types are
     those of `yaml.safe_load` (dates stay strings, as everywhere here).
     """
-    if _outside_subset(text):
-        raise _NotPlain
+    if len(text) > MAX_NODES or _outside_subset(text):
+        raise _NotPlain  # maybe more values than `to_data` allows (each takes a character here), or odd characters
     root: Map | None = None
     started = False  # a `---` was seen
     pending: tuple | None = None  # (mapping, key, its indentation) after `key:` alone
@@ -420,7 +420,7 @@ def _plain_data(text: str, path: str):  # noqa: C901 - the hot loop of every loa
     root = documents = None
     try:
         events: Iterator[Any] = yaml.parse(text, Loader=_Loader)  # libyaml's events are untyped
-        for event in events:
+        for count, event in enumerate(events):  # noqa: B007 - the count is used after the loop
             kind = event.__class__
             if kind is _SCALAR:
                 if event.anchor is not None or event.tag not in (None, "!"):
@@ -489,8 +489,8 @@ def _plain_data(text: str, path: str):  # noqa: C901 - the hot loop of every loa
                     keys.append(None)
     except yaml.YAMLError:
         raise _NotPlain from None
-    if documents is None:
-        raise _NotPlain  # empty
+    if documents is None or count > MAX_NODES:
+        raise _NotPlain  # empty, or maybe more values than the node path allows (it says so)
     return root
 
 
