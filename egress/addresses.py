@@ -16,7 +16,12 @@ from typing import NamedTuple
 
 from netaddr import IPNetwork
 
-_IPV4 = re.compile(r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})(?:/(0|[1-9][0-9]?))?\Z")
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}(?:/(3[0-2]|[12]?[0-9]))?\Z")
+"""Dotted-quad IPv4 with an optional prefix, in canonical form only (no leading zero,
+octets to 255, prefix to 32); anything else goes to `ipaddress`, which refuses it with
+the same message or reads it (`10.0.0.0/08`)."""
+_NUMBERS = {str(n): n for n in range(256)}
 
 
 class AddressError(ValueError):
@@ -51,23 +56,33 @@ class Network(NamedTuple):
 def parse(text: str) -> Network:
     """The network written as `text`; `AddressError` if it is not one, or has host bits."""
     match = _IPV4.match(text)
-    if match:
+    if match:  # the common case, on the hot path of `validate`: a table for the numbers
         a, b, c, d, prefix = match.groups()
-        octets = (int(a), int(b), int(c), int(d))
-        prefixlen = 32 if prefix is None else int(prefix)
-        if max(octets) > 255 or prefixlen > 32:
-            raise AddressError("not an IPv4/IPv6 address or CIDR")
-        value = (octets[0] << 24) | (octets[1] << 16) | (octets[2] << 8) | octets[3]
+        value = (_NUMBERS[a] << 24) | (_NUMBERS[b] << 16) | (_NUMBERS[c] << 8) | _NUMBERS[d]
+        prefixlen = 32 if prefix is None else _NUMBERS[prefix]
         host_mask = (1 << (32 - prefixlen)) - 1
         if value & host_mask:
             raise AddressError("host bits set", str(Network(4, value & ~host_mask, prefixlen)))
-        return Network(4, value, prefixlen)
+        return tuple.__new__(Network, (4, value, prefixlen))
+    return _parse_with_ipaddress(text)
+
+
+def _parse_with_ipaddress(text: str) -> Network:
+    """`parse` for any text, by the standard library, one parse each: an address alone
+    is its own network, and `ip_interface` reads an address with a prefix and its
+    network as `ip_network(text, strict=False)` would (with host bits, the two differ).
+    The IPv4 fast path of `parse` must agree with it, and it with the plain use of
+    `ip_network` (property tests)."""
     if "%" in text:
         raise AddressError("carries an IPv6 zone index; write the address alone")
     try:
-        network = ipaddress.ip_network(text, strict=False)
+        if "/" not in text:  # an address alone, its own network: one parse, IPv6 first if it can only be that
+            address = ipaddress.IPv6Address(text) if ":" in text else ipaddress.ip_address(text)
+            return Network(address.version, int(address), address.max_prefixlen)
+        interface = ipaddress.ip_interface(text)  # the address and its network (strict=False) in one parse
     except ValueError:
         raise AddressError("not an IPv4/IPv6 address or CIDR") from None
-    if "/" in text and int(network.network_address) != int(ipaddress.ip_interface(text).ip):
+    network = interface.network
+    if int(network.network_address) != int(interface.ip):
         raise AddressError("host bits set", str(network))
     return Network(network.version, int(network.network_address), network.prefixlen)

@@ -301,6 +301,12 @@ class _Spans:
             top = max(top, last)
             self.reach.append(top)
 
+    def meets(self, first: int, last: int) -> bool:
+        """Whether `meeting` would find a span, in one bisection: the running maximum of
+        the lasts (`reach`) says whether any span up to the bisection point gets there."""
+        k = bisect_right(self.firsts, last) - 1
+        return k >= 0 and self.reach[k] >= first
+
     def meeting(self, first: int, last: int) -> list:
         """The spans that share at least one integer with [first, last]."""
         out = []
@@ -319,6 +325,8 @@ def _zone_spans(policy: Policy) -> _Spans:
 
 def _zones_holding(zones: _Spans, net) -> list[str]:
     """The names of the zones (`_zone_spans`) that share an address with `net`, sorted."""
+    if not zones.meets(net.first, net.last):
+        return []  # the common case: a destination outside every zone
     return sorted({name for _, _, (version, name) in zones.meeting(net.first, net.last) if version == net.version})
 
 
@@ -332,6 +340,7 @@ def _special_spans() -> dict[int, _Spans]:
 
 
 _GLOBAL_UNICAST = ipaddress.ip_network("2000::/3")
+_GLOBAL_UNICAST_FIRST, _GLOBAL_UNICAST_LAST = int(_GLOBAL_UNICAST.network_address), int(_GLOBAL_UNICAST.broadcast_address)
 
 
 def special_destination(version: int, first: int, last: int) -> tuple[str, str] | None:
@@ -340,12 +349,15 @@ def special_destination(version: int, first: int, last: int) -> tuple[str, str] 
     Inside one special range: E146 or W109 by the range (`REFUSED_SPECIAL`). Wholly
     outside IPv6 global unicast: E146. Over special ranges without being inside one
     (a wide network): W109 naming the first. The documentation ranges are not special."""
-    met = _special_spans()[version].meeting(first, last)
+    spans = _special_spans()[version]
+    if not spans.meets(first, last) and (version == 4 or _GLOBAL_UNICAST_FIRST <= first <= last <= _GLOBAL_UNICAST_LAST):
+        return None  # the common case, in one bisection
+    met = spans.meeting(first, last)
     for lo, hi, special in met:
         if lo <= first and last <= hi:
             code = "E146" if special.network in REFUSED_SPECIAL else "W109"
             return code, f"is in the {special.what} range {special.network} ({special.rfc})"
-    if version == 6 and (last < int(_GLOBAL_UNICAST.network_address) or first > int(_GLOBAL_UNICAST.broadcast_address)):
+    if version == 6 and (last < _GLOBAL_UNICAST_FIRST or first > _GLOBAL_UNICAST_LAST):
         return "E146", "is outside IPv6 global unicast 2000::/3 (reserved by the IETF, RFC 4291)"
     if met:
         special = met[0][2]

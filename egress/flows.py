@@ -280,6 +280,7 @@ class PolicyIndex:
         self._locked = policy.lock.hosts if policy.lock else {}
         self._sets: dict[tuple[str, str], Addresses] = {}
         self._flows: dict[str, tuple[Grant, tuple[Flow, ...]]] = {}
+        self._service_names: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
         self.memo: dict[object, object] = {}
 
     @cached_property
@@ -353,6 +354,7 @@ class PolicyIndex:
             for service_name in grant.targets:
                 service = self._services[service_name]
                 dst = self.service(service_name, locked=grant.via == "direct")
+                hosts, domains = self._names(service_name)
                 yield Flow(
                     grant=grant,
                     direction="egress",
@@ -361,10 +363,19 @@ class PolicyIndex:
                     target=service_name,
                     sources=src,
                     destinations=dst,
-                    hosts=tuple(sorted({d.value for d in service.of_kind("host")})),
-                    domains=tuple(sorted({d.value for d in service.of_kind("domain")})),
+                    hosts=hosts,
+                    domains=domains,
                     ports=grant.ports or service.ports,
                 )
+
+    def _names(self, name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(hosts, domains) of a service, sorted: once per service, not once per flow."""
+        found = self._service_names.get(name)
+        if found is None:
+            service = self._services[name]
+            found = self._service_names[name] = (tuple(sorted({d.value for d in service.of_kind("host")})),
+                                                 tuple(sorted({d.value for d in service.of_kind("domain")})))
+        return found
 
     def _ingress_flows(self, grant: Grant):
         for source_name in grant.sources:

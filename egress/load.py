@@ -17,9 +17,11 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import gc
+import ipaddress
 import json
 import os
 import re
+from bisect import bisect_right
 from contextlib import contextmanager
 from dataclasses import replace
 from functools import lru_cache
@@ -45,7 +47,7 @@ from egress.model import (
     Stage,
     Zone,
 )
-from egress.special import not_internet as special_range
+from egress.special import NOT_INTERNET, not_internet as special_range
 from egress.yamlpos import Map, Seq, Where, YamlError
 
 if TYPE_CHECKING:
@@ -113,8 +115,9 @@ def _load_policy(path: str) -> tuple[Policy | None, list[Diagnostic]]:
     doc, diagnostics = load_document(path, files)
     if doc is None:
         return None, diagnostics
-    diagnostics += schema_diagnostics(doc)
-    diagnostics += float_diagnostics(doc)
+    schema = schema_diagnostics(doc)
+    diagnostics += schema
+    diagnostics += float_diagnostics(doc, schema_valid=not schema)
     builder = _Builder(path)
     policy = builder.policy(doc)
     diagnostics += builder.diagnostics
@@ -323,17 +326,36 @@ def _path_name(chain: tuple | None) -> str:
     return label
 
 
-def float_diagnostics(doc: Map) -> list[Diagnostic]:
+INTEGER_FIELDS = (("egress",), ("proxy", "port"), ("firewall", "log_group"), ("firewall", "mark_mask"))
+"""The places where the schema admits a number: its "integer" fields, which JSON Schema
+lets `8080.0` pass. Every other leaf is a string, a list or an enum of strings, so in a
+document the schema accepts, a float can stand nowhere else (`tests/test_load_paths.py`
+derives this list from the schema)."""
+
+
+def float_diagnostics(doc: Map, schema_valid: bool = False) -> list[Diagnostic]:
     """E112 for every YAML float: no value of the language is one, and JSON Schema counts
     `8080.0` as an integer, so `port: 8080.0` would pass the schema and then be dropped.
 
     Where the schema refused the value already (a float as a name), its message comes
-    first and this one is merged away (`_unique`: same place, same code)."""
-    out = []
+    first and this one is merged away (`_unique`: same place, same code). When the
+    schema accepted the whole document (`schema_valid`), only the `INTEGER_FIELDS` can
+    hold a float and only they are looked at, instead of every value."""
+    found: list[tuple[float, Where, tuple]] = []
+    if schema_valid:
+        for path in INTEGER_FIELDS:
+            parent: object = doc
+            chain: tuple | None = None
+            for key in path[:-1]:
+                if isinstance(parent, Map):
+                    parent, chain = parent.get(key), (chain, key, False)
+            key = path[-1]
+            if isinstance(parent, Map) and isinstance(parent.get(key), float):
+                found.append((parent[key], parent.value_where.get(key, parent.where), (chain, key, False)))
+        return sorted(_float_diagnostic(*f) for f in found)
     # a node's name is built only for a float: the path to it is kept as a chain of
     # (parent chain, key, is an index), not formatted for each of the ~500,000 nodes
     stack: list[tuple[object, tuple | None]] = [(doc, None)]
-    found: list[tuple[float, Where, tuple]] = []
     while stack:
         node, chain = stack.pop()
         if isinstance(node, Map):
@@ -348,10 +370,12 @@ def float_diagnostics(doc: Map) -> list[Diagnostic]:
                     stack.append((value, (chain, i, True)))
                 elif isinstance(value, float):
                     found.append((value, node.item_where[i], (chain, i, True)))
-    for value, where, path in found:
-        whole = f"; write {int(value)}" if value.is_integer() else ""
-        out.append(Diagnostic(*where, "E112", f"{_path_name(path)} must be a whole number, not the float {value!r}{whole}"))
-    return sorted(out)
+    return sorted(_float_diagnostic(*f) for f in found)
+
+
+def _float_diagnostic(value: float, where: Where, chain: tuple) -> Diagnostic:
+    whole = f"; write {int(value)}" if value.is_integer() else ""
+    return Diagnostic(*where, "E112", f"{_path_name(chain)} must be a whole number, not the float {value!r}{whole}")
 
 
 def _locate(doc: Map, path) -> tuple[object, object, Where]:
@@ -456,6 +480,10 @@ def _value_message(label: str, error) -> str:
 
 # -- 3. the model ---------------------------------------------------------------------
 
+_new = tuple.__new__
+"""`_new(Pos, where)`: a named tuple made from a tuple of its fields without the
+argument handling of its constructor (a third of the time), on the hot paths."""
+
 
 class _Builder:
     """Builds the frozen model from a (possibly schema-invalid) document, tolerantly."""
@@ -546,7 +574,7 @@ class _Builder:
                 continue
             services[name] = Service(
                 name=name,
-                destinations=tuple(self.destinations(service.get("destinations"))),
+                destinations=self.destinations(service.get("destinations")),
                 ports=tuple(self.ports(service.get("ports"))),
                 description=_text(service.get("description")),
                 owner=_text(service.get("owner")),
@@ -554,9 +582,12 @@ class _Builder:
             )
         return services
 
-    def destinations(self, data):
+    def destinations(self, data) -> tuple[Destination, ...]:
+        """The destinations of a service. A loop that makes the tuples itself (see
+        `Pos`), not a generator of dataclasses: it runs once per destination."""
         if not isinstance(data, Seq):
-            return
+            return ()
+        out = []
         for item in data:
             if not isinstance(item, Map) or len(item) != 1:
                 continue  # the schema reports it
@@ -569,12 +600,13 @@ class _Builder:
                 if network is not None:
                     # v4 text that parsed is canonical already (the parser is strict)
                     text = str(network) if network.version == 6 else value if "/" in value else value + "/32"
-                    yield Destination("address", text, Pos(*where), network)
+                    out.append(_new(Destination, ("address", text, _new(Pos, where), network)))
             elif kind in ("host", "domain"):
                 if HOST_RE.match(value):
-                    yield Destination(kind, value, Pos(*where))
+                    out.append(_new(Destination, (kind, value, _new(Pos, where), None)))
                 else:  # the schema says so too; reported here so no schema change can let it in
                     self.report(where, "E122" if kind == "host" else "E123", f"{value!r} is not a valid {kind}")
+        return tuple(out)
 
     def ports(self, data):
         if not isinstance(data, Seq):
@@ -796,10 +828,45 @@ def _lock_address_problem(network: Network) -> str | None:
     The zones are checked with the policy (`check.rule_lock_addresses`)."""
     if network.prefixlen != network.bits:
         return f"is a network of {1 << (network.bits - network.prefixlen):,} addresses, not one address"
-    special = special_range(str(network).split("/")[0])
-    if special is not None:
-        return f"is in the {special.what} range {special.network} ({special.rfc})"
+    if _maybe_special(network):  # else `special_range` would say None, at 20 times the cost
+        special = special_range(str(network).split("/")[0])
+        if special is not None:
+            return f"is in the {special.what} range {special.network} ({special.rfc})"
     return None
+
+
+_GLOBAL_UNICAST = (0x2000 << 112, (0x4000 << 112) - 1)
+"""2000::/3, outside which `special_range` names every IPv6 address."""
+
+
+@lru_cache(maxsize=1)
+def _special_intervals() -> dict[int, tuple[list[int], list[int]]]:
+    """Per IP version, the firsts and lasts of the ranges of `egress.special.NOT_INTERNET`,
+    merged and sorted: where `special_range` may find an address."""
+    spans: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
+    for special in NOT_INTERNET:
+        net = ipaddress.ip_network(special.network)
+        spans[net.version].append((int(net.network_address), int(net.broadcast_address)))
+    out = {}
+    for version, ranges in spans.items():
+        merged: list[list[int]] = []
+        for first, last in sorted(ranges):
+            if merged and first <= merged[-1][1] + 1:
+                merged[-1][1] = max(merged[-1][1], last)
+            else:
+                merged.append([first, last])
+        out[version] = ([m[0] for m in merged], [m[1] for m in merged])
+    return out
+
+
+def _maybe_special(network: Network) -> bool:
+    """False only if `special_range` finds nothing for the first address of `network`."""
+    first = network.first
+    if network.version == 6 and not _GLOBAL_UNICAST[0] <= first <= _GLOBAL_UNICAST[1]:
+        return True
+    firsts, lasts = _special_intervals()[network.version]
+    k = bisect_right(firsts, first) - 1
+    return k >= 0 and first <= lasts[k]
 
 
 # -- finding policies -----------------------------------------------------------------

@@ -49,6 +49,9 @@ _COLLECTION_TAGS = frozenset(("tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"))
 """The scalar tags a policy may use (implicitly, or written out): the JSON-like ones.
 Any other (`!!python/object:...`, `!!binary`, `!local`) is refused, never constructed."""
 _constructor = yaml.constructor.SafeConstructor()
+"""Shared by every load: its constructors are called directly, never through
+`construct_object`, which remembers each node it constructed until the end of a
+document that never comes here (memory that grew with every load)."""
 
 
 Where = tuple[str, int, int]
@@ -437,7 +440,7 @@ def _plain_data(text: str, path: str):  # noqa: C901 - the hot loop of every loa
                         if stack and stack[-1].__class__ is Map and keys[-1] is None:
                             raise _NotPlain  # a key that is not a string
                         try:
-                            value = _constructor.construct_object(yaml.ScalarNode(tag, value, event.start_mark, event.end_mark))
+                            value = _CONSTRUCTORS[tag](_constructor, yaml.ScalarNode(tag, value))  # not construct_object: it keeps every node
                         except (yaml.YAMLError, ValueError, TypeError, KeyError, OverflowError):
                             raise _NotPlain from None  # the full path says where and why
             elif kind is _MAPPING_START or kind is _SEQUENCE_START:
@@ -544,7 +547,7 @@ def _scalar(node, path: str):
     if node.tag not in _SCALAR_TAGS:
         raise _refused_tag(node, path)
     try:
-        return _constructor.construct_object(node, deep=True)
+        return _CONSTRUCTORS[node.tag](_constructor, node)  # not construct_object, which keeps every node it read
     except (yaml.YAMLError, ValueError, TypeError, KeyError, OverflowError):
         raise YamlError(Diagnostic(*_where(path, node), "E112",
                                    f"{node.value!r} is not a valid {_shown(node.tag)}; remove the tag or fix the value")) from None

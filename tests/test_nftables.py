@@ -55,7 +55,7 @@ def port(spec: str) -> PortRange:
 def destination(spec: str) -> Destination:
     """`address:203.0.113.0/24`, `host:a.example`, `domain:example.org`."""
     kind, value = spec.split(":", 1)
-    if kind == "address" and "address" in {f.name for f in dataclasses.fields(Destination)}:
+    if kind == "address":
         from egress.addresses import parse  # the parsed form, where the model keeps one
 
         return Destination(kind, value, POS, address=parse(value))
