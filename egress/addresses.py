@@ -44,7 +44,7 @@ class Network(NamedTuple):
 
     @property
     def last(self) -> int:
-        return self.first | ((1 << (self.bits - self.prefixlen)) - 1)
+        return self.first | ((1 << ((32 if self.version == 4 else 128) - self.prefixlen)) - 1)  # (`bits` inlined: hot)
 
     def __str__(self) -> str:
         address = ipaddress.IPv4Address(self.first) if self.version == 4 else ipaddress.IPv6Address(self.first)

@@ -117,9 +117,8 @@ def _load_policy(path: str) -> tuple[Policy | None, list[Diagnostic]]:
     schema = schema_diagnostics(doc)
     diagnostics += schema
     diagnostics += float_diagnostics(doc, schema_valid=not schema)
-    builder = _Builder(path)
-    policy = builder.policy(doc)
-    diagnostics += builder.diagnostics
+    policy, model_diagnostics = build_model(doc, path)
+    diagnostics += model_diagnostics
     lock, lock_diagnostics = load_lock(lock_path(path))
     diagnostics += lock_diagnostics
     if lock is not None:
@@ -136,10 +135,6 @@ def _unique(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     for d in diagnostics:
         seen.setdefault((d.path, d.line, d.column, d.code), d)
     return list(seen.values())
-
-
-def _with_lock(policy: Policy, lock: Lock) -> Policy:
-    return replace(policy, lock=lock)
 
 
 # -- 1. files and includes ------------------------------------------------------------
@@ -482,6 +477,14 @@ def _value_message(label: str, error) -> str:
 _new = tuple.__new__
 """`_new(Pos, where)`: a named tuple made from a tuple of its fields without the
 argument handling of its constructor (a third of the time), on the hot paths."""
+
+
+def build_model(doc: Map, path: str) -> tuple[Policy | None, list[Diagnostic]]:
+    """The model of a merged document (without its lock file) and what was wrong in
+    the values the schema cannot judge (addresses, ports, dates, timezone)."""
+    builder = _Builder(path)
+    policy = builder.policy(doc)
+    return policy, builder.diagnostics
 
 
 class _Builder:
