@@ -14,8 +14,6 @@ import ipaddress
 from bisect import bisect_right
 from functools import lru_cache
 
-from netaddr import IPAddress, IPRange
-
 from egress import instants
 from egress.diagnostics import Diagnostic, at as diag
 from egress.flows import grants_in_force
@@ -156,6 +154,7 @@ def rule_direct_names(policy: Policy, at: dt.date):
     locked = policy.lock.hosts if policy.lock else {}
     reported_domains: set[tuple[str, str]] = set()  # (grant, domain): each grant says it
     reported_hosts: set[str] = set()  # a host is missing once, whatever grants use it
+    kinds: dict[str, tuple] = {}  # service -> (its domains, its hosts): sorted out once, not per grant
     for grant in policy_grants(policy):
         kind = policy.direction(grant)
         if kind is None or grant.via != "direct":
@@ -163,7 +162,10 @@ def rule_direct_names(policy: Policy, at: dt.date):
         services = grant.targets if kind == "egress" else [s for s in grant.sources if s != INTERNET]
         for name in services:
             service = policy.services[name]
-            for domain in service.of_kind("domain"):
+            if name not in kinds:
+                kinds[name] = (service.of_kind("domain"), service.of_kind("host"))
+            domains, hosts = kinds[name]
+            for domain in domains:
                 if kind == "egress" and (grant.id, domain.value) not in reported_domains:
                     reported_domains.add((grant.id, domain.value))
                     yield diag(
@@ -172,7 +174,7 @@ def rule_direct_names(policy: Policy, at: dt.date):
                         f"grant '{grant.id}' reaches domain '{domain.value}' directly; an address list cannot hold all its subdomains: use `via: proxy` or list hosts",
                     )
             web = kind == "egress" and policy.proxy is not None and all(p.proto == "tcp" for p in grant.ports or service.ports)
-            for host in service.of_kind("host"):
+            for host in hosts:
                 if host.value not in locked and host.value not in reported_hosts:
                     reported_hosts.add(host.value)
                     proxy_hint = (f"; or, for a web site, send grant '{grant.id}' `via: proxy` (the proxy checks the name: "
@@ -325,9 +327,10 @@ def _zone_spans(policy: Policy) -> _Spans:
 
 def _zones_holding(zones: _Spans, net) -> list[str]:
     """The names of the zones (`_zone_spans`) that share an address with `net`, sorted."""
-    if not zones.meets(net.first, net.last):
+    first, last = net.first, net.last
+    if not zones.meets(first, last):
         return []  # the common case: a destination outside every zone
-    return sorted({name for _, _, (version, name) in zones.meeting(net.first, net.last) if version == net.version})
+    return sorted({name for _, _, (version, name) in zones.meeting(first, last) if version == net.version})
 
 
 @lru_cache(maxsize=1)
@@ -429,6 +432,8 @@ def rule_zone_overlap(policy: Policy, at: dt.datetime):
 
 def _range_text(version: int, first: int, last: int) -> str:
     """`10.1.2.0/24` when the range is one network, else `first-last`."""
+    from netaddr import IPAddress, IPRange  # only for this message: `validate` does not import netaddr otherwise
+
     cidrs = IPRange(IPAddress(first, version), IPAddress(last, version)).cidrs()
     return str(cidrs[0]) if len(cidrs) == 1 else f"{IPAddress(first, version)}-{IPAddress(last, version)}"
 
