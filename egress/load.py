@@ -28,8 +28,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from netaddr import IPNetwork
-
 from egress import addresses, fastschema, instants, yamlpos
 from egress.addresses import Network
 from egress.diagnostics import Diagnostic
@@ -52,6 +50,7 @@ from egress.yamlpos import Map, Seq, Where, YamlError
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
+    from netaddr import IPNetwork
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "policy-v1.schema.json"
 INCLUDABLE = ("zones", "services", "stages")
@@ -649,7 +648,7 @@ class _Builder:
         for index, value in enumerate(data):
             network = self.network(value, data.item_where[index])
             if network is not None:
-                yield network.to_netaddr()
+                yield network
 
     def network(self, value, where) -> Network | None:
         if not isinstance(value, str):
