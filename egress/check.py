@@ -14,8 +14,6 @@ import ipaddress
 from bisect import bisect_right
 from functools import lru_cache
 
-from netaddr import IPAddress, IPRange
-
 from egress import instants
 from egress.diagnostics import Diagnostic, at as diag
 from egress.flows import grants_in_force
@@ -434,6 +432,8 @@ def rule_zone_overlap(policy: Policy, at: dt.datetime):
 
 def _range_text(version: int, first: int, last: int) -> str:
     """`10.1.2.0/24` when the range is one network, else `first-last`."""
+    from netaddr import IPAddress, IPRange  # only for this message: `validate` does not import netaddr otherwise
+
     cidrs = IPRange(IPAddress(first, version), IPAddress(last, version)).cidrs()
     return str(cidrs[0]) if len(cidrs) == 1 else f"{IPAddress(first, version)}-{IPAddress(last, version)}"
 
