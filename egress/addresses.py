@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from netaddr import IPNetwork
+if TYPE_CHECKING:
+    from netaddr import IPNetwork
 
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}(?:/(3[0-2]|[12]?[0-9]))?\Z")
@@ -43,13 +44,15 @@ class Network(NamedTuple):
 
     @property
     def last(self) -> int:
-        return self.first | ((1 << (self.bits - self.prefixlen)) - 1)
+        return self.first | ((1 << ((32 if self.version == 4 else 128) - self.prefixlen)) - 1)  # (`bits` inlined: hot)
 
     def __str__(self) -> str:
         address = ipaddress.IPv4Address(self.first) if self.version == 4 else ipaddress.IPv6Address(self.first)
         return f"{address}/{self.prefixlen}"
 
     def to_netaddr(self) -> IPNetwork:
+        from netaddr import IPNetwork  # imported by the targets that need sets, not by `validate` (issue 15)
+
         return IPNetwork((self.first, self.prefixlen), self.version)
 
 
@@ -68,14 +71,21 @@ def parse(text: str) -> Network:
 
 
 def _parse_with_ipaddress(text: str) -> Network:
-    """`parse` for any text, by the standard library: the reference the IPv4 fast path
-    of `parse` must agree with (a property test compares them)."""
+    """`parse` for any text, by the standard library, one parse each: an address alone
+    is its own network, and `ip_interface` reads an address with a prefix and its
+    network as `ip_network(text, strict=False)` would (with host bits, the two differ).
+    The IPv4 fast path of `parse` must agree with it, and it with the plain use of
+    `ip_network` (property tests)."""
     if "%" in text:
         raise AddressError("carries an IPv6 zone index; write the address alone")
     try:
-        network = ipaddress.ip_network(text, strict=False)
+        if "/" not in text:  # an address alone, its own network: one parse, IPv6 first if it can only be that
+            address = ipaddress.IPv6Address(text) if ":" in text else ipaddress.ip_address(text)
+            return Network(address.version, int(address), address.max_prefixlen)
+        interface = ipaddress.ip_interface(text)  # the address and its network (strict=False) in one parse
     except ValueError:
         raise AddressError("not an IPv4/IPv6 address or CIDR") from None
-    if "/" in text and int(network.network_address) != int(ipaddress.ip_interface(text).ip):
+    network = interface.network
+    if int(network.network_address) != int(interface.ip):
         raise AddressError("host bits set", str(network))
     return Network(network.version, int(network.network_address), network.prefixlen)

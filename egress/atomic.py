@@ -11,7 +11,8 @@ refused: the rename would replace a device node of the host by a regular file (a
 
 For trees built in a fresh temporary folder and renamed into place as a whole (the
 bundles of `egress compile --all-stages`), `write_new` writes one file that must not
-exist yet, flushed, and `fsync_dir` flushes a folder's entries before the rename.
+exist yet, flushed (or left for `fsync_files` to flush with the others, at once), and
+`fsync_dir` flushes a folder's entries before the rename.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import errno
 import os
 import stat
 import tempfile
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 
@@ -54,15 +57,38 @@ def write_atomically(path: str | os.PathLike, data: bytes | str, mode: int = 0o6
     fsync_dir(target.parent)
 
 
-def write_new(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> None:
+def write_new(path: str | os.PathLike, data: bytes, mode: int = 0o644, flush: bool = True) -> None:
     """Create `path` (it must not exist: never follows or overwrites anything) with
-    `data`, flushed to disk. For files inside a folder that is itself renamed into place."""
+    `data`, flushed to disk. For files inside a folder that is itself renamed into place.
+    `flush=False` leaves the flush to the caller, who must then pass the file to
+    `fsync_files` before renaming the folder into place."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+        if flush:
+            handle.flush()
+            os.fsync(handle.fileno())
     os.chmod(path, mode)  # the umask may have narrowed it
+
+
+def fsync_files(paths: Iterable[str | os.PathLike]) -> None:
+    """Flush files written with `write_new(..., flush=False)` to disk, several at once.
+
+    A bundle is hundreds of files (a Squid file per later period of each stage): one
+    `fsync` after the other costs a journal commit each, while concurrent ones share
+    their commits (250 files of 176 MB: 0.3 s instead of 0.9-1.4 s on ext4). OSError if
+    any flush fails."""
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for _ in pool.map(_fsync_path, paths):
+            pass
+
+
+def _fsync_path(path: str | os.PathLike) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)  # fsync flushes the file, whatever the mode
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def fsync_dir(path: str | os.PathLike) -> None:

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from egress import __version__, instants
-from egress.atomic import fsync_dir, write_new
+from egress.atomic import fsync_dir, fsync_files, write_new
 from egress.firewall.safeio import read_regular
 from egress.flows import StageFlows
 from egress.manifest import MANIFEST, Manifest, ManifestError
@@ -152,6 +152,7 @@ def write_bundle(out: str, stages: list[StageFlows], revision: str,
     except OSError as err:
         raise BundleError(f"cannot write --out {out}: {err.strerror or err}") from None
     try:
+        written: list[Path] = []
         for flows in stages:
             files = render_stage(flows)
             schedule = squid_schedule(flows)
@@ -160,12 +161,16 @@ def write_bundle(out: str, stages: list[StageFlows], revision: str,
             folder = staging / flows.stage.id
             folder.mkdir()
             for name, data in files.items():
-                write_new(folder / name, data)
-            fsync_dir(folder)
+                write_new(folder / name, data, flush=False)
+                written.append(folder / name)
             if progress:
                 progress(flows, files)
         if stages:
-            write_new(staging / MARKER, marker(stages[0].policy.name, new_ids))
+            write_new(staging / MARKER, marker(stages[0].policy.name, new_ids), flush=False)
+            written.append(staging / MARKER)
+        fsync_files(written)  # every file on disk before the tree is renamed into place
+        for flows in stages:
+            fsync_dir(staging / flows.stage.id)
         os.chmod(staging, 0o755)
         fsync_dir(staging)
         plan = _plan(out, target, new_ids)  # again: rendering a large policy takes a while

@@ -14,8 +14,6 @@ import ipaddress
 from bisect import bisect_right
 from functools import lru_cache
 
-from netaddr import IPAddress, IPRange
-
 from egress import instants
 from egress.diagnostics import Diagnostic, at as diag
 from egress.flows import grants_in_force
@@ -156,6 +154,7 @@ def rule_direct_names(policy: Policy, at: dt.date):
     locked = policy.lock.hosts if policy.lock else {}
     reported_domains: set[tuple[str, str]] = set()  # (grant, domain): each grant says it
     reported_hosts: set[str] = set()  # a host is missing once, whatever grants use it
+    kinds: dict[str, tuple] = {}  # service -> (its domains, its hosts): sorted out once, not per grant
     for grant in policy_grants(policy):
         kind = policy.direction(grant)
         if kind is None or grant.via != "direct":
@@ -163,7 +162,10 @@ def rule_direct_names(policy: Policy, at: dt.date):
         services = grant.targets if kind == "egress" else [s for s in grant.sources if s != INTERNET]
         for name in services:
             service = policy.services[name]
-            for domain in service.of_kind("domain"):
+            if name not in kinds:
+                kinds[name] = (service.of_kind("domain"), service.of_kind("host"))
+            domains, hosts = kinds[name]
+            for domain in domains:
                 if kind == "egress" and (grant.id, domain.value) not in reported_domains:
                     reported_domains.add((grant.id, domain.value))
                     yield diag(
@@ -172,7 +174,7 @@ def rule_direct_names(policy: Policy, at: dt.date):
                         f"grant '{grant.id}' reaches domain '{domain.value}' directly; an address list cannot hold all its subdomains: use `via: proxy` or list hosts",
                     )
             web = kind == "egress" and policy.proxy is not None and all(p.proto == "tcp" for p in grant.ports or service.ports)
-            for host in service.of_kind("host"):
+            for host in hosts:
                 if host.value not in locked and host.value not in reported_hosts:
                     reported_hosts.add(host.value)
                     proxy_hint = (f"; or, for a web site, send grant '{grant.id}' `via: proxy` (the proxy checks the name: "
@@ -301,6 +303,12 @@ class _Spans:
             top = max(top, last)
             self.reach.append(top)
 
+    def meets(self, first: int, last: int) -> bool:
+        """Whether `meeting` would find a span, in one bisection: the running maximum of
+        the lasts (`reach`) says whether any span up to the bisection point gets there."""
+        k = bisect_right(self.firsts, last) - 1
+        return k >= 0 and self.reach[k] >= first
+
     def meeting(self, first: int, last: int) -> list:
         """The spans that share at least one integer with [first, last]."""
         out = []
@@ -319,7 +327,10 @@ def _zone_spans(policy: Policy) -> _Spans:
 
 def _zones_holding(zones: _Spans, net) -> list[str]:
     """The names of the zones (`_zone_spans`) that share an address with `net`, sorted."""
-    return sorted({name for _, _, (version, name) in zones.meeting(net.first, net.last) if version == net.version})
+    first, last = net.first, net.last
+    if not zones.meets(first, last):
+        return []  # the common case: a destination outside every zone
+    return sorted({name for _, _, (version, name) in zones.meeting(first, last) if version == net.version})
 
 
 @lru_cache(maxsize=1)
@@ -332,6 +343,7 @@ def _special_spans() -> dict[int, _Spans]:
 
 
 _GLOBAL_UNICAST = ipaddress.ip_network("2000::/3")
+_GLOBAL_UNICAST_FIRST, _GLOBAL_UNICAST_LAST = int(_GLOBAL_UNICAST.network_address), int(_GLOBAL_UNICAST.broadcast_address)
 
 
 def special_destination(version: int, first: int, last: int) -> tuple[str, str] | None:
@@ -340,12 +352,15 @@ def special_destination(version: int, first: int, last: int) -> tuple[str, str] 
     Inside one special range: E146 or W109 by the range (`REFUSED_SPECIAL`). Wholly
     outside IPv6 global unicast: E146. Over special ranges without being inside one
     (a wide network): W109 naming the first. The documentation ranges are not special."""
-    met = _special_spans()[version].meeting(first, last)
+    spans = _special_spans()[version]
+    if not spans.meets(first, last) and (version == 4 or _GLOBAL_UNICAST_FIRST <= first <= last <= _GLOBAL_UNICAST_LAST):
+        return None  # the common case, in one bisection
+    met = spans.meeting(first, last)
     for lo, hi, special in met:
         if lo <= first and last <= hi:
             code = "E146" if special.network in REFUSED_SPECIAL else "W109"
             return code, f"is in the {special.what} range {special.network} ({special.rfc})"
-    if version == 6 and (last < int(_GLOBAL_UNICAST.network_address) or first > int(_GLOBAL_UNICAST.broadcast_address)):
+    if version == 6 and (last < _GLOBAL_UNICAST_FIRST or first > _GLOBAL_UNICAST_LAST):
         return "E146", "is outside IPv6 global unicast 2000::/3 (reserved by the IETF, RFC 4291)"
     if met:
         special = met[0][2]
@@ -417,6 +432,8 @@ def rule_zone_overlap(policy: Policy, at: dt.datetime):
 
 def _range_text(version: int, first: int, last: int) -> str:
     """`10.1.2.0/24` when the range is one network, else `first-last`."""
+    from netaddr import IPAddress, IPRange  # only for this message: `validate` does not import netaddr otherwise
+
     cidrs = IPRange(IPAddress(first, version), IPAddress(last, version)).cidrs()
     return str(cidrs[0]) if len(cidrs) == 1 else f"{IPAddress(first, version)}-{IPAddress(last, version)}"
 

@@ -28,8 +28,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from netaddr import IPNetwork
-
 from egress import addresses, fastschema, instants, yamlpos
 from egress.addresses import Network
 from egress.diagnostics import Diagnostic
@@ -52,6 +50,7 @@ from egress.yamlpos import Map, Seq, Where, YamlError
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
+    from netaddr import IPNetwork
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "policy-v1.schema.json"
 INCLUDABLE = ("zones", "services", "stages")
@@ -118,9 +117,8 @@ def _load_policy(path: str) -> tuple[Policy | None, list[Diagnostic]]:
     schema = schema_diagnostics(doc)
     diagnostics += schema
     diagnostics += float_diagnostics(doc, schema_valid=not schema)
-    builder = _Builder(path)
-    policy = builder.policy(doc)
-    diagnostics += builder.diagnostics
+    policy, model_diagnostics = build_model(doc, path)
+    diagnostics += model_diagnostics
     lock, lock_diagnostics = load_lock(lock_path(path))
     diagnostics += lock_diagnostics
     if lock is not None:
@@ -137,10 +135,6 @@ def _unique(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     for d in diagnostics:
         seen.setdefault((d.path, d.line, d.column, d.code), d)
     return list(seen.values())
-
-
-def _with_lock(policy: Policy, lock: Lock) -> Policy:
-    return replace(policy, lock=lock)
 
 
 # -- 1. files and includes ------------------------------------------------------------
@@ -485,6 +479,14 @@ _new = tuple.__new__
 argument handling of its constructor (a third of the time), on the hot paths."""
 
 
+def build_model(doc: Map, path: str) -> tuple[Policy | None, list[Diagnostic]]:
+    """The model of a merged document (without its lock file) and what was wrong in
+    the values the schema cannot judge (addresses, ports, dates, timezone)."""
+    builder = _Builder(path)
+    policy = builder.policy(doc)
+    return policy, builder.diagnostics
+
+
 class _Builder:
     """Builds the frozen model from a (possibly schema-invalid) document, tolerantly."""
 
@@ -551,7 +553,7 @@ class _Builder:
         for index, value in enumerate(data):
             network = self.network(value, data.item_where[index])
             if network is not None:
-                yield network.to_netaddr()
+                yield network
 
     def network(self, value, where) -> Network | None:
         if not isinstance(value, str):

@@ -213,6 +213,52 @@ def test_failure_leaves_the_previous_bundle_and_its_neighbours(tmp_path, monkeyp
     assert sorted(os.listdir(tmp_path)) == ["build"]
 
 
+def test_every_file_is_on_disk_before_the_tree_is_renamed_into_place(tmp_path, monkeypatch):
+    """Files are written first and flushed together (`atomic.fsync_files`), but each of
+    them, and each folder, is flushed before the rename that puts the tree in place."""
+    from egress import atomic
+
+    build = tmp_path / "build"
+    events: list[tuple[str, str]] = []
+    real_fsync, real_rename = os.fsync, os.rename
+
+    def fsync(fd):
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        return real_fsync(fd)
+
+    def rename(src, dst):
+        events.append(("rename", str(dst)))
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(atomic.os, "fsync", fsync)
+    monkeypatch.setattr(bundle.os, "rename", rename)
+    assert compile_all(CHU, build).exit_code == 0
+    placed = events.index(("rename", str(build)))
+    staging = Path(next(path for kind, path in events if kind == "fsync" and path.endswith(bundle.MARKER))).parent
+    flushed = {str(Path(path).relative_to(staging)) for kind, path in events[:placed]
+               if kind == "fsync" and Path(path).is_relative_to(staging)}
+    written = set(tree(build))
+    folders = {str(p.relative_to(build)) for p in build.iterdir() if p.is_dir()}
+    assert len(folders) == 7 and written | folders | {"."} == flushed
+
+
+def test_a_failed_flush_leaves_the_previous_bundle(tmp_path, monkeypatch):
+    from egress import atomic
+
+    build = tmp_path / "build"
+    assert compile_all(CHU, build).exit_code == 0
+    before = tree(build)
+
+    def full(_fd):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(atomic.os, "fsync", full)
+    result = compile_all(CHU, build, at="2023-09-01")
+    assert result.exit_code == 2 and "Input/output error" in result.stderr
+    assert tree(build) == before
+    assert sorted(os.listdir(tmp_path)) == ["build"]
+
+
 def test_failed_swap_gives_nested_bundles_back(tmp_path, monkeypatch):
     build = tmp_path / "build"
     assert compile_all(MINIMAL, build / "minimal").exit_code == 0

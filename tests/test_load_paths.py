@@ -1,13 +1,15 @@
-"""The shortcuts of the loader give what the long way gives.
+"""The shortcuts of the loader and the checks give what the long way gives.
 
 `egress validate` takes a few fast paths on the common case; each must be invisible:
-- `addresses.parse` reads canonical dotted-quad IPv4 itself, and must agree with the
-  standard library (`_parse_with_ipaddress`) on every text;
+- `addresses.parse` reads canonical dotted-quad IPv4 itself and parses anything else
+  once, and must agree with the plain use of the standard library on every text;
 - `load._maybe_special` skips `special.not_internet` for a lock address only where it
   would find nothing;
 - `load.float_diagnostics` of a document the schema accepts looks only at the schema's
   integer fields (`INTEGER_FIELDS`), which must be every place a float can pass the
-  schema.
+  schema;
+- `check._Spans.meets` (one bisection) says whether `meeting` finds anything, which
+  lets `special_destination` and `_zones_holding` answer the common case at once.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import yaml
 from hypothesis import example, given, settings, strategies as st
 
 from egress import addresses
+from egress.check import REFUSED_SPECIAL, _Spans, _special_spans, special_destination
 from egress.load import INTEGER_FIELDS, _maybe_special, _schema, float_diagnostics, schema_diagnostics
 from egress.special import NOT_INTERNET, not_internet
 from egress.yamlpos import compose, to_data
@@ -37,14 +40,53 @@ def _outcome(parse, text):
         return "error", str(err), err.network
 
 
+def _reference(text: str) -> addresses.Network:
+    """What `addresses.parse` did before its fast paths: `ip_network`, then
+    `ip_interface` for the host bits."""
+    if "%" in text:
+        raise addresses.AddressError("carries an IPv6 zone index; write the address alone")
+    try:
+        network = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise addresses.AddressError("not an IPv4/IPv6 address or CIDR") from None
+    if "/" in text and int(network.network_address) != int(ipaddress.ip_interface(text).ip):
+        raise addresses.AddressError("host bits set", str(network))
+    return addresses.Network(network.version, int(network.network_address), network.prefixlen)
+
+
 @settings(max_examples=2000, deadline=None)
 @given(parts=st.lists(_parts, min_size=3, max_size=5), prefix=_prefixes)
 @example(parts=["10", "0", "0", "0"], prefix="/08")  # ipaddress reads it: so must parse
 @example(parts=["10", "0", "0", "1"], prefix="/24")  # host bits
 @example(parts=["1", "2", "3", "256"], prefix="")
-def test_ipv4_fast_path_agrees_with_ipaddress(parts, prefix):
+def test_ipv4_paths_agree_with_ipaddress(parts, prefix):
     text = ".".join(parts) + prefix
-    assert _outcome(addresses.parse, text) == _outcome(addresses._parse_with_ipaddress, text)
+    assert _outcome(addresses.parse, text) == _outcome(_reference, text)
+
+
+_hextets = st.sampled_from(["0", "1", "db8", "2001", "fd00", "ffff", "FFFF", "0000", "00000", "12345", "g", "", "1.2.3.4",
+                            "01.2.3.4", "::", ":"])
+
+
+@st.composite
+def _ipv6_texts(draw):
+    """Mostly well-formed IPv6 (1 to 8 groups, often with `::`), sometimes with odd
+    groups (5 digits, not hex, an IPv4 tail with a leading zero, stray colons)."""
+    groups = draw(st.lists(st.one_of(st.sampled_from(["0", "1", "db8", "2001", "fd00", "ffff", "FFFF", "0000", "abcd"]),
+                                     _hextets), min_size=0, max_size=8))
+    if draw(st.booleans()):
+        at = draw(st.integers(0, len(groups)))
+        return ":".join(groups[:at]) + "::" + ":".join(groups[at:])
+    return ":".join(groups)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(text=_ipv6_texts(), prefix=_prefixes)
+@example(text="2001:db8::1", prefix="/32")  # host bits
+@example(text="::ffff:1.2.3.4", prefix="")  # an IPv4-mapped address
+def test_ipv6_paths_agree_with_ipaddress(text, prefix):
+    text += prefix.replace("/3", "/12")
+    assert _outcome(addresses.parse, text) == _outcome(_reference, text)
 
 
 def _edges():
@@ -120,3 +162,37 @@ def test_a_float_port_is_reported_either_way():
     (only,) = float_diagnostics(doc, schema_valid=True)
     assert only.message == "proxy.port must be a whole number, not the float 3128.0; write 3128"
     assert yaml.safe_load(BASE)["proxy"]["port"] == 3128  # the mutation above is what it says
+
+
+_spans = st.lists(st.tuples(st.integers(0, 60), st.integers(0, 20)).map(lambda fl: (fl[0], fl[0] + fl[1], "x")), max_size=8)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(spans=_spans, first=st.integers(-5, 90), width=st.integers(0, 30))
+def test_spans_meet_exactly_when_meeting_finds_one(spans, first, width):
+    index = _Spans(spans)
+    assert index.meets(first, first + width) == bool(index.meeting(first, first + width))
+
+
+def _special_destination_the_long_way(version, first, last):
+    """`special_destination` as it was before its one-bisection shortcut."""
+    met = _special_spans()[version].meeting(first, last)
+    for lo, hi, special in met:
+        if lo <= first and last <= hi:
+            code = "E146" if special.network in REFUSED_SPECIAL else "W109"
+            return code, f"is in the {special.what} range {special.network} ({special.rfc})"
+    if version == 6 and (last < 0x2000 << 112 or first > (0x4000 << 112) - 1):
+        return "E146", "is outside IPv6 global unicast 2000::/3 (reserved by the IETF, RFC 4291)"
+    if met:
+        special = met[0][2]
+        return "W109", f"covers the {special.what} range {special.network} ({special.rfc})"
+    return None
+
+
+@settings(max_examples=1500, deadline=None)
+@given(edge=st.sampled_from(_edges()), width=st.sampled_from([0, 1, 255, 2**16, 2**32 - 1, 2**100]),
+       random=st.integers(0, 2**128 - 1), pick=st.booleans())
+def test_special_destination_shortcut_changes_nothing(edge, width, random, pick):
+    version, first = edge if pick else (6, random)
+    last = min(first + width, (1 << (32 if version == 4 else 128)) - 1)
+    assert special_destination(version, first, last) == _special_destination_the_long_way(version, first, last)

@@ -38,6 +38,7 @@ once per policy and `at`), so that a reload never leaves an object behind.
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -250,13 +251,22 @@ def _histories(contexts: dict, per_stage: list) -> tuple[dict, dict]:
     """({context: [services at each stage]}, {context: [grants at each stage]})."""
     history: dict[Context, list] = {c: [] for cs in contexts.values() for c in cs}
     grants: dict[Context, list] = {c: [] for c in history}
+    # the contexts of a group are disjoint port pieces in port order: those inside an
+    # entry's ports are a run, found by bisection rather than by a scan of the group
+    starts = {group: [c[3] for c in cs] for group, cs in contexts.items()}
     for _, entries in per_stage:
         services: dict[Context, set] = defaultdict(set)
         behind: dict[Context, set] = defaultdict(set)
         for (cls, v), items in entries.items():
             for proto, first, last, service, instant, gid in items:
-                for c in contexts.get((cls, v, proto), ()):
-                    if c[5] == instant and first <= c[3] and c[4] <= last:
+                group = contexts.get((cls, v, proto), ())
+                if not group:
+                    continue
+                for i in range(bisect_left(starts[(cls, v, proto)], first), len(group)):
+                    c = group[i]
+                    if c[3] > last:
+                        break
+                    if c[5] == instant and c[4] <= last:
                         services[c].add(service)
                         behind[c].add(gid)
         for c in history:
@@ -336,20 +346,25 @@ def stage_plan(flows: StageFlows) -> tuple[dict, dict]:
 def host_sets(flows: StageFlows) -> dict[str, tuple[str, ...]]:
     """host -> the dynamic sets (sorted) that receive its addresses at this stage."""
     _, members = stage_plan(flows)
+    hosts_of = {flow.target: flow.hosts for flow in flows.flows  # a service's flows share its hosts
+                if flow.hosts and flow.direction == "egress" and flow.via == "direct"}
     services_of: dict[str, set[str]] = defaultdict(set)
-    for flow in flows.flows:
-        if flow.direction == "egress" and flow.via == "direct":
-            for host in flow.hosts:
-                services_of[host].add(flow.target)
+    for service, hosts in hosts_of.items():
+        for host in hosts:
+            services_of[host].add(service)
     sets_of: dict[str, set[str]] = defaultdict(set)  # service -> the sets that hold it
     for name, held in members.items():
         for service in held:
             sets_of[service].add(name)
     result = {}
+    known: dict[frozenset, tuple[str, ...]] = {}  # the hosts of one service share their sets
     for host, services in sorted(services_of.items()):
         # each host asks its services' sets, not every set of the stage: that scan was
         # hosts x sets (7 s of dnsmasq render at 100,000 destinations)
-        names = sorted(set().union(*(sets_of.get(service, ()) for service in services)))
+        key = frozenset(services)
+        names = known.get(key)
+        if names is None:
+            names = known[key] = tuple(sorted(set().union(*(sets_of.get(service, ()) for service in services))))
         if names:
-            result[host] = tuple(names)
+            result[host] = names
     return result
