@@ -8,12 +8,15 @@
 - `load.float_diagnostics` of a document the schema accepts looks only at the schema's
   integer fields (`INTEGER_FIELDS`), which must be every place a float can pass the
   schema;
+- `load._valid_in_parts` proves a document valid with the destinations checked apart:
+  it must decide as the whole validator does;
 - `check._Spans.meets` (one bisection) says whether `meeting` finds anything, which
   lets `special_destination` and `_zones_holding` answer the common case at once.
 """
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 
 import yaml
@@ -21,11 +24,21 @@ from hypothesis import example, given, settings, strategies as st
 
 from egress import addresses
 from egress.check import REFUSED_SPECIAL, _Spans, _special_spans, special_destination
-from egress.load import INTEGER_FIELDS, _maybe_special, _schema, float_diagnostics, schema_diagnostics
+from egress.fastschema import Refused
+from egress.load import (
+    INTEGER_FIELDS,
+    _destination_checker,
+    _fast_validator,
+    _maybe_special,
+    _schema,
+    _valid_in_parts,
+    float_diagnostics,
+    schema_diagnostics,
+)
 from egress.special import NOT_INTERNET, not_internet
 from egress.yamlpos import compose, to_data
 from tests.test_diagnostics import BASE
-from tests.test_property import structural_mutation
+from tests.test_property import _same, structural_mutation
 
 _parts = st.sampled_from(["0", "1", "9", "10", "99", "100", "199", "200", "249", "250", "255", "256", "300", "999",
                           "01", "00", "001", "1000", "", "-1", "1a"])
@@ -196,3 +209,44 @@ def test_special_destination_shortcut_changes_nothing(edge, width, random, pick)
     version, first = edge if pick else (6, random)
     last = min(first + width, (1 << (32 if version == 4 else 128)) - 1)
     assert special_destination(version, first, last) == _special_destination_the_long_way(version, first, last)
+
+
+_BAD_DESTINATIONS = [
+    "- host: mx.partner.example\n        domain: b.example",  # two keys
+    "- host: 3",  # not a string
+    "- hots: mx.partner.example",  # not one of the keys
+    "- host: " + "a" * 250 + ".example",  # longer than maxLength
+    "- host: MX.partner.example",  # not the pattern
+    "- address: 1.2.3.4/8/8",
+    "- {}",
+    "- [mx.partner.example]",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=structural_mutation())
+@example(text=BASE)
+def test_schema_in_parts_decides_as_the_whole_validator(text):
+    """`_valid_in_parts` says valid exactly when the generated validator does (on this
+    schema its shape holds), and leaves the document as the validator leaves it (the
+    defaults it fills in)."""
+    doc, _ = to_data(compose(text, "policy.yaml"), "policy.yaml")
+    whole, parts = copy.deepcopy(doc), copy.deepcopy(doc)
+    try:
+        _fast_validator()(whole)
+        valid = True
+    except Refused:
+        valid = False
+    assert _valid_in_parts(parts) == valid
+    if valid:
+        assert _same(whole, parts)
+
+
+def test_schema_in_parts_refuses_each_bad_destination():
+    assert _destination_checker() is not None  # the shortcut is on for the shipped schema
+    for bad in _BAD_DESTINATIONS:
+        text = BASE.replace("- host: mx.partner.example", bad, 1)
+        assert text != BASE
+        doc, _ = to_data(compose(text, "policy.yaml"), "policy.yaml")
+        assert not _valid_in_parts(doc), bad
+        assert schema_diagnostics(doc), bad  # and the whole validator lists the error
