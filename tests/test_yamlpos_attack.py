@@ -37,6 +37,9 @@ SHIPPED = [
     "policies/chu-rennes-2023/policy.lock.yaml",
     "examples/minimal/policy.yaml",
 ]
+OTHER_YAML = ["examples/ci/gitlab-ci.yml", "examples/ci/github-workflow.yml", "examples/ansible/push-stage.yml"]
+"""Not policies, but YAML of other shapes (a sequence at the root, block scalars, `on:`)
+for the mutants to start from."""
 AT = dt.date(2023, 7, 1)
 
 
@@ -236,12 +239,12 @@ def line_mutants(draw, text: str):
     return "\n".join(lines)
 
 
-_TEXTS = {name: (ROOT / name).read_text() for name in SHIPPED}
+_TEXTS = {name: (ROOT / name).read_text() for name in SHIPPED + OTHER_YAML}
 
 
 @st.composite
 def shipped_mutants(draw):
-    return draw(line_mutants(_TEXTS[draw(st.sampled_from(SHIPPED))]))
+    return draw(line_mutants(_TEXTS[draw(st.sampled_from(SHIPPED + OTHER_YAML))]))
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
@@ -312,3 +315,17 @@ def test_loads_keep_nothing_behind():
     with pytest.raises(YamlError, match="E112"):
         yamlpos.load("a: !!int abc\n", "p.yaml")
     assert not yamlpos._constructor.constructed_objects
+
+
+@pytest.mark.parametrize("version", ["yes", "on", "true", "1.0", "0x1", "'1'"])
+def test_a_lock_file_version_is_the_number_one(tmp_path, version):
+    """Regression: `egress-lock: yes` (or `on`, `true`, `1.0`) was taken for version 1,
+    since Python finds True and 1.0 equal to 1; `egress: yes` in a policy is refused
+    (E113), and so is such a lock file now (E142). `0x1` is the integer 1: accepted."""
+    folder = tmp_path / "p"
+    shutil.copytree(ROOT / "policies/chu-rennes-2023", folder)
+    lock = folder / "policy.lock.yaml"
+    lock.write_text(lock.read_text().replace("egress-lock: 1\n", f"egress-lock: {version}\n"))
+    _, diagnostics = _validated(folder / "policy.yaml", "block")
+    refused = [d for d in diagnostics if "E142" in d and "not an egress lock file" in d]
+    assert bool(refused) == (version != "0x1")
