@@ -287,3 +287,30 @@ def test_broad_destinations_shortcut_changes_nothing(tmp_path_factory, chosen):
         assert found == list(check.rule_broad_destinations(policy, at))
     finally:
         check._watched_spans = original
+
+
+def test_the_collector_resumes_without_rescanning_the_load(tmp_path):
+    """After `load_policy`, the collector is on again and what the load made is in the
+    oldest generation, not counted as young: the checks that follow set off no
+    collection over it. Cyclic garbage made before is still collected by the next full
+    collection."""
+    import gc
+    import weakref
+
+    class Node:
+        pass
+
+    cycle = Node()
+    cycle.me = cycle
+    gone = weakref.ref(cycle)
+    del cycle
+    path = tmp_path / "policy.yaml"
+    many = "".join(f"\n      - host: h{i}.partner.example" for i in range(3000))  # more than a young generation holds
+    path.write_text(BASE.replace("\n      - host: mx.partner.example", many, 1))
+    assert gc.isenabled()
+    policy, _ = load_policy(str(path))
+    assert policy is not None and gc.isenabled()
+    oldest = {id(o) for o in gc.get_objects(generation=2)}
+    assert id(policy.services["partner"]) in oldest  # moved there unscanned, not left young
+    gc.collect()
+    assert gone() is None
