@@ -127,8 +127,7 @@ _REMOVALS = {("delete", "table"), ("destroy", "table"), *((verb, obj) for verb i
 
 
 def _refuse(tok: Token, what: list[Token], where: str) -> ScopeError:
-    return ScopeError(tok.line, f"`{excerpt(what)}`{where}: not something egress writes "
-                                "(egress.nft holds only what egress compiles); refused")
+    return ScopeError(tok.line, f"`{excerpt(what)}`{where}: not something egress writes; refused")
 
 
 def lines(toks: list[Token]) -> list[list[Token]]:

@@ -117,7 +117,9 @@ def check_contents(bundle: Bundle, contents: dict[str, bytes]) -> list[str] | No
     try:
         statements = scope.check(text)
     except scope.ScopeError as err:
-        raise Refused(f"{path}: refused: {err}; an egress ruleset may name table inet egress only") from None
+        why = str(err).removesuffix("; refused")
+        raise Refused(f"{path}: refused: {why} (an egress.nft holds what egress compiles, for table inet egress "
+                      "only)") from None
     if DNSMASQ_FILE in contents:
         try:
             check_feed(contents[DNSMASQ_FILE].decode("utf-8", errors="replace"))
