@@ -22,7 +22,7 @@ import ipaddress
 import yaml
 from hypothesis import example, given, settings, strategies as st
 
-from egress import addresses
+from egress import addresses, check, instants
 from egress.check import REFUSED_SPECIAL, _Spans, _special_spans, special_destination
 from egress.fastschema import Refused
 from egress.load import (
@@ -33,6 +33,7 @@ from egress.load import (
     _schema,
     _valid_in_parts,
     float_diagnostics,
+    load_policy,
     schema_diagnostics,
 )
 from egress.special import NOT_INTERNET, not_internet
@@ -250,3 +251,66 @@ def test_schema_in_parts_refuses_each_bad_destination():
         doc, _ = to_data(compose(text, "policy.yaml"), "policy.yaml")
         assert not _valid_in_parts(doc), bad
         assert schema_diagnostics(doc), bad  # and the whole validator lists the error
+
+
+def _addresses_near_edges():
+    """CIDR texts at, inside and around the special ranges, the zones of `BASE` and
+    2000::/3, of a few widths, plus ordinary ones."""
+    out = []
+    for version, value in _edges() + [(4, 10 << 24), (4, (10 << 24) + 255), (4, (10 << 24) + 256), (4, (192 << 24) + (2 << 8) + 25),
+                                      (6, 0xFD000001 << 96), (4, 0x0B400000)]:
+        bits = 32 if version == 4 else 128
+        for prefixlen in (bits, bits - 8, bits - 24, 7 if version == 4 else 15, 8 if version == 4 else 16):
+            first = value & ~((1 << (bits - prefixlen)) - 1)
+            address = ipaddress.IPv4Address(first) if version == 4 else ipaddress.IPv6Address(first)
+            out.append(f'"{address}/{prefixlen}"')
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(chosen=st.lists(st.sampled_from(_addresses_near_edges()), min_size=1, max_size=12, unique=True))
+def test_broad_destinations_shortcut_changes_nothing(tmp_path_factory, chosen):
+    """`rule_broad_destinations` skips an address that meets no zone and no special
+    range in one bisection: its diagnostics are those of the rule without the skip."""
+    lines = "".join(f"\n      - address: {a}" for a in chosen)
+    text = BASE.replace("\n      - address: 203.0.113.0/24", lines, 1)
+    path = tmp_path_factory.mktemp("p") / "policy.yaml"
+    path.write_text(text)
+    policy, _ = load_policy(str(path))
+    assert policy is not None
+    at = instants.moment(None, policy.timezone)
+    found = list(check.rule_broad_destinations(policy, at))
+    everything = {4: check._Spans([(0, 2**32 - 1, None)]), 6: check._Spans([(0, 2**128 - 1, None)])}
+    original = check._watched_spans
+    check._watched_spans = lambda zones: everything  # nothing is skipped: the long way
+    try:
+        assert found == list(check.rule_broad_destinations(policy, at))
+    finally:
+        check._watched_spans = original
+
+
+def test_the_collector_resumes_without_rescanning_the_load(tmp_path):
+    """After `load_policy`, the collector is on again and what the load made is in the
+    oldest generation, not counted as young: the checks that follow set off no
+    collection over it. Cyclic garbage made before is still collected by the next full
+    collection."""
+    import gc
+    import weakref
+
+    class Node:
+        pass
+
+    cycle = Node()
+    cycle.me = cycle
+    gone = weakref.ref(cycle)
+    del cycle
+    path = tmp_path / "policy.yaml"
+    many = "".join(f"\n      - host: h{i}.partner.example" for i in range(3000))  # more than a young generation holds
+    path.write_text(BASE.replace("\n      - host: mx.partner.example", many, 1))
+    assert gc.isenabled()
+    policy, _ = load_policy(str(path))
+    assert policy is not None and gc.isenabled()
+    oldest = {id(o) for o in gc.get_objects(generation=2)}
+    assert id(policy.services["partner"]) in oldest  # moved there unscanned, not left young
+    gc.collect()
+    assert gone() is None
