@@ -367,3 +367,16 @@ def test_hidden_line_breaks_are_refused_by_load(text):
 
 def test_crlf_line_ends_are_still_read():
     assert yamlpos.load("a: 1 # c\r\nb: [x]\r\n", "p.yaml")[0] == {"a": 1, "b": ["x"]}
+
+
+def test_a_byte_order_mark_that_shifts_a_line_is_refused():
+    """libyaml skips a byte-order mark at the start of any line but counts its column:
+    `\\ufeff c: 2` shows under `a` (column 1) and was read as a sibling of `b` (column
+    2); PyYAML without libyaml read a key "\\ufeff c". Now E100 there; at the start of
+    the file it is the usual byte-order mark, and inside a text E144 names it."""
+    with pytest.raises(YamlError, match=r"p.yaml:3:1: error E100 an invisible U\+FEFF"):
+        yamlpos.load("a:\n  b: 1\n\ufeff c: 2\n", "p.yaml")
+    with pytest.raises(YamlError, match=r"p.yaml:2:1: error E100"):
+        yamlpos.load("a: 1\r\n\ufeff b: 2\r\n", "p.yaml")
+    assert yamlpos.load("\ufeffa: 1\n", "p.yaml")[0] == {"a": 1}
+    assert yamlpos.load("a: x\ufeffy\n", "p.yaml")[0] == {"a": "x\ufeffy"}
