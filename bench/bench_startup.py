@@ -2,6 +2,7 @@
 
     python bench/bench_startup.py              # best and median of 20 runs each
     python bench/bench_startup.py --repeat 50
+    python bench/bench_startup.py --instructions   # and each once under valgrind: instructions
 
 A pre-commit hook runs `egress validate` on every commit, and scripts call
 `egress --version`: what they pay is the start of a Python process plus the imports of
@@ -16,8 +17,11 @@ the two libraries any such CLI needs). Measured, each in a fresh process:
   Suffix List).
 
 Times are wall-clock, best and median of --repeat runs taken in turns (the machine is
-shared: the best is the least disturbed run), and the best CPU time (user + system) of the process, which
-a loaded machine inflates less.
+shared: the best is the least disturbed run), and the best CPU time (user + system) of the
+process, which a loaded machine inflates less. On a machine shared by several people even
+that drifts: `--instructions` also runs each command once under valgrind's callgrind and
+reports the instructions it executes, a count that the load does not change (it leaves
+out waiting on the disk and cache misses: a proxy for the time, not the time).
 
 Each command first runs once untimed, with PYTHONDONTWRITEBYTECODE removed from its
 environment: an installed egress has its modules byte-compiled (pip does it at install),
@@ -74,9 +78,21 @@ def timed(cases: list[list[str]], repeat: int) -> list[tuple[float, float, float
     return [(min(w), statistics.median(w), min(c)) for w, c in zip(walls, cpus, strict=True)]
 
 
+def instructions(argv: list[str]) -> int | None:
+    """Instructions executed by argv, counted by valgrind's callgrind; None without valgrind."""
+    try:
+        done = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv], cwd=REPO,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
+    except FileNotFoundError:
+        return None
+    counted = [line.rsplit(":", 1)[1] for line in done.stderr.splitlines() if "Collected :" in line]
+    return int(counted[-1]) if counted else None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--instructions", action="store_true", help="also count each command's instructions (valgrind)")
     args = parser.parse_args()
     egress = egress_command()
     cases = [
@@ -102,6 +118,14 @@ def main() -> int:
     ok = validate / floor <= GOAL_RATIO
     print(f"egress validate: {validate:.3f} s ({cpu:.3f} s of CPU), {validate / floor:.2f}x the floor "
           f"(goal <= {GOAL_RATIO}x): {'met' if ok else 'NOT met'} {load}")
+    if args.instructions:
+        counts = {label: instructions(argv) for label, argv in cases}
+        base = counts[floor_label]
+        if base is None:
+            print("instructions: valgrind is not installed")
+            return 0
+        for label, count in counts.items():
+            print(f"{label:<40} {count or 0:>13,} instructions {(count or 0) / base:>7.2f}x")
     return 0
 
 

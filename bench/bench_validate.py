@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import dataclasses
 import datetime as dt
 import gc
 import io
@@ -114,12 +115,12 @@ def breakdown(path: str, at: dt.date, repeat: int, gc_on: bool = True) -> list[t
     for _ in range(repeat):
         text = step("read (yamlpos.read_text)", partial(yamlpos.read_text, path))
         doc, _ = step("yaml with positions (yamlpos.load)", partial(yamlpos.load, text, path))
-        step("schema (load.schema_diagnostics)", partial(load.schema_diagnostics, doc))
-        policy = step("model (load._Builder.policy)", partial(load._Builder(path).policy, doc))
+        schema = step("schema (load.schema_diagnostics)", partial(load.schema_diagnostics, doc))
+        step("floats (load.float_diagnostics)", partial(load.float_diagnostics, doc, schema_valid=not schema))
+        policy, _ = step("model (load.build_model)", partial(load.build_model, doc, path))
         del doc
         lock, _ = step("lock file (load.load_lock)", lambda: load.load_lock(load.lock_path(path)))
-        if lock is not None:
-            policy = load._with_lock(policy, lock)
+        policy = dataclasses.replace(policy, lock=lock)
         instant = instants.moment(at, policy.timezone)  # what check.check hands each rule
         for rule in check.RULES:
             step(f"  check: {rule.__name__}", partial(lambda r, p, when: list(r(p, when)), rule, policy, instant))
@@ -189,7 +190,7 @@ def what_if(path: str, at: dt.date, repeat: int) -> None:
     rows.append(["schema: jsonschema, $refs inlined (invalid-policy path)", common.secs(t_full), f"{len(flat_errors)} errors"])
     del doc
     gc.collect()
-    model = "from egress.load import _Builder; policy = _Builder(path).policy(doc)"
+    model = "from egress.load import build_model; policy = build_model(doc, path)"
     tree = "from egress import yamlpos; doc, _ = yamlpos.to_data(yamlpos.compose(yamlpos.read_text(path), path), path)"
     plain = "from egress import yamlpos; doc = yamlpos._plain_data(yamlpos.read_text(path), path)"
     for label, code in (("peak memory: node-tree path + model", tree), ("peak memory: one-pass path + model", plain)):

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from netaddr import IPNetwork
+if TYPE_CHECKING:
+    from netaddr import IPNetwork
 
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}(?:/(3[0-2]|[12]?[0-9]))?\Z")
@@ -43,13 +44,15 @@ class Network(NamedTuple):
 
     @property
     def last(self) -> int:
-        return self.first | ((1 << (self.bits - self.prefixlen)) - 1)
+        return self.first | ((1 << ((32 if self.version == 4 else 128) - self.prefixlen)) - 1)  # (`bits` inlined: hot)
 
     def __str__(self) -> str:
         address = ipaddress.IPv4Address(self.first) if self.version == 4 else ipaddress.IPv6Address(self.first)
         return f"{address}/{self.prefixlen}"
 
     def to_netaddr(self) -> IPNetwork:
+        from netaddr import IPNetwork  # imported by the targets that need sets, not by `validate` (issue 15)
+
         return IPNetwork((self.first, self.prefixlen), self.version)
 
 

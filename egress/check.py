@@ -14,8 +14,6 @@ import ipaddress
 from bisect import bisect_right
 from functools import lru_cache
 
-from netaddr import IPAddress, IPRange
-
 from egress import instants
 from egress.diagnostics import Diagnostic, at as diag
 from egress.flows import grants_in_force
@@ -156,6 +154,7 @@ def rule_direct_names(policy: Policy, at: dt.date):
     locked = policy.lock.hosts if policy.lock else {}
     reported_domains: set[tuple[str, str]] = set()  # (grant, domain): each grant says it
     reported_hosts: set[str] = set()  # a host is missing once, whatever grants use it
+    kinds: dict[str, tuple] = {}  # service -> (its domains, its hosts): sorted out once, not per grant
     for grant in policy_grants(policy):
         kind = policy.direction(grant)
         if kind is None or grant.via != "direct":
@@ -163,7 +162,10 @@ def rule_direct_names(policy: Policy, at: dt.date):
         services = grant.targets if kind == "egress" else [s for s in grant.sources if s != INTERNET]
         for name in services:
             service = policy.services[name]
-            for domain in service.of_kind("domain"):
+            if name not in kinds:
+                kinds[name] = (service.of_kind("domain"), service.of_kind("host"))
+            domains, hosts = kinds[name]
+            for domain in domains:
                 if kind == "egress" and (grant.id, domain.value) not in reported_domains:
                     reported_domains.add((grant.id, domain.value))
                     yield diag(
@@ -171,10 +173,10 @@ def rule_direct_names(policy: Policy, at: dt.date):
                         "E139",
                         f"grant '{grant.id}' reaches domain '{domain.value}' directly; an address list cannot hold all its subdomains: use `via: proxy` or list hosts",
                     )
-            web = kind == "egress" and policy.proxy is not None and all(p.proto == "tcp" for p in grant.ports or service.ports)
-            for host in service.of_kind("host"):
+            for host in hosts:
                 if host.value not in locked and host.value not in reported_hosts:
                     reported_hosts.add(host.value)
+                    web = kind == "egress" and policy.proxy is not None and all(p.proto == "tcp" for p in grant.ports or service.ports)
                     proxy_hint = (f"; or, for a web site, send grant '{grant.id}' `via: proxy` (the proxy checks the name: "
                                   "no addresses needed)") if web else ""
                     yield diag(
@@ -325,9 +327,10 @@ def _zone_spans(policy: Policy) -> _Spans:
 
 def _zones_holding(zones: _Spans, net) -> list[str]:
     """The names of the zones (`_zone_spans`) that share an address with `net`, sorted."""
-    if not zones.meets(net.first, net.last):
+    first, last = net.first, net.last
+    if not zones.meets(first, last):
         return []  # the common case: a destination outside every zone
-    return sorted({name for _, _, (version, name) in zones.meeting(net.first, net.last) if version == net.version})
+    return sorted({name for _, _, (version, name) in zones.meeting(first, last) if version == net.version})
 
 
 @lru_cache(maxsize=1)
@@ -365,15 +368,33 @@ def special_destination(version: int, first: int, last: int) -> tuple[str, str] 
     return None
 
 
+def _watched_spans(zones: _Spans) -> dict[int, _Spans]:
+    """Per IP version, the zones' and the special ranges' spans together: an address
+    destination that meets none of them (and is not wide, nor outside IPv6 global
+    unicast) gets no diagnostic from `rule_broad_destinations`."""
+    spans: dict[int, list] = {4: [], 6: []}
+    for first, last, (version, _) in zones.spans:
+        spans[version].append((first, last, None))
+    for version, special in _special_spans().items():
+        spans[version] += special.spans
+    return {version: _Spans(found) for version, found in spans.items()}
+
+
 def rule_broad_destinations(policy: Policy, at: dt.datetime):
     """W101 (wide), E146/W109 (special-purpose space, see `special_destination`), W110
     (inside a zone: a grant to it opens traffic between zones) for address
     destinations; W102 for domains under which anyone can register names."""
     zones = _zone_spans(policy)
+    watched = _watched_spans(zones)
     for service in policy.services.values():
         for dest in service.destinations:
             if dest.address is not None:
                 net = dest.address
+                version, first, prefixlen = net
+                last = first | ((1 << ((32 if version == 4 else 128) - prefixlen)) - 1)
+                if (prefixlen >= (8 if version == 4 else 16) and not watched[version].meets(first, last)
+                        and (version == 4 or _GLOBAL_UNICAST_FIRST <= first <= last <= _GLOBAL_UNICAST_LAST)):
+                    continue  # the common case, in one bisection: nothing below can apply
                 if net.prefixlen < (8 if net.version == 4 else 16):
                     yield diag(dest.pos, "W101", f"service '{service.name}' reaches {dest.value}, a large part of the internet")
                 found = special_destination(net.version, net.first, net.last)
@@ -429,6 +450,8 @@ def rule_zone_overlap(policy: Policy, at: dt.datetime):
 
 def _range_text(version: int, first: int, last: int) -> str:
     """`10.1.2.0/24` when the range is one network, else `first-last`."""
+    from netaddr import IPAddress, IPRange  # only for this message: `validate` does not import netaddr otherwise
+
     cidrs = IPRange(IPAddress(first, version), IPAddress(last, version)).cidrs()
     return str(cidrs[0]) if len(cidrs) == 1 else f"{IPAddress(first, version)}-{IPAddress(last, version)}"
 
@@ -436,23 +459,31 @@ def _range_text(version: int, first: int, last: int) -> str:
 def rule_redundant_grants(policy: Policy, at: dt.date):
     """A grant adds nothing when, for each of its (source, target) pairs, another grant
     in force at its stage already grants that pair, the same way, on all its ports."""
+    entries: dict[int, list[tuple[tuple[str, str, str], tuple[PortRange, ...]]]] = {}
+
+    def entries_of(grant: Grant) -> list[tuple[tuple[str, str, str], tuple[PortRange, ...]]]:
+        """((source, target, via), ports) of each pair of a grant: worked out once, not at
+        each of the stages it stays in force (all of them, in a long reopening)."""
+        found = entries.get(id(grant))
+        if found is None:
+            found = entries[id(grant)] = [((s, t, grant.via), _effective_ports(policy, grant, t, s))
+                                          for s in grant.sources for t in grant.targets]
+        return found
+
     for stage in policy.stages:
         grants, _, _ = grants_in_force(policy, stage.id, BEFORE_ANY_EXPIRY)
         pairs: dict[tuple[str, str, str], list[tuple[str, tuple[PortRange, ...]]]] = {}
         for grant in grants:
-            for s in grant.sources:
-                for t in grant.targets:
-                    pairs.setdefault((s, t, grant.via), []).append((grant.id, _effective_ports(policy, grant, t, s)))
+            for pair, ports in entries_of(grant):
+                pairs.setdefault(pair, []).append((grant.id, ports))
         for grant in stage.grants:
             if policy.direction(grant) is None:
                 continue
             covered = True
-            for s in grant.sources:
-                for t in grant.targets:
-                    mine = _effective_ports(policy, grant, t, s)
-                    others = [p for gid, ports in pairs.get((s, t, grant.via), []) if gid != grant.id for p in ports]
-                    if not all(_ports_cover(tuple(others), port) for port in mine):
-                        covered = False
+            for pair, mine in entries_of(grant):
+                others = [p for gid, ports in pairs.get(pair, []) if gid != grant.id for p in ports]
+                if not all(_ports_cover(tuple(others), port) for port in mine):
+                    covered = False
             if covered:
                 yield diag(grant.pos, "W104", f"grant '{grant.id}' adds nothing: other grants already allow all it opens")
 

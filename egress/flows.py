@@ -31,14 +31,15 @@ import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal, overload
-
-from netaddr import IPNetwork, IPSet
+from typing import TYPE_CHECKING, Literal, overload
 
 from egress import instants
 from egress.intervals import merge
 from egress.model import INTERNET, Grant, Policy, PortRange, Stage
 from egress.special import INTERNET_SPACE, NOT_INTERNET
+
+if TYPE_CHECKING:  # netaddr is imported where sets are built: `validate` needs none (issue 15)
+    from netaddr import IPNetwork, IPSet
 
 Ranges = tuple[tuple[int, int, int], ...]
 """(version, first, last) integer ranges, sorted, disjoint and not touching (adjacent
@@ -152,7 +153,9 @@ def v6(addresses: IPSet) -> list:
 
 def zone_addresses(policy: Policy) -> IPSet:
     """Every address of every zone: what `internet` is not."""
-    return IPSet(a for zone in policy.zones.values() for a in zone.addresses)
+    from netaddr import IPSet
+
+    return IPSet(a.to_netaddr() for zone in policy.zones.values() for a in zone.addresses)
 
 
 def grants_in_force(policy: Policy, stage_id: str, at: dt.date | dt.datetime):
@@ -214,6 +217,8 @@ class Addresses:
     @property
     def ipset(self) -> IPSet:
         if self._ipset is None:
+            from netaddr import IPSet
+
             self._ipset = IPSet(net for version, first, last in self.ranges for net in _cidrs(version, first, last))
         return self._ipset
 
@@ -241,6 +246,8 @@ class Addresses:
 def _cidrs(version: int, first: int, last: int) -> list[IPNetwork]:
     """The CIDRs that make up a range, largest aligned block first (a range is most
     often one CIDR: a loop turn). netaddr's own IPRange path is 2.5x slower."""
+    from netaddr import IPNetwork
+
     bits = 32 if version == 4 else 128
     out = []
     while first <= last:
@@ -280,6 +287,7 @@ class PolicyIndex:
         self._locked = policy.lock.hosts if policy.lock else {}
         self._sets: dict[tuple[str, str], Addresses] = {}
         self._flows: dict[str, tuple[Grant, tuple[Flow, ...]]] = {}
+        self._service_names: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
         self.memo: dict[object, object] = {}
 
     @cached_property
@@ -328,7 +336,9 @@ class PolicyIndex:
         """
         key = ("internet", "")
         if key not in self._sets:
-            zones = IPSet(a for zone in self._zones.values() for a in zone.addresses)
+            from netaddr import IPSet
+
+            zones = IPSet(a.to_netaddr() for zone in self._zones.values() for a in zone.addresses)
             addresses = _public_space() - zones
             ranges = tuple((r.version, r.first, r.last) for r in addresses.iter_ipranges())
             self._sets[key] = Addresses(ranges, addresses)
@@ -353,6 +363,7 @@ class PolicyIndex:
             for service_name in grant.targets:
                 service = self._services[service_name]
                 dst = self.service(service_name, locked=grant.via == "direct")
+                hosts, domains = self._names(service_name)
                 yield Flow(
                     grant=grant,
                     direction="egress",
@@ -361,10 +372,19 @@ class PolicyIndex:
                     target=service_name,
                     sources=src,
                     destinations=dst,
-                    hosts=tuple(sorted({d.value for d in service.of_kind("host")})),
-                    domains=tuple(sorted({d.value for d in service.of_kind("domain")})),
+                    hosts=hosts,
+                    domains=domains,
                     ports=grant.ports or service.ports,
                 )
+
+    def _names(self, name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(hosts, domains) of a service, sorted: once per service, not once per flow."""
+        found = self._service_names.get(name)
+        if found is None:
+            service = self._services[name]
+            found = self._service_names[name] = (tuple(sorted({d.value for d in service.of_kind("host")})),
+                                                 tuple(sorted({d.value for d in service.of_kind("domain")})))
+        return found
 
     def _ingress_flows(self, grant: Grant):
         for source_name in grant.sources:
@@ -392,6 +412,8 @@ class PolicyIndex:
 @functools.cache
 def _public_space() -> IPSet:
     """`special.INTERNET_SPACE` minus `special.NOT_INTERNET` (a shared constant: copy before changing)."""
+    from netaddr import IPSet
+
     return IPSet(INTERNET_SPACE) - IPSet(r.network for r in NOT_INTERNET)
 
 

@@ -1,7 +1,7 @@
 """The policy language as frozen dataclasses.
 
 A `Policy` is what `egress.load` builds once the YAML has passed the schema: every
-value is already parsed (addresses into netaddr networks, ports into `PortRange`,
+value is already parsed (addresses into `egress.addresses.Network`, ports into `PortRange`,
 stage dates into `datetime.date`, expiries into aware `datetime.datetime` instants
 (`egress.instants`)), and every object keeps the `Pos` of its YAML node so that
 a semantic check can point at it. Nothing here knows YAML, files or targets.
@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, NamedTuple
 
-from netaddr import IPNetwork
-
 from egress.addresses import Network
 
 if TYPE_CHECKING:  # flows imports the model: the index is built lazily, see Policy.index
+    from netaddr import IPNetwork
+
     from egress.flows import PolicyIndex
 
 INTERNET = "internet"
@@ -80,7 +80,7 @@ class PortRange:
 @dataclass(frozen=True)
 class Zone:
     name: str
-    addresses: tuple[IPNetwork, ...]
+    addresses: tuple[Network, ...]
     description: str | None
     pos: Pos
 

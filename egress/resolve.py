@@ -185,7 +185,7 @@ def _not_pinnable(address: ipaddress.IPv4Address | ipaddress.IPv6Address,
 
 def zone_networks(policy: Policy) -> tuple[tuple[str, IPNetwork], ...]:
     """The policy's zones as (name, network) pairs, for `lookup`."""
-    return tuple((zone.name, network) for zone in policy.zones.values() for network in zone.addresses)
+    return tuple((zone.name, network.to_netaddr()) for zone in policy.zones.values() for network in zone.addresses)
 
 
 def render_lock(policy_name: str, addresses: dict[str, list[str]], resolver_name: str, when: dt.datetime) -> str:

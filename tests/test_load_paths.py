@@ -8,24 +8,38 @@
 - `load.float_diagnostics` of a document the schema accepts looks only at the schema's
   integer fields (`INTEGER_FIELDS`), which must be every place a float can pass the
   schema;
+- `load._valid_in_parts` proves a document valid with the destinations checked apart:
+  it must decide as the whole validator does;
 - `check._Spans.meets` (one bisection) says whether `meeting` finds anything, which
   lets `special_destination` and `_zones_holding` answer the common case at once.
 """
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 
 import yaml
 from hypothesis import example, given, settings, strategies as st
 
-from egress import addresses
+from egress import addresses, check, instants
 from egress.check import REFUSED_SPECIAL, _Spans, _special_spans, special_destination
-from egress.load import INTEGER_FIELDS, _maybe_special, _schema, float_diagnostics, schema_diagnostics
+from egress.fastschema import Refused
+from egress.load import (
+    INTEGER_FIELDS,
+    _destination_checker,
+    _fast_validator,
+    _maybe_special,
+    _schema,
+    _valid_in_parts,
+    float_diagnostics,
+    load_policy,
+    schema_diagnostics,
+)
 from egress.special import NOT_INTERNET, not_internet
 from egress.yamlpos import compose, to_data
 from tests.test_diagnostics import BASE
-from tests.test_property import structural_mutation
+from tests.test_property import _same, structural_mutation
 
 _parts = st.sampled_from(["0", "1", "9", "10", "99", "100", "199", "200", "249", "250", "255", "256", "300", "999",
                           "01", "00", "001", "1000", "", "-1", "1a"])
@@ -196,3 +210,107 @@ def test_special_destination_shortcut_changes_nothing(edge, width, random, pick)
     version, first = edge if pick else (6, random)
     last = min(first + width, (1 << (32 if version == 4 else 128)) - 1)
     assert special_destination(version, first, last) == _special_destination_the_long_way(version, first, last)
+
+
+_BAD_DESTINATIONS = [
+    "- host: mx.partner.example\n        domain: b.example",  # two keys
+    "- host: 3",  # not a string
+    "- hots: mx.partner.example",  # not one of the keys
+    "- host: " + "a" * 250 + ".example",  # longer than maxLength
+    "- host: MX.partner.example",  # not the pattern
+    "- address: 1.2.3.4/8/8",
+    "- {}",
+    "- [mx.partner.example]",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=structural_mutation())
+@example(text=BASE)
+def test_schema_in_parts_decides_as_the_whole_validator(text):
+    """`_valid_in_parts` says valid exactly when the generated validator does (on this
+    schema its shape holds), and leaves the document as the validator leaves it (the
+    defaults it fills in)."""
+    doc, _ = to_data(compose(text, "policy.yaml"), "policy.yaml")
+    whole, parts = copy.deepcopy(doc), copy.deepcopy(doc)
+    try:
+        _fast_validator()(whole)
+        valid = True
+    except Refused:
+        valid = False
+    assert _valid_in_parts(parts) == valid
+    if valid:
+        assert _same(whole, parts)
+
+
+def test_schema_in_parts_refuses_each_bad_destination():
+    assert _destination_checker() is not None  # the shortcut is on for the shipped schema
+    for bad in _BAD_DESTINATIONS:
+        text = BASE.replace("- host: mx.partner.example", bad, 1)
+        assert text != BASE
+        doc, _ = to_data(compose(text, "policy.yaml"), "policy.yaml")
+        assert not _valid_in_parts(doc), bad
+        assert schema_diagnostics(doc), bad  # and the whole validator lists the error
+
+
+def _addresses_near_edges():
+    """CIDR texts at, inside and around the special ranges, the zones of `BASE` and
+    2000::/3, of a few widths, plus ordinary ones."""
+    out = []
+    for version, value in _edges() + [(4, 10 << 24), (4, (10 << 24) + 255), (4, (10 << 24) + 256), (4, (192 << 24) + (2 << 8) + 25),
+                                      (6, 0xFD000001 << 96), (4, 0x0B400000)]:
+        bits = 32 if version == 4 else 128
+        for prefixlen in (bits, bits - 8, bits - 24, 7 if version == 4 else 15, 8 if version == 4 else 16):
+            first = value & ~((1 << (bits - prefixlen)) - 1)
+            address = ipaddress.IPv4Address(first) if version == 4 else ipaddress.IPv6Address(first)
+            out.append(f'"{address}/{prefixlen}"')
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(chosen=st.lists(st.sampled_from(_addresses_near_edges()), min_size=1, max_size=12, unique=True))
+def test_broad_destinations_shortcut_changes_nothing(tmp_path_factory, chosen):
+    """`rule_broad_destinations` skips an address that meets no zone and no special
+    range in one bisection: its diagnostics are those of the rule without the skip."""
+    lines = "".join(f"\n      - address: {a}" for a in chosen)
+    text = BASE.replace("\n      - address: 203.0.113.0/24", lines, 1)
+    path = tmp_path_factory.mktemp("p") / "policy.yaml"
+    path.write_text(text)
+    policy, _ = load_policy(str(path))
+    assert policy is not None
+    at = instants.moment(None, policy.timezone)
+    found = list(check.rule_broad_destinations(policy, at))
+    everything = {4: check._Spans([(0, 2**32 - 1, None)]), 6: check._Spans([(0, 2**128 - 1, None)])}
+    original = check._watched_spans
+    check._watched_spans = lambda zones: everything  # nothing is skipped: the long way
+    try:
+        assert found == list(check.rule_broad_destinations(policy, at))
+    finally:
+        check._watched_spans = original
+
+
+def test_the_collector_resumes_without_rescanning_the_load(tmp_path):
+    """After `load_policy`, the collector is on again and what the load made is in the
+    oldest generation, not counted as young: the checks that follow set off no
+    collection over it. Cyclic garbage made before is still collected by the next full
+    collection."""
+    import gc
+    import weakref
+
+    class Node:
+        pass
+
+    cycle = Node()
+    cycle.me = cycle
+    gone = weakref.ref(cycle)
+    del cycle
+    path = tmp_path / "policy.yaml"
+    many = "".join(f"\n      - host: h{i}.partner.example" for i in range(3000))  # more than a young generation holds
+    path.write_text(BASE.replace("\n      - host: mx.partner.example", many, 1))
+    assert gc.isenabled()
+    policy, _ = load_policy(str(path))
+    assert policy is not None and gc.isenabled()
+    oldest = {id(o) for o in gc.get_objects(generation=2)}
+    assert id(policy.services["partner"]) in oldest  # moved there unscanned, not left young
+    gc.collect()
+    assert gone() is None

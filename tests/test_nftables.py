@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 from netaddr import IPNetwork
 
+from egress.addresses import parse as parse_address
 from egress.flows import resolve
 from egress.instants import end_of_day
 from egress.model import Destination, Firewall, Grant, Lock, Policy, PortRange, Pos, Proxy, Service, Stage, Zone
@@ -84,7 +85,7 @@ def make_policy(
     `{"grants": [...], "revoke": [...]}`; stage ids are `s0`, `s1`...
     """
     zone_objs = {
-        z: Zone(z, tuple(IPNetwork(a) for a in addrs), None, POS) for z, addrs in zones.items()
+        z: Zone(z, tuple(parse_address(a) for a in addrs), None, POS) for z, addrs in zones.items()
     }
     service_objs = {}
     for s, (dests, ports) in services.items():

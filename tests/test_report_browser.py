@@ -133,7 +133,7 @@ def cell_key(flow) -> tuple[str, str]:
 
 
 def first_host(networks) -> str:
-    network = networks[0]
+    network = networks[0].to_netaddr()  # a zone's first `egress.addresses.Network`
     return str(IPAddress(network.first + (1 if network.size > 2 else 0), network.version))
 
 

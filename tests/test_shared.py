@@ -164,7 +164,7 @@ def test_address_sets_built_from_the_ranges_equal_those_of_the_networks():
             assert list(ipset.iter_cidrs()) == list(IPSet(networks).iter_cidrs()), name
             versions |= {v for v, _, _ in ranges}
     for name, zone in policy.zones.items():
-        assert list(index.zone(name)[0].iter_cidrs()) == list(IPSet(zone.addresses).iter_cidrs()), name
+        assert list(index.zone(name)[0].iter_cidrs()) == list(IPSet(a.to_netaddr() for a in zone.addresses).iter_cidrs()), name
     assert versions == {4, 6}
 
 

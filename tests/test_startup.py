@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -55,3 +56,25 @@ def test_the_resolver_patterns_of_yamlpos_are_compiled_on_first_use():
     for value in ("1", "0x1f", "1.5", "-2", ".inf", "yes", "No", "true", "on", "~", "null", "2023-06-21", "<<", "10.0.0.0/8"):
         said = unions[value[0]].match(value) is not None
         assert said == any(regexp.match(value) for _, regexp in yamlpos._IMPLICIT[value[0]]), value
+
+
+VALIDATE_NEEDS_NONE_OF = {"netaddr", "fastjsonschema", "jsonschema", "dns", "jinja2", "hashlib", "egress.diff",
+                          "egress.targets.nftables", "egress.targets.squid", "egress.targets.dnsmasq",
+                          "egress.targets.dynamic", "egress.firewall", "egress.query", "egress.bundle",
+                          "egress.htmlreport"}
+"""Packages and modules (with their submodules) that `egress validate` of a small policy
+does without (`egress.targets.nftables_tags`, the E149 count, is read; its plans are not)."""
+
+
+def test_validating_a_small_policy_imports_only_what_it_needs():
+    """What `egress validate` of examples/minimal (a pre-commit hook's run) leaves out:
+    netaddr (the model keeps `egress.addresses.Network`s; sets are built by the targets),
+    the schema compilers (egress/schemacode.py is generated), the targets and the rest."""
+    code = ("import sys; from egress.cli import main\n"
+            "try:\n    main(['validate', 'examples/minimal', '--at', '2023-07-01'])\n"
+            "except SystemExit as end:\n    assert end.code in (0, None), end.code\n"
+            "print('\\n'.join(sorted(sys.modules)))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parent.parent).stdout.split()
+    assert "egress.check" in loaded and "egress.suffixes" in loaded
+    assert not [m for m in loaded if m in VALIDATE_NEEDS_NONE_OF or m.rpartition(".")[0] in VALIDATE_NEEDS_NONE_OF]

@@ -98,7 +98,8 @@ def test_searching_the_file_agrees_on_a_sample_of_names(package):
 
 
 def test_the_first_names_are_searched_then_the_list_is_parsed(monkeypatch):
-    suffixes._lines.cache_clear()
+    for cached in (suffixes._lines, suffixes._rules, suffixes._above):
+        cached.cache_clear()
     monkeypatch.setattr(suffixes, "_searches", itertools.count())
     for i in range(suffixes.SEARCHED_NAMES):
         assert suffixes.public_suffix_problem(f"name{i}.example.fr") is None

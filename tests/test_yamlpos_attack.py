@@ -37,6 +37,9 @@ SHIPPED = [
     "policies/chu-rennes-2023/policy.lock.yaml",
     "examples/minimal/policy.yaml",
 ]
+OTHER_YAML = ["examples/ci/gitlab-ci.yml", "examples/ci/github-workflow.yml", "examples/ansible/push-stage.yml"]
+"""Not policies, but YAML of other shapes (a sequence at the root, block scalars, `on:`)
+for the mutants to start from."""
 AT = dt.date(2023, 7, 1)
 
 
@@ -236,12 +239,12 @@ def line_mutants(draw, text: str):
     return "\n".join(lines)
 
 
-_TEXTS = {name: (ROOT / name).read_text() for name in SHIPPED}
+_TEXTS = {name: (ROOT / name).read_text() for name in SHIPPED + OTHER_YAML}
 
 
 @st.composite
 def shipped_mutants(draw):
-    return draw(line_mutants(_TEXTS[draw(st.sampled_from(SHIPPED))]))
+    return draw(line_mutants(_TEXTS[draw(st.sampled_from(SHIPPED + OTHER_YAML))]))
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
@@ -312,3 +315,68 @@ def test_loads_keep_nothing_behind():
     with pytest.raises(YamlError, match="E112"):
         yamlpos.load("a: !!int abc\n", "p.yaml")
     assert not yamlpos._constructor.constructed_objects
+
+
+@pytest.mark.parametrize("version", ["yes", "on", "true", "1.0", "0x1", "'1'"])
+def test_a_lock_file_version_is_the_number_one(tmp_path, version):
+    """Regression: `egress-lock: yes` (or `on`, `true`, `1.0`) was taken for version 1,
+    since Python finds True and 1.0 equal to 1; `egress: yes` in a policy is refused
+    (E113), and so is such a lock file now (E142). `0x1` is the integer 1: accepted."""
+    folder = tmp_path / "p"
+    shutil.copytree(ROOT / "policies/chu-rennes-2023", folder)
+    lock = folder / "policy.lock.yaml"
+    lock.write_text(lock.read_text().replace("egress-lock: 1\n", f"egress-lock: {version}\n"))
+    _, diagnostics = _validated(folder / "policy.yaml", "block")
+    refused = [d for d in diagnostics if "E142" in d and "not an egress lock file" in d]
+    assert bool(refused) == (version != "0x1")
+
+
+_HIDDEN_GRANT = ["      - id: maintenance", "        from: internet", "        to: dicom-gateway", "        ports: [tcp/22]",
+                 "        reason: Vendor maintenance", "        requested_by: Vendor", "        approved_by: Vendor",
+                 "        ticket: CRISE-2023-004"]
+
+
+@pytest.mark.parametrize("brk", ["\u2028", "\u2029", "\x85", "\r"], ids=["LS", "PS", "NEL", "CR"])
+def test_a_grant_hidden_after_a_comment_is_refused(tmp_path, brk):
+    """Regression (allow-list bypass): YAML starts a new line at NEL, LS, PS and a lone
+    CR; git, diff views and most editors do not. This one-line diff reads in review as
+    a comment after a ticket, but every reader (libyaml's too) read a new grant opening
+    SSH from the internet to the DICOM gateway, and `egress validate` said 0 errors.
+    Such a file is now refused (E100), at the place an editor shows, whichever reader."""
+    folder = tmp_path / "p"
+    shutil.copytree(ROOT / "policies/chu-rennes-2023", folder)
+    policy = folder / "policy.yaml"
+    text = policy.read_text()
+    line = "        ticket: CRISE-2023-004 # see the register"
+    text = text.replace("        ticket: CRISE-2023-004\n", brk.join([line, *_HIDDEN_GRANT]) + "\n", 1)
+    policy.write_bytes(text.encode())  # no newline translation
+    assert brk in policy.read_bytes().decode()
+    number = text[:text.index(line)].count("\n") + 1
+    for fast in ("block", "plain", "none"):
+        loaded, diagnostics = _validated(policy, fast)
+        assert loaded is None
+        assert diagnostics == [f"{policy}:{number}:{len(line) + 1}: error E100 " + diagnostics[0].split(" E100 ", 1)[1]]
+        assert "line break for YAML but not for git" in diagnostics[0]
+
+
+@pytest.mark.parametrize("text", ["a: 1 # c\u2028b: 2\n", "a: [x, y]\u2029", "a: 'x\x85y'\n", "a: 1\rb: 2\r", "a: 1\r\rb: 2\n"])
+def test_hidden_line_breaks_are_refused_by_load(text):
+    with pytest.raises(YamlError, match=r"E100 .* is a line break for YAML"):
+        yamlpos.load(text, "p.yaml")
+
+
+def test_crlf_line_ends_are_still_read():
+    assert yamlpos.load("a: 1 # c\r\nb: [x]\r\n", "p.yaml")[0] == {"a": 1, "b": ["x"]}
+
+
+def test_a_byte_order_mark_that_shifts_a_line_is_refused():
+    """libyaml skips a byte-order mark at the start of any line but counts its column:
+    `\\ufeff c: 2` shows under `a` (column 1) and was read as a sibling of `b` (column
+    2); PyYAML without libyaml read a key "\\ufeff c". Now E100 there; at the start of
+    the file it is the usual byte-order mark, and inside a text E144 names it."""
+    with pytest.raises(YamlError, match=r"p.yaml:3:1: error E100 an invisible U\+FEFF"):
+        yamlpos.load("a:\n  b: 1\n\ufeff c: 2\n", "p.yaml")
+    with pytest.raises(YamlError, match=r"p.yaml:2:1: error E100"):
+        yamlpos.load("a: 1\r\n\ufeff b: 2\r\n", "p.yaml")
+    assert yamlpos.load("\ufeffa: 1\n", "p.yaml")[0] == {"a": 1}
+    assert yamlpos.load("a: x\ufeffy\n", "p.yaml")[0] == {"a": "x\ufeffy"}

@@ -21,7 +21,7 @@ egress NAME RULE`.
 
 - BLOCK: `chain NAME { CHAIN }`, `set NAME { SET }`, `map NAME { SET }`, nothing else
   (no table flags, no flowtable, no objects);
-- CHAIN: `type filter hook forward|output priority filter|N`, `policy drop|accept`
+- CHAIN: `type filter hook forward|output priority filter`, `policy drop|accept`
   (scope.fails_closed then requires drop where it counts), then RULEs;
 - SET: `type T [. T]... [: verdict]` (T: ipv4_addr, ipv6_addr, inet_proto,
   inet_service, mark), `flags interval|timeout`, `timeout 1d`, `counter`, `elements = {
@@ -34,7 +34,8 @@ egress NAME RULE`.
   `vmap { ELEMENTS }`, `@NAME`, `{ VALUES }`, a comparison (`<`, `>`, ...) and a VALUE,
   or a VALUE; a SELECTOR is `ip|ip6 saddr|daddr`, `meta l4proto|nfproto|mark|time`, `th
   dport|sport`, `tcp|udp dport|sport`, `ct state`, `icmp type`, `icmpv6 type`,
-  `iifname`, `oifname`, or `meta mark and MASK`. The statements are `counter`, `limit
+  `oifname`, or `meta mark and MASK` (a few more than the generator writes: matches
+  only narrow what a rule accepts). The statements are `counter`, `limit
   rate N/second burst N packets`, `log [prefix "..."] [group N]`, and `meta mark set
   meta mark and KEEP [or TAG]`: the one packet-mark write egress makes, which keeps the
   bits outside its scratch mask and writes a tag inside it. KEEP must be the complement
@@ -103,7 +104,7 @@ SELECTORS = {
     "icmp": ("type",),
     "icmpv6": ("type",),
 }
-INTERFACE_SELECTORS = ("iifname", "oifname")
+INTERFACE_SELECTORS = ("oifname",)
 COMPARISONS = ("<", ">", "<=", ">=", "==", "!=")
 SYMBOLS = ("tcp", "udp", "icmp", "icmpv6", "ipv4", "ipv6", "established", "related", "invalid", "new",
            "untracked", *ICMP_V4, *ICMP_V6, *ICMP_V6_LOCAL)
@@ -120,29 +121,35 @@ ELEMENT = re.compile(rf"{_VALUE}(?: \. {_VALUE})*(?: : {_VERDICT})?")
 HEX = re.compile(r"0x[0-9a-fA-F]{1,8}")
 RATE = re.compile(r"\d{1,9}/(?:second|minute)")
 TIMEOUT = re.compile(r"\d{1,6}[dhms]")
-PRIORITY = re.compile(r"filter|-?\d{1,4}")
 MASK32 = 0xFFFFFFFF
 _REMOVALS = {("delete", "table"), ("destroy", "table"), *((verb, obj) for verb in ("flush", "delete", "destroy")
                                                           for obj in ("chain", "set", "map"))}
 
 
 def _refuse(tok: Token, what: list[Token], where: str) -> ScopeError:
-    return ScopeError(tok.line, f"`{excerpt(what)}`{where}: not something egress writes "
-                                "(egress.nft holds only what egress compiles); refused")
+    return ScopeError(tok.line, f"`{excerpt(what)}`{where}: not something egress writes; refused")
 
 
 def lines(toks: list[Token]) -> list[list[Token]]:
-    """The statements of a block's contents: split at newlines and `;` outside braces."""
+    """The statements of a block's contents: split at newlines and `;` outside braces.
+    A `}` that closes the block before its end (`{ a } b { c }`) is refused here, which
+    is what lets `_block` look at the two ends only."""
     result: list[list[Token]] = []
     current: list[Token] = []
     depth = 0
     for tok in toks:
-        if tok.kind == "end" and depth == 0:
+        kind = tok.kind
+        if kind == "end" and depth == 0:
             if current:
                 result.append(current)
             current = []
             continue
-        depth += (tok.kind == "{") - (tok.kind == "}")
+        if kind == "{":
+            depth += 1
+        elif kind == "}":
+            depth -= 1
+            if depth < 0:
+                raise ScopeError(tok.line, "a `}` that closes a block before the end of its statement; refused")
         current.append(tok)
     if current:
         result.append(current)
@@ -150,16 +157,13 @@ def lines(toks: list[Token]) -> list[list[Token]]:
 
 
 def _block(stmt: list[Token], at: int) -> list[Token] | None:
-    """The contents of the `{ ... }` that starts at stmt[at] and ends the statement;
-    None when stmt[at] is not `{` or words follow the closing `}`."""
-    if at >= len(stmt) or stmt[at].kind != "{" or stmt[-1].kind != "}":
+    """The contents of the `{ ... }` that starts at stmt[at] and ends the statement, or
+    None. The statement is balanced (scope.statements) and the words before `at` hold no
+    brace, so the `}` at the end closes the `{` at `at` unless the contents close it
+    earlier, which `lines` and `_elements` refuse."""
+    if at >= len(stmt) - 1 or stmt[at].kind != "{" or stmt[-1].kind != "}":
         return None
-    depth = 0
-    for i in range(at, len(stmt)):
-        depth += (stmt[i].kind == "{") - (stmt[i].kind == "}")
-        if depth == 0:
-            return stmt[at + 1:-1] if i == len(stmt) - 1 else None
-    return None
+    return stmt[at + 1:-1]
 
 
 def _words(stmt: list[Token]) -> list[str]:
@@ -239,10 +243,10 @@ class Checker:
                 self.rule(line, where)
 
     def _base_chain(self, line: list[Token], where: str) -> None:
-        """`type filter hook forward|output priority filter|N`."""
+        """`type filter hook forward|output priority filter`."""
         words = _words(line)
         if len(words) != 6 or words[1] != "filter" or words[2] != "hook" or words[3] not in HOOKS \
-                or words[4] != "priority" or not PRIORITY.fullmatch(words[5]):
+                or words[4] != "priority" or words[5] != "filter":
             raise _refuse(line[0], line, where)
 
     def rule(self, rule: list[Token], where: str) -> None:
@@ -390,8 +394,9 @@ class Checker:
                 continue
             if head == "counter" and len(words) == 1:
                 continue
-            if head == "elements" and len(words) > 2 and words[1] == "=" and _block(line, 2) is not None:
-                self.elements(_block(line, 2) or [], line[2])
+            contents = _block(line, 2) if head == "elements" and len(words) > 2 and words[1] == "=" else None
+            if contents is not None:
+                self.elements(contents, line[2])
                 continue
             raise _refuse(line[0], line, where)
 

@@ -84,7 +84,10 @@ def render(flows: StageFlows) -> str:
     hosts = dynamic.host_sets(flows)
     if not hosts:
         lines.append("# No direct grant to a host at this stage: nothing to add.")
+    specs: dict[tuple[str, ...], str] = {}  # the hosts of one service share their sets
     for host, names in hosts.items():
-        specs = ",".join(f"{name[-1]}#{FAMILY}#{TABLE}#{name}" for name in names)
-        lines.append(f"nftset=/{host}/{specs}")
+        spec = specs.get(names)
+        if spec is None:
+            spec = specs[names] = ",".join(f"{name[-1]}#{FAMILY}#{TABLE}#{name}" for name in names)
+        lines.append(f"nftset=/{host}/{spec}")
     return "\n".join(lines) + "\n"

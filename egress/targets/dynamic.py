@@ -346,20 +346,25 @@ def stage_plan(flows: StageFlows) -> tuple[dict, dict]:
 def host_sets(flows: StageFlows) -> dict[str, tuple[str, ...]]:
     """host -> the dynamic sets (sorted) that receive its addresses at this stage."""
     _, members = stage_plan(flows)
+    hosts_of = {flow.target: flow.hosts for flow in flows.flows  # a service's flows share its hosts
+                if flow.hosts and flow.direction == "egress" and flow.via == "direct"}
     services_of: dict[str, set[str]] = defaultdict(set)
-    for flow in flows.flows:
-        if flow.direction == "egress" and flow.via == "direct":
-            for host in flow.hosts:
-                services_of[host].add(flow.target)
+    for service, hosts in hosts_of.items():
+        for host in hosts:
+            services_of[host].add(service)
     sets_of: dict[str, set[str]] = defaultdict(set)  # service -> the sets that hold it
     for name, held in members.items():
         for service in held:
             sets_of[service].add(name)
     result = {}
+    known: dict[frozenset, tuple[str, ...]] = {}  # the hosts of one service share their sets
     for host, services in sorted(services_of.items()):
         # each host asks its services' sets, not every set of the stage: that scan was
         # hosts x sets (7 s of dnsmasq render at 100,000 destinations)
-        names = sorted(set().union(*(sets_of.get(service, ()) for service in services)))
+        key = frozenset(services)
+        names = known.get(key)
+        if names is None:
+            names = known[key] = tuple(sorted(set().union(*(sets_of.get(service, ()) for service in services))))
         if names:
-            result[host] = tuple(names)
+            result[host] = names
     return result

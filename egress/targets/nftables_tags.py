@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from egress.flows import policy_index
 from egress.model import Policy
-from egress.targets.dynamic import VERSIONS, sweep
 
 MARK_MASK = 0xFFFF0000
 """The bits of the packet mark that egress uses as scratch (`firewall.mark_mask`)."""
@@ -53,6 +52,8 @@ def labelled_pieces(policy: Policy) -> dict[int, list[Piece]]:
     a policy with errors elsewhere (unknown names) is labelled without failing."""
     memo = policy_index(policy).memo
     if __name__ not in memo:
+        from egress.targets.dynamic import VERSIONS  # not at import: see `shortage`
+
         index = policy_index(policy)
         direct, proxy_zone = _tagged(policy)
         labelled: dict[int, list] = {4: [], 6: []}
@@ -101,6 +102,8 @@ def most_tags(policy: Policy) -> int:
 def tags(policy: Policy) -> list[tuple[str, ...]]:
     """The tags of a policy: the distinct labels of its pieces, sorted (tag n is the
     n-th, counting from 1)."""
+    from egress.targets.dynamic import VERSIONS
+
     pieces = labelled_pieces(policy)
     return sorted({label for v in VERSIONS for _, _, label in pieces[v]})
 
@@ -115,6 +118,8 @@ def label_pieces(items: list[tuple[int, int, str]]) -> list[Piece]:
     that hold them. Fast path: the ranges of different services rarely overlap, so only
     the clusters of overlapping ranges go through `sweep` (a range alone is its own
     piece; ranges of one name never touch, and pieces of different names never merge)."""
+    from egress.targets.dynamic import sweep
+
     items = sorted(items)
     pieces: list = []
     i = 0
@@ -133,7 +138,11 @@ def label_pieces(items: list[tuple[int, int, str]]) -> list[Piece]:
 
 def shortage(policy: Policy) -> str | None:
     """Why the policy's tags do not fit in its `firewall.mark_mask` (the message, without
-    a position), or None when they fit or the mask is not a valid one (E148 says so)."""
+    a position), or None when they fit or the mask is not a valid one (E148 says so).
+
+    `validate` calls it for every policy: when the bound fits, as for most, it reads
+    nothing of `egress.targets.dynamic` (its set plans, hashlib), which this module
+    imports only to count the tags (issue 15: `validate` of a small policy)."""
     mask = mark_mask(policy)
     try:
         capacity = mark_layout(mask)[1]

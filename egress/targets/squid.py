@@ -42,9 +42,11 @@ Nothing here reads files or the network: the same flows give the same bytes.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 
 from netaddr import IPSet
@@ -174,9 +176,10 @@ def _acl_lines(name: str, kind: str, values: list[str], options: str = "") -> li
     return lines
 
 
-def _header(parts: _Parts, stage: Stage, at: dt.datetime, expired: Mapping[str, dt.datetime]) -> list[str]:
+def _header(parts: _Parts, stage: Stage, at: dt.datetime, left_out: Iterable[str]) -> list[str]:
     """The comment lines that open the file: what it is, for which stage and instant,
-    how to include it, and the proxied grants left out because they expired."""
+    how to include it, and the proxied grants left out because they expired
+    (`_left_out`)."""
     policy, proxy = parts.policy, parts.policy.proxy
     title = f": {_comment(stage.title)}" if stage.title else ""
     date = f" (stage date {stage.date.isoformat()})" if stage.date else ""
@@ -209,14 +212,17 @@ def _header(parts: _Parts, stage: Stage, at: dt.datetime, expired: Mapping[str, 
             "#   Squid 5.7 serves its 403 page inside TLS with the port's certificate (it forces",
             "#   this whenever ssl_bump rules exist): the destination is never contacted.",
         ]
-    grants = parts.grants_by_id
-    left_out = sorted(
-        (grant_id, day) for grant_id, day in expired.items()
-        if grant_id in grants and grants[grant_id].via == "proxy"
-    )
-    for grant_id, day in left_out:
-        lines.append(f"# left out: grant {_comment(grant_id)} expired at {instants.show(day, end=True)}")
+    lines += left_out
     return lines
+
+
+def _left_out(parts: _Parts, expired: Mapping[str, dt.datetime]) -> list[tuple[str, str]]:
+    """(grant id, its `# left out` line) of the proxied grants among `expired`, by id."""
+    grants = parts.grants_by_id
+    return sorted(
+        (grant_id, f"# left out: grant {_comment(grant_id)} expired at {instants.show(day, end=True)}")
+        for grant_id, day in expired.items() if grant_id in grants and grants[grant_id].via == "proxy"
+    )
 
 
 def _grant_comment(flow: Flow) -> list[str]:
@@ -321,7 +327,7 @@ class _GrantPart:
 
     def __init__(self, parts: _Parts, flows: tuple[Flow, ...]):
         ordered = sorted(flows, key=lambda f: (f.source, f.target))  # the grant id is the same
-        self.expires = ordered[0].grant.expires
+        self.grant_id = ordered[0].grant.id
         ranges = [parts.ranges(f.ports) for f in ordered]
         for f in ordered:
             parts.zone_src.setdefault(f.source, f.src)  # a zone's flows all have its addresses
@@ -363,10 +369,56 @@ def _grant_parts(flows: StageFlows, parts: _Parts) -> list[_GrantPart]:
     return [parts.grant(tuple(by_grant[grant_id])) for grant_id in sorted(by_grant)]
 
 
+class _InForce:
+    """The parts of the grants in force (by grant id), the zones, services and port sets
+    they name, and the text of those sections, kept up to date as grants leave: a
+    section is rewritten only when one of its entries is named by no grant any more."""
+
+    def __init__(self, parts: _Parts, granted: list[_GrantPart]):
+        self.parts = parts
+        self.granted = {part.grant_id: part for part in granted}
+        self.uses: dict[str, Counter] = {"zones": Counter(), "services": Counter(), "port_sets": Counter()}
+        for part in granted:
+            for kind, used in self.uses.items():
+                used.update(getattr(part, kind))
+        self._sections()
+
+    def drop(self, grant_ids: Iterable[str]) -> None:
+        """The grants `grant_ids` leave (ids not in force are ignored)."""
+        changed = False
+        for grant_id in grant_ids:
+            part = self.granted.pop(grant_id, None)
+            if part is None:
+                continue
+            for kind, used in self.uses.items():
+                for key in getattr(part, kind):
+                    used[key] -= 1
+                    if not used[key]:
+                        del used[key]
+                        changed = True
+        if changed:
+            self._sections()
+
+    def _sections(self) -> None:
+        parts = self.parts
+        self.zones = "\n".join([parts.zone(name) for name in sorted(self.uses["zones"])])
+        named = [parts.service(name) for name in sorted(self.uses["services"])]
+        self.services = "\n".join(lines for _, lines, _ in named)
+        port_sets = sorted(self.uses["port_sets"])
+        self.all_ports = merge(r for ranges in port_sets for r in ranges)
+        self.tls_ports = subtract(self.all_ports, ((HTTP_PORT, HTTP_PORT),))
+        self.server_names = "\n".join(server_names for _, _, server_names in named)
+        ports = _acl_lines(SAFE_PORTS, "port", _port_text(self.all_ports))
+        if self.tls_ports:
+            ports += _acl_lines(TLS_PORTS, "port", _port_text(self.tls_ports))
+        self.ports = "\n".join(ports + [parts.port_acl(ranges) for ranges in port_sets])
+
+
 def render(flows: StageFlows) -> str:
     """The text of `squid-egress.conf` for the proxied flows of one stage."""
     parts = _parts(flows.policy)
-    return _render(parts, flows.stage, flows.at, flows.expired, _grant_parts(flows, parts))
+    left_out = [line for _, line in _left_out(parts, flows.expired)]
+    return _render(parts, flows.stage, flows.at, left_out, _InForce(parts, _grant_parts(flows, parts)))
 
 
 def render_later(flows: StageFlows, later: Iterable[dt.datetime]) -> Iterator[str]:
@@ -383,8 +435,8 @@ def render_later(flows: StageFlows, later: Iterable[dt.datetime]) -> Iterator[st
     destinations). tests/test_squid.py checks them against full renders.
     """
     parts = _parts(flows.policy)
-    granted = _grant_parts(flows, parts)
-    expired = dict(flows.expired)
+    in_force = _InForce(parts, _grant_parts(flows, parts))
+    left_out = _left_out(parts, flows.expired)
     closing = sorted((g.expires, i, g.id) for i, g in enumerate(flows.grants) if g.expires is not None)
     gone = 0  # closing[:gone] have expired
     previous = flows.at
@@ -393,21 +445,22 @@ def render_later(flows: StageFlows, later: Iterable[dt.datetime]) -> Iterator[st
         if at <= previous:
             raise ValueError(f"instants must be ascending and after {instants.iso(previous)}: got {instants.iso(at)}")
         previous = at
-        before = gone
+        leaving = {}
         while gone < len(closing) and instants.expired(closing[gone][0], at):
             expires, _, grant_id = closing[gone]
-            expired[grant_id] = expires
+            leaving[grant_id] = expires
             gone += 1
-        if gone > before:
-            granted = [part for part in granted if not instants.expired(part.expires, at)]
-        yield _render(parts, flows.stage, at, expired, granted)
+        for entry in _left_out(parts, leaving):
+            bisect.insort(left_out, entry)
+        in_force.drop(leaving)
+        yield _render(parts, flows.stage, at, [line for _, line in left_out], in_force)
 
 
-def _render(parts: _Parts, stage: Stage, at: dt.datetime, expired: Mapping[str, dt.datetime],
-            granted: list[_GrantPart]) -> str:
-    """The file: the header, then the shared parts of the grants in `granted`."""
+def _render(parts: _Parts, stage: Stage, at: dt.datetime, left_out: list[str], in_force: _InForce) -> str:
+    """The file: the header, then the sections of the grants in force."""
     peek = parts.policy.proxy is not None and parts.policy.proxy.tls == "peek"
-    out = _header(parts, stage, at, expired)
+    out = _header(parts, stage, at, left_out)
+    granted = in_force.granted.values()
 
     if not granted:
         out += [
@@ -422,31 +475,18 @@ def _render(parts: _Parts, stage: Stage, at: dt.datetime, expired: Mapping[str, 
         out += ["http_access deny all", ""]
         return "\n".join(out)
 
-    zones = sorted(frozenset().union(*(part.zones for part in granted)))
-    services = sorted(frozenset().union(*(part.services for part in granted)))
-    port_sets = sorted(frozenset().union(*(part.port_sets for part in granted)))
-    all_ports = merge(r for ranges in port_sets for r in ranges)
-    tls_ports = subtract(all_ports, ((HTTP_PORT, HTTP_PORT),))
-
-    out += ["", "# -- zones: the clients, by source address (networks collapsed, none inside another)"]
-    out += [parts.zone(name) for name in zones]
+    out += ["", "# -- zones: the clients, by source address (networks collapsed, none inside another)", in_force.zones]
     out += [
         "",
         "# -- services: the destinations, by name. `.name` is the name and every name below it;",
         "# -n: no reverse DNS, so a URL written with an IP address never matches a name.",
+        in_force.services,
     ]
-    named = [parts.service(name) for name in services]
-    out += [lines for _, lines, _ in named]
-
-    out += ["", "# -- ports: every proxied port, those that may be CONNECTed to (not 80), each grant's"]
-    out += _acl_lines(SAFE_PORTS, "port", _port_text(all_ports))
-    if tls_ports:
-        out += _acl_lines(TLS_PORTS, "port", _port_text(tls_ports))
-    out += [parts.port_acl(ranges) for ranges in port_sets]
+    out += ["", "# -- ports: every proxied port, those that may be CONNECTed to (not 80), each grant's", in_force.ports]
 
     out += ["", "# -- access rules"]
     out.append(f"http_access deny !{SAFE_PORTS}")
-    out.append(f"http_access deny CONNECT !{TLS_PORTS}" if tls_ports else "http_access deny CONNECT")
+    out.append(f"http_access deny CONNECT !{TLS_PORTS}" if in_force.tls_ports else "http_access deny CONNECT")
     out += [part.http for part in granted]
 
     if peek:
@@ -455,8 +495,8 @@ def _render(parts: _Parts, stage: Stage, at: dt.datetime, expired: Mapping[str, 
             "# -- TLS server name (proxy.tls: peek): read the ClientHello without decrypting,",
             "# splice when the SNI (or, without SNI, the CONNECT name) belongs to the service that",
             "# the CONNECT name belongs to, for a zone granted it; close the connection otherwise.",
+            in_force.server_names,
         ]
-        out += [server_names for _, _, server_names in named]
         out.append(f"acl {TLS_STEP1} at_step SslBump1")
         out.append(f"ssl_bump peek {TLS_STEP1}")
         out += [part.splice for part in granted if part.splice]  # not tcp/80: never CONNECTed to
