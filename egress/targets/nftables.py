@@ -250,11 +250,9 @@ The output is deterministic: everything is sorted and the header holds no timest
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from contextlib import contextmanager
 from itertools import repeat
 
 from netaddr import IPAddress
@@ -270,6 +268,7 @@ from egress.targets.nftables_tags import (  # noqa: F401 (MARK_MASK, TooManyTags
     MARK_MASK,
     PROXY,
     TooManyTags,
+    collector_paused,
     labelled_pieces,
     mark_layout,
     mark_mask,
@@ -671,23 +670,8 @@ class _Objects:
 def render(flows: StageFlows) -> str:
     """The nftables ruleset (`egress.nft`) of one stage: a header, then the three parts
     of the one transaction (declare, empty, fill) that replace the table's content."""
-    with _collector_paused():
+    with collector_paused():
         return _render(flows)
-
-
-@contextmanager
-def _collector_paused():
-    """Python's cyclic garbage collector paused (then restored as it was): a render
-    allocates hundreds of thousands of tuples and strings, none in a cycle (reference
-    counting frees them), and each burst of allocations made the collector rescan the
-    policy's whole object graph: 40% of the render time at 100,000 destinations."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _render(flows: StageFlows) -> str:
