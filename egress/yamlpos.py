@@ -262,7 +262,21 @@ _SINGLE_QUOTED = re.compile(r"'([^']*)'(?: +#.*| *)\Z")
 _FLOW_EMPTY = re.compile(r"\[ *\](?: +#.*| *)\Z")
 _FLOW_ITEM = re.compile(r""" *("[^"\\]*"|'[^']*'|[A-Za-z0-9_./][A-Za-z0-9_./+-]*) *([],])""")
 _LINE_END = re.compile(r"(?: +#.*| *)\Z")
-_CONSTRUCTORS = yaml.constructor.SafeConstructor.yaml_constructors
+_INT = "tag:yaml.org,2002:int"
+_MISLEADING_INT = re.compile(r"[-+]?0[0-7_]+\Z|.*:")
+"""The YAML 1.1 spellings of an integer that read otherwise than they show: a leading
+zero makes it octal (`port: 0443` is 291) and colons make it base 60 (`53:20` is 3200)."""
+
+
+def _int(constructor, node) -> int:
+    """PyYAML's integer constructor, but `ValueError` for a misleading spelling: the
+    fast readers then step aside, and `_scalar` says what the number is."""
+    if _MISLEADING_INT.match(node.value):
+        raise ValueError(node.value)
+    return constructor.construct_yaml_int(node)
+
+
+_CONSTRUCTORS = {**yaml.constructor.SafeConstructor.yaml_constructors, _INT: _int}
 
 
 class _Unions(dict):
@@ -588,6 +602,11 @@ def _scalar(node, path: str):
     try:
         return _CONSTRUCTORS[node.tag](_constructor, node)  # not construct_object, which keeps every node it read
     except (yaml.YAMLError, ValueError, TypeError, KeyError, OverflowError):
+        if node.tag == _INT and _MISLEADING_INT.match(node.value):
+            kind = "base-60" if ":" in node.value else "octal"
+            value = _constructor.construct_yaml_int(node)
+            raise YamlError(Diagnostic(*_where(path, node), "E112", f"{node.value!r} is the YAML 1.1 {kind} number {value}, "
+                                       f"not what it shows; write {value} (or the number you meant, without {'colons' if kind == 'base-60' else 'a leading zero'})")) from None
         raise YamlError(Diagnostic(*_where(path, node), "E112",
                                    f"{node.value!r} is not a valid {_shown(node.tag)}; remove the tag or fix the value")) from None
 
