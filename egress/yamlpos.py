@@ -605,8 +605,8 @@ def _scalar(node, path: str):
         if node.tag == _INT and _MISLEADING_INT.match(node.value):
             kind = "base-60" if ":" in node.value else "octal"
             value = _constructor.construct_yaml_int(node)
-            raise YamlError(Diagnostic(*_where(path, node), "E112", f"{node.value!r} is the YAML 1.1 {kind} number {value}, "
-                                       f"not what it shows; write {value} (or the number you meant, without {'colons' if kind == 'base-60' else 'a leading zero'})")) from None
+            raise YamlError(Diagnostic(*_where(path, node), "E112", f"{node.value!r} is the YAML 1.1 {kind} number {value}, not what it "
+                                       f"shows; write {value} or the number you meant, or quote it if it is a text (an address, a time)")) from None
         raise YamlError(Diagnostic(*_where(path, node), "E112",
                                    f"{node.value!r} is not a valid {_shown(node.tag)}; remove the tag or fix the value")) from None
 

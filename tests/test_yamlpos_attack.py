@@ -401,3 +401,8 @@ def test_an_integer_that_reads_otherwise_than_it_shows_is_refused(tmp_path, spel
     else:
         assert len(errors) == 1 and f"E112 {spelling!r} is the YAML 1.1 {meaning}" in errors[0]
     assert yamlpos.load("a: 0x1F\nb: 0b11\nc: 1_000\n", "p.yaml")[0] == {"a": 31, "b": 3, "c": 1000}
+
+
+def test_an_unquoted_address_read_as_a_number_says_to_quote_it():
+    with pytest.raises(YamlError, match=r"1:25: error E112 '2001:0:0:0:0:0:0:12' is the YAML 1.1 base-60 .* quote it if it is a text"):
+        yamlpos.load("addresses: [10.0.0.0/8, 2001:0:0:0:0:0:0:12]\n", "p.yaml")
