@@ -126,7 +126,7 @@ def test_merge_ranges_merges_within_each_version(raw):
     from egress.flows import merge_ranges
 
     ranges = [(v, first, first + size) for v, first, size in raw]
-    expected = tuple((v, lo, hi) for v in (4, 6) for lo, hi in I.merge((f, l) for w, f, l in ranges if w == v))
+    expected = tuple((v, lo, hi) for v in (4, 6) for lo, hi in I.merge((f, last) for w, f, last in ranges if w == v))
     assert merge_ranges(ranges) == expected
 
 
