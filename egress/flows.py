@@ -34,7 +34,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Literal, overload
 
 from egress import instants
-from egress.intervals import merge
 from egress.model import INTERNET, Grant, Policy, PortRange, Stage
 from egress.special import INTERNET_SPACE, NOT_INTERNET
 
@@ -261,11 +260,17 @@ def _cidrs(version: int, first: int, last: int) -> list[IPNetwork]:
 
 def merge_ranges(ranges: Iterable[tuple[int, int, int]]) -> Ranges:
     """(version, first, last) ranges -> `Ranges`: sorted, overlapping or adjacent merged
-    (within a version: `egress.intervals.merge` on each)."""
-    by_version: dict[int, list[tuple[int, int]]] = {}
-    for version, first, last in ranges:
-        by_version.setdefault(version, []).append((first, last))
-    return tuple((version, first, last) for version in sorted(by_version) for first, last in merge(by_version[version]))
+    within a version (what `egress.intervals.merge` does, for each version at once)."""
+    out: list[tuple[int, int, int]] = []
+    top = (0, 0, -2)  # the last range kept; no version 0: never merged with
+    for version, first, last in sorted(ranges):  # one pass (100,000 ranges in a large policy)
+        if version == top[0] and first <= top[2] + 1:
+            if last > top[2]:
+                top = out[-1] = (version, top[1], last)
+        else:
+            top = (version, first, last)
+            out.append(top)
+    return tuple(out)
 
 
 class PolicyIndex:
@@ -316,7 +321,8 @@ class PolicyIndex:
         key = ("locked" if locked else "service", name)
         if key not in self._sets:
             service = self._services[name]
-            ranges = [(a.version, a.first, a.last) for a in service.addresses]
+            ranges = [(v, first, first | ((1 << ((32 if v == 4 else 128) - prefixlen)) - 1))  # Network.last, inline
+                      for v, first, prefixlen in service.addresses]
             if locked:
                 ranges += [(n.version, n.first, n.last) for d in service.of_kind("host")
                            for n in self._locked.get(d.value, ())]

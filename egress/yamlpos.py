@@ -162,11 +162,18 @@ def load(text: str, path: str) -> tuple[object, list[Diagnostic]]:
     3. `compose` and `to_data`: everything else, syntax errors included.
     Property tests check that the first two give the same data and positions as the
     third on every document they accept.
+
+    A line break that git and most editors do not show as one, or a byte-order mark that
+    shifts a line, is refused first (E100): see `_HIDDEN`. The line reader steps aside for such texts, so the common case
+    pays nothing for that check.
     """
     try:
         return _block_data(text, path), []
     except _NotPlain:
         pass
+    hidden = _HIDDEN.search(text)
+    if hidden is not None:
+        raise _hidden(text, hidden.start(), path)
     try:
         return _plain_data(text, path), []
     except _NotPlain:
@@ -175,6 +182,38 @@ def load(text: str, path: str) -> tuple[object, list[Diagnostic]]:
     if node is None:
         raise YamlError(Diagnostic(path, 1, 1, "E102", "the file is empty; a policy starts with `egress: 1`"))
     return to_data(node, path)
+
+
+_HIDDEN = re.compile("[\x85\u2028\u2029]|\r(?!\n)|(?<=\n)\ufeff")
+"""What makes a file read otherwise than git, diff views, grep and most editors show it:
+1. the line breaks of YAML 1.1 beyond LF and CRLF: NEL, LINE SEPARATOR, PARAGRAPH
+   SEPARATOR, a CR without LF. YAML starts a new line there, the tools show one line,
+   so the text after a `#` on such a line reads as a comment in review but is YAML: a
+   one-line diff `ticket: X # see the register` could hold a whole hidden grant;
+2. a byte-order mark at the start of a line: invisible, but libyaml skips it and
+   counts it as a column, so the line is read one column deeper than it shows (and
+   PyYAML without libyaml reads it otherwise again). Elsewhere in a text it is E144.
+Refused, as an unreadable file is."""
+_HIDDEN_NAMES = {
+    "\x85": "U+0085 (NEXT LINE) is a line break for YAML but not for git and most editors",
+    "\u2028": "U+2028 (LINE SEPARATOR) is a line break for YAML but not for git and most editors",
+    "\u2029": "U+2029 (PARAGRAPH SEPARATOR) is a line break for YAML but not for git and most editors",
+    "\r": "a carriage return (U+000D) without a newline is a line break for YAML but not for git and most editors",
+    "\ufeff": "an invisible U+FEFF (BYTE ORDER MARK) starts the line, and YAML reads the line one column deeper than it shows",
+}
+
+
+def _hidden(text: str, at: int, path: str) -> YamlError:
+    """E100 for the character at index `at` of `text` that `_HIDDEN` found, placed by
+    newlines only (where an editor that ignores it shows it)."""
+    line = text.count("\n", 0, at) + 1
+    column = at - (text.rfind("\n", 0, at) + 1) + 1
+    char = text[at]
+    if char == "\ufeff":
+        message = f"{_HIDDEN_NAMES[char]}; delete it"
+    else:
+        message = f"{_HIDDEN_NAMES[char]} (text after it, even after a `#`, would be read as YAML); replace it with a newline"
+    return YamlError(Diagnostic(path, line, column, "E100", message))
 
 
 class _NotPlain(Exception):
@@ -223,7 +262,21 @@ _SINGLE_QUOTED = re.compile(r"'([^']*)'(?: +#.*| *)\Z")
 _FLOW_EMPTY = re.compile(r"\[ *\](?: +#.*| *)\Z")
 _FLOW_ITEM = re.compile(r""" *("[^"\\]*"|'[^']*'|[A-Za-z0-9_./][A-Za-z0-9_./+-]*) *([],])""")
 _LINE_END = re.compile(r"(?: +#.*| *)\Z")
-_CONSTRUCTORS = yaml.constructor.SafeConstructor.yaml_constructors
+_INT = "tag:yaml.org,2002:int"
+_MISLEADING_INT = re.compile(r"[-+]?0[0-7_]+\Z|.*:")
+"""The YAML 1.1 spellings of an integer that read otherwise than they show: a leading
+zero makes it octal (`port: 0443` is 291) and colons make it base 60 (`53:20` is 3200)."""
+
+
+def _int(constructor, node) -> int:
+    """PyYAML's integer constructor, but `ValueError` for a misleading spelling: the
+    fast readers then step aside, and `_scalar` says what the number is."""
+    if _MISLEADING_INT.match(node.value):
+        raise ValueError(node.value)
+    return constructor.construct_yaml_int(node)
+
+
+_CONSTRUCTORS = {**yaml.constructor.SafeConstructor.yaml_constructors, _INT: _int}
 
 
 class _Unions(dict):
@@ -549,6 +602,11 @@ def _scalar(node, path: str):
     try:
         return _CONSTRUCTORS[node.tag](_constructor, node)  # not construct_object, which keeps every node it read
     except (yaml.YAMLError, ValueError, TypeError, KeyError, OverflowError):
+        if node.tag == _INT and _MISLEADING_INT.match(node.value):
+            kind = "base-60" if ":" in node.value else "octal"
+            value = _constructor.construct_yaml_int(node)
+            raise YamlError(Diagnostic(*_where(path, node), "E112", f"{node.value!r} is the YAML 1.1 {kind} number {value}, not what it "
+                                       f"shows; write {value} or the number you meant, or quote it if it is a text (an address, a time)")) from None
         raise YamlError(Diagnostic(*_where(path, node), "E112",
                                    f"{node.value!r} is not a valid {_shown(node.tag)}; remove the tag or fix the value")) from None
 

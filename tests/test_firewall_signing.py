@@ -68,6 +68,13 @@ def test_the_signing_time_is_inside_what_is_signed(keys):
         signing.verify(data, legacy, keys["allowed"])
     with pytest.raises(signing.SignatureError, match="not an egress signature"):
         signing.verify(data, b'{"format": "egress-signature-1"}\n' + armour, keys["allowed"])
+    # a newer time put beside the signed one, outside what the signature covers
+    newer = signing.statement(data, "2026-06-01T00:00:00Z")
+    extra_key = raw.replace(b'"}\n', b'", "signed_at_2": "2026-06-01T00:00:00Z"}\n', 1)
+    assert extra_key != raw
+    for forged in (newer + raw, raw + newer, extra_key):
+        with pytest.raises(signing.SignatureError, match=r"does not verify|not an egress signature"):
+            signing.verify(data, forged, keys["allowed"])
 
 
 def test_unsigned_other_key_modified_or_wrong_signer_are_refused(keys):

@@ -864,7 +864,7 @@ def test_expiry_instants_in_the_rules(tmp_path, timezone, instant):
 
 
 def test_tag_pieces_fast_path_equals_sweep():
-    """`_label_pieces` (ranges alone taken as they are) gives what `sweep` gives, on
+    """`label_pieces` (ranges alone taken as they are) gives what `sweep` gives, on
     random services whose own ranges never touch (as egress.flows makes them)."""
     import random
 
@@ -881,3 +881,24 @@ def test_tag_pieces_fast_path_equals_sweep():
                 items.append((first, last, name))
                 at = last + 2
         assert nftables_tags.label_pieces(items) == sweep(items, lambda labels: tuple(sorted(labels)))
+
+
+def test_tag_pieces_of_unmerged_ranges_equal_those_of_merged_ones():
+    """The tags are cut from the networks as written (a service's networks may overlap,
+    touch or repeat): the pieces are those of each service's ranges merged first (what
+    the flows hold), so the ruleset and the count of E149 do not depend on how a
+    service's addresses are written."""
+    import random
+
+    from egress.intervals import merge
+
+    rng = random.Random(11)
+    for _ in range(500):
+        items = []
+        for name in "abcd"[: rng.randint(1, 4)]:
+            for _ in range(rng.randint(1, 6)):
+                first = rng.randint(0, 40)
+                items.append((first, first + rng.randint(0, 8), name))
+        merged = [(a, b, name) for name in {n for _, _, n in items}
+                  for a, b in merge((a, b) for a, b, n in items if n == name)]
+        assert nftables_tags.label_pieces(items) == nftables_tags.label_pieces(merged), items

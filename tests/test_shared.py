@@ -121,6 +121,16 @@ def test_query_reads_the_flows_index_not_a_rebuilt_policy(tmp_path):
 
 
 @settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([4, 6]), st.integers(0, 60), st.integers(0, 8)), max_size=12))
+def test_merge_ranges_merges_within_each_version(raw):
+    from egress.flows import merge_ranges
+
+    ranges = [(v, first, first + size) for v, first, size in raw]
+    expected = tuple((v, lo, hi) for v in (4, 6) for lo, hi in I.merge((f, last) for w, f, last in ranges if w == v))
+    assert merge_ranges(ranges) == expected
+
+
+@settings(max_examples=300, deadline=None)
 @given(version=st.sampled_from([4, 6]), a=st.integers(0, 2**128 - 1), b=st.integers(0, 2**128 - 1))
 def test_range_cidrs_cover_exactly_the_range(version, a, b):
     from netaddr import IPAddress, IPRange

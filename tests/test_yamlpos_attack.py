@@ -185,7 +185,7 @@ def test_a_long_document_is_refused_alike(monkeypatch):
 
 
 @pytest.mark.parametrize("text", [
-    "a: yes\nb: 1:20\nc: 0x1F\nd: .nan\ne: ~\nf: 2023-01-01\ng: 1_000\nh: on\n",
+    "a: yes\nb: 0b11\nc: 0x1F\nd: .nan\ne: ~\nf: 2023-01-01\ng: 1_000\nh: on\ni: 1:20.5\nj: 0o17\n",
     "host: \u200bexample.org\nname: caf\u00e9 \u65e5\u672c\nbidi: '\u202eabc'\nlist: [\"\u2066x\u2069\", '\u200e']\n",
     "a:\n- b: 1\n  c:\n  - x\n  - 'y'\nd: [a, \"b\", 'c'] # c\n",
     "k" * 253 + ": 1\n",
@@ -309,7 +309,7 @@ def test_loads_keep_nothing_behind():
     constructed: ~4 MB more held after each load of a 10,000-number document."""
     texts = ["a:\n" + "".join(f"- {i}\n" for i in range(50)),  # the line reader
              "a: {b: [1, yes, .5, ~]}\n",  # the event reader
-             "a: &x [1, yes, 1:20]\nb: *x\nc: !!int '7'\nd: !!float '1.5'\n"]  # the node tree
+             "a: &x [1, yes, 1_0]\nb: *x\nc: !!int '7'\nd: !!float '1.5'\n"]  # the node tree
     for text in texts:
         yamlpos.load(text, "p.yaml")
     with pytest.raises(YamlError, match="E112"):
@@ -329,3 +329,80 @@ def test_a_lock_file_version_is_the_number_one(tmp_path, version):
     _, diagnostics = _validated(folder / "policy.yaml", "block")
     refused = [d for d in diagnostics if "E142" in d and "not an egress lock file" in d]
     assert bool(refused) == (version != "0x1")
+
+
+_HIDDEN_GRANT = ["      - id: maintenance", "        from: internet", "        to: dicom-gateway", "        ports: [tcp/22]",
+                 "        reason: Vendor maintenance", "        requested_by: Vendor", "        approved_by: Vendor",
+                 "        ticket: CRISE-2023-004"]
+
+
+@pytest.mark.parametrize("brk", ["\u2028", "\u2029", "\x85", "\r"], ids=["LS", "PS", "NEL", "CR"])
+def test_a_grant_hidden_after_a_comment_is_refused(tmp_path, brk):
+    """Regression (allow-list bypass): YAML starts a new line at NEL, LS, PS and a lone
+    CR; git, diff views and most editors do not. This one-line diff reads in review as
+    a comment after a ticket, but every reader (libyaml's too) read a new grant opening
+    SSH from the internet to the DICOM gateway, and `egress validate` said 0 errors.
+    Such a file is now refused (E100), at the place an editor shows, whichever reader."""
+    folder = tmp_path / "p"
+    shutil.copytree(ROOT / "policies/chu-rennes-2023", folder)
+    policy = folder / "policy.yaml"
+    text = policy.read_text()
+    line = "        ticket: CRISE-2023-004 # see the register"
+    text = text.replace("        ticket: CRISE-2023-004\n", brk.join([line, *_HIDDEN_GRANT]) + "\n", 1)
+    policy.write_bytes(text.encode())  # no newline translation
+    assert brk in policy.read_bytes().decode()
+    number = text[:text.index(line)].count("\n") + 1
+    for fast in ("block", "plain", "none"):
+        loaded, diagnostics = _validated(policy, fast)
+        assert loaded is None
+        assert diagnostics == [f"{policy}:{number}:{len(line) + 1}: error E100 " + diagnostics[0].split(" E100 ", 1)[1]]
+        assert "line break for YAML but not for git" in diagnostics[0]
+
+
+@pytest.mark.parametrize("text", ["a: 1 # c\u2028b: 2\n", "a: [x, y]\u2029", "a: 'x\x85y'\n", "a: 1\rb: 2\r", "a: 1\r\rb: 2\n"])
+def test_hidden_line_breaks_are_refused_by_load(text):
+    with pytest.raises(YamlError, match=r"E100 .* is a line break for YAML"):
+        yamlpos.load(text, "p.yaml")
+
+
+def test_crlf_line_ends_are_still_read():
+    assert yamlpos.load("a: 1 # c\r\nb: [x]\r\n", "p.yaml")[0] == {"a": 1, "b": ["x"]}
+
+
+def test_a_byte_order_mark_that_shifts_a_line_is_refused():
+    """libyaml skips a byte-order mark at the start of any line but counts its column:
+    `\\ufeff c: 2` shows under `a` (column 1) and was read as a sibling of `b` (column
+    2); PyYAML without libyaml read a key "\\ufeff c". Now E100 there; at the start of
+    the file it is the usual byte-order mark, and inside a text E144 names it."""
+    with pytest.raises(YamlError, match=r"p.yaml:3:1: error E100 an invisible U\+FEFF"):
+        yamlpos.load("a:\n  b: 1\n\ufeff c: 2\n", "p.yaml")
+    with pytest.raises(YamlError, match=r"p.yaml:2:1: error E100"):
+        yamlpos.load("a: 1\r\n\ufeff b: 2\r\n", "p.yaml")
+    assert yamlpos.load("\ufeffa: 1\n", "p.yaml")[0] == {"a": 1}
+    assert yamlpos.load("a: x\ufeffy\n", "p.yaml")[0] == {"a": "x\ufeffy"}
+
+
+@pytest.mark.parametrize("spelling, meaning", [("0443", "octal number 291"), ("03128", None), ("53:20", "base-60 number 3200"),
+                                               ("-012", "octal number -10"), ("1:0", "base-60 number 60")])
+def test_an_integer_that_reads_otherwise_than_it_shows_is_refused(tmp_path, spelling, meaning):
+    """Regression: `port: 0443` was the YAML 1.1 octal number 291, so the proxy
+    listened, and the firewall opened the zones to it, on tcp/291 while the policy
+    showed 443 (53:20 was 3200). Now E112 names the number, whichever reader reads the
+    file; 0x and 0b spellings, which say what they are, are still read."""
+    folder = tmp_path / "p"
+    shutil.copytree(ROOT / "policies/chu-rennes-2023", folder)
+    policy = folder / "policy.yaml"
+    policy.write_text(policy.read_text().replace("  port: 3128\n", f"  port: {spelling}\n", 1))
+    results = [_validated(policy, fast) for fast in ("block", "plain", "none")]
+    assert results[0] == results[1] == results[2]
+    errors = [d for d in results[0][1] if " error " in d]
+    if meaning is None:  # 03128 is no octal number: a string, which the schema refuses
+        assert errors and all("YAML 1.1" not in d for d in errors)
+    else:
+        assert len(errors) == 1 and f"E112 {spelling!r} is the YAML 1.1 {meaning}" in errors[0]
+    assert yamlpos.load("a: 0x1F\nb: 0b11\nc: 1_000\n", "p.yaml")[0] == {"a": 31, "b": 3, "c": 1000}
+
+
+def test_an_unquoted_address_read_as_a_number_says_to_quote_it():
+    with pytest.raises(YamlError, match=r"1:25: error E112 '2001:0:0:0:0:0:0:12' is the YAML 1.1 base-60 .* quote it if it is a text"):
+        yamlpos.load("addresses: [10.0.0.0/8, 2001:0:0:0:0:0:0:12]\n", "p.yaml")

@@ -62,6 +62,7 @@ SUFFIX = ".sig"
 MAX_SIGNATURE = 64 * 1024
 FORMAT = "egress-signature-1"
 ARMOUR = b"-----BEGIN SSH SIGNATURE-----"
+ARMOUR_END = b"-----END SSH SIGNATURE-----"  # nothing may follow it: no second, unsigned statement
 _SIGNED_AT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")  # fixed width: compared as text
 
 
@@ -233,8 +234,9 @@ def _parse(signature: bytes, name: str) -> tuple[bytes, bytes, str, str]:
             and bool(dt.datetime.strptime(signed_at, "%Y-%m-%dT%H:%M:%SZ"))
     except ValueError:
         valid = False
-    if not valid or not armour.startswith(ARMOUR):
-        raise SignatureError(f"{sig_name}: not an egress signature (bad signing time or no SSH signature)")
+    if not valid or not armour.startswith(ARMOUR) or not armour.rstrip(b"\n").endswith(ARMOUR_END):
+        raise SignatureError(f"{sig_name}: not an egress signature (bad signing time, no SSH signature, or words "
+                             "after it)")
     return text + b"\n", armour, str(doc["manifest_sha256"]), signed_at
 
 

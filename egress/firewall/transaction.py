@@ -7,8 +7,10 @@ Steps of an apply, in this order (nothing changes before step 5):
    bytes that were checked (verify.py): from here on only those bytes are used, copied
    into a private folder; then, without running anything, check what they say: the
    manifest's stage and policy are those of egress.nft's header (sanitize.py), egress.nft
-   names no table but `inet egress` (scope.py), the dnsmasq feed holds only `nftset=`
-   lines into that table (dnsmasq.py); the include paths are real paths, not links;
+   names no table but `inet egress` and says only what egress writes (scope.py,
+   allowlist.py), the dnsmasq feed holds only `nftset=` lines into that table
+   (dnsmasq.py); the include paths are real paths, not links; under the lock, a signed
+   bundle must not be older than the newest signed one applied here (freshness.py);
 2. `nft -c -f egress.nft` in the live namespace (the real check against the ruleset in force);
 3. load `egress.nft` in a scratch network namespace holding two sentinel tables: the file
    must create `table inet egress` and touch nothing else (nft.check_scope);

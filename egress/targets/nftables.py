@@ -24,10 +24,10 @@ label is a tag, numbered in the order of the sorted labels. Each destination is 
 once: single addresses in the hash map `dst_v4` (`dst_v6`), prefixes and ranges in the
 interval map `nets_v4` (`nets_v6`; nft and the kernel load a hash map of 75,000
 addresses in less than half the time of the same elements as intervals), piece ->
-`jump tag_<n>`; chain `tag_<n>`
-writes n into the bits of the packet mark given by `firewall.mark_mask` (default
-`0xffff0000`, contiguous bits; 65,535 tags): `meta mark set meta mark and ~mask or
-n << shift`. What a class may reach is then a small set of (tag, protocol, port)
+`jump tag_<n>`; chain `tag_<n>` writes n into the bits of the packet mark given by
+`firewall.mark_mask` (default `0xffff0000`, contiguous bits; 65,535 tags; a policy that
+needs more is refused, by `egress validate` too: E149, `egress.targets.nftables_tags`):
+`meta mark set meta mark and ~mask or n << shift`. What a class may reach is then a small set of (tag, protocol, port)
 elements: `svc_<C>_v4`, `type mark . inet_proto . inet_service : verdict`, looked up
 with `meta mark and <mask> . meta l4proto . th dport vmap`: an element jumps to chain
 `allow` (clear the scratch bits, accept) or, when all its grants expire, to the chain of
@@ -205,28 +205,44 @@ Figures
 =======
 
 Measured with `bench/bench_nft_load.py` (kernel 6.18, nft 1.0.6, a shared 2-core
-machine; median of 3 loads, each in namespaces of its own), on the generated policies
-of bench/gen_policy.py, largest stage. The floor is one concatenated interval set per
-family holding the stage's destination x port elements (what any ruleset enforcing
-these flows must load), with one rule:
+machine under load; best of 5 loads, the kinds interleaved, each in namespaces of its
+own), on the generated policies of bench/gen_policy.py, largest stage. The floor is one
+concatenated interval set per family holding the stage's destination x port elements
+(what any ruleset enforcing these flows must load), with one rule. Wall time, then the
+CPU time of the nft process (user + system), which the neighbours disturb less:
 
-| preset | load | floor | egress | ratio | nft peak floor / egress |
-|---|---|---|---|---|---|
-| 100k destinations | first load | 1.20 s | 1.05 s | 0.87x | 172 / 152 MB |
-| 100k destinations | reload | 1.54 s | 1.14 s | 0.74x | 172 / 157 MB |
-| 100k destinations | stage change (s8 -> s9) | 1.54 s | 1.15 s | 0.74x | 172 / 157 MB |
-| 10k destinations | first load | 0.10 s | 0.17 s | 1.65x | 21 / 24 MB |
-| 10k destinations | reload | 0.12 s | 0.16 s | 1.41x | 21 / 26 MB |
-| 10k destinations | stage change | 0.12 s | 0.13 s | 1.15x | 21 / 26 MB |
+| preset | load | wall floor / egress | ratio | CPU floor / egress | ratio | nft peak floor / egress |
+|---|---|---|---|---|---|---|
+| 100k destinations | first load | 1.97 / 2.05 s | 1.04x | 1.22 / 1.04 s | 0.85x | 172 / 152 MB |
+| 100k destinations | reload | 1.88 / 1.68 s | 0.90x | 1.16 / 1.09 s | 0.94x | 172 / 158 MB |
+| 100k destinations | stage change (s8 -> s9) | 1.88 / 1.94 s | 1.04x | 1.16 / 1.12 s | 0.96x | 172 / 158 MB |
+| 10k destinations | first load | 0.114 / 0.159 s | 1.39x | 0.106 / 0.137 s | 1.29x | 21 / 24 MB |
+| 10k destinations | reload | 0.114 / 0.131 s | 1.15x | 0.091 / 0.119 s | 1.30x | 21 / 26 MB |
+| 10k destinations | stage change | 0.114 / 0.149 s | 1.30x | 0.091 / 0.138 s | 1.51x | 21 / 26 MB |
 
 Elements (read with `nft -j`): 99,907 against the floor's 137,505 at 100k (each
-destination once; the floor repeats it per port range). At 10k the fixed part (the
-declarations, about 100 ms) weighs more than the elements. Rules met by a new packet at
-worst: 16 at 100k (the proxy zone's chain with hosts reached by name on a port where 5
-closing instants meet), 14 at 10k. `egress apply` of the s8 -> s9 change, end to end in
-a namespace (checks, scratch load, snapshot, load): about 40 s, of which `nft -f` is
-1.2 s. The layout before this one loaded the same 100k stage in 26.7 s (50 s for a
-reload), 580 MB, up to 232 rules per packet.
+destination once; the floor repeats it per port range), 10,568 against 13,743 at 10k.
+Rules met by a new packet at worst: 16 at 100k (the proxy zone's chain with hosts
+reached by name on a port where 5 closing instants meet), 14 at 10k.
+
+At 10k the fixed part weighs as much as the elements. Bisected on the 10k file (its
+elements removed, CPU): about 45 ms, of which the 406 dnsmasq-fed sets and the 406
+profile chains that read them take 28 (their number is the policy's (class, port,
+services) contexts, which the bound on rules met requires), the 161 tag chains 4, the
+zone classes' static sets and chains 9, and the reload's declare-then-empty about 5-10;
+the floor's is 3 ms. Measured and left out, each under 5%: one `flush table` instead of
+a `flush chain` per chain (the firewall's scope check refuses it), `add rule` instead of
+redeclared chains in part 3, short hashed names, no counters in the `to_` chains, sets
+without timeouts. The wall time of a first load also holds one RCU grace period (5 to
+40 ms, longer on a busy machine) that the floor's first load does not wait for: part 2
+deletes objects (the other hook's base chain, the static sets), and the kernel frees
+deleted objects after a grace period, which nft waits for when it closes its netlink
+socket. A reload of either file waits for one.
+
+`egress apply` of the s8 -> s9 change, end to end in a namespace (checks, scratch load,
+snapshot, load): about 40 s, of which `nft -f` is 1.2 s. The layout before this one
+loaded the same 100k stage in 26.7 s (50 s for a reload), 580 MB, up to 232 rules per
+packet.
 
 The output is deterministic: everything is sorted and the header holds no timestamp.
 """
@@ -234,11 +250,9 @@ The output is deterministic: everything is sorted and the header holds no timest
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from contextlib import contextmanager
 from itertools import repeat
 
 from netaddr import IPAddress
@@ -254,6 +268,7 @@ from egress.targets.nftables_tags import (  # noqa: F401 (MARK_MASK, TooManyTags
     MARK_MASK,
     PROXY,
     TooManyTags,
+    collector_paused,
     labelled_pieces,
     mark_layout,
     mark_mask,
@@ -655,23 +670,8 @@ class _Objects:
 def render(flows: StageFlows) -> str:
     """The nftables ruleset (`egress.nft`) of one stage: a header, then the three parts
     of the one transaction (declare, empty, fill) that replace the table's content."""
-    with _collector_paused():
+    with collector_paused():
         return _render(flows)
-
-
-@contextmanager
-def _collector_paused():
-    """Python's cyclic garbage collector paused (then restored as it was): a render
-    allocates hundreds of thousands of tuples and strings, none in a cycle (reference
-    counting frees them), and each burst of allocations made the collector rescan the
-    policy's whole object graph: 40% of the render time at 100,000 destinations."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _render(flows: StageFlows) -> str:
