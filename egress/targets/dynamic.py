@@ -42,6 +42,7 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TypeVar
 
 from egress import instants
@@ -329,9 +330,11 @@ def set_name_of(base: str, version: int) -> str:
     return dynamic_set(base, version)
 
 
+@lru_cache(maxsize=1 << 16)
 def chain_name(profile: tuple[tuple[int | None, str], ...], version: int) -> str:
     """The chain that checks a profile: `to_<services>_vN` when it is one set without
-    expiry, else named after a digest of the profile."""
+    expiry, else named after a digest of the profile. Cached: the nftables target names
+    the chain of each host piece of each class at every stage."""
     if len(profile) == 1 and profile[0][0] is None:
         return "to_" + profile[0][1][len("dyn_"):]
     digest = hashlib.sha256(repr(profile).encode()).hexdigest()[:12]

@@ -449,6 +449,7 @@ class _Policy:
         self.tag_ranges = {name: intervals.merge((k, k) for k in ks) for name, ks in tags_of.items()}
         self.families: dict[int, tuple] = {}
         self.port_specs: dict[int, tuple] = {}
+        self.fixed: dict[tuple, _Fixed] = {}
 
     def _scan_grants(self, policy: Policy, proxy_zone: str | None) -> None:
         """Fill `needs` (the sets each class needs at some stage) and `instants` (the
@@ -681,13 +682,32 @@ def _render(flows: StageFlows) -> str:
         raise ValueError(f"unknown firewall hook {hook!r}")
     work = _policy_work(policy)
     plan = dynamic.policy_plan(policy, flows.at)
-    objects = _Objects(policy, work, plan)
+    fixed = work.fixed.get((flows.at, hook))
+    if fixed is None:  # the same at every stage: computed for the first one only
+        objects = _Objects(policy, work, plan)
+        fixed = work.fixed[(flows.at, hook)] = _Fixed(objects, _declare_part(objects, hook),
+                                                      _scratch_chains(work, plan, _keep(work)))
     dyn_pieces, dyn_members = dynamic.stage_plan(flows)
     lines = _header(flows)
-    lines += _declare_part(objects, hook)
-    lines += _empty_part(objects, plan, dyn_members, hook)
-    lines += _fill_part(flows, objects, work, plan, dyn_pieces, hook)
+    lines += fixed.declare
+    lines += _empty_part(fixed.objects, plan, dyn_members, hook)
+    lines += _fill_part(flows, fixed, work, dyn_pieces, hook)
     return "\n".join(lines) + "\n"
+
+
+class _Fixed:
+    """What a ruleset of the policy holds whatever the stage (for one `at` and hook):
+    its objects, the lines of part 1, and the scratch chains of part 3."""
+
+    def __init__(self, objects: _Objects, declare: list[str], scratch: list[str]):
+        self.objects = objects
+        self.declare = declare
+        self.scratch = scratch
+
+
+def _keep(work: _Policy) -> str:
+    """The mask of the mark bits that are not egress's scratch, as nft reads it."""
+    return f"0x{~work.mask & 0xFFFFFFFF:08x}"
 
 
 def _other_hook(hook: str) -> str:
@@ -753,16 +773,16 @@ def _empty_part(objects: _Objects, plan: dynamic.Plan, dyn_members: dict, hook: 
     return lines
 
 
-def _fill_part(flows: StageFlows, objects: _Objects, work: _Policy, plan: dynamic.Plan, dyn_pieces: dict,
-               hook: str) -> list[str]:
+def _fill_part(flows: StageFlows, fixed: _Fixed, work: _Policy, dyn_pieces: dict, hook: str) -> list[str]:
     """Part 3: the maps, sets and chains of this stage."""
+    objects = fixed.objects
     lines = ["", "# 3. The ruleset of this stage.", f"table {FAMILY} {TABLE} {{"]
     for direction, v in objects.maps:
         lines += _declare("map", dispatch_map(direction, v), f"{ADDR_TYPE[v]} : verdict",
                           flags=_map_flags(direction), elements=work.map_text[(direction, v)])
-    lines += _class_part(flows, objects, work, plan, dyn_pieces)
-    keep = f"0x{~work.mask & 0xFFFFFFFF:08x}"
-    lines += _scratch_chains(work, plan, keep)
+    lines += _class_part(flows, objects, work, dyn_pieces)
+    keep = _keep(work)
+    lines += fixed.scratch
     for v in VERSIONS:
         lines += [f"\tchain {NFPROTO[v]} {{", *[f"\t\t{r}" for r in _family_rules(v, hook, keep, work)], "\t}"]
     lines += [f"\tchain {hook} {{", f"\t\t{_base_chain_spec(hook, 'drop')}"]
@@ -771,7 +791,7 @@ def _fill_part(flows: StageFlows, objects: _Objects, work: _Policy, plan: dynami
     return lines
 
 
-def _class_part(flows: StageFlows, objects: _Objects, work: _Policy, plan: dynamic.Plan, dyn_pieces: dict) -> list[str]:
+def _class_part(flows: StageFlows, objects: _Objects, work: _Policy, dyn_pieces: dict) -> list[str]:
     """The sets of each zone class with their elements, then the class chains that
     look them up."""
     tables = _compile(flows, work)
@@ -780,7 +800,7 @@ def _class_part(flows: StageFlows, objects: _Objects, work: _Policy, plan: dynam
     for kind, cls, v in objects.class_sets:
         what, key_type, counter = _set_type(kind, v)
         name = class_set(kind, cls, v)
-        text, grants = _class_elements(kind, cls, v, tables, dyn_pieces, work, plan)
+        text, grants = _class_elements(kind, cls, v, tables, dyn_pieces, work)
         lines += _declare(what, name, key_type, counter=counter, elements=text)
         if text:
             rules[name] = [_class_rule(kind, name, v, grants, work)]
@@ -821,7 +841,7 @@ def _short(text: str) -> str:
     return text if len(text) <= COMMENT_MAX else text[: COMMENT_MAX - 4] + " ..."
 
 
-def _class_elements(kind, cls, v, tables, dyn_pieces, work, plan) -> tuple[str, set]:
+def _class_elements(kind, cls, v, tables, dyn_pieces, work) -> tuple[str, set]:
     """(elements text, grants) of one class set or map at this stage."""
     if kind == "hosts":
         pieces = dyn_pieces.get((cls, v), [])
@@ -864,7 +884,7 @@ def _class_rule(kind: str, name: str, v: int, grants: set, work: _Policy) -> str
         return f"meta l4proto . th dport vmap @{name} {note}"
     if kind.endswith("x") or kind == "svc":
         return f"{key} vmap @{name} {note}"
-    keep = f"0x{~work.mask & 0xFFFFFFFF:08x}"
+    keep = _keep(work)
     return f"{key} @{name} counter meta mark set meta mark and {keep} accept {note}"
 
 
