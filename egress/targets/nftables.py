@@ -450,6 +450,7 @@ class _Policy:
         self.families: dict[int, tuple] = {}
         self.port_specs: dict[int, tuple] = {}
         self.fixed: dict[tuple, _Fixed] = {}
+        self.port_pieces: dict[frozenset, list[tuple]] = {}  # `_Table`'s, for every stage
 
     def _scan_grants(self, policy: Policy, proxy_zone: str | None) -> None:
         """Fill `needs` (the sets each class needs at some stage) and `instants` (the
@@ -507,9 +508,10 @@ class _Table:
     """The elements that one set (and its `x` map of expiring elements) will hold:
     blocks of (far ranges, {((proto, first port, last port), (grant, instant))})."""
 
-    def __init__(self):
+    def __init__(self, cache: dict | None = None):
         self.blocks: dict[object, tuple[tuple, set]] = {}
         self._elements: tuple[list, list] | None = None
+        self._cache = {} if cache is None else cache
 
     def add(self, key, ranges: tuple, specs: list, gid: str, instant: int | None) -> None:
         if not ranges or not specs:
@@ -531,10 +533,17 @@ class _Table:
         items = [(a, b, key) for key, (ranges, _) in self.blocks.items() for a, b in ranges]
         ports: dict[frozenset, list] = {}
         permanent, expiring = [], []
+        cache = self._cache
         for first, last, keys in sweep(items, frozenset):
             found = ports.get(keys)
             if found is None:
-                found = ports[keys] = self._ports(keys)
+                # the port pieces depend only on the labels of the blocks: the same at
+                # most stages of a policy, so `cache` (the policy's) keeps them
+                labels = frozenset().union(*[self.blocks[key][1] for key in keys])
+                found = cache.get(labels)
+                if found is None:
+                    found = cache[labels] = _port_pieces(labels)
+                ports[keys] = found
             for proto, a, b, grants, instant in found:
                 if instant is None:
                     permanent.append((first, last, proto, a, b, grants))
@@ -542,18 +551,19 @@ class _Table:
                     expiring.append((first, last, proto, a, b, grants, instant))
         return permanent, expiring
 
-    def _ports(self, keys: frozenset) -> list[tuple]:
-        """The (proto, first port, last port, grants, closing instant or None) pieces of
-        the blocks `keys`: None when a grant without expiry opens the piece, else the
-        latest closing instant of its grants."""
-        labels = [label for key in keys for label in self.blocks[key][1]]
-        found = []
-        for proto in sorted({spec[0] for spec, _ in labels}):
-            for a, b, value in _port_sweep([(spec[1], spec[2], value) for spec, value in labels if spec[0] == proto]):
-                instants = {instant for _, instant in value}
-                closes = None if None in instants else max(instants)
-                found.append((proto, a, b, frozenset(gid for gid, _ in value), closes))
-        return found
+
+def _port_pieces(labels: frozenset) -> list[tuple]:
+    """The (proto, first port, last port, grants, closing instant or None) pieces of
+    the labels ((proto, first, last), (grant, instant)) of some blocks: None when a
+    grant without expiry opens the piece, else the latest closing instant of its
+    grants."""
+    found = []
+    for proto in sorted({spec[0] for spec, _ in labels}):
+        for a, b, value in _port_sweep([(spec[1], spec[2], value) for spec, value in labels if spec[0] == proto]):
+            instants = {instant for _, instant in value}
+            closes = None if None in instants else max(instants)
+            found.append((proto, a, b, frozenset(gid for gid, _ in value), closes))
+    return found
 
 
 def _port_sweep(items: list[tuple[int, int, tuple]]) -> list[tuple[int, int, frozenset]]:
@@ -582,7 +592,7 @@ def _port_sweep(items: list[tuple[int, int, tuple]]) -> list[tuple[int, int, fro
 
 def _compile(flows: StageFlows, work: _Policy) -> dict[tuple, _Table]:
     """{(kind, class, version): table} of a stage (kinds out, svc, in)."""
-    tables: dict[tuple, _Table] = defaultdict(_Table)
+    tables: dict[tuple, _Table] = defaultdict(lambda: _Table(work.port_pieces))
     for flow in flows.flows:
         gid, instant = flow.grant.id, closing(flow.grant)
         specs = work.specs(flow.ports)
