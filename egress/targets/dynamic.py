@@ -43,6 +43,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 from typing import TypeVar
 
 from egress import instants
@@ -74,11 +75,41 @@ def sweep(items: Iterable[tuple[int, int, L]], key: Callable[[frozenset[L]], V])
     of the labels covering the piece; pieces whose value is empty are left out and
     adjacent pieces with equal values are merged.
     """
-    items = list(items)
+    items = sorted(items, key=_first)
     if len(items) == 1:  # the usual case in the nftables target's port sweeps
         first, last, label = items[0]
         value = key(frozenset((label,)))
         return [(first, last, value)] if value else []
+    # fast path: the ranges of different labels rarely overlap (the services of a
+    # zone's grants hold their own tags), so only the clusters of overlapping ranges
+    # are cut point by point, and a range alone is its own piece
+    pieces: list[tuple[int, int, V]] = []
+    i, count = 0, len(items)
+    while i < count:
+        j, end = i + 1, items[i][1]
+        while j < count and items[j][0] <= end:
+            end = max(end, items[j][1])
+            j += 1
+        if j == i + 1:
+            first, last, label = items[i]
+            value = key(frozenset((label,)))
+            found = [(first, last, value)] if value else []
+        else:
+            found = _sweep(items[i:j], key)
+        for piece in found:
+            if pieces and pieces[-1][1] == piece[0] - 1 and pieces[-1][2] == piece[2]:
+                pieces[-1] = (pieces[-1][0], piece[1], piece[2])
+            else:
+                pieces.append(piece)
+        i = j
+    return pieces
+
+
+_first = itemgetter(0)
+
+
+def _sweep(items: list[tuple[int, int, L]], key: Callable[[frozenset[L]], V]) -> list[tuple[int, int, V]]:
+    """`sweep` of a cluster of ranges, point by point."""
     starts: dict[int, list] = defaultdict(list)
     ends: dict[int, list] = defaultdict(list)
     for first, last, label in items:
