@@ -584,13 +584,20 @@ def _check_cost(root, path: str) -> None:
         if children_done:
             size = 1 + sum(sizes[id(child)] for child in children)
             if size > MAX_NODES:
-                raise YamlError(
-                    Diagnostic(path, *_where(path, node)[1:], "E103", f"more than {MAX_NODES:,} values once aliases are expanded; remove the aliases")
-                )
+                raise YamlError(Diagnostic(path, *_where(path, node)[1:], "E103", _too_many_values(size > len(sizes) + 1)))
             sizes[id(node)] = size
             continue
         stack.append((node, depth, True))
         stack.extend((child, depth + 1, False) for child in children if id(child) not in sizes)
+
+
+def _too_many_values(through_aliases: bool) -> str:
+    """E103's message for a document too large: an alias bomb is fixed by removing its
+    aliases, a document that is simply huge by splitting it (`include:`). Aliases were
+    expanded when the subtree counts more values than the distinct nodes sized so far."""
+    if through_aliases:
+        return f"more than {MAX_NODES:,} values once aliases are expanded; remove the aliases"
+    return f"more than {MAX_NODES:,} values; split the policy into files (include:)"
 
 
 def _scalar(node, path: str):

@@ -184,6 +184,18 @@ def test_a_long_document_is_refused_alike(monkeypatch):
     assert _agree("a: [x]\n") == ["_block_data", "_plain_data"]  # shorter than the limit: still read fast
 
 
+def test_a_document_too_large_is_told_what_to_do(monkeypatch):
+    """E103 says to remove the aliases only when aliases made the document too large;
+    a document that is simply too long is told to split into included files."""
+    monkeypatch.setattr(yamlpos, "MAX_NODES", 10)
+    with pytest.raises(YamlError) as long:
+        yamlpos.load("a:\n" + "- 1\n" * 20, "p.yaml")
+    assert "split the policy into files (include:)" in long.value.diagnostic.message
+    with pytest.raises(YamlError) as bomb:
+        yamlpos.load("a: &a [x, x, x]\nb: [*a, *a, *a, *a]\n", "p.yaml")
+    assert "remove the aliases" in bomb.value.diagnostic.message
+
+
 @pytest.mark.parametrize("text", [
     "a: yes\nb: 0b11\nc: 0x1F\nd: .nan\ne: ~\nf: 2023-01-01\ng: 1_000\nh: on\ni: 1:20.5\nj: 0o17\n",
     "host: \u200bexample.org\nname: caf\u00e9 \u65e5\u672c\nbidi: '\u202eabc'\nlist: [\"\u2066x\u2069\", '\u200e']\n",
