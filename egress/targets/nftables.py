@@ -262,6 +262,7 @@ from netaddr import IPAddress
 from egress import intervals
 from egress.flows import StageFlows, policy_index
 from egress.instants import show
+from egress.load import collector_paused
 from egress.model import INTERNET, Policy
 from egress.targets import dynamic
 from egress.targets.dynamic import VERSIONS, classes_of_zone, closing, port_specs, sweep, zone_classes
@@ -270,7 +271,6 @@ from egress.targets.nftables_tags import (  # noqa: F401 (MARK_MASK, TooManyTags
     MARK_MASK,
     PROXY,
     TooManyTags,
-    collector_paused,
     labelled_pieces,
     mark_layout,
     mark_mask,

@@ -16,11 +16,8 @@ little: `validate` runs it on every policy.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from egress.flows import policy_index
+from egress.load import collector_paused
 from egress.model import Policy
 
 MARK_MASK = 0xFFFF0000
@@ -81,22 +78,6 @@ def _labelled_pieces(policy: Policy) -> dict[int, list[Piece]]:
         for n in policy.zones[proxy_zone].addresses:
             labelled[n.version].append((n.first, n.last, PROXY))
     return {v: label_pieces(labelled[v]) for v in VERSIONS}
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector paused (then restored as it was): labelling
-    the pieces and rendering a ruleset allocate hundreds of thousands of tuples and
-    strings, none in a cycle (reference counting frees them), and each burst of
-    allocations made the collector rescan the policy's whole object graph: 40% of a
-    render, half of the labelling, at 100,000 destinations."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _tagged(policy: Policy) -> tuple[list[str], str | None]:
