@@ -134,28 +134,15 @@ def tag_count(policy: Policy) -> int:
 def label_pieces(items: list[tuple[int, int, str]]) -> list[Piece]:
     """`sweep` of (first, last, name) ranges into pieces labelled with the sorted names
     that hold them, adjacent pieces of one label joined (as if each name's ranges had
-    been merged first). Fast path: the ranges of different services rarely overlap, so
-    only the clusters of overlapping ranges go through `sweep` (a range alone is its own
-    piece)."""
+    been merged first: `sweep` cuts only the clusters of overlapping ranges, so this
+    costs little more than sorting them)."""
     from egress.targets.dynamic import sweep
 
-    items = sorted(items)
-    pieces: list = []
-    i = 0
-    while i < len(items):
-        j, end = i + 1, items[i][1]
-        while j < len(items) and items[j][0] <= end:
-            end = max(end, items[j][1])
-            j += 1
-        found = [(items[i][0], items[i][1], (items[i][2],))] if j == i + 1 else \
-            sweep(items[i:j], lambda labels: tuple(sorted(labels)))
-        for piece in found:
-            if pieces and pieces[-1][1] == piece[0] - 1 and pieces[-1][2] == piece[2]:
-                pieces[-1] = (pieces[-1][0], piece[1], piece[2])
-            else:
-                pieces.append(piece)
-        i = j
-    return pieces
+    return sweep(items, _sorted_names)
+
+
+def _sorted_names(labels: frozenset[str]) -> tuple[str, ...]:
+    return tuple(sorted(labels))
 
 
 def shortage(policy: Policy) -> str | None:
