@@ -293,7 +293,10 @@ def test_signals_tear_the_lab_down(signum, tmp_path):
         prefix, pid = proc.stdout.readline().split()
         assert leftovers(prefix)
         proc.send_signal(signum)
-        proc.wait(10)
+        # the teardown's own steps may each take up to 30 s (`_ip_batch`'s timeout: a
+        # netns delete waits for the kernel's cleanup, slow on a busy machine); what is
+        # tested is that it happens and leaves nothing, not how fast
+        proc.wait(60)
     finally:
         if proc.poll() is None:
             proc.kill()
